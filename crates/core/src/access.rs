@@ -1,0 +1,68 @@
+//! Who may do what through the API: the access level carried by an API token.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Access levels, each including the ones below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    /// Reads everything, changes nothing.
+    Viewer,
+    /// Declares and works incidents.
+    Responder,
+    /// Also manages tokens, overrides and configuration reloads.
+    Admin,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Viewer => "viewer",
+            Access::Responder => "responder",
+            Access::Admin => "admin",
+        }
+    }
+
+    /// Whether a holder of `self` may do what needs `needed`.
+    pub fn allows(self, needed: Access) -> bool {
+        self >= needed
+    }
+}
+
+impl fmt::Display for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Access {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "viewer" => Ok(Access::Viewer),
+            "responder" => Ok(Access::Responder),
+            "admin" => Ok(Access::Admin),
+            other => Err(format!(
+                "unknown role `{other}`; expected admin, responder or viewer"
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_levels_nest() {
+        assert!(Access::Admin.allows(Access::Responder));
+        assert!(Access::Responder.allows(Access::Viewer));
+        assert!(!Access::Viewer.allows(Access::Responder));
+        assert!(!Access::Responder.allows(Access::Admin));
+        assert_eq!("responder".parse::<Access>().unwrap(), Access::Responder);
+        assert!("root".parse::<Access>().is_err());
+    }
+}

@@ -1,0 +1,18 @@
+//! Muster's functional core: domain types and the decisions made on them.
+//!
+//! Everything here is pure and deterministic: no IO, no async runtime, no wall clock.
+//! Time always arrives as an argument (see [`clock`]); the IO crates wrap this one.
+
+pub mod access;
+pub mod clock;
+pub mod incident;
+pub mod timeline;
+
+pub use access::Access;
+pub use clock::{Clock, SimulatedClock};
+pub use incident::{
+    Command, DomainError, Incident, IncidentNumber, MilestoneRecord, RoleHolder, Severity, Status,
+    Task, Vocabulary, decide, declare,
+};
+pub use jiff::Timestamp;
+pub use timeline::{Change, TimelineEvent};
