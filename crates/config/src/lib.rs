@@ -1,1 +1,79 @@
+//! Muster's configuration: a directory of YAML files kept in git, loaded and checked.
+//!
+//! - [`check`] reports every problem at once (as `path:LINE:COL: error: message` lines);
+//! - [`load`] returns the [`Config`] when there is no error.
+//!
+//! Loading is two steps: each file is deserialized into `raw` types that keep the source
+//! location of every value (`serde_saphyr::Spanned`), then `validate` checks ids, references,
+//! times and durations across all files and builds the plain [`Config`] types of `model`.
+//! See `README.md` in this crate for the file format.
 
+mod diagnostic;
+mod duration;
+mod load;
+mod model;
+mod raw;
+mod validate;
+
+use std::path::Path;
+
+pub use diagnostic::{Diagnostic, Level};
+pub use duration::{Duration, DurationError};
+pub use model::*;
+
+/// The outcome of [`check`]: the config when it has no errors, and every diagnostic
+/// (errors and warnings) sorted by path, line and column.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub config: Option<Config>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Report {
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.level == Level::Error)
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.errors().next().is_some()
+    }
+}
+
+/// Load the configuration in `dir`; on failure, the errors (warnings are in `Config::warnings`).
+pub fn load(dir: &Path) -> Result<Config, Vec<Diagnostic>> {
+    let report = check(dir);
+    match report.config {
+        Some(config) => Ok(config),
+        None => Err(report
+            .diagnostics
+            .into_iter()
+            .filter(|d| d.level == Level::Error)
+            .collect()),
+    }
+}
+
+/// Check the configuration in `dir`, reading `${env:VAR}` references from the process environment.
+pub fn check(dir: &Path) -> Report {
+    check_with_env(dir, |name| std::env::var(name).ok())
+}
+
+/// [`check`] with `${env:VAR}` references resolved by `env` (for tests and embedding).
+pub fn check_with_env(dir: &Path, env: impl Fn(&str) -> Option<String>) -> Report {
+    let mut diags = diagnostic::Diags::new(dir);
+    let sources = load::read_dir(dir, &mut diags);
+    let config = validate::validate(sources, &env, &mut diags);
+    let mut diagnostics = diags.into_sorted();
+    diagnostics.dedup();
+    let has_errors = diagnostics.iter().any(|d| d.level == Level::Error);
+    let config = match config {
+        Some(mut config) if !has_errors => {
+            config.warnings = diagnostics.clone();
+            Some(config)
+        }
+        _ => None,
+    };
+    Report {
+        config,
+        diagnostics,
+    }
+}

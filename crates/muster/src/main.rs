@@ -1,1 +1,97 @@
-fn main() {}
+//! `muster`: the one binary. Server, config checker, CLI client and benchmarks.
+
+mod bench;
+mod client;
+mod serve;
+mod table;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Default embedded database: created on first start.
+pub const DEFAULT_DB: &str = "sqlite://muster-data/muster.db";
+
+#[derive(Parser)]
+#[command(name = "muster", version, about = "Incident response autopilot: keeps the clock, applies policy, pages, tells, briefs.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the server: API, scheduler and workers.
+    Serve(serve::ServeArgs),
+    /// Validate a configuration directory; prints `file:line:col: error: …` per problem.
+    Check {
+        /// The configuration directory.
+        dir: PathBuf,
+    },
+    /// Manage API tokens (writes straight to the database).
+    Token {
+        #[command(subcommand)]
+        command: serve::TokenCmd,
+    },
+    /// Work incidents on a running server.
+    Incident {
+        #[command(flatten)]
+        conn: client::Connection,
+        #[command(subcommand)]
+        command: client::IncidentCmd,
+    },
+    /// Built-in benchmarks; each prints one JSON object per line.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Check { dir } => return check(&dir),
+        Cmd::Serve(args) => runtime().and_then(|rt| rt.block_on(serve::serve(args))),
+        Cmd::Token { command } => runtime().and_then(|rt| rt.block_on(serve::token(command))),
+        Cmd::Incident { conn, command } => {
+            runtime().and_then(|rt| rt.block_on(client::incident(conn, command)))
+        }
+        Cmd::Bench(args) => runtime().and_then(|rt| rt.block_on(bench::run(args))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// `muster check DIR`: every problem on its own line, exit 1 if any is an error.
+fn check(dir: &std::path::Path) -> ExitCode {
+    let report = muster_config::check(dir);
+    for d in &report.diagnostics {
+        println!("{d}");
+    }
+    if report.has_errors() {
+        let n = report.errors().count();
+        eprintln!("{}: {n} error{}", dir.display(), if n == 1 { "" } else { "s" });
+        return ExitCode::FAILURE;
+    }
+    if let Some(cfg) = &report.config {
+        eprintln!(
+            "{}: ok ({} people, {} teams, {} services, {} schedules, {} policies)",
+            dir.display(),
+            cfg.people.len(),
+            cfg.teams.len(),
+            cfg.services.len(),
+            cfg.schedules.len(),
+            cfg.policies.len()
+        );
+    }
+    ExitCode::SUCCESS
+}

@@ -1,1 +1,126 @@
+//! Muster's HTTP server: the `/api/v1` REST API, health, metrics and the OpenAPI document.
+//!
+//! `app(state)` builds the router without a socket, so tests drive it directly; `serve`
+//! binds it to a listener with graceful shutdown. Time comes from the injected clock.
 
+pub mod api;
+pub mod auth;
+pub mod clock;
+pub mod error;
+pub mod ops;
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use axum::Router;
+use axum::error_handling::HandleErrorLayer;
+use tower::ServiceBuilder;
+use axum::extract::DefaultBodyLimit;
+use muster_config::Config;
+use muster_core::{Clock, Vocabulary};
+use muster_store::Store;
+use tokio::net::TcpListener;
+
+pub use clock::SystemClock;
+
+/// Largest request body accepted anywhere.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Requests in flight beyond this are shed with 503 + Retry-After instead of queueing forever.
+pub const MAX_IN_FLIGHT: usize = 1024;
+
+/// A loaded, validated configuration and the names derived from it.
+#[derive(Debug)]
+pub struct LoadedConfig {
+    pub config: Config,
+    pub vocab: Vocabulary,
+}
+
+impl LoadedConfig {
+    pub fn new(config: Config) -> Self {
+        let vocab = Vocabulary {
+            roles: config.roles.clone(),
+            milestones: config.milestones.clone(),
+            services: config.services.keys().cloned().collect(),
+            people: config.people.keys().cloned().collect(),
+        };
+        LoadedConfig { config, vocab }
+    }
+}
+
+/// Everything a request handler may need. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    config: Arc<RwLock<Arc<LoadedConfig>>>,
+    /// Where the configuration is reloaded from.
+    pub config_dir: Option<PathBuf>,
+}
+
+impl AppState {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        config: Config,
+        config_dir: Option<PathBuf>,
+    ) -> Self {
+        AppState {
+            store,
+            clock,
+            config: Arc::new(RwLock::new(Arc::new(LoadedConfig::new(config)))),
+            config_dir,
+        }
+    }
+
+    /// The configuration in force now. A reload swaps it whole, never in part.
+    pub fn config(&self) -> Arc<LoadedConfig> {
+        self.config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Loads the configuration directory again; on any error the old one stays in force
+    /// and the diagnostics are returned.
+    pub fn reload(&self) -> Result<Arc<LoadedConfig>, Vec<String>> {
+        let Some(dir) = &self.config_dir else {
+            return Err(vec!["no configuration directory to reload from".into()]);
+        };
+        let config = muster_config::load(dir)
+            .map_err(|diags| diags.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+        let loaded = Arc::new(LoadedConfig::new(config));
+        *self.config.write().unwrap_or_else(|e| e.into_inner()) = loaded.clone();
+        tracing::info!(dir = %dir.display(), "configuration reloaded");
+        Ok(loaded)
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let (api_router, openapi) = api::router().split_for_parts();
+    let openapi = Arc::new(openapi);
+    ops::router(openapi)
+        .merge(api_router)
+        .fallback(ops::not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(ops::track_requests))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(ops::overloaded))
+                .load_shed()
+                .concurrency_limit(MAX_IN_FLIGHT)
+                .timeout(ops::REQUEST_TIMEOUT),
+        )
+        .with_state(state)
+}
+
+/// Serves `app(state)` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -4,10 +4,36 @@
 //! store runs it inside the transaction that holds the incident's lock, so concurrent writers
 //! serialise per incident and the timeline stays gap-free and append-only.
 
+mod codec;
+mod connect;
+mod error;
+mod queries;
+
+use std::time::{Duration, Instant};
+
 use muster_core::{
-    Access, Change, DomainError, Incident, IncidentNumber, Severity, Status, Timestamp,
-    TimelineEvent,
+    Access, Change, DomainError, Incident, IncidentNumber, Severity, Status, TimelineEvent,
+    Timestamp,
 };
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::SqlitePool;
+use sqlx::{PgConnection, SqliteConnection, Transaction};
+
+use crate::codec::{stamp, to_millis_precision, token_hash};
+use crate::error::db_err;
+use crate::queries::Queries;
+
+/// Incidents listed when the filter gives no limit.
+pub const DEFAULT_LIST_LIMIT: u32 = 50;
+/// The most incidents one list call returns.
+pub const MAX_LIST_LIMIT: u32 = 500;
+/// The most timeline events one `timeline` call returns.
+pub const MAX_TIMELINE_LIMIT: u32 = 1000;
+/// Prefix of every API token secret.
+pub const TOKEN_PREFIX: &str = "mus_";
+const MAX_TOKEN_NAME_CHARS: usize = 100;
+/// Write transactions slower than this are logged at debug level.
+const SLOW_WRITE: Duration = Duration::from_millis(500);
 
 /// Why a storage call failed.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +73,14 @@ pub struct TokenOwner {
     pub access: Access,
 }
 
+/// An API token as listed for admins: never its secret nor its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub name: String,
+    pub access: Access,
+    pub created_at: Timestamp,
+}
+
 /// Number of incidents per (status, severity), for metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IncidentCount {
@@ -57,24 +91,138 @@ pub struct IncidentCount {
 
 /// The storage handle; cheap to clone.
 #[derive(Clone, Debug)]
-pub struct Store {}
+pub struct Store {
+    backend: Backend,
+}
+
+#[derive(Clone, Debug)]
+enum Backend {
+    /// One writer connection (writes queue in the pool, never meet SQLITE_BUSY inside this
+    /// process) and a few readers (WAL lets them read while the writer writes).
+    Sqlite {
+        writer: SqlitePool,
+        reader: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$conn` bound to a read connection of whichever backend the store uses;
+/// the body is compiled once per backend, so its SQL is written once.
+macro_rules! read {
+    ($store:expr, |$conn:ident| $body:expr) => {
+        match &$store.backend {
+            Backend::Sqlite { reader, .. } => {
+                let mut pooled = reader.acquire().await.map_err(db_err)?;
+                let $conn: &mut SqliteConnection = &mut pooled;
+                $body
+            }
+            Backend::Postgres(pool) => {
+                let mut pooled = pool.acquire().await.map_err(db_err)?;
+                let $conn: &mut PgConnection = &mut pooled;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` (an expression of type `Result<T, StoreError>`) inside a write transaction
+/// and commits when it returns `Ok`, rolls back otherwise. On SQLite the transaction is
+/// `BEGIN IMMEDIATE` on the single writer connection, so it excludes every other writer.
+macro_rules! write_tx {
+    ($store:expr, |$conn:ident| $body:expr) => {{
+        let started = Instant::now();
+        let result = match &$store.backend {
+            Backend::Sqlite { writer, .. } => {
+                let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
+                let result = {
+                    let $conn: &mut SqliteConnection = &mut tx;
+                    async move { $body }.await
+                };
+                finish(tx, result).await
+            }
+            Backend::Postgres(pool) => {
+                let mut tx = pool.begin().await.map_err(db_err)?;
+                let result = {
+                    let $conn: &mut PgConnection = &mut tx;
+                    async move { $body }.await
+                };
+                finish(tx, result).await
+            }
+        };
+        let elapsed = started.elapsed();
+        if elapsed > SLOW_WRITE {
+            tracing::debug!(
+                elapsed_ms = elapsed.as_millis() as u64,
+                "slow write transaction"
+            );
+        }
+        result
+    }};
+}
+
+async fn finish<DB: sqlx::Database, T>(
+    tx: Transaction<'static, DB>,
+    result: Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match result {
+        Ok(value) => {
+            tx.commit().await.map_err(db_err)?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(rollback) = tx.rollback().await {
+                tracing::debug!(error = %rollback, "rollback failed; the connection is discarded");
+            }
+            Err(e)
+        }
+    }
+}
 
 impl Store {
     /// Opens `sqlite://PATH` (folders and file created, WAL) or `postgres://…`, and applies
     /// migrations.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        let _ = url;
-        Err(StoreError::Internal("not built yet".into()))
+        let backend = match connect::parse_url(url)? {
+            connect::Target::Sqlite(path) => {
+                let pools = connect::open_sqlite(&path).await?;
+                tracing::debug!(path = %path.display(), "opened SQLite database");
+                Backend::Sqlite {
+                    writer: pools.writer,
+                    reader: pools.reader,
+                }
+            }
+            connect::Target::Postgres(options) => {
+                let pool = connect::open_postgres(options).await?;
+                tracing::debug!("opened PostgreSQL database");
+                Backend::Postgres(pool)
+            }
+        };
+        Ok(Store { backend })
     }
 
     /// "sqlite" or "postgres".
     pub fn backend(&self) -> &'static str {
-        "sqlite"
+        match self.backend {
+            Backend::Sqlite { .. } => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes every connection, waiting for those in use to come back. Calls made afterwards
+    /// fail with `Unavailable`.
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite { writer, reader } => {
+                reader.close().await;
+                writer.close().await;
+            }
+            Backend::Postgres(pool) => pool.close().await,
+        }
     }
 
     /// Succeeds when the database answers a trivial query.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        Ok(())
+        read!(self, |conn| conn.ping().await)
     }
 
     /// Allocates the next incident number and writes the declaring changes (from
@@ -85,8 +233,28 @@ impl Store {
         now: Timestamp,
         changes: Vec<Change>,
     ) -> Result<(Incident, Vec<TimelineEvent>), StoreError> {
-        let _ = (actor, now, changes);
-        Err(StoreError::Internal("not built yet".into()))
+        if !matches!(changes.first(), Some(Change::Declared { .. })) {
+            return Err(StoreError::Internal(
+                "declare needs a `declared` change first".into(),
+            ));
+        }
+        let now = to_millis_precision(now);
+        write_tx!(self, |conn| {
+            let number = IncidentNumber(conn.next_incident_number().await?);
+            let events = stamp(0, now, actor, changes);
+            let Some((first, rest)) = events.split_first() else {
+                return Err(StoreError::Internal("declare without changes".into()));
+            };
+            let mut incident = Incident::from_declared(number, first).ok_or_else(|| {
+                StoreError::Internal("declare needs a `declared` change first".into())
+            })?;
+            for event in rest {
+                incident.apply(event);
+            }
+            conn.insert_incident(&incident).await?;
+            conn.insert_events(number, &events).await?;
+            Ok((incident, events))
+        })
     }
 
     /// Locks the incident, runs `decide` on its current state, appends the changes it returns
@@ -102,52 +270,151 @@ impl Store {
     where
         F: FnOnce(&Incident) -> Result<Vec<Change>, DomainError> + Send,
     {
-        let _ = (id, actor, now, decide);
-        Err(StoreError::Internal("not built yet".into()))
+        let now = to_millis_precision(now);
+        write_tx!(self, |conn| {
+            let before = conn
+                .lock_incident(id)
+                .await?
+                .ok_or(StoreError::NotFound(id))?;
+            let changes = decide(&before)?;
+            if changes.is_empty() {
+                return Ok((before, Vec::new()));
+            }
+            let events = stamp(before.last_seq, now, actor, changes);
+            let mut after = before.clone();
+            for event in &events {
+                after.apply(event);
+            }
+            conn.insert_events(id, &events).await?;
+            conn.write_snapshot(&before, &after).await?;
+            Ok((after, events))
+        })
     }
 
     pub async fn incident(&self, id: IncidentNumber) -> Result<Option<Incident>, StoreError> {
-        let _ = id;
-        Ok(None)
+        read!(self, |conn| conn.load_incident(id).await)
     }
 
+    /// Newest first. See [`IncidentFilter`]; the limit defaults to [`DEFAULT_LIST_LIMIT`] and
+    /// is capped at [`MAX_LIST_LIMIT`].
     pub async fn list_incidents(
         &self,
         filter: &IncidentFilter,
     ) -> Result<Vec<Incident>, StoreError> {
-        let _ = filter;
-        Ok(vec![])
+        read!(self, |conn| conn.list(filter).await)
     }
 
-    /// Timeline events with `seq > after`, oldest first, at most `limit`.
+    /// Timeline events with `seq > after`, oldest first, at most `limit` (capped at
+    /// [`MAX_TIMELINE_LIMIT`]). `NotFound` when the incident does not exist.
     pub async fn timeline(
         &self,
         id: IncidentNumber,
         after: i64,
         limit: u32,
     ) -> Result<Vec<TimelineEvent>, StoreError> {
-        let _ = (id, after, limit);
-        Ok(vec![])
+        let limit = limit.min(MAX_TIMELINE_LIMIT);
+        read!(self, |conn| {
+            let events = conn.timeline(id, after, limit).await?;
+            if events.is_empty() && !conn.incident_exists(id).await? {
+                return Err(StoreError::NotFound(id));
+            }
+            Ok(events)
+        })
     }
 
     pub async fn incident_counts(&self) -> Result<Vec<IncidentCount>, StoreError> {
-        Ok(vec![])
+        read!(self, |conn| conn.counts().await)
     }
 
     /// Creates an API token and returns its secret, which is stored only as a SHA-256 hash.
+    /// The secret is `mus_` and 64 hex digits (32 random bytes). Names are unique among
+    /// tokens that are not revoked: a second one is refused with a `Conflict`.
     pub async fn create_token(
         &self,
         name: &str,
         access: Access,
         now: Timestamp,
     ) -> Result<String, StoreError> {
-        let _ = (name, access, now);
-        Err(StoreError::Internal("not built yet".into()))
+        let name = valid_token_name(name)?;
+        let token = new_token_secret();
+        let hash = token_hash(&token);
+        let created_at = codec::ms(now);
+        write_tx!(self, |conn| {
+            match conn
+                .insert_token(name, access.as_str(), &hash, created_at)
+                .await
+            {
+                Ok(()) => Ok(()),
+                Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                    Err(StoreError::Domain(DomainError::Conflict(format!(
+                        "a token named `{name}` already exists; revoke it first"
+                    ))))
+                }
+                Err(e) => Err(db_err(e)),
+            }
+        })?;
+        Ok(token)
     }
 
     /// The owner of a presented token, if it is known and not revoked.
     pub async fn authenticate(&self, token: &str) -> Result<Option<TokenOwner>, StoreError> {
-        let _ = token;
-        Ok(None)
+        if !token.starts_with(TOKEN_PREFIX) {
+            return Ok(None);
+        }
+        let hash = token_hash(token);
+        read!(self, |conn| conn.token_owner(&hash).await)
     }
+
+    /// Revokes the token with this name; `false` when there is no such (unrevoked) token.
+    pub async fn revoke_token(&self, name: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let at = codec::ms(now);
+        write_tx!(self, |conn| conn.revoke_token(name, at).await)
+    }
+
+    /// Tokens that are not revoked, by name.
+    pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        read!(self, |conn| conn.tokens().await)
+    }
+}
+
+fn valid_token_name(name: &str) -> Result<&str, StoreError> {
+    let name = name.trim();
+    let reason = if name.is_empty() {
+        "must not be empty"
+    } else if name.chars().count() > MAX_TOKEN_NAME_CHARS {
+        "at most 100 characters"
+    } else if name.chars().any(char::is_control) {
+        "must not contain control characters"
+    } else {
+        return Ok(name);
+    };
+    Err(StoreError::Domain(DomainError::Invalid {
+        field: "name".into(),
+        reason: reason.into(),
+    }))
+}
+
+fn new_token_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{TOKEN_PREFIX}{}", hex::encode(bytes))
+}
+
+/// Compile-time check: the server spawns these futures, so they must be `Send`.
+#[cfg(test)]
+#[allow(dead_code)]
+fn futures_are_send(store: &Store) {
+    fn is_send<T: Send>(_: &T) {}
+    is_send(
+        &store.update(IncidentNumber(1), "a", Timestamp::UNIX_EPOCH, |_| {
+            Ok(vec![])
+        }),
+    );
+    is_send(&store.declare("a", Timestamp::UNIX_EPOCH, vec![]));
+    is_send(&store.list_incidents(&IncidentFilter::default()));
+    is_send(&store.timeline(IncidentNumber(1), 0, 10));
+    is_send(&store.create_token("n", Access::Viewer, Timestamp::UNIX_EPOCH));
+    is_send(&store.authenticate("t"));
+    is_send(&store.incident_counts());
 }

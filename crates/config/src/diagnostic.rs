@@ -1,0 +1,123 @@
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// How bad a [`Diagnostic`] is: errors make the configuration unusable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Error,
+    Warning,
+}
+
+/// One problem in a config directory, printed like a compiler's: `path:LINE:COL: error: message`.
+///
+/// `path` is the config dir as given joined with the file's relative path. `line` and `col` are
+/// 1-based and point at the offending value; both are 0 when the problem has no position (e.g. an
+/// unreadable file), and `Display` then prints `path: error: message`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Diagnostic {
+    pub path: PathBuf,
+    pub line: usize,
+    pub col: usize,
+    pub level: Level,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.level {
+            Level::Error => "error",
+            Level::Warning => "warning",
+        };
+        if self.line == 0 {
+            write!(f, "{}: {level}: {}", self.path.display(), self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {level}: {}",
+                self.path.display(),
+                self.line,
+                self.col,
+                self.message
+            )
+        }
+    }
+}
+
+/// A position in one of the loaded files (index into `Diags::files`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Loc {
+    pub file: usize,
+    pub line: usize,
+    pub col: usize,
+}
+
+/// Collects diagnostics while loading.
+pub(crate) struct Diags {
+    dir: PathBuf,
+    /// Relative paths of the files read, indexed by `Loc::file`.
+    pub files: Vec<PathBuf>,
+    list: Vec<Diagnostic>,
+}
+
+impl Diags {
+    pub fn new(dir: &Path) -> Diags {
+        Diags {
+            dir: dir.to_path_buf(),
+            files: Vec::new(),
+            list: Vec::new(),
+        }
+    }
+
+    pub fn add_file(&mut self, rel: PathBuf) -> usize {
+        self.files.push(rel);
+        self.files.len() - 1
+    }
+
+    pub fn rel_path(&self, file: usize) -> PathBuf {
+        self.files.get(file).cloned().unwrap_or_default()
+    }
+
+    /// `services.yaml:3:7`, relative to the config dir (for "first defined at" notes).
+    pub fn short(&self, loc: Loc) -> String {
+        format!(
+            "{}:{}:{}",
+            self.rel_path(loc.file).display(),
+            loc.line,
+            loc.col
+        )
+    }
+
+    pub fn at_path(&mut self, rel: &Path, line: usize, col: usize, level: Level, msg: String) {
+        self.list.push(Diagnostic {
+            path: self.dir.join(rel),
+            line,
+            col,
+            level,
+            message: msg,
+        });
+    }
+
+    pub fn error(&mut self, loc: Loc, msg: impl Into<String>) {
+        let rel = self.rel_path(loc.file);
+        self.at_path(&rel, loc.line, loc.col, Level::Error, msg.into());
+    }
+
+    pub fn warning(&mut self, loc: Loc, msg: impl Into<String>) {
+        let rel = self.rel_path(loc.file);
+        self.at_path(&rel, loc.line, loc.col, Level::Warning, msg.into());
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.list.iter().any(|d| d.level == Level::Error)
+    }
+
+    pub fn into_sorted(self) -> Vec<Diagnostic> {
+        let mut list = self.list;
+        list.sort_by(|a, b| {
+            (&a.path, a.line, a.col, a.level, &a.message)
+                .cmp(&(&b.path, b.line, b.col, b.level, &b.message))
+        });
+        list
+    }
+}

@@ -1,0 +1,671 @@
+//! The loaded, validated configuration. Plain data: every reference in it resolves.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::{Diagnostic, Duration};
+
+/// Roles every configuration knows; a `roles` section adds more.
+pub const BUILTIN_ROLES: [&str; 4] = ["incident_commander", "ops_lead", "comms_lead", "scribe"];
+
+/// Milestones every configuration knows; a `milestones` section adds more.
+pub const BUILTIN_MILESTONES: [&str; 7] = [
+    "declared",
+    "acknowledged",
+    "blast_radius_validated",
+    "mitigated",
+    "resolved",
+    "status_update_posted",
+    "customers_notified",
+];
+
+/// A whole configuration directory, checked. Maps are keyed by id.
+#[derive(Clone, Debug, Serialize)]
+pub struct Config {
+    pub people: BTreeMap<String, Person>,
+    pub teams: BTreeMap<String, Team>,
+    pub aliases: BTreeMap<String, Alias>,
+    pub services: BTreeMap<String, Service>,
+    pub schedules: BTreeMap<String, Schedule>,
+    pub escalation_policies: BTreeMap<String, EscalationPolicy>,
+    pub policies: BTreeMap<String, Policy>,
+    pub playbooks: BTreeMap<String, Playbook>,
+    pub integrations: BTreeMap<String, Integration>,
+    /// Built-in roles plus those of `roles` sections.
+    pub roles: BTreeSet<String>,
+    /// Built-in milestones plus those of `milestones` sections.
+    pub milestones: BTreeSet<String>,
+    /// Descriptions of SEV1..SEV4 (defaults unless a `severities` section overrides them).
+    pub severities: BTreeMap<Severity, String>,
+    /// Message templates from `templates/`, keyed by name (file name up to its first dot).
+    pub templates: BTreeMap<String, Template>,
+    /// Warnings found while loading (the configuration is usable despite them).
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Default for Config {
+    /// An empty configuration with the built-in roles, milestones and severities.
+    fn default() -> Self {
+        Config {
+            people: BTreeMap::new(),
+            teams: BTreeMap::new(),
+            aliases: BTreeMap::new(),
+            services: BTreeMap::new(),
+            schedules: BTreeMap::new(),
+            escalation_policies: BTreeMap::new(),
+            policies: BTreeMap::new(),
+            playbooks: BTreeMap::new(),
+            integrations: BTreeMap::new(),
+            roles: BUILTIN_ROLES.iter().map(|r| r.to_string()).collect(),
+            milestones: BUILTIN_MILESTONES.iter().map(|m| m.to_string()).collect(),
+            severities: Severity::ALL
+                .iter()
+                .map(|s| (*s, s.default_description().to_string()))
+                .collect(),
+            templates: BTreeMap::new(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// The integration whose secret key (or PagerDuty routing key) is `key`.
+    pub fn integration_by_key(&self, key: &str) -> Option<&Integration> {
+        self.integrations.values().find(|i| i.key.expose() == key)
+    }
+
+    /// Services that `service` depends on, directly or not (not including itself).
+    pub fn dependencies_of(&self, service: &str) -> BTreeSet<String> {
+        self.closure(service, |s| {
+            self.services
+                .get(s)
+                .map(|svc| svc.depends_on.clone())
+                .unwrap_or_default()
+        })
+    }
+
+    /// Services that depend on `service`, directly or not: its blast radius (not including itself).
+    pub fn dependents_of(&self, service: &str) -> BTreeSet<String> {
+        self.closure(service, |s| {
+            self.services
+                .values()
+                .filter(|svc| svc.depends_on.iter().any(|d| d == s))
+                .map(|svc| svc.id.clone())
+                .collect()
+        })
+    }
+
+    fn closure(&self, start: &str, next: impl Fn(&str) -> Vec<String>) -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let mut stack = next(start);
+        while let Some(s) = stack.pop() {
+            if s != start && seen.insert(s.clone()) {
+                stack.extend(next(&s));
+            }
+        }
+        seen
+    }
+
+    /// Playbooks whose `match` accepts an incident of this severity, type and services.
+    pub fn playbooks_for<'a>(
+        &'a self,
+        severity: Severity,
+        incident_type: Option<&'a str>,
+        services: &'a [String],
+    ) -> impl Iterator<Item = &'a Playbook> + 'a {
+        self.playbooks.values().filter(move |p| {
+            let m = &p.matches;
+            (m.severity.is_empty() || m.severity.contains(&severity))
+                && (m.incident_type.is_empty()
+                    || incident_type.is_some_and(|t| m.incident_type.iter().any(|x| x == t)))
+                && (m.services.is_empty() || services.iter().any(|s| m.services.contains(s)))
+        })
+    }
+}
+
+// ---------------------------------------------------------------- people, teams, aliases
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Person {
+    pub id: String,
+    pub name: String,
+    /// IANA time zone name, checked to exist.
+    pub time_zone: String,
+    pub contact: Contact,
+    pub notification_rules: Vec<NotificationRule>,
+}
+
+impl Person {
+    pub fn tz(&self) -> Result<jiff::tz::TimeZone, jiff::Error> {
+        jiff::tz::TimeZone::get(&self.time_zone)
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Contact {
+    pub email: Option<String>,
+    pub slack_user: Option<String>,
+    /// E.164, e.g. `+442071838750`; used for `sms` and `phone`.
+    pub phone: Option<String>,
+    pub webhook: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NotificationRule {
+    pub channel: Channel,
+    /// Delay after the page, if still unacknowledged.
+    pub after: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Slack,
+    Email,
+    Sms,
+    Webhook,
+    Phone,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Team {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub members: Vec<String>,
+}
+
+/// A named audience that resolves to people, teams, schedules and channels.
+#[derive(Clone, Debug, Serialize)]
+pub struct Alias {
+    pub id: String,
+    pub description: Option<String>,
+    pub people: Vec<String>,
+    pub teams: Vec<String>,
+    pub schedules: Vec<String>,
+    pub slack_channels: Vec<String>,
+    pub emails: Vec<String>,
+}
+
+// ---------------------------------------------------------------- services
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Service {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub owner_team: Option<String>,
+    pub escalation_policy: Option<String>,
+    /// Direct dependencies (acyclic across the config).
+    pub depends_on: Vec<String>,
+    /// People who know this service well.
+    pub experts: Vec<String>,
+}
+
+// ---------------------------------------------------------------- schedules
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Schedule {
+    pub id: String,
+    pub name: String,
+    pub time_zone: String,
+    pub team: Option<String>,
+    /// Later layers take precedence over earlier ones where they have someone on call.
+    pub layers: Vec<Layer>,
+    pub overrides: Vec<Override>,
+}
+
+impl Schedule {
+    pub fn tz(&self) -> Result<jiff::tz::TimeZone, jiff::Error> {
+        jiff::tz::TimeZone::get(&self.time_zone)
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Layer {
+    pub name: String,
+    pub members: Vec<String>,
+    /// Length of one shift (> 0).
+    pub shift: Duration,
+    /// Local time of day (in the schedule's time zone) at which shifts change.
+    pub handoff: TimeOfDay,
+    /// First day of the rotation; the first member's first shift starts at `handoff` that day.
+    pub start: jiff::civil::Date,
+    /// When non-empty, the layer only covers these windows.
+    pub restrictions: Vec<Restriction>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Restriction {
+    pub days: Vec<Weekday>,
+    pub from: TimeOfDay,
+    /// `to` earlier than `from` means the window crosses midnight into the next day.
+    pub to: TimeOfDay,
+}
+
+impl Restriction {
+    pub fn crosses_midnight(&self) -> bool {
+        self.to <= self.from
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Override {
+    pub person: String,
+    /// The person replaced; `None` replaces whoever is on call.
+    pub replaces: Option<String>,
+    pub from: jiff::Timestamp,
+    pub to: jiff::Timestamp,
+    pub reason: Option<String>,
+}
+
+/// A local wall-clock time `HH:MM`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TimeOfDay {
+    pub hour: u8,
+    pub minute: u8,
+}
+
+impl TimeOfDay {
+    pub fn minutes_since_midnight(self) -> u32 {
+        u32::from(self.hour) * 60 + u32::from(self.minute)
+    }
+
+    pub fn to_civil(self) -> jiff::civil::Time {
+        // hour < 24 and minute < 60 are guaranteed by parsing
+        jiff::civil::Time::new(self.hour as i8, self.minute as i8, 0, 0).unwrap_or_default()
+    }
+}
+
+impl FromStr for TimeOfDay {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("invalid time `{s}` (expected HH:MM between 00:00 and 23:59)");
+        let (h, m) = s.split_once(':').ok_or_else(bad)?;
+        let digits = |x: &str, max_len| {
+            !x.is_empty() && x.len() <= max_len && x.bytes().all(|b| b.is_ascii_digit())
+        };
+        if !digits(h, 2) || m.len() != 2 || !digits(m, 2) {
+            return Err(bad());
+        }
+        let hour: u8 = h.parse().map_err(|_| bad())?;
+        let minute: u8 = m.parse().map_err(|_| bad())?;
+        if hour > 23 || minute > 59 {
+            return Err(bad());
+        }
+        Ok(TimeOfDay { hour, minute })
+    }
+}
+
+impl fmt::Display for TimeOfDay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02}:{:02}", self.hour, self.minute)
+    }
+}
+
+impl Serialize for TimeOfDay {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Weekday {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
+}
+
+impl Weekday {
+    pub const ALL: [Weekday; 7] = [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
+    ];
+
+    /// 0 for Monday .. 6 for Sunday.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn to_jiff(self) -> jiff::civil::Weekday {
+        use jiff::civil::Weekday as J;
+        match self {
+            Weekday::Mon => J::Monday,
+            Weekday::Tue => J::Tuesday,
+            Weekday::Wed => J::Wednesday,
+            Weekday::Thu => J::Thursday,
+            Weekday::Fri => J::Friday,
+            Weekday::Sat => J::Saturday,
+            Weekday::Sun => J::Sunday,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][self.index()]
+    }
+}
+
+// ---------------------------------------------------------------- escalation
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EscalationPolicy {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// How many times the whole list of steps is repeated after the first pass.
+    pub repeat: u32,
+    pub steps: Vec<EscalationStep>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EscalationStep {
+    pub targets: Vec<Target>,
+    /// Wait before the next step (or the next repeat) if nobody acknowledged.
+    pub delay: Duration,
+}
+
+/// Who an escalation step pages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    Schedule(String),
+    Person(String),
+    Alias(String),
+    SlackChannel(String),
+}
+
+// ---------------------------------------------------------------- policies
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Severity {
+    SEV1,
+    SEV2,
+    SEV3,
+    SEV4,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [
+        Severity::SEV1,
+        Severity::SEV2,
+        Severity::SEV3,
+        Severity::SEV4,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::SEV1 => "SEV1",
+            Severity::SEV2 => "SEV2",
+            Severity::SEV3 => "SEV3",
+            Severity::SEV4 => "SEV4",
+        }
+    }
+
+    pub fn default_description(self) -> &'static str {
+        match self {
+            Severity::SEV1 => "Critical: customer-facing outage or data loss",
+            Severity::SEV2 => "Major: significant degradation for many customers",
+            Severity::SEV3 => "Minor: limited impact, a workaround exists",
+            Severity::SEV4 => "Low: no customer impact yet",
+        }
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Severity::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .ok_or_else(|| format!("unknown severity `{s}` (expected SEV1, SEV2, SEV3 or SEV4)"))
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Triage,
+    Investigating,
+    Identified,
+    Mitigated,
+    Resolved,
+}
+
+/// Conditions on an incident (all given ones must hold; an empty list means "any").
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Conditions {
+    pub severity: Vec<Severity>,
+    pub services: Vec<String>,
+    pub status: Vec<Status>,
+    pub incident_type: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Policy {
+    pub id: String,
+    pub description: Option<String>,
+    pub when: Conditions,
+    pub trigger: Trigger,
+    /// Deadline triggers only: run `warn_before` the deadline.
+    pub on_warn: Vec<Action>,
+    /// Deadline triggers only: run when the deadline passes without the expected milestone.
+    pub on_missed: Vec<Action>,
+    /// Other triggers: run when the trigger fires.
+    pub actions: Vec<Action>,
+    /// Where the policy is defined (relative to the config dir), for explanations.
+    pub source: SourceLocation,
+}
+
+/// A place in the config directory (`path` relative to it).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SourceLocation {
+    pub path: PathBuf,
+    pub line: usize,
+    pub col: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// `expect` must be reached within `within` of milestone `of`.
+    Deadline {
+        within: Duration,
+        of: String,
+        expect: String,
+        warn_before: Option<Duration>,
+    },
+    OnEvent(Event),
+    /// Fires every `every` while `while_` holds; the count restarts on `reset_on`.
+    Cadence {
+        every: Duration,
+        reset_on: Option<String>,
+        #[serde(rename = "while")]
+        while_: Conditions,
+        /// If the cadence is missed by this much, `escalate_to` is told.
+        escalate_after: Option<Duration>,
+        escalate_to: Option<Recipient>,
+    },
+    /// Fires when one person has been the only responder for this long.
+    SoloResponder {
+        #[serde(rename = "for")]
+        for_: Duration,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    Milestone(String),
+    Status(Status),
+    SeverityChanged,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recipient {
+    Role(String),
+    Schedule(String),
+    Person(String),
+    Alias(String),
+    EscalationPolicy(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PageTarget {
+    Schedule(String),
+    EscalationPolicy(String),
+    Person(String),
+    Alias(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Assignee {
+    Schedule(String),
+    Person(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Page(PageTarget),
+    Notify {
+        alias: String,
+        template: String,
+    },
+    Nudge {
+        role: String,
+        template: Option<String>,
+    },
+    AssignRole {
+        role: String,
+        to: Assignee,
+    },
+    CreateTask {
+        title: String,
+    },
+    DraftStatusUpdate {
+        template: Option<String>,
+    },
+}
+
+// ---------------------------------------------------------------- playbooks
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Playbook {
+    pub id: String,
+    pub description: Option<String>,
+    #[serde(rename = "match")]
+    pub matches: Conditions,
+    pub notify: Vec<Notification>,
+    pub tasks: Vec<String>,
+    pub links: Vec<Link>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Notification {
+    pub alias: String,
+    pub template: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Link {
+    pub title: String,
+    pub url: String,
+}
+
+// ---------------------------------------------------------------- integrations
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Integration {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: IntegrationType,
+    /// Secret; never serialized or printed.
+    #[serde(skip_serializing)]
+    pub key: Secret,
+    /// Default service for alerts no route matches.
+    pub service: Option<String>,
+    pub routes: Vec<Route>,
+    /// Source severity label value → incident severity.
+    pub severity_map: BTreeMap<String, Severity>,
+    pub group_by: Vec<String>,
+    pub group_window: Option<Duration>,
+    pub auto_resolve: bool,
+    pub heartbeat: Option<Heartbeat>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntegrationType {
+    Alertmanager,
+    PagerdutyEventsV2,
+    Generic,
+    Heartbeat,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Route {
+    /// Label name → exact value; all must match.
+    #[serde(rename = "match")]
+    pub matches: BTreeMap<String, String>,
+    pub service: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Heartbeat {
+    pub interval: Duration,
+    pub grace: Duration,
+}
+
+/// A secret string. `Debug` and `Display` never show it; read it with [`Secret::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+// ---------------------------------------------------------------- templates
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Template {
+    pub name: String,
+    /// Path relative to the config directory.
+    pub path: PathBuf,
+    pub text: String,
+}

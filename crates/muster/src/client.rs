@@ -1,0 +1,347 @@
+//! `muster incident …`: a thin client of the HTTP API.
+
+use anyhow::{Context, anyhow, bail};
+use clap::{Args, Subcommand};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::table;
+
+#[derive(Args, Debug, Clone)]
+pub struct Connection {
+    /// Server base URL.
+    #[arg(long, env = "MUSTER_SERVER", default_value = "http://127.0.0.1:8080", global = true)]
+    pub server: String,
+    /// API token (prefer the MUSTER_TOKEN environment variable).
+    #[arg(long, env = "MUSTER_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+    /// Print the server's JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IncidentCmd {
+    /// Declare a new incident.
+    Declare {
+        #[arg(long)]
+        title: String,
+        /// SEV1 … SEV4.
+        #[arg(long)]
+        severity: String,
+        /// Affected service (repeat for several).
+        #[arg(long = "service")]
+        services: Vec<String>,
+    },
+    /// List incidents, newest first.
+    List {
+        /// Comma-separated statuses.
+        #[arg(long)]
+        status: Option<String>,
+        /// Comma-separated severities.
+        #[arg(long)]
+        severity: Option<String>,
+        #[arg(long)]
+        service: Option<String>,
+        /// Only unresolved incidents.
+        #[arg(long)]
+        open: bool,
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// Show one incident with its timeline.
+    Show { id: String },
+    /// Acknowledge an incident.
+    Ack { id: String },
+    /// Mark a milestone, e.g. blast_radius_validated.
+    Milestone { id: String, milestone: String },
+    /// Assign a role to a person (or release it with --release).
+    Role {
+        id: String,
+        role: String,
+        person: Option<String>,
+        #[arg(long, conflicts_with = "person")]
+        release: bool,
+    },
+    /// Change status, severity or title.
+    Update {
+        id: String,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        severity: Option<String>,
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// Add a task.
+    Task {
+        id: String,
+        title: String,
+        #[arg(long)]
+        assignee: Option<String>,
+    },
+    /// Add a note to the timeline.
+    Note { id: String, text: String },
+    /// Resolve an incident.
+    Resolve { id: String },
+    /// Reopen a resolved incident.
+    Reopen {
+        id: String,
+        #[arg(long, default_value = "investigating")]
+        status: String,
+    },
+}
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    fn new(conn: &Connection) -> anyhow::Result<Api> {
+        let token = conn
+            .token
+            .clone()
+            .ok_or_else(|| anyhow!("no API token: set MUSTER_TOKEN (see `muster token create`)"))?;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()?;
+        Ok(Api {
+            http,
+            base: conn.server.trim_end_matches('/').to_string(),
+            token,
+        })
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+        let url = format!("{}{path}", self.base);
+        let mut req = self.http.request(method, &url).bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {}", self.base))?;
+        let status = resp.status();
+        let text = resp.text().await?;
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if status.is_success() {
+            return Ok(value);
+        }
+        let message = value
+            .pointer("/error/message")
+            .and_then(Value::as_str)
+            .map_or_else(|| value.to_string(), str::to_string);
+        if status == StatusCode::UNAUTHORIZED {
+            bail!("{message} (check MUSTER_TOKEN)");
+        }
+        bail!("{message} ({status})")
+    }
+}
+
+fn s(v: &Value, key: &str) -> String {
+    match v.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn incident_rows(list: &[Value]) -> String {
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|i| {
+            let services = i["services"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
+                .unwrap_or_default();
+            vec![
+                s(i, "id"),
+                s(i, "severity"),
+                s(i, "status"),
+                s(i, "declared_at"),
+                services,
+                s(i, "title"),
+            ]
+        })
+        .collect();
+    table::render(&["ID", "SEV", "STATUS", "DECLARED", "SERVICES", "TITLE"], &rows)
+}
+
+fn describe(i: &Value, timeline: &[Value]) -> String {
+    let mut out = format!(
+        "{}  {}  {}\n{}\ndeclared {} by {}\n",
+        s(i, "id"),
+        s(i, "severity"),
+        s(i, "status"),
+        s(i, "title"),
+        s(i, "declared_at"),
+        s(i, "declared_by")
+    );
+    if let Some(services) = i["services"].as_array().filter(|a| !a.is_empty()) {
+        let names: Vec<&str> = services.iter().filter_map(Value::as_str).collect();
+        out.push_str(&format!("services: {}\n", names.join(", ")));
+    }
+    if let Some(roles) = i["roles"].as_object().filter(|r| !r.is_empty()) {
+        out.push_str("\nROLES\n");
+        for (role, h) in roles {
+            out.push_str(&format!("  {role}: {}\n", s(h, "person")));
+        }
+    }
+    if let Some(tasks) = i["tasks"].as_array().filter(|t| !t.is_empty()) {
+        out.push_str("\nTASKS\n");
+        for t in tasks {
+            let mark = if t["done"] == json!(true) { "x" } else { " " };
+            out.push_str(&format!("  [{mark}] {}. {}\n", s(t, "id"), s(t, "title")));
+        }
+    }
+    out.push_str("\nTIMELINE\n");
+    let rows: Vec<Vec<String>> = timeline
+        .iter()
+        .map(|e| {
+            vec![
+                s(e, "seq"),
+                s(e, "at"),
+                s(e, "actor"),
+                s(e, "kind"),
+                e.get("data").map(Value::to_string).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    out.push_str(&table::render(&["SEQ", "AT", "ACTOR", "KIND", "DATA"], &rows));
+    out
+}
+
+fn path(id: &str, rest: &str) -> String {
+    format!("/api/v1/incidents/{}{rest}", id.trim())
+}
+
+pub async fn incident(conn: Connection, cmd: IncidentCmd) -> anyhow::Result<()> {
+    let api = Api::new(&conn)?;
+    let (incident, id) = match cmd {
+        IncidentCmd::List {
+            status,
+            severity,
+            service,
+            open,
+            limit,
+        } => {
+            let mut q: Vec<(&str, String)> = Vec::new();
+            status.map(|v| q.push(("status", v)));
+            severity.map(|v| q.push(("severity", v)));
+            service.map(|v| q.push(("service", v)));
+            limit.map(|v| q.push(("limit", v.to_string())));
+            if open {
+                q.push(("open", "true".into()));
+            }
+            let query = q
+                .iter()
+                .map(|(k, v)| format!("{k}={}", urlencode(v)))
+                .collect::<Vec<_>>()
+                .join("&");
+            let list = api
+                .call(Method::GET, &format!("/api/v1/incidents?{query}"), None)
+                .await?;
+            if conn.json {
+                println!("{list}");
+            } else {
+                print!("{}", incident_rows(list.as_array().map_or(&[], |v| v)));
+            }
+            return Ok(());
+        }
+        IncidentCmd::Show { id } => {
+            let inc = api.call(Method::GET, &path(&id, ""), None).await?;
+            (inc, id)
+        }
+        IncidentCmd::Declare {
+            title,
+            severity,
+            services,
+        } => {
+            let body = json!({ "title": title, "severity": severity.to_uppercase(), "services": services });
+            let inc = api
+                .call(Method::POST, "/api/v1/incidents", Some(body))
+                .await?;
+            let id = s(&inc, "id");
+            (inc, id)
+        }
+        IncidentCmd::Ack { id } => {
+            let body = json!({ "milestone": "acknowledged" });
+            (api.call(Method::POST, &path(&id, "/milestones"), Some(body)).await?, id)
+        }
+        IncidentCmd::Milestone { id, milestone } => {
+            let body = json!({ "milestone": milestone });
+            (api.call(Method::POST, &path(&id, "/milestones"), Some(body)).await?, id)
+        }
+        IncidentCmd::Role {
+            id,
+            role,
+            person,
+            release,
+        } => {
+            let inc = if release {
+                api.call(Method::DELETE, &path(&id, &format!("/roles/{role}")), None)
+                    .await?
+            } else {
+                let person = person.ok_or_else(|| anyhow!("name a PERSON, or pass --release"))?;
+                let body = json!({ "role": role, "person": person });
+                api.call(Method::POST, &path(&id, "/roles"), Some(body)).await?
+            };
+            (inc, id)
+        }
+        IncidentCmd::Update {
+            id,
+            status,
+            severity,
+            title,
+        } => {
+            let mut body = serde_json::Map::new();
+            status.map(|v| body.insert("status".into(), json!(v)));
+            severity.map(|v| body.insert("severity".into(), json!(v.to_uppercase())));
+            title.map(|v| body.insert("title".into(), json!(v)));
+            (api.call(Method::PATCH, &path(&id, ""), Some(Value::Object(body))).await?, id)
+        }
+        IncidentCmd::Task {
+            id,
+            title,
+            assignee,
+        } => {
+            let body = json!({ "title": title, "assignee": assignee });
+            (api.call(Method::POST, &path(&id, "/tasks"), Some(body)).await?, id)
+        }
+        IncidentCmd::Note { id, text } => {
+            let body = json!({ "text": text });
+            (api.call(Method::POST, &path(&id, "/notes"), Some(body)).await?, id)
+        }
+        IncidentCmd::Resolve { id } => {
+            let body = json!({ "status": "resolved" });
+            (api.call(Method::PATCH, &path(&id, ""), Some(body)).await?, id)
+        }
+        IncidentCmd::Reopen { id, status } => {
+            let body = json!({ "status": status });
+            (api.call(Method::PATCH, &path(&id, ""), Some(body)).await?, id)
+        }
+    };
+    if conn.json {
+        println!("{incident}");
+        return Ok(());
+    }
+    let timeline = api.call(Method::GET, &path(&id, "/timeline"), None).await?;
+    print!("{}", describe(&incident, timeline.as_array().map_or(&[], |v| v)));
+    Ok(())
+}
+
+/// Percent-encodes a query value (the few characters our values can contain).
+fn urlencode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b',' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,164 @@
+//! `muster serve` and `muster token`: the commands that own the database.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use muster_core::{Access, Clock};
+use muster_server::{AppState, SystemClock};
+use muster_store::{Store, StoreError};
+use tokio::net::TcpListener;
+
+use crate::DEFAULT_DB;
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Configuration directory.
+    #[arg(long, env = "MUSTER_CONFIG", default_value = "config")]
+    pub config: PathBuf,
+    /// Database URL: sqlite://PATH or postgres://…
+    #[arg(long, env = "MUSTER_DB", default_value = DEFAULT_DB)]
+    pub db: String,
+    /// Address to listen on.
+    #[arg(long, env = "MUSTER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCmd {
+    /// Create an API token; prints it once, on the last line.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// admin, responder or viewer.
+        #[arg(long)]
+        role: Access,
+        #[arg(long, env = "MUSTER_DB", default_value = DEFAULT_DB)]
+        db: String,
+    },
+}
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MUSTER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Connects, waiting for a database that is still starting rather than giving up at once.
+async fn connect_patiently(url: &str) -> anyhow::Result<Store> {
+    let mut delay = Duration::from_millis(500);
+    loop {
+        match Store::connect(url).await {
+            Ok(store) => return Ok(store),
+            Err(StoreError::Unavailable(e)) => {
+                tracing::warn!(error = %e, retry_in = ?delay, "database unavailable; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+            Err(e) => return Err(e).context("cannot open the database"),
+        }
+    }
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logs();
+    let config = match muster_config::load(&args.config) {
+        Ok(c) => c,
+        Err(diags) => {
+            for d in &diags {
+                eprintln!("{d}");
+            }
+            bail!(
+                "configuration {} is invalid ({} errors); not starting",
+                args.config.display(),
+                diags.len()
+            );
+        }
+    };
+    let store = connect_patiently(&args.db).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let state = AppState::new(store.clone(), clock, config, Some(args.config.clone()));
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        db = store.backend(),
+        config = %args.config.display(),
+        "muster serving"
+    );
+    spawn_reload_on_sighup(state.clone());
+    muster_server::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+#[cfg(unix)]
+fn spawn_reload_on_sighup(state: AppState) {
+    use tokio::signal::unix::{SignalKind, signal};
+    tokio::spawn(async move {
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; reload only through the API");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            let s = state.clone();
+            match tokio::task::spawn_blocking(move || s.reload()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(errors)) => {
+                    for e in errors {
+                        tracing::error!("{e}");
+                    }
+                    tracing::error!("configuration not reloaded; the old one stays in force");
+                }
+                Err(e) => tracing::error!(error = %e, "reload task failed"),
+            }
+        }
+    });
+}
+
+#[cfg(not(unix))]
+fn spawn_reload_on_sighup(_state: AppState) {}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+pub async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
+    match cmd {
+        TokenCmd::Create { name, role, db } => {
+            let name = name.trim();
+            if name.is_empty() {
+                bail!("--name must not be empty");
+            }
+            let store = Store::connect(&db).await.context("cannot open the database")?;
+            let token = store
+                .create_token(name, role, SystemClock.now())
+                .await
+                .context("cannot create the token")?;
+            eprintln!("Created {role} token `{name}`. It is shown once; keep it safe:");
+            println!("{token}");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,195 @@
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use sqlx::Connection;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_muster")
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn demo() -> PathBuf {
+    repo().join("examples/demo")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn run(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(bin());
+    cmd.args(args).env_remove("MUSTER_TOKEN").env_remove("MUSTER_DB");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run muster")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(db: &str) -> Server {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let child = Command::new(bin())
+            .args(["serve", "--config"])
+            .arg(demo())
+            .args(["--db", db, "--listen", &listen])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn serve");
+        let url = format!("http://{listen}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(&listen).is_err() {
+            assert!(Instant::now() < deadline, "server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Server { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The README's tour: token, declare, list, restart, still there.
+fn tour(db: &str) {
+    let out = run(&["token", "create", "--name", "alice", "--role", "responder", "--db", db], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = stdout(&out).lines().last().expect("token line").trim().to_string();
+    assert!(token.len() >= 32, "{token}");
+
+    let server = Server::start(db);
+    let env = [("MUSTER_SERVER", server.url.as_str()), ("MUSTER_TOKEN", token.as_str())];
+    let out = run(
+        &["incident", "declare", "--title", "Checkout failing", "--severity", "sev1", "--service", "checkout"],
+        &env,
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let shown = stdout(&out);
+    assert!(shown.contains("INC-1") && shown.contains("SEV1") && shown.contains("declared"), "{shown}");
+
+    let out = run(&["incident", "ack", "INC-1"], &env);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["incident", "ack", "INC-1"], &env);
+    assert!(!out.status.success(), "acknowledging twice fails");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already reached acknowledged"));
+
+    let out = run(&["incident", "list"], &env);
+    let table = stdout(&out);
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(table.contains("INC-1") && table.contains("investigating") && table.contains("Checkout failing"), "{table}");
+    drop(server);
+
+    let server = Server::start(db);
+    let env = [("MUSTER_SERVER", server.url.as_str()), ("MUSTER_TOKEN", token.as_str())];
+    let out = run(&["incident", "list", "--json"], &env);
+    assert!(out.status.success());
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(list[0]["id"], "INC-1", "still there after a restart");
+    assert_eq!(list[0]["declared_by"], "alice");
+
+    let out = run(&["incident", "milestone", "INC-1", "blast_radius_validated"], &env);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["incident", "role", "INC-1", "incident_commander", "alice"], &env);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["incident", "resolve", "INC-1"], &env);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["incident", "show", "INC-1", "--json"], &env);
+    let inc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(inc["status"], "resolved");
+    assert_eq!(inc["roles"]["incident_commander"]["person"], "alice");
+
+    let out = run(&["incident", "list"], &[("MUSTER_SERVER", server.url.as_str())]);
+    assert!(!out.status.success(), "no token, no access");
+}
+
+#[test]
+fn tour_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/nested/muster.db", dir.path().display());
+    tour(&db);
+    assert!(dir.path().join("nested/muster.db").exists(), "file and folders created");
+}
+
+#[test]
+fn tour_on_postgres() {
+    let admin = std::env::var("MUSTER_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let name = format!("muster_cli_{:016x}", rand::random::<u64>());
+    let created = rt.block_on(async {
+        let mut c = sqlx::PgConnection::connect(&admin).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await?;
+        Ok::<_, sqlx::Error>(())
+    });
+    if let Err(e) = created {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "PostgreSQL unreachable in CI: {e}");
+        eprintln!("skipping: PostgreSQL unreachable at {admin}: {e}");
+        return;
+    }
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    tour(&format!("{base}/{name}"));
+    rt.block_on(async {
+        if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                .execute(&mut c)
+                .await;
+        }
+    });
+}
+
+#[test]
+fn check_passes_the_demo_and_fails_broken_configs_with_locations() {
+    let out = run(&["check", demo().to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(!stdout(&out).contains("error:"));
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("services.yaml"),
+        "services:\n  - id: checkout\n    name: Checkout\n    owner_team: nobody\n",
+    )
+    .unwrap();
+    let out = run(&["check", dir.path().to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    let expected_prefix = format!("{}:4:17: error:", dir.path().join("services.yaml").display());
+    assert!(text.lines().any(|l| l.starts_with(&expected_prefix)), "{text}");
+}
+
+#[test]
+fn serve_refuses_an_invalid_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("people.yaml"), "people:\n  - id: x\n    nmae: typo\n").unwrap();
+    let db = format!("sqlite://{}/m.db", dir.path().display());
+    let out = Command::new(bin())
+        .args(["serve", "--config"])
+        .arg(dir.path())
+        .args(["--db", &db, "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("people.yaml:3:5: error:"), "{err}");
+    assert!(err.contains("not starting"), "{err}");
+}

@@ -1,0 +1,4 @@
+//! The `muster` binary as a new user drives it: serve, token, incident commands, check,
+//! restart — on SQLite and on PostgreSQL.
+
+mod cli;

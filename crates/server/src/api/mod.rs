@@ -1,0 +1,59 @@
+//! The `/api/v1` routes. Each handler is annotated for the OpenAPI document, so the
+//! document is generated from the code and cannot drift from it.
+
+pub mod catalog;
+pub mod extract;
+pub mod incidents;
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Muster API",
+        description = "Incident response autopilot: incidents, timelines, roles, milestones and the configuration in force.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags(
+        (name = "incidents", description = "Declare and work incidents"),
+        (name = "catalog", description = "The configuration in force")
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(incidents::list, incidents::declare))
+        .routes(routes!(incidents::show, incidents::patch))
+        .routes(routes!(incidents::timeline))
+        .routes(routes!(incidents::milestones, incidents::reach_milestone))
+        .routes(routes!(incidents::roles, incidents::assign_role))
+        .routes(routes!(incidents::release_role))
+        .routes(routes!(incidents::tasks, incidents::add_task))
+        .routes(routes!(incidents::update_task))
+        .routes(routes!(incidents::add_note))
+        .routes(routes!(catalog::services))
+        .routes(routes!(catalog::people))
+        .routes(routes!(catalog::policies))
+        .routes(routes!(catalog::schedules))
+        .routes(routes!(catalog::reload))
+}

@@ -1,0 +1,65 @@
+//! Bearer-token authentication: who is calling, and may they do this?
+
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use muster_core::Access;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The authenticated caller. Its name is the actor written to the timeline.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub name: String,
+    pub access: Access,
+}
+
+impl Caller {
+    /// 403 unless the caller's access includes `needed`.
+    pub fn require(&self, needed: Access) -> Result<(), ApiError> {
+        if self.access.allows(needed) {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "token `{}` has role {}; this needs {needed}",
+                self.name, self.access
+            ),
+        ))
+    }
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(|| unauthorized("missing Authorization: Bearer token"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| unauthorized("Authorization header must be `Bearer TOKEN`"))?;
+        let owner = state
+            .store
+            .authenticate(token)
+            .await?
+            .ok_or_else(|| unauthorized("unknown or revoked token"))?;
+        Ok(Caller {
+            name: owner.name,
+            access: owner.access,
+        })
+    }
+}

@@ -1,0 +1,135 @@
+//! Operational endpoints (`/healthz`, `/readyz`, `/metrics`, `/openapi.json`) and the
+//! request-level middleware: metrics and load shedding.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{BoxError, Json, Router};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use muster_core::{Severity, Status};
+use serde_json::json;
+use utoipa::openapi::OpenApi;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// The process-wide Prometheus recorder (the `metrics` facade is global by design).
+pub fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        // Only fails on an empty bucket list, which LATENCY_BUCKETS is not.
+        let builder = PrometheusBuilder::new()
+            .set_buckets(&LATENCY_BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed; /metrics will be sparse");
+        }
+        handle
+    })
+}
+
+pub fn router(openapi: Arc<OpenApi>) -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = openapi.clone();
+                async move { Json(doc.as_ref().clone()) }
+            }),
+        )
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => Json(json!({ "status": "ready", "database": state.store.backend() }))
+            .into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            ApiError::unavailable("database unreachable").into_response()
+        }
+    }
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    // Incident gauges are read at scrape time, so every node reports the shared truth.
+    if let Ok(counts) = state.store.incident_counts().await {
+        for status in Status::ALL {
+            for severity in Severity::ALL {
+                let n = counts
+                    .iter()
+                    .find(|c| c.status == status && c.severity == severity)
+                    .map_or(0, |c| c.count);
+                metrics::gauge!("muster_incidents", "status" => status.as_str(), "severity" => severity.as_str())
+                    .set(n as f64);
+            }
+        }
+    }
+    let handle = prometheus();
+    handle.run_upkeep();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        handle.render(),
+    )
+        .into_response()
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+/// Counts requests and measures their latency per route template (never per raw path, so
+/// incident ids do not explode label cardinality).
+pub async fn track_requests(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = req.method().as_str().to_string();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    metrics::counter!("muster_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!("muster_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(start.elapsed().as_secs_f64());
+    resp
+}
+
+/// Turns a shed request (too many in flight) into 503 with Retry-After.
+pub async fn overloaded(err: BoxError) -> ApiError {
+    if err.is::<tower::load_shed::error::Overloaded>() {
+        return ApiError::unavailable("server overloaded; retry later");
+    }
+    if err.is::<tower::timeout::error::Elapsed>() {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "request timed out",
+        );
+    }
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "unhandled error",
+    )
+}
+
+/// Bound on how long one request may take before it is answered with 503.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

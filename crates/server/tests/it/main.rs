@@ -1,0 +1,6 @@
+//! The server's integration tests: the real router on a real socket, on SQLite and on
+//! PostgreSQL, with a simulated clock.
+
+mod api;
+mod openapi;
+mod support;

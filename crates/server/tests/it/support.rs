@@ -1,0 +1,227 @@
+//! Spawning the app on port 0 against a fresh database of either backend.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use muster_core::{Access, Clock, SimulatedClock, Timestamp};
+use muster_server::AppState;
+use muster_store::Store;
+use serde_json::Value;
+use sqlx::Connection;
+
+pub const T0: &str = "2026-03-29T03:12:00Z";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn demo_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo")
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("MUSTER_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// A database that lives as long as the test.
+pub enum TestDb {
+    Sqlite(tempfile::TempDir),
+    Postgres { admin: String, name: String },
+}
+
+impl TestDb {
+    pub fn url(&self) -> String {
+        match self {
+            TestDb::Sqlite(dir) => format!("sqlite://{}/muster.db", dir.path().display()),
+            TestDb::Postgres { admin, name } => {
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+                format!("{base}/{name}")
+            }
+        }
+    }
+
+    /// A fresh database, or `None` when PostgreSQL is unreachable outside CI (in CI that
+    /// is a failure: a PostgreSQL test may not skip there).
+    pub async fn fresh(backend: Backend) -> Option<TestDb> {
+        match backend {
+            Backend::Sqlite => Some(TestDb::Sqlite(tempfile::tempdir().expect("tempdir"))),
+            Backend::Postgres => {
+                let admin = pg_admin_url();
+                let mut conn = match sqlx::PgConnection::connect(&admin).await {
+                    Ok(c) => c,
+                    Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
+                        eprintln!("skipping: PostgreSQL unreachable at {admin}: {e}");
+                        return None;
+                    }
+                    Err(e) => panic!("PostgreSQL unreachable at {admin} (CI=true): {e}"),
+                };
+                let name = format!("muster_srv_{:016x}", rand::random::<u64>());
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create database");
+                Some(TestDb::Postgres { admin, name })
+            }
+        }
+    }
+
+    /// Runs SQL on the admin connection (PostgreSQL only).
+    pub async fn admin_exec(&self, sql: &str) {
+        if let TestDb::Postgres { admin, .. } = self {
+            let mut conn = sqlx::PgConnection::connect(admin).await.expect("admin");
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut conn).await.expect("admin sql");
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin, name } = self {
+            let (admin, name) = (admin.clone(), name.clone());
+            // Best effort, on its own runtime: the test's runtime may be shutting down.
+            let _ = std::thread::spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build()
+                else {
+                    return;
+                };
+                rt.block_on(async {
+                    if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                            .execute(&mut c)
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub store: Store,
+    pub state: AppState,
+    pub clock: Arc<SimulatedClock>,
+    pub admin: String,
+    pub responder: String,
+    pub viewer: String,
+    pub db: TestDb,
+}
+
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with_config(backend, &demo_dir()).await
+}
+
+pub async fn spawn_app_with_config(backend: Backend, config_dir: &Path) -> Option<TestApp> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let db = TestDb::fresh(backend).await?;
+    let store = Store::connect(&db.url()).await.expect("connect store");
+    let clock = Arc::new(SimulatedClock::new(T0.parse::<Timestamp>().expect("t0")));
+    let config = muster_config::load(config_dir).expect("config loads");
+    let state = AppState::new(
+        store.clone(),
+        clock.clone() as Arc<dyn Clock>,
+        config,
+        Some(config_dir.to_path_buf()),
+    );
+    let now = clock.now();
+    let admin = store.create_token("root", Access::Admin, now).await.expect("token");
+    let responder = store.create_token("alice", Access::Responder, now).await.expect("token");
+    let viewer = store.create_token("watcher", Access::Viewer, now).await.expect("token");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let serve_state = state.clone();
+    tokio::spawn(async move {
+        let _ = muster_server::serve(listener, serve_state, std::future::pending()).await;
+    });
+    Some(TestApp {
+        base,
+        http: reqwest::Client::new(),
+        store,
+        state,
+        clock,
+        admin,
+        responder,
+        viewer,
+        db,
+    })
+}
+
+impl TestApp {
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value, headers)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let (s, v, _) = self.send(reqwest::Method::GET, path, Some(&self.responder), None).await;
+        (s, v)
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let (s, v, _) = self
+            .send(reqwest::Method::POST, path, Some(&self.responder), Some(body))
+            .await;
+        (s, v)
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        let (s, v, _) = self
+            .send(reqwest::Method::PATCH, path, Some(&self.responder), Some(body))
+            .await;
+        (s, v)
+    }
+
+    /// Declares a SEV1 on checkout and returns its id.
+    pub async fn declare(&self, title: &str) -> String {
+        let (s, v) = self
+            .post(
+                "/api/v1/incidents",
+                serde_json::json!({"title": title, "severity": "SEV1", "services": ["checkout"]}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        v["id"].as_str().expect("id").to_string()
+    }
+}
+
+/// Generates one test per backend from one body: `both!(name, |app| async move { … });`
+#[macro_export]
+macro_rules! both {
+    ($name:ident, |$app:ident| $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let Some($app) = $crate::support::spawn_app($crate::support::Backend::Sqlite).await else { return };
+                $body.await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                let Some($app) = $crate::support::spawn_app($crate::support::Backend::Postgres).await else { return };
+                $body.await
+            }
+        }
+    };
+}
