@@ -162,7 +162,7 @@ pub(crate) struct EscalationPolicy {
     pub id: S,
     pub name: Option<String>,
     pub description: Option<String>,
-    pub repeat: Option<u32>,
+    pub repeat: Option<Spanned<u32>>,
     pub steps: Spanned<Vec<EscalationStep>>,
 }
 

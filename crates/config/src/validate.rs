@@ -10,7 +10,7 @@ use std::str::FromStr;
 use serde_saphyr::Spanned;
 
 use crate::diagnostic::{Diags, Loc};
-use crate::duration::Duration;
+use crate::duration::{Duration, DurationError};
 use crate::load::Sources;
 use crate::model::*;
 use crate::raw::{self, S};
@@ -396,7 +396,11 @@ impl V<'_> {
         match s.value.parse::<Duration>() {
             Ok(d) => d,
             Err(e) => {
-                self.d.error(loc(f, s), format!("{e}, found `{}`", s.value));
+                let msg = match e {
+                    DurationError::UnknownUnit(_) => e.to_string(),
+                    _ => format!("{e} (found `{}`)", s.value),
+                };
+                self.d.error(loc(f, s), msg);
                 Duration::ZERO
             }
         }
@@ -864,7 +868,7 @@ impl V<'_> {
             ("sat", Weekday::Sat),
             ("sun", Weekday::Sun),
         ];
-        let mut out: Vec<(Restriction, Loc)> = Vec::new();
+        let mut out: Vec<(Restriction, bool)> = Vec::new();
         for r in list {
             let mut days = Vec::new();
             if r.days.value.is_empty() {
@@ -880,11 +884,20 @@ impl V<'_> {
                     }
                 }
             }
-            let from = self.time_of_day(f, &r.from);
-            let to = self.time_of_day(f, &r.to);
-            let restriction = Restriction { days, from, to };
+            let from = self.parse::<TimeOfDay>(f, &r.from);
+            let to = self.parse::<TimeOfDay>(f, &r.to);
+            let times_ok = from.is_some() && to.is_some();
+            let restriction = Restriction {
+                days,
+                from: from.unwrap_or_default(),
+                to: to.unwrap_or_default(),
+            };
             // compare with the earlier restrictions of this layer
-            for (i, (earlier, _)) in out.iter().enumerate() {
+            let comparable = if times_ok { out.as_slice() } else { &[] };
+            for (i, (earlier, ok)) in comparable.iter().enumerate() {
+                if !ok {
+                    continue;
+                }
                 if let Some(day) = overlap(earlier, &restriction) {
                     let msg = format!(
                         "restriction overlaps restriction {} of this layer on {} ({}-{} and {}-{})",
@@ -899,7 +912,7 @@ impl V<'_> {
                     break;
                 }
             }
-            out.push((restriction, loc(f, &r.from)));
+            out.push((restriction, times_ok));
         }
         out.into_iter().map(|(r, _)| r).collect()
     }
@@ -932,10 +945,13 @@ impl V<'_> {
                 .unwrap_or_default();
             steps.push(EscalationStep { targets, delay });
         }
-        let repeat = x.repeat.unwrap_or(0);
-        if repeat > 0 && !steps.is_empty() && steps.iter().all(|s| s.delay.is_zero()) {
+        let repeat = x.repeat.as_ref().map_or(0, |r| r.value);
+        if let Some(r) = x.repeat.as_ref().filter(|r| r.value > 0)
+            && !steps.is_empty()
+            && steps.iter().all(|s| s.delay.is_zero())
+        {
             self.d.error(
-                loc(f, &x.steps),
+                loc(f, r),
                 "escalation policy repeats but all its step delays are 0 (give the steps a delay)",
             );
         }

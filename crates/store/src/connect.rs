@@ -143,11 +143,21 @@ pub(crate) async fn open_sqlite(path: &Path) -> Result<SqlitePools, StoreError> 
 async fn migrate_sqlite(writer: &SqlitePool) -> Result<(), StoreError> {
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
     // Inside this transaction the migrator's own transactions become savepoints.
+    let conn: &mut sqlx::SqliteConnection = &mut tx;
     migrator(SQLITE_MIGRATIONS)
-        .run(&mut *tx)
+        .run(conn)
         .await
         .map_err(migrate_err)?;
     tx.commit().await.map_err(db_err)
+}
+
+async fn migrate_postgres(pool: &PgPool) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await.map_err(db_err)?;
+    let conn: &mut sqlx::PgConnection = &mut conn;
+    migrator(POSTGRES_MIGRATIONS)
+        .run(conn)
+        .await
+        .map_err(migrate_err)
 }
 
 pub(crate) async fn open_postgres(options: PgConnectOptions) -> Result<PgPool, StoreError> {
@@ -164,9 +174,9 @@ pub(crate) async fn open_postgres(options: PgConnectOptions) -> Result<PgPool, S
         .map_err(db_err)?;
     // sqlx's migrator holds a PostgreSQL advisory lock while it runs, so processes starting
     // together on one database take turns.
-    if let Err(e) = migrator(POSTGRES_MIGRATIONS).run(&pool).await {
+    if let Err(e) = migrate_postgres(&pool).await {
         pool.close().await;
-        return Err(migrate_err(e));
+        return Err(e);
     }
     Ok(pool)
 }

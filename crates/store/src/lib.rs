@@ -417,4 +417,5 @@ fn futures_are_send(store: &Store) {
     is_send(&store.create_token("n", Access::Viewer, Timestamp::UNIX_EPOCH));
     is_send(&store.authenticate("t"));
     is_send(&store.incident_counts());
+    is_send(&Store::connect("sqlite://x"));
 }

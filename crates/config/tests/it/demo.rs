@@ -15,5 +15,8 @@ fn demo_checks_clean() {
     let Some(config) = report.config else {
         panic!("no config despite no diagnostics");
     };
-    println!("{}", serde_json::to_string_pretty(&config).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&config).unwrap_or_default()
+    );
 }

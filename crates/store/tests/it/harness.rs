@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use muster_core::{
-    Change, Command, Incident, IncidentNumber, Severity, Timestamp, TimelineEvent, Vocabulary,
+    Change, Command, Incident, IncidentNumber, Severity, TimelineEvent, Timestamp, Vocabulary,
 };
 use muster_store::Store;
 use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
@@ -90,14 +90,22 @@ impl TestDb {
                 let mut conn = sqlite_raw(path).await;
                 let rows = sqlx::query(sql).fetch_all(&mut conn).await.expect("query");
                 rows.iter()
-                    .map(|r| (0..r.len()).map(|i| r.get::<Option<String>, _>(i)).collect())
+                    .map(|r| {
+                        (0..r.len())
+                            .map(|i| r.get::<Option<String>, _>(i))
+                            .collect()
+                    })
                     .collect()
             }
             Raw::Postgres(url) => {
                 let mut conn = PgConnection::connect(url).await.expect("connect");
                 let rows = sqlx::query(sql).fetch_all(&mut conn).await.expect("query");
                 rows.iter()
-                    .map(|r| (0..r.len()).map(|i| r.get::<Option<String>, _>(i)).collect())
+                    .map(|r| {
+                        (0..r.len())
+                            .map(|i| r.get::<Option<String>, _>(i))
+                            .collect()
+                    })
                     .collect()
             }
         }
@@ -108,11 +116,17 @@ impl TestDb {
         match &self.raw {
             Raw::Sqlite(path) => {
                 let mut conn = sqlite_raw(path).await;
-                sqlx::query_scalar(sql).fetch_one(&mut conn).await.expect("query")
+                sqlx::query_scalar(sql)
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("query")
             }
             Raw::Postgres(url) => {
                 let mut conn = PgConnection::connect(url).await.expect("connect");
-                sqlx::query_scalar(sql).fetch_one(&mut conn).await.expect("query")
+                sqlx::query_scalar(sql)
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("query")
             }
         }
     }
@@ -128,7 +142,9 @@ impl TestDb {
 async fn sqlite_raw(path: &PathBuf) -> SqliteConnection {
     use sqlx::sqlite::SqliteConnectOptions;
     let options = SqliteConnectOptions::new().filename(path);
-    SqliteConnection::connect_with(&options).await.expect("raw sqlite connection")
+    SqliteConnection::connect_with(&options)
+        .await
+        .expect("raw sqlite connection")
 }
 
 /// Runs `body` on a store over a fresh SQLite file.
@@ -141,7 +157,9 @@ where
     // A nested path: connect must create the folders.
     let path = dir.path().join("data").join("muster.db");
     let url = format!("sqlite://{}", path.display());
-    let store = Store::connect(&url).await.expect("connect to a fresh SQLite file");
+    let store = Store::connect(&url)
+        .await
+        .expect("connect to a fresh SQLite file");
     let db = TestDb {
         store: store.clone(),
         url,
@@ -304,7 +322,10 @@ pub async fn declare(
     let services: Vec<String> = services.iter().map(|s| s.to_string()).collect();
     let changes: Vec<Change> =
         muster_core::declare(title, severity, &services, &vocab()).expect("valid declare");
-    store.declare("alice", t0(), changes).await.expect("declare")
+    store
+        .declare("alice", t0(), changes)
+        .await
+        .expect("declare")
 }
 
 /// Runs a command through `muster_core::decide` inside `update`.
@@ -336,7 +357,10 @@ pub async fn assert_consistent(store: &Store, id: IncidentNumber) -> Incident {
     assert_eq!(seqs, expected, "timeline seqs of {id} are not gap-free");
     let snapshot = store.incident(id).await.expect("load").expect("exists");
     let replayed = Incident::replay(id, &events).expect("replayable timeline");
-    assert_eq!(snapshot, replayed, "snapshot of {id} differs from its replay");
+    assert_eq!(
+        snapshot, replayed,
+        "snapshot of {id} differs from its replay"
+    );
     snapshot
 }
 

@@ -1,7 +1,7 @@
 //! Declaring, updating, reading and listing incidents.
 
 use muster_core::{
-    Change, Command, DomainError, IncidentNumber, Severity, Status, Timestamp, TimelineEvent,
+    Change, Command, DomainError, IncidentNumber, Severity, Status, TimelineEvent, Timestamp,
 };
 use muster_store::{IncidentCount, IncidentFilter, StoreError};
 

@@ -1,0 +1,10 @@
+//! The store's integration tests: one binary, every test body run on SQLite and PostgreSQL
+//! (see `harness` for how PostgreSQL is found, and when its tests skip).
+
+#[macro_use]
+mod harness;
+
+mod concurrency;
+mod connect;
+mod incidents;
+mod tokens;
