@@ -89,8 +89,13 @@ impl Diags {
     }
 
     pub fn at_path(&mut self, rel: &Path, line: usize, col: usize, level: Level, msg: String) {
+        let path = if rel.as_os_str().is_empty() {
+            self.dir.clone()
+        } else {
+            self.dir.join(rel)
+        };
         self.list.push(Diagnostic {
-            path: self.dir.join(rel),
+            path,
             line,
             col,
             level,

@@ -28,21 +28,23 @@ pub enum DurationError {
 impl fmt::Display for DurationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DurationError::Empty => f.write_str("duration is empty (expected e.g. 20m or 1h30m)"),
+            DurationError::Empty => {
+                f.write_str("duration is empty: expected numbers with units, e.g. 20m or 1h30m")
+            }
             DurationError::Negative => f.write_str("duration cannot be negative"),
             DurationError::MissingUnit => f.write_str("duration needs a unit: s, m, h, d or w"),
             DurationError::UnknownUnit(u) => {
                 write!(f, "unknown duration unit `{u}` (expected s, m, h, d or w)")
             }
             DurationError::Fraction => {
-                f.write_str("duration must use whole numbers (write 1h30m, not 1.5h)")
+                f.write_str("duration must use whole numbers, e.g. 1h30m rather than 1.5h")
             }
             DurationError::UnitOrder => f.write_str(
-                "duration units must go from largest to smallest, each at most once (e.g. 1h30m)",
+                "duration units must go from largest to smallest, each at most once, e.g. 1h30m",
             ),
             DurationError::TooLarge => f.write_str("duration is too large"),
             DurationError::Invalid => {
-                f.write_str("invalid duration (expected numbers with units, e.g. 20m or 1h30m)")
+                f.write_str("invalid duration: expected numbers with units, e.g. 20m or 1h30m")
             }
         }
     }

@@ -64,7 +64,7 @@ impl Default for Config {
             milestones: BUILTIN_MILESTONES.iter().map(|m| m.to_string()).collect(),
             severities: Severity::ALL
                 .iter()
-                .map(|s| (*s, s.default_description().to_string()))
+                .map(|s| (*s, default_severity_description(*s).to_string()))
                 .collect(),
             templates: BTreeMap::new(),
             warnings: Vec::new(),
@@ -391,65 +391,16 @@ pub enum Target {
 
 // ---------------------------------------------------------------- policies
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Severity {
-    SEV1,
-    SEV2,
-    SEV3,
-    SEV4,
-}
+pub use muster_core::{Severity, Status};
 
-impl Severity {
-    pub const ALL: [Severity; 4] = [
-        Severity::SEV1,
-        Severity::SEV2,
-        Severity::SEV3,
-        Severity::SEV4,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::SEV1 => "SEV1",
-            Severity::SEV2 => "SEV2",
-            Severity::SEV3 => "SEV3",
-            Severity::SEV4 => "SEV4",
-        }
+/// What a severity means when the configuration does not say.
+pub fn default_severity_description(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Sev1 => "Critical: customer-facing outage or data loss",
+        Severity::Sev2 => "Major: significant degradation for many customers",
+        Severity::Sev3 => "Minor: limited impact, a workaround exists",
+        Severity::Sev4 => "Low: no customer impact yet",
     }
-
-    pub fn default_description(self) -> &'static str {
-        match self {
-            Severity::SEV1 => "Critical: customer-facing outage or data loss",
-            Severity::SEV2 => "Major: significant degradation for many customers",
-            Severity::SEV3 => "Minor: limited impact, a workaround exists",
-            Severity::SEV4 => "Low: no customer impact yet",
-        }
-    }
-}
-
-impl FromStr for Severity {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Severity::ALL
-            .into_iter()
-            .find(|x| x.as_str() == s)
-            .ok_or_else(|| format!("unknown severity `{s}` (expected SEV1, SEV2, SEV3 or SEV4)"))
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Triage,
-    Investigating,
-    Identified,
-    Mitigated,
-    Resolved,
 }
 
 /// Conditions on an incident (all given ones must hold; an empty list means "any").

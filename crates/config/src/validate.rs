@@ -250,17 +250,17 @@ pub(crate) fn validate(
     }
     v.dependency_cycles(&depends);
     for svc in config.services.values() {
-        if svc.escalation_policy.is_none() {
-            if let Some(l) = v.ids.get(&Kind::Service).and_then(|m| m.get(&svc.id)) {
-                let l = *l;
-                v.d.warning(
-                    l,
-                    format!(
-                        "service `{}` has no escalation_policy: its alerts page nobody",
-                        svc.id
-                    ),
-                );
-            }
+        if svc.escalation_policy.is_none()
+            && let Some(l) = v.ids.get(&Kind::Service).and_then(|m| m.get(&svc.id))
+        {
+            let l = *l;
+            v.d.warning(
+                l,
+                format!(
+                    "service `{}` has no escalation_policy: its alerts page nobody",
+                    svc.id
+                ),
+            );
         }
     }
     Some(config)
@@ -397,7 +397,7 @@ impl V<'_> {
             Ok(d) => d,
             Err(e) => {
                 let msg = match e {
-                    DurationError::UnknownUnit(_) => e.to_string(),
+                    DurationError::UnknownUnit(_) | DurationError::Empty => e.to_string(),
                     _ => format!("{e} (found `{}`)", s.value),
                 };
                 self.d.error(loc(f, s), msg);
@@ -416,11 +416,11 @@ impl V<'_> {
         d
     }
 
-    fn parse<T: FromStr<Err = String>>(&mut self, f: usize, s: &S) -> Option<T> {
+    fn parse<T: FromStr<Err: std::fmt::Display>>(&mut self, f: usize, s: &S) -> Option<T> {
         match s.value.parse::<T>() {
             Ok(t) => Some(t),
             Err(e) => {
-                self.d.error(loc(f, s), e);
+                self.d.error(loc(f, s), e.to_string());
                 None
             }
         }
@@ -494,24 +494,24 @@ impl V<'_> {
         if let Some(e) = &c.email {
             self.email(f, e);
         }
-        if let Some(p) = &c.phone {
-            if !is_e164(&p.value) {
-                self.d.error(
-                    loc(f, p),
-                    format!(
-                        "invalid phone number `{}` (expected E.164, like +442071838750)",
-                        p.value
-                    ),
-                );
-            }
+        if let Some(p) = &c.phone
+            && !is_e164(&p.value)
+        {
+            self.d.error(
+                loc(f, p),
+                format!(
+                    "invalid phone number `{}` (expected E.164, like +442071838750)",
+                    p.value
+                ),
+            );
         }
         if let Some(w) = &c.webhook {
             self.url(f, w);
         }
-        if let Some(s) = &c.slack_user {
-            if s.value.trim().is_empty() {
-                self.d.error(loc(f, s), "slack_user is empty");
-            }
+        if let Some(s) = &c.slack_user
+            && s.value.trim().is_empty()
+        {
+            self.d.error(loc(f, s), "slack_user is empty");
         }
         let contact = Contact {
             email: c.email.as_ref().map(|s| s.value.clone()),
@@ -782,16 +782,16 @@ impl V<'_> {
             });
             let from = self.timestamp(f, &o.from);
             let to = self.timestamp(f, &o.to);
-            if let (Some(from), Some(to)) = (from, to) {
-                if to <= from {
-                    self.d.error(
-                        loc(f, &o.to),
-                        format!(
-                            "override ends before it starts (`to` {} is not after `from` {})",
-                            o.to.value, o.from.value
-                        ),
-                    );
-                }
+            if let (Some(from), Some(to)) = (from, to)
+                && to <= from
+            {
+                self.d.error(
+                    loc(f, &o.to),
+                    format!(
+                        "override ends before it starts (`to` {} is not after `from` {})",
+                        o.to.value, o.from.value
+                    ),
+                );
             }
             overrides.push(Override {
                 person,
@@ -1200,13 +1200,13 @@ impl V<'_> {
             ],
         );
         let mut event = Event::SeverityChanged;
-        if let Some(sc) = &v.severity_changed {
-            if !sc.value {
-                self.d.error(
-                    loc(f, sc),
-                    "`severity_changed: false` never fires (use `true`)",
-                );
-            }
+        if let Some(sc) = &v.severity_changed
+            && !sc.value
+        {
+            self.d.error(
+                loc(f, sc),
+                "`severity_changed: false` never fires (use `true`)",
+            );
         }
         if let Some(s) = &v.status {
             event = Event::Status(self.status(f, s).unwrap_or(Status::Triage));

@@ -95,7 +95,11 @@ async fn start(args: &BenchArgs, db: &str) -> anyhow::Result<Target> {
     let state = AppState::new(store, clock, config, None);
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(muster_server::serve(listener, state, std::future::pending()));
+    tokio::spawn(muster_server::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(1024)
         .build()?;
@@ -103,7 +107,11 @@ async fn start(args: &BenchArgs, db: &str) -> anyhow::Result<Target> {
 }
 
 impl Target {
-    async fn post(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
+    async fn post(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
         let resp = self
             .http
             .post(format!("{}{path}", self.base))
@@ -178,9 +186,27 @@ async fn api_on(args: &BenchArgs, backend: &str, db: &str) -> anyhow::Result<()>
     let requests = lat.len() as f64;
     let writes = (args.clients * args.incidents_per_client * 12) as f64;
     let ctx = json!({ "backend": backend, "clients": args.clients });
-    emit("api", "requests_per_second", requests / elapsed, "req/s", ctx.clone());
-    emit("api", "timeline_writes_per_second", writes / elapsed, "writes/s", ctx.clone());
-    emit("api", "saturated_p50", percentile(&lat, 0.50), "ms", ctx.clone());
+    emit(
+        "api",
+        "requests_per_second",
+        requests / elapsed,
+        "req/s",
+        ctx.clone(),
+    );
+    emit(
+        "api",
+        "timeline_writes_per_second",
+        writes / elapsed,
+        "writes/s",
+        ctx.clone(),
+    );
+    emit(
+        "api",
+        "saturated_p50",
+        percentile(&lat, 0.50),
+        "ms",
+        ctx.clone(),
+    );
     emit("api", "saturated_p99", percentile(&lat, 0.99), "ms", ctx);
 
     fixed_rate(&target, args, backend).await
@@ -206,7 +232,9 @@ async fn fixed_rate(target: &Arc<Target>, args: &BenchArgs, backend: &str) -> an
         let target = target.clone();
         let path = format!("/api/v1/incidents/{id}/notes");
         handles.push(tokio::spawn(async move {
-            target.post(&path, &json!({"text": format!("r{n}")})).await?;
+            target
+                .post(&path, &json!({"text": format!("r{n}")}))
+                .await?;
             Ok::<_, anyhow::Error>(due.elapsed())
         }));
     }
@@ -216,7 +244,13 @@ async fn fixed_rate(target: &Arc<Target>, args: &BenchArgs, backend: &str) -> an
     }
     lat.sort();
     let ctx = json!({ "backend": backend, "rate": args.rate, "seconds": args.seconds });
-    emit("api", "p50_at_rate", percentile(&lat, 0.50), "ms", ctx.clone());
+    emit(
+        "api",
+        "p50_at_rate",
+        percentile(&lat, 0.50),
+        "ms",
+        ctx.clone(),
+    );
     emit("api", "p99_at_rate", percentile(&lat, 0.99), "ms", ctx);
     Ok(())
 }

@@ -10,7 +10,12 @@ use crate::table;
 #[derive(Args, Debug, Clone)]
 pub struct Connection {
     /// Server base URL.
-    #[arg(long, env = "MUSTER_SERVER", default_value = "http://127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "MUSTER_SERVER",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
     pub server: String,
     /// API token (prefer the MUSTER_TOKEN environment variable).
     #[arg(long, env = "MUSTER_TOKEN", hide_env_values = true, global = true)]
@@ -156,7 +161,12 @@ fn incident_rows(list: &[Value]) -> String {
         .map(|i| {
             let services = i["services"]
                 .as_array()
-                .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
                 .unwrap_or_default();
             vec![
                 s(i, "id"),
@@ -168,7 +178,10 @@ fn incident_rows(list: &[Value]) -> String {
             ]
         })
         .collect();
-    table::render(&["ID", "SEV", "STATUS", "DECLARED", "SERVICES", "TITLE"], &rows)
+    table::render(
+        &["ID", "SEV", "STATUS", "DECLARED", "SERVICES", "TITLE"],
+        &rows,
+    )
 }
 
 fn describe(i: &Value, timeline: &[Value]) -> String {
@@ -211,7 +224,10 @@ fn describe(i: &Value, timeline: &[Value]) -> String {
             ]
         })
         .collect();
-    out.push_str(&table::render(&["SEQ", "AT", "ACTOR", "KIND", "DATA"], &rows));
+    out.push_str(&table::render(
+        &["SEQ", "AT", "ACTOR", "KIND", "DATA"],
+        &rows,
+    ));
     out
 }
 
@@ -270,11 +286,19 @@ pub async fn incident(conn: Connection, cmd: IncidentCmd) -> anyhow::Result<()> 
         }
         IncidentCmd::Ack { id } => {
             let body = json!({ "milestone": "acknowledged" });
-            (api.call(Method::POST, &path(&id, "/milestones"), Some(body)).await?, id)
+            (
+                api.call(Method::POST, &path(&id, "/milestones"), Some(body))
+                    .await?,
+                id,
+            )
         }
         IncidentCmd::Milestone { id, milestone } => {
             let body = json!({ "milestone": milestone });
-            (api.call(Method::POST, &path(&id, "/milestones"), Some(body)).await?, id)
+            (
+                api.call(Method::POST, &path(&id, "/milestones"), Some(body))
+                    .await?,
+                id,
+            )
         }
         IncidentCmd::Role {
             id,
@@ -288,7 +312,8 @@ pub async fn incident(conn: Connection, cmd: IncidentCmd) -> anyhow::Result<()> 
             } else {
                 let person = person.ok_or_else(|| anyhow!("name a PERSON, or pass --release"))?;
                 let body = json!({ "role": role, "person": person });
-                api.call(Method::POST, &path(&id, "/roles"), Some(body)).await?
+                api.call(Method::POST, &path(&id, "/roles"), Some(body))
+                    .await?
             };
             (inc, id)
         }
@@ -302,7 +327,11 @@ pub async fn incident(conn: Connection, cmd: IncidentCmd) -> anyhow::Result<()> 
             status.map(|v| body.insert("status".into(), json!(v)));
             severity.map(|v| body.insert("severity".into(), json!(v.to_uppercase())));
             title.map(|v| body.insert("title".into(), json!(v)));
-            (api.call(Method::PATCH, &path(&id, ""), Some(Value::Object(body))).await?, id)
+            (
+                api.call(Method::PATCH, &path(&id, ""), Some(Value::Object(body)))
+                    .await?,
+                id,
+            )
         }
         IncidentCmd::Task {
             id,
@@ -310,19 +339,33 @@ pub async fn incident(conn: Connection, cmd: IncidentCmd) -> anyhow::Result<()> 
             assignee,
         } => {
             let body = json!({ "title": title, "assignee": assignee });
-            (api.call(Method::POST, &path(&id, "/tasks"), Some(body)).await?, id)
+            (
+                api.call(Method::POST, &path(&id, "/tasks"), Some(body))
+                    .await?,
+                id,
+            )
         }
         IncidentCmd::Note { id, text } => {
             let body = json!({ "text": text });
-            (api.call(Method::POST, &path(&id, "/notes"), Some(body)).await?, id)
+            (
+                api.call(Method::POST, &path(&id, "/notes"), Some(body))
+                    .await?,
+                id,
+            )
         }
         IncidentCmd::Resolve { id } => {
             let body = json!({ "status": "resolved" });
-            (api.call(Method::PATCH, &path(&id, ""), Some(body)).await?, id)
+            (
+                api.call(Method::PATCH, &path(&id, ""), Some(body)).await?,
+                id,
+            )
         }
         IncidentCmd::Reopen { id, status } => {
             let body = json!({ "status": status });
-            (api.call(Method::PATCH, &path(&id, ""), Some(body)).await?, id)
+            (
+                api.call(Method::PATCH, &path(&id, ""), Some(body)).await?,
+                id,
+            )
         }
     };
     if conn.json {
@@ -330,7 +373,10 @@ pub async fn incident(conn: Connection, cmd: IncidentCmd) -> anyhow::Result<()> 
         return Ok(());
     }
     let timeline = api.call(Method::GET, &path(&id, "/timeline"), None).await?;
-    print!("{}", describe(&incident, timeline.as_array().map_or(&[], |v| v)));
+    print!(
+        "{}",
+        describe(&incident, timeline.as_array().map_or(&[], |v| v))
+    );
     Ok(())
 }
 

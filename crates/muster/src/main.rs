@@ -14,7 +14,11 @@ use clap::{Parser, Subcommand};
 pub const DEFAULT_DB: &str = "sqlite://muster-data/muster.db";
 
 #[derive(Parser)]
-#[command(name = "muster", version, about = "Incident response autopilot: keeps the clock, applies policy, pages, tells, briefs.")]
+#[command(
+    name = "muster",
+    version,
+    about = "Incident response autopilot: keeps the clock, applies policy, pages, tells, briefs."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -79,7 +83,11 @@ fn check(dir: &std::path::Path) -> ExitCode {
     }
     if report.has_errors() {
         let n = report.errors().count();
-        eprintln!("{}: {n} error{}", dir.display(), if n == 1 { "" } else { "s" });
+        eprintln!(
+            "{}: {n} error{}",
+            dir.display(),
+            if n == 1 { "" } else { "s" }
+        );
         return ExitCode::FAILURE;
     }
     if let Some(cfg) = &report.config {

@@ -132,8 +132,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         {
             s.recv().await;
         }
@@ -151,7 +150,9 @@ pub async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
             if name.is_empty() {
                 bail!("--name must not be empty");
             }
-            let store = Store::connect(&db).await.context("cannot open the database")?;
+            let store = Store::connect(&db)
+                .await
+                .context("cannot open the database")?;
             let token = store
                 .create_token(name, role, SystemClock.now())
                 .await

@@ -34,7 +34,10 @@ mod tests {
     fn columns_align() {
         let t = super::render(
             &["ID", "TITLE"],
-            &[vec!["INC-1".into(), "x".into()], vec!["INC-10".into(), "y".into()]],
+            &[
+                vec!["INC-1".into(), "x".into()],
+                vec!["INC-10".into(), "y".into()],
+            ],
         );
         assert_eq!(t, "ID      TITLE\nINC-1   x\nINC-10  y\n");
     }

@@ -14,12 +14,12 @@ use std::sync::{Arc, RwLock};
 
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
-use tower::ServiceBuilder;
 use axum::extract::DefaultBodyLimit;
 use muster_config::Config;
 use muster_core::{Clock, Vocabulary};
 use muster_store::Store;
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
 
 pub use clock::SystemClock;
 

@@ -59,8 +59,9 @@ async fn healthz() -> Json<serde_json::Value> {
 
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => Json(json!({ "status": "ready", "database": state.store.backend() }))
-            .into_response(),
+        Ok(()) => {
+            Json(json!({ "status": "ready", "database": state.store.backend() })).into_response()
+        }
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
             ApiError::unavailable("database unreachable").into_response()

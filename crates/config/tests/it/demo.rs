@@ -1,3 +1,6 @@
+//! `examples/demo` is part of the product surface (the README's tour uses it): it must load
+//! cleanly and keep the shapes INTERFACE.md promises.
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -7,16 +10,137 @@ fn demo_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo")
 }
 
+fn demo() -> muster_config::Config {
+    match muster_config::load(&demo_dir()) {
+        Ok(config) => config,
+        Err(errors) => panic!(
+            "demo has errors:\n{}",
+            errors.iter().map(|d| format!("{d}\n")).collect::<String>()
+        ),
+    }
+}
+
 #[test]
-fn demo_checks_clean() {
+fn demo_checks_clean_without_warnings() {
     let report = muster_config::check(&demo_dir());
     let lines: Vec<String> = report.diagnostics.iter().map(|d| d.to_string()).collect();
     assert!(lines.is_empty(), "diagnostics:\n{}", lines.join("\n"));
-    let Some(config) = report.config else {
-        panic!("no config despite no diagnostics");
-    };
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&config).unwrap_or_default()
+    assert!(report.config.is_some());
+}
+
+#[test]
+fn demo_is_a_realistic_organisation() {
+    let c = demo();
+    assert!(c.teams.len() >= 4, "teams: {}", c.teams.len());
+    for team in ["payments", "platform", "comms", "legal"] {
+        assert!(c.teams.contains_key(team), "missing team {team}");
+    }
+    assert!(c.people.len() >= 20, "people: {}", c.people.len());
+    let zones: BTreeSet<&str> = c.people.values().map(|p| p.time_zone.as_str()).collect();
+    assert!(zones.len() >= 3, "time zones: {zones:?}");
+    for alias in ["pr-oncall", "legal", "exec-staff", "comms-leads"] {
+        assert!(c.aliases.contains_key(alias), "missing alias {alias}");
+    }
+    // checkout -> payments-api -> postgres
+    assert!(c.dependencies_of("checkout").contains("postgres"));
+    assert!(c.dependents_of("postgres").contains("checkout"));
+    assert!(!c.templates.is_empty());
+    assert!(
+        c.schedules
+            .values()
+            .any(|s| s.layers.iter().any(|l| !l.restrictions.is_empty()))
     );
+}
+
+#[test]
+fn demo_integrations_are_reachable_by_key_and_routed_to_paged_services() {
+    let c = demo();
+    for (key, kind) in [
+        ("demo-alertmanager", IntegrationType::Alertmanager),
+        ("demo-events-v2", IntegrationType::PagerdutyEventsV2),
+    ] {
+        let Some(integration) = c.integration_by_key(key) else {
+            panic!("no integration with key {key}");
+        };
+        assert_eq!(integration.kind, kind);
+        let services = integration
+            .service
+            .iter()
+            .chain(integration.routes.iter().map(|r| &r.service));
+        for service in services {
+            let svc = &c.services[service];
+            let Some(ep) = &svc.escalation_policy else {
+                panic!("{key} routes to {service}, which has no escalation policy");
+            };
+            assert!(c.escalation_policies.contains_key(ep));
+        }
+    }
+    assert!(c.integration_by_key("no-such-key").is_none());
+}
+
+#[test]
+fn demo_has_the_seed_policy_exactly() {
+    let c = demo();
+    let p = &c.policies["blast-radius-20m"];
+    assert_eq!(p.when.severity, vec![Severity::Sev1, Severity::Sev2]);
+    let Trigger::Deadline {
+        within,
+        of,
+        expect,
+        warn_before,
+    } = &p.trigger
+    else {
+        panic!("not a deadline: {:?}", p.trigger);
+    };
+    assert_eq!(within.as_secs(), 20 * 60);
+    assert_eq!(of, "declared");
+    assert_eq!(expect, "blast_radius_validated");
+    assert_eq!(warn_before.map(|d| d.as_secs()), Some(5 * 60));
+    assert_eq!(
+        p.on_warn,
+        vec![Action::Nudge {
+            role: "ops_lead".into(),
+            template: Some("blast-radius-reminder".into())
+        }]
+    );
+    assert_eq!(
+        p.on_missed,
+        vec![
+            Action::Page(PageTarget::Schedule("platform-secondary".into())),
+            Action::Notify {
+                alias: "comms-leads".into(),
+                template: "sev-escalated".into()
+            },
+        ]
+    );
+    assert_eq!(p.source.path, PathBuf::from("policies/blast-radius.yaml"));
+    // a SEV1 status-update cadence every 30 minutes
+    assert!(c.policies.values().any(|p| matches!(
+        &p.trigger,
+        Trigger::Cadence { every, .. } if every.as_secs() == 30 * 60
+    ) && p.when.severity.contains(&Severity::Sev1)));
+}
+
+#[test]
+fn demo_policy_tests_exist_and_are_not_config() {
+    let tests = demo_dir().join("policies/tests/blast-radius.test.yaml");
+    let text = std::fs::read_to_string(&tests).unwrap_or_default();
+    assert!(
+        text.contains("blast_radius_validated"),
+        "{}",
+        tests.display()
+    );
+}
+
+#[test]
+fn secrets_are_never_serialized_or_debug_printed() {
+    let c = demo();
+    let json = serde_json::to_string(&c).unwrap_or_default();
+    assert!(
+        json.contains("\"demo-alertmanager\""),
+        "integration id is there"
+    );
+    assert!(!json.contains("\"key\""), "no key field in {json}");
+    let debug = format!("{:?}", c.integrations["ledger-batch-heartbeat"]);
+    assert!(!debug.contains("demo-ledger-heartbeat"), "{debug}");
 }

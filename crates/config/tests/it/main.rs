@@ -1,4 +1,5 @@
 //! Integration tests for muster-config (one binary: see STACK.md).
 
+mod api;
 mod demo;
 mod snapshots;

@@ -26,7 +26,9 @@ fn free_port() -> u16 {
 
 fn run(args: &[&str], envs: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(bin());
-    cmd.args(args).env_remove("MUSTER_TOKEN").env_remove("MUSTER_DB");
+    cmd.args(args)
+        .env_remove("MUSTER_TOKEN")
+        .env_remove("MUSTER_DB");
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -73,23 +75,67 @@ impl Drop for Server {
 
 /// The README's tour: token, declare, list, restart, still there.
 fn tour(db: &str) {
-    let out = run(&["token", "create", "--name", "alice", "--role", "responder", "--db", db], &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let token = stdout(&out).lines().last().expect("token line").trim().to_string();
+    let out = run(
+        &[
+            "token",
+            "create",
+            "--name",
+            "alice",
+            "--role",
+            "responder",
+            "--db",
+            db,
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = stdout(&out)
+        .lines()
+        .last()
+        .expect("token line")
+        .trim()
+        .to_string();
     assert!(token.len() >= 32, "{token}");
 
     let server = Server::start(db);
-    let env = [("MUSTER_SERVER", server.url.as_str()), ("MUSTER_TOKEN", token.as_str())];
+    let env = [
+        ("MUSTER_SERVER", server.url.as_str()),
+        ("MUSTER_TOKEN", token.as_str()),
+    ];
     let out = run(
-        &["incident", "declare", "--title", "Checkout failing", "--severity", "sev1", "--service", "checkout"],
+        &[
+            "incident",
+            "declare",
+            "--title",
+            "Checkout failing",
+            "--severity",
+            "sev1",
+            "--service",
+            "checkout",
+        ],
         &env,
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let shown = stdout(&out);
-    assert!(shown.contains("INC-1") && shown.contains("SEV1") && shown.contains("declared"), "{shown}");
+    assert!(
+        shown.contains("INC-1") && shown.contains("SEV1") && shown.contains("declared"),
+        "{shown}"
+    );
 
     let out = run(&["incident", "ack", "INC-1"], &env);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = run(&["incident", "ack", "INC-1"], &env);
     assert!(!out.status.success(), "acknowledging twice fails");
     assert!(String::from_utf8_lossy(&out.stderr).contains("already reached acknowledged"));
@@ -97,29 +143,58 @@ fn tour(db: &str) {
     let out = run(&["incident", "list"], &env);
     let table = stdout(&out);
     assert!(table.starts_with("ID"), "{table}");
-    assert!(table.contains("INC-1") && table.contains("investigating") && table.contains("Checkout failing"), "{table}");
+    assert!(
+        table.contains("INC-1")
+            && table.contains("investigating")
+            && table.contains("Checkout failing"),
+        "{table}"
+    );
     drop(server);
 
     let server = Server::start(db);
-    let env = [("MUSTER_SERVER", server.url.as_str()), ("MUSTER_TOKEN", token.as_str())];
+    let env = [
+        ("MUSTER_SERVER", server.url.as_str()),
+        ("MUSTER_TOKEN", token.as_str()),
+    ];
     let out = run(&["incident", "list", "--json"], &env);
     assert!(out.status.success());
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(list[0]["id"], "INC-1", "still there after a restart");
     assert_eq!(list[0]["declared_by"], "alice");
 
-    let out = run(&["incident", "milestone", "INC-1", "blast_radius_validated"], &env);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = run(&["incident", "role", "INC-1", "incident_commander", "alice"], &env);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(
+        &["incident", "milestone", "INC-1", "blast_radius_validated"],
+        &env,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(
+        &["incident", "role", "INC-1", "incident_commander", "alice"],
+        &env,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = run(&["incident", "resolve", "INC-1"], &env);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = run(&["incident", "show", "INC-1", "--json"], &env);
     let inc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(inc["status"], "resolved");
     assert_eq!(inc["roles"]["incident_commander"]["person"], "alice");
 
-    let out = run(&["incident", "list"], &[("MUSTER_SERVER", server.url.as_str())]);
+    let out = run(
+        &["incident", "list"],
+        &[("MUSTER_SERVER", server.url.as_str())],
+    );
     assert!(!out.status.success(), "no token, no access");
 }
 
@@ -128,22 +203,34 @@ fn tour_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/nested/muster.db", dir.path().display());
     tour(&db);
-    assert!(dir.path().join("nested/muster.db").exists(), "file and folders created");
+    assert!(
+        dir.path().join("nested/muster.db").exists(),
+        "file and folders created"
+    );
 }
 
 #[test]
 fn tour_on_postgres() {
     let admin = std::env::var("MUSTER_TEST_PG")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let name = format!("muster_cli_{:016x}", rand::random::<u64>());
     let created = rt.block_on(async {
         let mut c = sqlx::PgConnection::connect(&admin).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut c)
+            .await?;
         Ok::<_, sqlx::Error>(())
     });
     if let Err(e) = created {
-        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "PostgreSQL unreachable in CI: {e}");
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "PostgreSQL unreachable in CI: {e}"
+        );
         eprintln!("skipping: PostgreSQL unreachable at {admin}: {e}");
         return;
     }
@@ -151,9 +238,11 @@ fn tour_on_postgres() {
     tour(&format!("{base}/{name}"));
     rt.block_on(async {
         if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                .execute(&mut c)
-                .await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut c)
+            .await;
         }
     });
 }
@@ -161,7 +250,12 @@ fn tour_on_postgres() {
 #[test]
 fn check_passes_the_demo_and_fails_broken_configs_with_locations() {
     let out = run(&["check", demo().to_str().unwrap()], &[]);
-    assert!(out.status.success(), "{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!stdout(&out).contains("error:"));
 
     let dir = tempfile::tempdir().unwrap();
@@ -173,14 +267,24 @@ fn check_passes_the_demo_and_fails_broken_configs_with_locations() {
     let out = run(&["check", dir.path().to_str().unwrap()], &[]);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
-    let expected_prefix = format!("{}:4:17: error:", dir.path().join("services.yaml").display());
-    assert!(text.lines().any(|l| l.starts_with(&expected_prefix)), "{text}");
+    let expected_prefix = format!(
+        "{}:4:17: error:",
+        dir.path().join("services.yaml").display()
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with(&expected_prefix)),
+        "{text}"
+    );
 }
 
 #[test]
 fn serve_refuses_an_invalid_config() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("people.yaml"), "people:\n  - id: x\n    nmae: typo\n").unwrap();
+    std::fs::write(
+        dir.path().join("people.yaml"),
+        "people:\n  - id: x\n    nmae: typo\n",
+    )
+    .unwrap();
     let db = format!("sqlite://{}/m.db", dir.path().display());
     let out = Command::new(bin())
         .args(["serve", "--config"])
@@ -192,4 +296,118 @@ fn serve_refuses_an_invalid_config() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("people.yaml:3:5: error:"), "{err}");
     assert!(err.contains("not starting"), "{err}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn services_count(url: &str, token: &str) -> usize {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let v: serde_json::Value = reqwest::Client::new()
+            .get(format!("{url}/api/v1/services"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v.as_array().map_or(0, Vec::len)
+    })
+}
+
+fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// SIGHUP reloads the configuration atomically: a broken one is refused, a good one applied.
+#[test]
+fn sighup_reloads_config_and_keeps_the_old_one_when_invalid() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    copy_dir(&demo(), &config);
+    let db = format!("sqlite://{}/m.db", dir.path().display());
+    let out = run(
+        &[
+            "token", "create", "--name", "ops", "--role", "viewer", "--db", &db,
+        ],
+        &[],
+    );
+    let token = stdout(&out).lines().last().unwrap().trim().to_string();
+
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = Server {
+        child: Command::new(bin())
+            .args(["serve", "--config"])
+            .arg(&config)
+            .args(["--db", &db, "--listen", &listen])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+        url: format!("http://{listen}"),
+    };
+    assert!(wait_for(|| std::net::TcpStream::connect(&listen).is_ok()));
+    let before = services_count(&server.url, &token);
+    assert!(before > 0);
+    let hup = |pid: u32| {
+        let ok = Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+
+    std::fs::write(
+        config.join("zz-extra.yaml"),
+        "services:\n  - id: ghost\n    name: Ghost\n    owner_team: nobody-at-all\n",
+    )
+    .unwrap();
+    hup(server.child.id());
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        services_count(&server.url, &token),
+        before,
+        "invalid config refused"
+    );
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "server still running"
+    );
+
+    std::fs::write(
+        config.join("zz-extra.yaml"),
+        "services:\n  - id: ghost\n    name: Ghost\n    owner_team: payments\n",
+    )
+    .unwrap();
+    hup(server.child.id());
+    assert!(
+        wait_for(|| services_count(&server.url, &token) == before + 1),
+        "valid config applied"
+    );
+    let _ = server.child.kill();
 }

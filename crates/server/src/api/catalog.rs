@@ -12,7 +12,9 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 
-fn listing<'a, T: Serialize + 'a>(items: impl Iterator<Item = &'a T>) -> Result<Json<Vec<Value>>, ApiError> {
+fn listing<'a, T: Serialize + 'a>(
+    items: impl Iterator<Item = &'a T>,
+) -> Result<Json<Vec<Value>>, ApiError> {
     items
         .map(serde_json::to_value)
         .collect::<Result<Vec<_>, _>>()
@@ -22,25 +24,37 @@ fn listing<'a, T: Serialize + 'a>(items: impl Iterator<Item = &'a T>) -> Result<
 
 #[utoipa::path(get, path = "/api/v1/services", tag = "catalog",
     responses((status = 200, body = Vec<Object>), (status = 401, body = ErrorBody)))]
-pub async fn services(State(state): State<AppState>, _caller: Caller) -> Result<Json<Vec<Value>>, ApiError> {
+pub async fn services(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<Vec<Value>>, ApiError> {
     listing(state.config().config.services.values())
 }
 
 #[utoipa::path(get, path = "/api/v1/people", tag = "catalog",
     responses((status = 200, body = Vec<Object>), (status = 401, body = ErrorBody)))]
-pub async fn people(State(state): State<AppState>, _caller: Caller) -> Result<Json<Vec<Value>>, ApiError> {
+pub async fn people(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<Vec<Value>>, ApiError> {
     listing(state.config().config.people.values())
 }
 
 #[utoipa::path(get, path = "/api/v1/policies", tag = "catalog",
     responses((status = 200, body = Vec<Object>), (status = 401, body = ErrorBody)))]
-pub async fn policies(State(state): State<AppState>, _caller: Caller) -> Result<Json<Vec<Value>>, ApiError> {
+pub async fn policies(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<Vec<Value>>, ApiError> {
     listing(state.config().config.policies.values())
 }
 
 #[utoipa::path(get, path = "/api/v1/schedules", tag = "catalog",
     responses((status = 200, body = Vec<Object>), (status = 401, body = ErrorBody)))]
-pub async fn schedules(State(state): State<AppState>, _caller: Caller) -> Result<Json<Vec<Value>>, ApiError> {
+pub async fn schedules(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<Vec<Value>>, ApiError> {
     listing(state.config().config.schedules.values())
 }
 
@@ -55,7 +69,10 @@ pub struct ReloadResult {
 #[utoipa::path(post, path = "/api/v1/config/reload", tag = "catalog",
     responses((status = 200, body = ReloadResult), (status = 403, body = ErrorBody),
         (status = 422, description = "The new configuration is invalid; the old one stays in force", body = ErrorBody)))]
-pub async fn reload(State(state): State<AppState>, caller: Caller) -> Result<Json<ReloadResult>, ApiError> {
+pub async fn reload(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<ReloadResult>, ApiError> {
     caller.require(Access::Admin)?;
     let dir_state = state.clone();
     let loaded = tokio::task::spawn_blocking(move || dir_state.reload())
@@ -65,7 +82,10 @@ pub async fn reload(State(state): State<AppState>, caller: Caller) -> Result<Jso
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_config",
-                format!("configuration not reloaded; the old one stays in force:\n{}", errors.join("\n")),
+                format!(
+                    "configuration not reloaded; the old one stays in force:\n{}",
+                    errors.join("\n")
+                ),
             )
         })?;
     Ok(Json(ReloadResult {

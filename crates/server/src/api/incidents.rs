@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use muster_core::{
-    Access, Command, Incident, IncidentNumber, Severity, Status, Timestamp, TimelineEvent, decide,
+    Access, Command, Incident, IncidentNumber, Severity, Status, TimelineEvent, Timestamp, decide,
     declare as declare_changes,
 };
 use muster_store::IncidentFilter;
@@ -263,7 +263,9 @@ async fn apply(
     let now = state.clock.now();
     let (incident, _events) = state
         .store
-        .update(id, &caller.name, now, |inc| decide(inc, &command, &cfg.vocab))
+        .update(id, &caller.name, now, |inc| {
+            decide(inc, &command, &cfg.vocab)
+        })
         .await?;
     Ok(Json(incident.into()))
 }
@@ -376,7 +378,9 @@ pub async fn milestones(
     _caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<MilestoneView>>, ApiError> {
-    Ok(Json(IncidentView::from(load(&state, &id).await?).milestones))
+    Ok(Json(
+        IncidentView::from(load(&state, &id).await?).milestones,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/milestones", tag = "incidents", request_body = MilestoneRequest,

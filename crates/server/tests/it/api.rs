@@ -6,57 +6,90 @@ use serde_json::{Value, json};
 use crate::both;
 use crate::support::Backend;
 
-both!(declare_list_show_and_timeline_name_the_actor, |app| async move {
-    let (s, v, headers) = app
-        .send(
-            Method::POST,
-            "/api/v1/incidents",
-            Some(&app.responder),
-            Some(json!({"title": "Checkout 500s", "severity": "SEV1", "services": ["checkout"]})),
-        )
-        .await;
-    assert_eq!(s, 201, "{v}");
-    let id = v["id"].as_str().unwrap().to_string();
-    assert!(id.starts_with("INC-"), "{id}");
-    assert_eq!(headers["location"], format!("/api/v1/incidents/{id}").as_str());
-    assert_eq!(v["status"], "triage");
-    assert_eq!(v["declared_at"], crate::support::T0, "time comes from the injected clock");
+both!(
+    declare_list_show_and_timeline_name_the_actor,
+    |app| async move {
+        let (s, v, headers) = app
+            .send(
+                Method::POST,
+                "/api/v1/incidents",
+                Some(&app.responder),
+                Some(
+                    json!({"title": "Checkout 500s", "severity": "SEV1", "services": ["checkout"]}),
+                ),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        let id = v["id"].as_str().unwrap().to_string();
+        assert!(id.starts_with("INC-"), "{id}");
+        assert_eq!(
+            headers["location"],
+            format!("/api/v1/incidents/{id}").as_str()
+        );
+        assert_eq!(v["status"], "triage");
+        assert_eq!(
+            v["declared_at"],
+            crate::support::T0,
+            "time comes from the injected clock"
+        );
 
-    let (s, list) = app.get("/api/v1/incidents").await;
-    assert_eq!(s, 200);
-    assert_eq!(list.as_array().unwrap().len(), 1);
-    assert_eq!(list[0]["id"], id.as_str());
+        let (s, list) = app.get("/api/v1/incidents").await;
+        assert_eq!(s, 200);
+        assert_eq!(list.as_array().unwrap().len(), 1);
+        assert_eq!(list[0]["id"], id.as_str());
 
-    let (s, shown) = app.get(&format!("/api/v1/incidents/{id}")).await;
-    assert_eq!(s, 200);
-    assert_eq!(shown["title"], "Checkout 500s");
-    assert_eq!(shown["declared_by"], "alice", "the token's owner is the actor");
+        let (s, shown) = app.get(&format!("/api/v1/incidents/{id}")).await;
+        assert_eq!(s, 200);
+        assert_eq!(shown["title"], "Checkout 500s");
+        assert_eq!(
+            shown["declared_by"], "alice",
+            "the token's owner is the actor"
+        );
 
-    let (s, tl) = app.get(&format!("/api/v1/incidents/{id}/timeline")).await;
-    assert_eq!(s, 200);
-    let kinds: Vec<&str> = tl.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["declared", "milestone_reached"]);
-    assert!(tl.as_array().unwrap().iter().all(|e| e["actor"] == "alice"));
-    assert_eq!(tl[1]["data"]["milestone"], "declared");
-});
+        let (s, tl) = app.get(&format!("/api/v1/incidents/{id}/timeline")).await;
+        assert_eq!(s, 200);
+        let kinds: Vec<&str> = tl
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["declared", "milestone_reached"]);
+        assert!(tl.as_array().unwrap().iter().all(|e| e["actor"] == "alice"));
+        assert_eq!(tl[1]["data"]["milestone"], "declared");
+    }
+);
 
 both!(working_an_incident_through_its_life, |app| async move {
     let id = app.declare("Payments latency").await;
     let p = |rest: &str| format!("/api/v1/incidents/{id}{rest}");
-    let (s, v) = app.post(&p("/milestones"), json!({"milestone": "acknowledged"})).await;
+    let (s, v) = app
+        .post(&p("/milestones"), json!({"milestone": "acknowledged"}))
+        .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["status"], "investigating");
-    let (s, v) = app.post(&p("/roles"), json!({"role": "incident_commander", "person": "alice"})).await;
+    let (s, v) = app
+        .post(
+            &p("/roles"),
+            json!({"role": "incident_commander", "person": "alice"}),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["roles"]["incident_commander"]["person"], "alice");
-    let (s, v) = app.post(&p("/tasks"), json!({"title": "Roll back deploy 4411"})).await;
+    let (s, v) = app
+        .post(&p("/tasks"), json!({"title": "Roll back deploy 4411"}))
+        .await;
     assert_eq!(s, 200, "{v}");
     let (s, v) = app.patch(&p("/tasks/1"), json!({"done": true})).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["tasks"][0]["done"], true);
-    let (s, v) = app.post(&p("/notes"), json!({"text": "rollback started"})).await;
+    let (s, v) = app
+        .post(&p("/notes"), json!({"text": "rollback started"}))
+        .await;
     assert_eq!(s, 200, "{v}");
-    let (s, v) = app.patch(&p(""), json!({"severity": "SEV2", "status": "mitigated"})).await;
+    let (s, v) = app
+        .patch(&p(""), json!({"severity": "SEV2", "status": "mitigated"}))
+        .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["severity"], "SEV2");
     let (_, roles) = app.get(&p("/roles")).await;
@@ -67,153 +100,285 @@ both!(working_an_incident_through_its_life, |app| async move {
     assert_eq!(s, 200, "{v}");
     assert!(v["resolved_at"].is_string());
     let (_, ms) = app.get(&p("/milestones")).await;
-    let names: Vec<&str> = ms.as_array().unwrap().iter().map(|m| m["milestone"].as_str().unwrap()).collect();
+    let names: Vec<&str> = ms
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["milestone"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["declared", "acknowledged", "mitigated", "resolved"]);
 
     let (_, open) = app.get("/api/v1/incidents?open=true").await;
     assert_eq!(open.as_array().unwrap().len(), 0);
-    let (_, resolved) = app.get("/api/v1/incidents?status=resolved&severity=SEV2").await;
+    let (_, resolved) = app
+        .get("/api/v1/incidents?status=resolved&severity=SEV2")
+        .await;
     assert_eq!(resolved.as_array().unwrap().len(), 1);
     let (s, v) = app.get("/api/v1/incidents?severity=SEV9").await;
     assert_eq!(s, 422, "{v}");
 });
 
-both!(illegal_transitions_are_conflicts_with_reasons, |app| async move {
-    let id = app.declare("DNS").await;
-    let p = |rest: &str| format!("/api/v1/incidents/{id}{rest}");
-    assert_eq!(app.post(&p("/milestones"), json!({"milestone": "acknowledged"})).await.0, 200);
-    let (s, v) = app.post(&p("/milestones"), json!({"milestone": "acknowledged"})).await;
-    assert_eq!(s, 409, "{v}");
-    assert_eq!(v["error"]["code"], "conflict");
-    assert!(v["error"]["message"].as_str().unwrap().contains("already reached acknowledged"));
+both!(
+    illegal_transitions_are_conflicts_with_reasons,
+    |app| async move {
+        let id = app.declare("DNS").await;
+        let p = |rest: &str| format!("/api/v1/incidents/{id}{rest}");
+        assert_eq!(
+            app.post(&p("/milestones"), json!({"milestone": "acknowledged"}))
+                .await
+                .0,
+            200
+        );
+        let (s, v) = app
+            .post(&p("/milestones"), json!({"milestone": "acknowledged"}))
+            .await;
+        assert_eq!(s, 409, "{v}");
+        assert_eq!(v["error"]["code"], "conflict");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("already reached acknowledged")
+        );
 
-    assert_eq!(app.patch(&p(""), json!({"status": "resolved"})).await.0, 200);
-    let before = app.get(&p("/timeline")).await.1.as_array().unwrap().len();
-    let (s, v) = app.post(&p("/milestones"), json!({"milestone": "blast_radius_validated"})).await;
-    assert_eq!(s, 409, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("reopen"));
-    let after = app.get(&p("/timeline")).await.1.as_array().unwrap().len();
-    assert_eq!(before, after, "a refused command writes nothing");
+        assert_eq!(
+            app.patch(&p(""), json!({"status": "resolved"})).await.0,
+            200
+        );
+        let before = app.get(&p("/timeline")).await.1.as_array().unwrap().len();
+        let (s, v) = app
+            .post(
+                &p("/milestones"),
+                json!({"milestone": "blast_radius_validated"}),
+            )
+            .await;
+        assert_eq!(s, 409, "{v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains("reopen"));
+        let after = app.get(&p("/timeline")).await.1.as_array().unwrap().len();
+        assert_eq!(before, after, "a refused command writes nothing");
 
-    let (s, v) = app.patch(&p(""), json!({"status": "investigating"})).await;
-    assert_eq!(s, 200, "reopen is allowed: {v}");
-    assert_eq!(app.post(&p("/milestones"), json!({"milestone": "blast_radius_validated"})).await.0, 200);
-});
+        let (s, v) = app.patch(&p(""), json!({"status": "investigating"})).await;
+        assert_eq!(s, 200, "reopen is allowed: {v}");
+        assert_eq!(
+            app.post(
+                &p("/milestones"),
+                json!({"milestone": "blast_radius_validated"})
+            )
+            .await
+            .0,
+            200
+        );
+    }
+);
 
-both!(bad_input_gets_json_errors_naming_the_field_and_writes_nothing, |app| async move {
-    let send_raw = |body: &'static str| {
-        let req = app
+both!(
+    bad_input_gets_json_errors_naming_the_field_and_writes_nothing,
+    |app| async move {
+        let send_raw = |body: &'static str| {
+            let req = app
+                .http
+                .post(format!("{}/api/v1/incidents", app.base))
+                .bearer_auth(&app.responder)
+                .header("content-type", "application/json")
+                .body(body);
+            async move {
+                let r = req.send().await.unwrap();
+                let s = r.status().as_u16();
+                (s, r.json::<Value>().await.unwrap())
+            }
+        };
+        let (s, v) = send_raw("{\"title\": ").await;
+        assert_eq!(s, 400, "{v}");
+        assert!(v["error"]["message"].is_string());
+        let (s, v) = send_raw(r#"{"title": 5, "severity": "SEV1"}"#).await;
+        assert_eq!(s, 422, "{v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains("title"),
+            "{v}"
+        );
+        let (s, v) = send_raw(r#"{"title": "x", "severity": "SEV9"}"#).await;
+        assert_eq!(s, 422, "{v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains("severity"),
+            "{v}"
+        );
+        let (s, v) = send_raw(r#"{"title": "x", "severity": "SEV1", "services": ["nope"]}"#).await;
+        assert_eq!(s, 422, "{v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains("service"),
+            "{v}"
+        );
+        let (s, v) = send_raw(r#"{"title": "x", "severity": "SEV1", "colour": "red"}"#).await;
+        assert_eq!(s, 422, "unknown fields are refused: {v}");
+
+        let big = format!(
+            r#"{{"title": "{}", "severity": "SEV1"}}"#,
+            "a".repeat(1_100_000)
+        );
+        let r = app
             .http
             .post(format!("{}/api/v1/incidents", app.base))
             .bearer_auth(&app.responder)
             .header("content-type", "application/json")
-            .body(body);
-        async move {
-            let r = req.send().await.unwrap();
-            let s = r.status().as_u16();
-            (s, r.json::<Value>().await.unwrap())
-        }
-    };
-    let (s, v) = send_raw("{\"title\": ").await;
-    assert_eq!(s, 400, "{v}");
-    assert!(v["error"]["message"].is_string());
-    let (s, v) = send_raw(r#"{"title": 5, "severity": "SEV1"}"#).await;
-    assert_eq!(s, 422, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("title"), "{v}");
-    let (s, v) = send_raw(r#"{"title": "x", "severity": "SEV9"}"#).await;
-    assert_eq!(s, 422, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("severity"), "{v}");
-    let (s, v) = send_raw(r#"{"title": "x", "severity": "SEV1", "services": ["nope"]}"#).await;
-    assert_eq!(s, 422, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("service"), "{v}");
-    let (s, v) = send_raw(r#"{"title": "x", "severity": "SEV1", "colour": "red"}"#).await;
-    assert_eq!(s, 422, "unknown fields are refused: {v}");
+            .body(big)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 413);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "payload_too_large");
 
-    let big = format!(r#"{{"title": "{}", "severity": "SEV1"}}"#, "a".repeat(1_100_000));
-    let r = app
-        .http
-        .post(format!("{}/api/v1/incidents", app.base))
-        .bearer_auth(&app.responder)
-        .header("content-type", "application/json")
-        .body(big)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 413);
-    let v: Value = r.json().await.unwrap();
-    assert_eq!(v["error"]["code"], "payload_too_large");
+        let id = app.declare("real one").await;
+        let (s, v) = app
+            .post(
+                &format!("/api/v1/incidents/{id}/milestones"),
+                json!({"milestone": "lunch"}),
+            )
+            .await;
+        assert_eq!(s, 422, "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("milestone")
+        );
+        let (s, v) = app
+            .post(
+                &format!("/api/v1/incidents/{id}/roles"),
+                json!({"role": "janitor", "person": "alice"}),
+            )
+            .await;
+        assert_eq!(s, 422, "{v}");
+        let (s, v) = app
+            .patch(
+                &format!("/api/v1/incidents/{id}"),
+                json!({"status": "sleeping"}),
+            )
+            .await;
+        assert_eq!(s, 422, "{v}");
+        let (s, _) = app.get("/api/v1/incidents/INC-999").await;
+        assert_eq!(s, 404);
+        let (s, v) = app.get("/api/v1/incidents/bogus").await;
+        assert_eq!(s, 404, "{v}");
 
-    let id = app.declare("real one").await;
-    let (s, v) = app.post(&format!("/api/v1/incidents/{id}/milestones"), json!({"milestone": "lunch"})).await;
-    assert_eq!(s, 422, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("milestone"));
-    let (s, v) = app.post(&format!("/api/v1/incidents/{id}/roles"), json!({"role": "janitor", "person": "alice"})).await;
-    assert_eq!(s, 422, "{v}");
-    let (s, v) = app.patch(&format!("/api/v1/incidents/{id}"), json!({"status": "sleeping"})).await;
-    assert_eq!(s, 422, "{v}");
-    let (s, _) = app.get("/api/v1/incidents/INC-999").await;
-    assert_eq!(s, 404);
-    let (s, v) = app.get("/api/v1/incidents/bogus").await;
-    assert_eq!(s, 404, "{v}");
-
-    let (_, list) = app.get("/api/v1/incidents").await;
-    assert_eq!(list.as_array().unwrap().len(), 1, "only the valid declaration was stored");
-    let (_, tl) = app.get(&format!("/api/v1/incidents/{id}/timeline")).await;
-    assert_eq!(tl.as_array().unwrap().len(), 2, "refused commands appended nothing");
-});
+        let (_, list) = app.get("/api/v1/incidents").await;
+        assert_eq!(
+            list.as_array().unwrap().len(),
+            1,
+            "only the valid declaration was stored"
+        );
+        let (_, tl) = app.get(&format!("/api/v1/incidents/{id}/timeline")).await;
+        assert_eq!(
+            tl.as_array().unwrap().len(),
+            2,
+            "refused commands appended nothing"
+        );
+    }
+);
 
 both!(tokens_gate_every_route_by_role, |app| async move {
     let (s, v, _) = app.send(Method::GET, "/api/v1/incidents", None, None).await;
     assert_eq!(s, 401);
     assert_eq!(v["error"]["code"], "unauthorized");
-    let (s, _, _) = app.send(Method::GET, "/api/v1/incidents", Some("mus_not-a-token"), None).await;
+    let (s, _, _) = app
+        .send(
+            Method::GET,
+            "/api/v1/incidents",
+            Some("mus_not-a-token"),
+            None,
+        )
+        .await;
     assert_eq!(s, 401);
-    let (s, _, _) = app.send(Method::GET, "/api/v1/incidents", Some(&app.viewer), None).await;
+    let (s, _, _) = app
+        .send(Method::GET, "/api/v1/incidents", Some(&app.viewer), None)
+        .await;
     assert_eq!(s, 200, "viewers read");
     let body = json!({"title": "x", "severity": "SEV3"});
-    let (s, v, _) = app.send(Method::POST, "/api/v1/incidents", Some(&app.viewer), Some(body.clone())).await;
+    let (s, v, _) = app
+        .send(
+            Method::POST,
+            "/api/v1/incidents",
+            Some(&app.viewer),
+            Some(body.clone()),
+        )
+        .await;
     assert_eq!(s, 403, "{v}");
     assert_eq!(v["error"]["code"], "forbidden");
-    let (s, _, _) = app.send(Method::POST, "/api/v1/config/reload", Some(&app.responder), None).await;
+    let (s, _, _) = app
+        .send(
+            Method::POST,
+            "/api/v1/config/reload",
+            Some(&app.responder),
+            None,
+        )
+        .await;
     assert_eq!(s, 403, "only admins reload");
-    let (s, _, _) = app.send(Method::POST, "/api/v1/incidents", Some(&app.admin), Some(body)).await;
+    let (s, _, _) = app
+        .send(
+            Method::POST,
+            "/api/v1/incidents",
+            Some(&app.admin),
+            Some(body),
+        )
+        .await;
     assert_eq!(s, 201, "admins may do what responders may");
 });
 
-both!(twenty_five_concurrent_writers_lose_nothing, |app| async move {
-    let id = app.declare("Thundering herd").await;
-    let app = std::sync::Arc::new(app);
-    let mut tasks = Vec::new();
-    for n in 0..25 {
-        let app = app.clone();
-        let id = id.clone();
-        tasks.push(tokio::spawn(async move {
-            let (s, v) = if n % 2 == 0 {
-                app.post(&format!("/api/v1/incidents/{id}/tasks"), json!({"title": format!("task {n}")})).await
-            } else {
-                app.post(&format!("/api/v1/incidents/{id}/notes"), json!({"text": format!("note {n}")})).await
-            };
-            assert_eq!(s, 200, "{v}");
-        }));
+both!(
+    twenty_five_concurrent_writers_lose_nothing,
+    |app| async move {
+        let id = app.declare("Thundering herd").await;
+        let app = std::sync::Arc::new(app);
+        let mut tasks = Vec::new();
+        for n in 0..25 {
+            let app = app.clone();
+            let id = id.clone();
+            tasks.push(tokio::spawn(async move {
+                let (s, v) = if n % 2 == 0 {
+                    app.post(
+                        &format!("/api/v1/incidents/{id}/tasks"),
+                        json!({"title": format!("task {n}")}),
+                    )
+                    .await
+                } else {
+                    app.post(
+                        &format!("/api/v1/incidents/{id}/notes"),
+                        json!({"text": format!("note {n}")}),
+                    )
+                    .await
+                };
+                assert_eq!(s, 200, "{v}");
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let (_, tl) = app.get(&format!("/api/v1/incidents/{id}/timeline")).await;
+        let events = tl.as_array().unwrap();
+        let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+        assert_eq!(seqs, (1..=27).collect::<Vec<_>>(), "gap-free, nothing lost");
+        for n in 0..25 {
+            let found = events.iter().any(|e| {
+                e["data"]["title"] == format!("task {n}").as_str()
+                    || e["data"]["text"] == format!("note {n}").as_str()
+            });
+            assert!(found, "writer {n} lost");
+        }
+        let (_, inc) = app.get(&format!("/api/v1/incidents/{id}")).await;
+        let ids: Vec<i64> = inc["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            (1..=13).collect::<Vec<_>>(),
+            "task ids unique and dense"
+        );
+        assert_eq!(inc["last_seq"], 27);
     }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let (_, tl) = app.get(&format!("/api/v1/incidents/{id}/timeline")).await;
-    let events = tl.as_array().unwrap();
-    let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
-    assert_eq!(seqs, (1..=27).collect::<Vec<_>>(), "gap-free, nothing lost");
-    for n in 0..25 {
-        let found = events.iter().any(|e| {
-            e["data"]["title"] == format!("task {n}").as_str() || e["data"]["text"] == format!("note {n}").as_str()
-        });
-        assert!(found, "writer {n} lost");
-    }
-    let (_, inc) = app.get(&format!("/api/v1/incidents/{id}")).await;
-    let ids: Vec<i64> = inc["tasks"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect();
-    assert_eq!(ids, (1..=13).collect::<Vec<_>>(), "task ids unique and dense");
-    assert_eq!(inc["last_seq"], 27);
-});
+);
 
 both!(health_readiness_and_metrics, |app| async move {
     let (s, v, _) = app.send(Method::GET, "/healthz", None, None).await;
@@ -221,19 +386,44 @@ both!(health_readiness_and_metrics, |app| async move {
     let (s, _, _) = app.send(Method::GET, "/readyz", None, None).await;
     assert_eq!(s, 200);
     app.declare("for metrics").await;
-    let text = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(text.contains("muster_http_requests_total{"), "{text}");
-    assert!(text.contains("route=\"/api/v1/incidents\""), "requests are labelled by route template");
-    assert!(text.contains("muster_http_request_duration_seconds_bucket"), "latency histogram");
+    assert!(
+        text.contains("route=\"/api/v1/incidents\""),
+        "requests are labelled by route template"
+    );
+    assert!(
+        text.contains("muster_http_request_duration_seconds_bucket"),
+        "latency histogram"
+    );
     let line = text
         .lines()
-        .find(|l| l.starts_with("muster_incidents{") && l.contains("status=\"triage\"") && l.contains("severity=\"SEV1\""))
+        .find(|l| {
+            l.starts_with("muster_incidents{")
+                && l.contains("status=\"triage\"")
+                && l.contains("severity=\"SEV1\"")
+        })
         .expect("incident gauge");
     assert!(line.ends_with(" 1"), "{line}");
 });
 
 both!(unknown_routes_answer_json_404, |app| async move {
-    let (s, v, _) = app.send(Method::GET, "/api/v1/nothing-here", Some(&app.responder), None).await;
+    let (s, v, _) = app
+        .send(
+            Method::GET,
+            "/api/v1/nothing-here",
+            Some(&app.responder),
+            None,
+        )
+        .await;
     assert_eq!(s, 404);
     assert_eq!(v["error"]["code"], "not_found");
 });
@@ -243,27 +433,72 @@ both!(unknown_routes_answer_json_404, |app| async move {
 async fn config_reload_is_atomic() {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&crate::support::demo_dir(), dir.path());
-    let app = crate::support::spawn_app_with_config(Backend::Sqlite, dir.path()).await.unwrap();
-    let before = app.get("/api/v1/services").await.1.as_array().unwrap().len();
+    let app = crate::support::spawn_app_with_config(Backend::Sqlite, dir.path())
+        .await
+        .unwrap();
+    let before = app
+        .get("/api/v1/services")
+        .await
+        .1
+        .as_array()
+        .unwrap()
+        .len();
     // Break it: a service naming an unknown escalation policy.
     std::fs::write(
         dir.path().join("zz-broken.yaml"),
         "services:\n  - id: ghost\n    name: Ghost\n    owner_team: payments\n    escalation_policy: nope\n",
     )
     .unwrap();
-    let (s, v, _) = app.send(Method::POST, "/api/v1/config/reload", Some(&app.admin), None).await;
+    let (s, v, _) = app
+        .send(
+            Method::POST,
+            "/api/v1/config/reload",
+            Some(&app.admin),
+            None,
+        )
+        .await;
     assert_eq!(s, 422, "{v}");
     assert_eq!(v["error"]["code"], "invalid_config");
-    assert!(v["error"]["message"].as_str().unwrap().contains("zz-broken.yaml:5:"), "{v}");
-    assert_eq!(app.get("/api/v1/services").await.1.as_array().unwrap().len(), before, "old config stays");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("zz-broken.yaml:5:"),
+        "{v}"
+    );
+    assert_eq!(
+        app.get("/api/v1/services")
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .len(),
+        before,
+        "old config stays"
+    );
     std::fs::write(
         dir.path().join("zz-broken.yaml"),
         "services:\n  - id: ghost\n    name: Ghost\n    owner_team: payments\n",
     )
     .unwrap();
-    let (s, v, _) = app.send(Method::POST, "/api/v1/config/reload", Some(&app.admin), None).await;
+    let (s, v, _) = app
+        .send(
+            Method::POST,
+            "/api/v1/config/reload",
+            Some(&app.admin),
+            None,
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
-    assert_eq!(app.get("/api/v1/services").await.1.as_array().unwrap().len(), before + 1);
+    assert_eq!(
+        app.get("/api/v1/services")
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .len(),
+        before + 1
+    );
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
@@ -283,20 +518,35 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 /// service resumes by itself when the database is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn database_outage_gives_503_then_recovers() {
-    let Some(app) = crate::support::spawn_app(Backend::Postgres).await else { return };
+    let Some(app) = crate::support::spawn_app(Backend::Postgres).await else {
+        return;
+    };
     let id = app.declare("before outage").await;
-    let crate::support::TestDb::Postgres { name, .. } = &app.db else { unreachable!() };
+    let crate::support::TestDb::Postgres { name, .. } = &app.db else {
+        unreachable!()
+    };
     let hidden = format!("{name}_away");
     // Take the database away: rename it (connections must be terminated first).
     app.db
-        .admin_exec(&format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+        .admin_exec(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        ))
         .await;
-    app.db.admin_exec(&format!("ALTER DATABASE {name} RENAME TO {hidden}")).await;
+    app.db
+        .admin_exec(&format!("ALTER DATABASE {name} RENAME TO {hidden}"))
+        .await;
 
     let (s, _, h) = app.send(Method::GET, "/readyz", None, None).await;
     assert_eq!(s, 503);
     assert!(h.contains_key("retry-after"));
-    let (s, v, h) = app.send(Method::GET, &format!("/api/v1/incidents/{id}"), Some(&app.responder), None).await;
+    let (s, v, h) = app
+        .send(
+            Method::GET,
+            &format!("/api/v1/incidents/{id}"),
+            Some(&app.responder),
+            None,
+        )
+        .await;
     assert_eq!(s, 503, "{v}");
     assert_eq!(v["error"]["code"], "unavailable");
     assert_eq!(h["retry-after"], "5");
@@ -304,9 +554,13 @@ async fn database_outage_gives_503_then_recovers() {
     assert_eq!(s, 200, "the process is still up");
 
     app.db
-        .admin_exec(&format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{hidden}'"))
+        .admin_exec(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{hidden}'"
+        ))
         .await;
-    app.db.admin_exec(&format!("ALTER DATABASE {hidden} RENAME TO {name}")).await;
+    app.db
+        .admin_exec(&format!("ALTER DATABASE {hidden} RENAME TO {name}"))
+        .await;
     let mut ready = false;
     for _ in 0..50 {
         if app.send(Method::GET, "/readyz", None, None).await.0 == 200 {

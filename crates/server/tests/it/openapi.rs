@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 
 use reqwest::Method;
 
-
 use crate::support::{Backend, spawn_app};
 
 /// Every `/api/v1` route the server answers, as (method, path template).
@@ -36,7 +35,11 @@ async fn openapi_covers_every_route_and_validates() {
     let app = spawn_app(Backend::Sqlite).await.expect("sqlite app");
     let (s, doc, _) = app.send(Method::GET, "/openapi.json", None, None).await;
     assert_eq!(s, 200);
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
 
     let documented: BTreeSet<(String, String)> = doc["paths"]
         .as_object()
@@ -49,19 +52,27 @@ async fn openapi_covers_every_route_and_validates() {
                 .map(move |m| (m.clone(), path.clone()))
         })
         .collect();
-    let expected: BTreeSet<(String, String)> =
-        ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    let expected: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
     assert_eq!(documented, expected);
 
     // Every documented route is really served: with a token it is never the router's 404
     // nor a 405 (a 404 from a handler carries its own message).
     for (method, path) in ROUTES {
-        let concrete = path.replace("{id}", "INC-1").replace("{role}", "scribe").replace("{task_id}", "1");
+        let concrete = path
+            .replace("{id}", "INC-1")
+            .replace("{role}", "scribe")
+            .replace("{task_id}", "1");
         let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let body = matches!(*method, "post" | "patch").then(|| serde_json::json!({}));
         let (s, v, _) = app.send(m, &concrete, Some(&app.admin), body).await;
         assert_ne!(s, 405, "{method} {path}");
-        assert_ne!(v["error"]["message"], "no such route", "{method} {path} is not routed");
+        assert_ne!(
+            v["error"]["message"], "no such route",
+            "{method} {path} is not routed"
+        );
     }
 
     let file = tempfile::NamedTempFile::new().unwrap();

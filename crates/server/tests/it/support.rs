@@ -72,7 +72,10 @@ impl TestDb {
     pub async fn admin_exec(&self, sql: &str) {
         if let TestDb::Postgres { admin, .. } = self {
             let mut conn = sqlx::PgConnection::connect(admin).await.expect("admin");
-            sqlx::query(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut conn).await.expect("admin sql");
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                .execute(&mut conn)
+                .await
+                .expect("admin sql");
         }
     }
 }
@@ -83,15 +86,19 @@ impl Drop for TestDb {
             let (admin, name) = (admin.clone(), name.clone());
             // Best effort, on its own runtime: the test's runtime may be shutting down.
             let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build()
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
                 else {
                     return;
                 };
                 rt.block_on(async {
                     if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                            .execute(&mut c)
-                            .await;
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .execute(&mut c)
+                        .await;
                     }
                 });
             })
@@ -129,10 +136,21 @@ pub async fn spawn_app_with_config(backend: Backend, config_dir: &Path) -> Optio
         Some(config_dir.to_path_buf()),
     );
     let now = clock.now();
-    let admin = store.create_token("root", Access::Admin, now).await.expect("token");
-    let responder = store.create_token("alice", Access::Responder, now).await.expect("token");
-    let viewer = store.create_token("watcher", Access::Viewer, now).await.expect("token");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let admin = store
+        .create_token("root", Access::Admin, now)
+        .await
+        .expect("token");
+    let responder = store
+        .create_token("alice", Access::Responder, now)
+        .await
+        .expect("token");
+    let viewer = store
+        .create_token("watcher", Access::Viewer, now)
+        .await
+        .expect("token");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let serve_state = state.clone();
     tokio::spawn(async move {
@@ -175,20 +193,32 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let (s, v, _) = self.send(reqwest::Method::GET, path, Some(&self.responder), None).await;
+        let (s, v, _) = self
+            .send(reqwest::Method::GET, path, Some(&self.responder), None)
+            .await;
         (s, v)
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let (s, v, _) = self
-            .send(reqwest::Method::POST, path, Some(&self.responder), Some(body))
+            .send(
+                reqwest::Method::POST,
+                path,
+                Some(&self.responder),
+                Some(body),
+            )
             .await;
         (s, v)
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
         let (s, v, _) = self
-            .send(reqwest::Method::PATCH, path, Some(&self.responder), Some(body))
+            .send(
+                reqwest::Method::PATCH,
+                path,
+                Some(&self.responder),
+                Some(body),
+            )
             .await;
         (s, v)
     }
@@ -214,12 +244,19 @@ macro_rules! both {
             use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn sqlite() {
-                let Some($app) = $crate::support::spawn_app($crate::support::Backend::Sqlite).await else { return };
+                let Some($app) = $crate::support::spawn_app($crate::support::Backend::Sqlite).await
+                else {
+                    return;
+                };
                 $body.await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn postgres() {
-                let Some($app) = $crate::support::spawn_app($crate::support::Backend::Postgres).await else { return };
+                let Some($app) =
+                    $crate::support::spawn_app($crate::support::Backend::Postgres).await
+                else {
+                    return;
+                };
                 $body.await
             }
         }
