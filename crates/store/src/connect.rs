@@ -13,7 +13,7 @@ use sqlx::sqlite::{
 };
 
 use crate::StoreError;
-use crate::error::{db_err, migrate_err};
+use crate::error::{db_err, is_sqlite_busy, migrate_err};
 
 /// How long a caller waits for a connection before getting `Unavailable`. Also bounds how
 /// long `connect` keeps retrying a database that refuses connections.
@@ -53,7 +53,7 @@ fn migrator(migrations: &'static [(i64, &'static str, &'static str)]) -> Migrato
 
 pub(crate) enum Target {
     Sqlite(PathBuf),
-    Postgres(PgConnectOptions),
+    Postgres(Box<PgConnectOptions>),
 }
 
 /// Parses a database URL. Error messages name the scheme at most, never the whole URL
@@ -78,7 +78,7 @@ pub(crate) fn parse_url(url: &str) -> Result<Target, StoreError> {
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return PgConnectOptions::from_str(url)
-            .map(Target::Postgres)
+            .map(|options| Target::Postgres(Box::new(options)))
             .map_err(|e| StoreError::BadUrl(format!("cannot parse the postgres URL: {e}")));
     }
     let scheme = url.split_once("://").map_or("(none)", |(scheme, _)| scheme);
@@ -95,7 +95,7 @@ pub(crate) struct SqlitePools {
 pub(crate) async fn open_sqlite(path: &Path) -> Result<SqlitePools, StoreError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| {
-            StoreError::Unavailable(format!("cannot create folder {}: {e}", parent.display()))
+            StoreError::Internal(format!("cannot create folder {}: {e}", parent.display()))
         })?;
     }
     let options = SqliteConnectOptions::new()
@@ -112,10 +112,14 @@ pub(crate) async fn open_sqlite(path: &Path) -> Result<SqlitePools, StoreError> 
         .max_connections(1)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .idle_timeout(None)
-        .max_lifetime(None)
-        .connect_with(options.clone().create_if_missing(true))
-        .await
-        .map_err(db_err)?;
+        .max_lifetime(None);
+    let writer = retry_busy(|| {
+        writer
+            .clone()
+            .connect_with(options.clone().create_if_missing(true))
+    })
+    .await
+    .map_err(|e| sqlite_open_err(path, e))?;
 
     if let Err(e) = migrate_sqlite(&writer).await {
         writer.close().await;
@@ -126,15 +130,51 @@ pub(crate) async fn open_sqlite(path: &Path) -> Result<SqlitePools, StoreError> 
         .max_connections(SQLITE_READERS)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .idle_timeout(None)
-        .max_lifetime(None)
-        .connect_with(options)
-        .await;
+        .max_lifetime(None);
+    let reader = retry_busy(|| reader.clone().connect_with(options.clone())).await;
     match reader {
         Ok(reader) => Ok(SqlitePools { writer, reader }),
         Err(e) => {
             writer.close().await;
-            Err(db_err(e))
+            Err(sqlite_open_err(path, e))
         }
+    }
+}
+
+/// Runs `open` again while SQLite answers "busy", for up to the busy timeout. Needed because
+/// two processes opening a new file at once both switch it to WAL at connect time, and SQLite
+/// answers one of them SQLITE_BUSY at once (a lock upgrade it will not wait for) instead of
+/// invoking the busy handler.
+async fn retry_busy<T, F, Fut>(mut open: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let started = std::time::Instant::now();
+    let mut delay = Duration::from_millis(10);
+    loop {
+        match open().await {
+            Err(e) if is_sqlite_busy(&e) && started.elapsed() < SQLITE_BUSY_TIMEOUT => {
+                tracing::debug!(error = %e, "SQLite busy while opening; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_millis(200));
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Opening a file fails for reasons waiting will not fix (permissions, a folder in the way,
+/// not a database), so only "busy" and pool time-outs stay `Unavailable`: callers retry those.
+fn sqlite_open_err(path: &Path, e: sqlx::Error) -> StoreError {
+    if is_sqlite_busy(&e) {
+        return db_err(e);
+    }
+    match db_err(e) {
+        StoreError::Unavailable(m) | StoreError::Internal(m) => {
+            StoreError::Internal(format!("cannot open {}: {m}", path.display()))
+        }
+        other => other,
     }
 }
 
@@ -145,22 +185,29 @@ async fn migrate_sqlite(writer: &SqlitePool) -> Result<(), StoreError> {
     // Inside this transaction the migrator's own transactions become savepoints.
     let conn: &mut sqlx::SqliteConnection = &mut tx;
     migrator(SQLITE_MIGRATIONS)
-        .run(conn)
+        .run_direct(None, conn, false)
         .await
         .map_err(migrate_err)?;
     tx.commit().await.map_err(db_err)
 }
 
+/// Applies the PostgreSQL migrations; sqlx's migrator holds an advisory lock meanwhile, so
+/// processes starting together on one database take turns.
+///
+/// Both use `run_direct` rather than `run`: `run`'s `Acquire` bound keeps the compiler from
+/// proving `connect`'s future `Send` (sqlx's own comment names `run_direct` as the way round).
 async fn migrate_postgres(pool: &PgPool) -> Result<(), StoreError> {
     let mut conn = pool.acquire().await.map_err(db_err)?;
     let conn: &mut sqlx::PgConnection = &mut conn;
     migrator(POSTGRES_MIGRATIONS)
-        .run(conn)
+        .run_direct(None, conn, false)
         .await
         .map_err(migrate_err)
 }
 
 pub(crate) async fn open_postgres(options: PgConnectOptions) -> Result<PgPool, StoreError> {
+    // Host and port only: the URL may hold a password.
+    let where_ = format!("{}:{}", options.get_host(), options.get_port());
     let pool = PgPoolOptions::new()
         .max_connections(PG_MAX_CONNECTIONS)
         .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -171,9 +218,13 @@ pub(crate) async fn open_postgres(options: PgConnectOptions) -> Result<PgPool, S
         .test_before_acquire(true)
         .connect_with(options)
         .await
-        .map_err(db_err)?;
-    // sqlx's migrator holds a PostgreSQL advisory lock while it runs, so processes starting
-    // together on one database take turns.
+        .map_err(|e| match db_err(e) {
+            StoreError::Unavailable(m) => StoreError::Unavailable(format!(
+                "PostgreSQL at {where_} did not answer within {} s: {m}",
+                ACQUIRE_TIMEOUT.as_secs()
+            )),
+            other => other,
+        })?;
     if let Err(e) = migrate_postgres(&pool).await {
         pool.close().await;
         return Err(e);

@@ -33,6 +33,18 @@ pub(crate) fn migrate_err(e: sqlx::migrate::MigrateError) -> StoreError {
     }
 }
 
+/// Whether SQLite refused because another connection holds a lock (or none came in time).
+pub(crate) fn is_sqlite_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(d) => d
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| matches!(c & 0xff, 5 | 6)),
+        _ => false,
+    }
+}
+
 /// Whether the database says "not now" rather than "no".
 fn is_transient(d: &dyn DatabaseError) -> bool {
     let Some(code) = d.code() else {

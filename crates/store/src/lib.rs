@@ -141,7 +141,12 @@ macro_rules! write_tx {
                 finish(tx, result).await
             }
             Backend::Postgres(pool) => {
-                let mut tx = pool.begin().await.map_err(db_err)?;
+                // READ COMMITTED whatever the server's default: the row locks taken inside
+                // serialise writers, and a stricter level would only add retryable failures.
+                let mut tx = pool
+                    .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
+                    .await
+                    .map_err(db_err)?;
                 let result = {
                     let $conn: &mut PgConnection = &mut tx;
                     async move { $body }.await
@@ -192,7 +197,7 @@ impl Store {
                 }
             }
             connect::Target::Postgres(options) => {
-                let pool = connect::open_postgres(options).await?;
+                let pool = connect::open_postgres(*options).await?;
                 tracing::debug!("opened PostgreSQL database");
                 Backend::Postgres(pool)
             }

@@ -4,6 +4,8 @@
 //! SQL text below serves both dialects (sqlx's SQLite accepts `$n` placeholders). The few
 //! places where the dialects differ branch on [`Dialect`].
 
+use std::collections::BTreeSet;
+
 use muster_core::{Incident, IncidentNumber, TimelineEvent};
 use sqlx::{AssertSqlSafe, PgConnection, SqliteConnection};
 
@@ -195,7 +197,7 @@ macro_rules! impl_queries {
                 .execute(&mut *self)
                 .await
                 .map_err(db_err)?;
-                for service in &incident.services {
+                for service in incident.services.iter().collect::<BTreeSet<_>>() {
                     sqlx::query(
                         "INSERT INTO incident_services (service, incident) VALUES ($1, $2)",
                     )
@@ -245,7 +247,7 @@ macro_rules! impl_queries {
                         .execute(&mut *self)
                         .await
                         .map_err(db_err)?;
-                    for service in &after.services {
+                    for service in after.services.iter().collect::<BTreeSet<_>>() {
                         sqlx::query(
                             "INSERT INTO incident_services (service, incident) VALUES ($1, $2)",
                         )

@@ -104,4 +104,72 @@ backend_tests! {
             assert_eq!(snapshot.last_seq, 2 + 6);
         }
     }
+
+    async fn a_panicking_decision_rolls_back_and_frees_the_writer(db) {
+        let (inc, _) = declare(&db.store, "x", Severity::Sev2, &[]).await;
+        let store = db.store.clone();
+        let panicked = tokio::spawn(async move {
+            store
+                .update(inc.id, "bob", at(1), |_| -> Result<Vec<Change>, muster_core::DomainError> {
+                    panic!("decide blew up")
+                })
+                .await
+        })
+        .await;
+        assert!(panicked.unwrap_err().is_panic());
+        // The writer is free again and nothing was written.
+        let (after, events) = run(&db.store, inc.id, "bob", at(2), Command::Acknowledge).await.unwrap();
+        assert_eq!(events[0].seq, 3);
+        assert_eq!(after.last_seq, 4);
+        assert_consistent(&db.store, inc.id).await;
+    }
+
+    async fn updates_cancelled_at_any_point_commit_whole_or_not_at_all(db) {
+        // A client that disconnects drops the request future wherever it is. The update must
+        // then be committed whole or not at all (a future dropped after COMMIT was sent may
+        // still have committed: that is inherent), and must not keep the writer.
+        let (inc, _) = declare(&db.store, "x", Severity::Sev2, &[]).await;
+        let mut confirmed = BTreeSet::new();
+        for i in 0..40u64 {
+            // Two events per update: a title and a severity change (to whichever severity
+            // the incident does not have, decided under the lock).
+            let update = db.store.update(inc.id, "bob", at(i as i64), move |incident| {
+                let severity = if incident.severity == Severity::Sev1 {
+                    Severity::Sev2
+                } else {
+                    Severity::Sev1
+                };
+                let command = Command::Update {
+                    title: Some(format!("title {i}")),
+                    severity: Some(severity),
+                    status: None,
+                    services: None,
+                };
+                muster_core::decide(incident, &command, &vocab())
+            });
+            let limit = std::time::Duration::from_micros(i * 100);
+            if let Ok(result) = tokio::time::timeout(limit, update).await {
+                result.unwrap();
+                confirmed.insert(i as i64);
+            }
+        }
+        let snapshot = assert_consistent(&db.store, inc.id).await;
+        let events = full_timeline(&db.store, inc.id).await;
+        let mut per_update = std::collections::BTreeMap::<i64, Vec<&'static str>>::new();
+        for e in &events[2..] {
+            let i = e.at.as_second() - at(0).as_second();
+            per_update.entry(i).or_default().push(e.change.kind());
+        }
+        for (i, kinds) in &per_update {
+            assert_eq!(kinds, &["title_changed", "severity_changed"], "update {i} is partial");
+        }
+        for i in &confirmed {
+            assert!(per_update.contains_key(i), "confirmed update {i} is missing");
+        }
+        // The writer is free: the next update goes through and continues the seqs.
+        let (_, events) = run(&db.store, inc.id, "bob", at(99), Command::AddNote { text: "after".into() })
+            .await
+            .unwrap();
+        assert_eq!(events[0].seq, snapshot.last_seq + 1);
+    }
 }

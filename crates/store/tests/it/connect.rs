@@ -35,6 +35,7 @@ async fn postgres_where_nothing_listens_is_unavailable_within_seconds() {
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     assert!(took < Duration::from_secs(10), "took {took:?}");
     assert!(!err.to_string().contains("hunter2"), "{err}");
+    assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
 }
 
 #[tokio::test]
@@ -74,7 +75,7 @@ async fn sqlite_creates_folders_and_uses_wal_and_survives_reopening() {
 async fn several_processes_starting_on_one_sqlite_file_migrate_once() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("muster.db").display());
-    let starts: Vec<_> = (0..4)
+    let starts: Vec<_> = (0..8)
         .map(|_| {
             let url = url.clone();
             tokio::spawn(async move { Store::connect(&url).await })
@@ -85,7 +86,7 @@ async fn several_processes_starting_on_one_sqlite_file_migrate_once() {
         stores.push(start.await.unwrap().expect("concurrent start"));
     }
     let (inc, _) = declare(&stores[0], "x", Severity::Sev2, &[]).await;
-    let (next, _) = declare(&stores[3], "y", Severity::Sev2, &[]).await;
+    let (next, _) = declare(&stores[7], "y", Severity::Sev2, &[]).await;
     assert_eq!((inc.id, next.id), (IncidentNumber(1), IncidentNumber(2)));
     assert_eq!(stores[2].incident(inc.id).await.unwrap(), Some(inc));
 }
@@ -155,6 +156,181 @@ async fn postgres_pool_recovers_after_its_connections_are_killed() {
         }
         let (again, _) = declare(&db.store, "y", Severity::Sev2, &[]).await;
         assert_eq!(again.id, IncidentNumber(2));
+    })
+    .await
+}
+
+#[tokio::test]
+async fn unusable_sqlite_paths_fail_fast_and_are_not_retryable() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, "not a database, and not a folder").unwrap();
+    let cases = [
+        ("parent is a file", file.join("muster.db")),
+        ("path is a folder", dir.path().to_path_buf()),
+        ("not a database", file.clone()),
+    ];
+    for (what, path) in cases {
+        let started = Instant::now();
+        let err = Store::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap_err();
+        // `muster serve` retries Unavailable forever; these would never heal.
+        assert!(matches!(err, StoreError::Internal(_)), "{what}: {err:?}");
+        assert!(started.elapsed() < Duration::from_secs(3), "{what}: slow");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_stores_on_one_sqlite_file_write_concurrently() {
+    // Two `Store`s on one file behave like two processes: each has its own writer
+    // connection, so they meet at SQLite's lock (BEGIN IMMEDIATE + busy_timeout).
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("muster.db").display());
+    let stores = [
+        Store::connect(&url).await.unwrap(),
+        Store::connect(&url).await.unwrap(),
+    ];
+    let (inc, _) = declare(&stores[0], "x", Severity::Sev2, &[]).await;
+    let mut tasks = Vec::new();
+    for w in 0..20usize {
+        let store = stores[w % 2].clone();
+        tasks.push(tokio::spawn(async move {
+            let command = muster_core::Command::AddNote {
+                text: format!("note {w}"),
+            };
+            crate::harness::run(&store, inc.id, "bob", crate::harness::at(w as i64), command).await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let snapshot = crate::harness::assert_consistent(&stores[1], inc.id).await;
+    assert_eq!(snapshot.last_seq, 22);
+}
+
+const CRASH_CHILD_DB: &str = "MUSTER_STORE_CRASH_CHILD_DB";
+const CRASH_AFTER: i64 = 30;
+
+/// Not a test by itself: the child process of `sqlite_committed_writes_survive_kill_9`,
+/// which starts this test binary again with `CRASH_CHILD_DB` set. Without it, it does nothing.
+#[tokio::test]
+async fn crash_child_process_body() {
+    let Ok(url) = std::env::var(CRASH_CHILD_DB) else {
+        return;
+    };
+    let store = Store::connect(&url).await.unwrap();
+    // Writes until killed (bounded, in case the parent died first).
+    for i in 0..5_000 {
+        let (inc, _) = declare(&store, &format!("crash {i}"), Severity::Sev2, &[]).await;
+        let command = muster_core::Command::AddNote {
+            text: format!("note {i}"),
+        };
+        crate::harness::run(&store, inc.id, "bob", crate::harness::at(i), command)
+            .await
+            .unwrap();
+        println!("committed {}", inc.id.0);
+    }
+}
+
+#[test]
+fn sqlite_committed_writes_survive_kill_9() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("muster.db").display());
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "connect::crash_child_process_body",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CRASH_CHILD_DB, &url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut committed = 0;
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        if let Some(n) = line.strip_prefix("committed ") {
+            committed = n.parse().unwrap();
+            if committed >= CRASH_AFTER {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap(); // SIGKILL: no destructors, no checkpoint, mid-transaction
+    child.wait().unwrap();
+    assert!(
+        committed >= CRASH_AFTER,
+        "the child stopped after {committed}"
+    );
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = Store::connect(&url).await.unwrap();
+        let listed = store
+            .list_incidents(&muster_store::IncidentFilter {
+                limit: Some(500),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut numbers: Vec<i64> = listed.iter().map(|i| i.id.0).collect();
+        numbers.sort_unstable();
+        let last = *numbers.last().unwrap();
+        assert!(
+            last >= committed,
+            "lost committed incidents: {last} < {committed}"
+        );
+        assert_eq!(numbers, (1..=last).collect::<Vec<_>>());
+        for n in 1..=committed {
+            let incident = crate::harness::assert_consistent(&store, IncidentNumber(n)).await;
+            assert_eq!(incident.last_seq, 3, "INC-{n} lost its note");
+        }
+        let (next, _) = declare(&store, "after the crash", Severity::Sev1, &[]).await;
+        assert_eq!(next.id.0, last + 1);
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_writers_do_not_fail_when_the_server_defaults_to_serializable() {
+    with_pg(|mut db| async move {
+        db.raw_execute(
+            "DO $$ BEGIN EXECUTE format(\
+             'ALTER DATABASE %I SET default_transaction_isolation = %L', \
+             current_database(), 'serializable'); END $$",
+        )
+        .await
+        .unwrap();
+        db.reopen().await;
+        let (inc, _) = declare(&db.store, "x", Severity::Sev2, &[]).await;
+        let tasks: Vec<_> = (0..25usize)
+            .map(|w| {
+                let store = db.store.clone();
+                tokio::spawn(async move {
+                    let command = muster_core::Command::AddNote {
+                        text: format!("note {w}"),
+                    };
+                    let now = crate::harness::at(w as i64);
+                    crate::harness::run(&store, inc.id, "bob", now, command).await
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await
+                .unwrap()
+                .expect("no serialization failure may surface");
+        }
+        let snapshot = crate::harness::assert_consistent(&db.store, inc.id).await;
+        assert_eq!(snapshot.last_seq, 27);
     })
     .await
 }

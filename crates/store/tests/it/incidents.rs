@@ -291,9 +291,21 @@ backend_tests! {
 
     async fn list_limit_defaults_to_50_and_is_capped_at_500(db) {
         let store = &db.store;
-        for i in 0..501 {
-            let changes = muster_core::declare(&format!("i{i}"), Severity::Sev4, &[], &crate::harness::vocab()).unwrap();
-            store.declare("alice", t0(), changes).await.unwrap();
+        // 501 declares from 10 concurrent writers (sequential commits are slow on PostgreSQL).
+        let writers: Vec<_> = (0..10)
+            .map(|w| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for i in (w..501).step_by(10) {
+                        let title = format!("i{i}");
+                        let changes = muster_core::declare(&title, Severity::Sev4, &[], &crate::harness::vocab()).unwrap();
+                        store.declare("alice", t0(), changes).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.unwrap();
         }
         let default = store.list_incidents(&IncidentFilter::default()).await.unwrap();
         assert_eq!(default.len(), 50);
