@@ -97,6 +97,8 @@ impl AppState {
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
+    // Install the metrics recorder before the first request, or early counts are lost.
+    ops::prometheus();
     let (api_router, openapi) = api::router().split_for_parts();
     let openapi = Arc::new(openapi);
     ops::router(openapi)

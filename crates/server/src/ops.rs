@@ -70,26 +70,30 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics_text(State(state): State<AppState>) -> Response {
-    // Incident gauges are read at scrape time, so every node reports the shared truth.
-    if let Ok(counts) = state.store.incident_counts().await {
-        for status in Status::ALL {
-            for severity in Severity::ALL {
-                let n = counts
-                    .iter()
-                    .find(|c| c.status == status && c.severity == severity)
-                    .map_or(0, |c| c.count);
-                metrics::gauge!("muster_incidents", "status" => status.as_str(), "severity" => severity.as_str())
-                    .set(n as f64);
-            }
-        }
-    }
     let handle = prometheus();
     handle.run_upkeep();
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        handle.render(),
-    )
-        .into_response()
+    let mut text = handle.render();
+    // Incident gauges are read from the database at scrape time, so every node reports the
+    // shared truth and nothing process-global can go stale.
+    match state.store.incident_counts().await {
+        Ok(counts) => {
+            text.push_str("# HELP muster_incidents Incidents by status and severity.\n");
+            text.push_str("# TYPE muster_incidents gauge\n");
+            for status in Status::ALL {
+                for severity in Severity::ALL {
+                    let n = counts
+                        .iter()
+                        .find(|c| c.status == status && c.severity == severity)
+                        .map_or(0, |c| c.count);
+                    text.push_str(&format!(
+                        "muster_incidents{{status=\"{status}\",severity=\"{severity}\"}} {n}\n"
+                    ));
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "incident gauges unavailable"),
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 pub async fn not_found() -> ApiError {

@@ -71,6 +71,7 @@ fn is_transient(d: &dyn DatabaseError) -> bool {
             "57P01" // admin_shutdown
                 | "57P02" // crash_shutdown
                 | "57P03" // cannot_connect_now
+                | "3D000" // invalid_catalog_name: the database is gone (being restored, renamed)
                 | "57014" // query_canceled (statement timeout)
                 | "40001" // serialization_failure
                 | "40P01" // deadlock_detected

@@ -23,7 +23,7 @@ fn listing<'a, T: Serialize + 'a>(
 }
 
 #[utoipa::path(get, path = "/api/v1/services", tag = "catalog",
-    responses((status = 200, body = Vec<Object>), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "The configured items", body = Vec<Object>), (status = 401, description = "Missing or unknown token", body = ErrorBody)))]
 pub async fn services(
     State(state): State<AppState>,
     _caller: Caller,
@@ -32,7 +32,7 @@ pub async fn services(
 }
 
 #[utoipa::path(get, path = "/api/v1/people", tag = "catalog",
-    responses((status = 200, body = Vec<Object>), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "The configured items", body = Vec<Object>), (status = 401, description = "Missing or unknown token", body = ErrorBody)))]
 pub async fn people(
     State(state): State<AppState>,
     _caller: Caller,
@@ -41,7 +41,7 @@ pub async fn people(
 }
 
 #[utoipa::path(get, path = "/api/v1/policies", tag = "catalog",
-    responses((status = 200, body = Vec<Object>), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "The configured items", body = Vec<Object>), (status = 401, description = "Missing or unknown token", body = ErrorBody)))]
 pub async fn policies(
     State(state): State<AppState>,
     _caller: Caller,
@@ -50,7 +50,7 @@ pub async fn policies(
 }
 
 #[utoipa::path(get, path = "/api/v1/schedules", tag = "catalog",
-    responses((status = 200, body = Vec<Object>), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "The configured items", body = Vec<Object>), (status = 401, description = "Missing or unknown token", body = ErrorBody)))]
 pub async fn schedules(
     State(state): State<AppState>,
     _caller: Caller,
@@ -67,7 +67,7 @@ pub struct ReloadResult {
 }
 
 #[utoipa::path(post, path = "/api/v1/config/reload", tag = "catalog",
-    responses((status = 200, body = ReloadResult), (status = 403, body = ErrorBody),
+    responses((status = 200, description = "Reloaded; the new configuration is in force", body = ReloadResult), (status = 403, description = "Only admins may reload", body = ErrorBody),
         (status = 422, description = "The new configuration is invalid; the old one stays in force", body = ErrorBody)))]
 pub async fn reload(
     State(state): State<AppState>,

@@ -280,7 +280,7 @@ async fn load(state: &AppState, raw_id: &str) -> Result<Incident, ApiError> {
 }
 
 #[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents", params(ListParams),
-    responses((status = 200, body = Vec<IncidentView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = Vec<IncidentView>), (status = 400, description = "Malformed request", body = ErrorBody), (status = 401, description = "Missing or unknown token", body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     _caller: Caller,
@@ -299,8 +299,8 @@ pub async fn list(
 }
 
 #[utoipa::path(post, path = "/api/v1/incidents", tag = "incidents", request_body = DeclareRequest,
-    responses((status = 201, body = IncidentView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, description = "Declared", body = IncidentView), (status = 400, description = "Malformed request", body = ErrorBody), (status = 403, description = "The token's role may not do this", body = ErrorBody),
+        (status = 413, description = "Body larger than 1 MiB", body = ErrorBody), (status = 422, description = "A field has an invalid or unknown value", body = ErrorBody)))]
 pub async fn declare(
     State(state): State<AppState>,
     caller: Caller,
@@ -325,7 +325,7 @@ pub async fn declare(
 
 #[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents",
     params(("id" = String, Path, description = "Incident id, e.g. INC-42")),
-    responses((status = 200, body = IncidentView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = IncidentView), (status = 404, description = "No such incident", body = ErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
     _caller: Caller,
@@ -336,7 +336,7 @@ pub async fn show(
 
 #[utoipa::path(patch, path = "/api/v1/incidents/{id}", tag = "incidents", request_body = PatchRequest,
     params(("id" = String, Path, description = "Incident id, e.g. INC-42")),
-    responses((status = 200, body = IncidentView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = IncidentView), (status = 404, description = "No such incident", body = ErrorBody), (status = 409, description = "Conflicts with the incident's current state", body = ErrorBody), (status = 422, description = "A field has an invalid or unknown value", body = ErrorBody)))]
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
@@ -354,7 +354,7 @@ pub async fn patch(
 
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/timeline", tag = "incidents",
     params(("id" = String, Path, description = "Incident id"), TimelineParams),
-    responses((status = 200, body = Vec<TimelineEventView>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = Vec<TimelineEventView>), (status = 404, description = "No such incident", body = ErrorBody)))]
 pub async fn timeline(
     State(state): State<AppState>,
     _caller: Caller,
@@ -372,7 +372,7 @@ pub async fn timeline(
 
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/milestones", tag = "incidents",
     params(("id" = String, Path, description = "Incident id")),
-    responses((status = 200, body = Vec<MilestoneView>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = Vec<MilestoneView>), (status = 404, description = "No such incident", body = ErrorBody)))]
 pub async fn milestones(
     State(state): State<AppState>,
     _caller: Caller,
@@ -385,7 +385,7 @@ pub async fn milestones(
 
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/milestones", tag = "incidents", request_body = MilestoneRequest,
     params(("id" = String, Path, description = "Incident id")),
-    responses((status = 200, body = IncidentView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = IncidentView), (status = 404, description = "No such incident", body = ErrorBody), (status = 409, description = "Conflicts with the incident's current state", body = ErrorBody), (status = 422, description = "A field has an invalid or unknown value", body = ErrorBody)))]
 pub async fn reach_milestone(
     State(state): State<AppState>,
     caller: Caller,
@@ -403,7 +403,7 @@ pub async fn reach_milestone(
 
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/roles", tag = "incidents",
     params(("id" = String, Path, description = "Incident id")),
-    responses((status = 200, body = BTreeMap<String, RoleView>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = BTreeMap<String, RoleView>), (status = 404, description = "No such incident", body = ErrorBody)))]
 pub async fn roles(
     State(state): State<AppState>,
     _caller: Caller,
@@ -414,7 +414,7 @@ pub async fn roles(
 
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/roles", tag = "incidents", request_body = RoleRequest,
     params(("id" = String, Path, description = "Incident id")),
-    responses((status = 200, body = IncidentView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = IncidentView), (status = 404, description = "No such incident", body = ErrorBody), (status = 409, description = "Conflicts with the incident's current state", body = ErrorBody), (status = 422, description = "A field has an invalid or unknown value", body = ErrorBody)))]
 pub async fn assign_role(
     State(state): State<AppState>,
     caller: Caller,
@@ -430,7 +430,7 @@ pub async fn assign_role(
 
 #[utoipa::path(delete, path = "/api/v1/incidents/{id}/roles/{role}", tag = "incidents",
     params(("id" = String, Path, description = "Incident id"), ("role" = String, Path, description = "Role id")),
-    responses((status = 200, body = IncidentView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = IncidentView), (status = 404, description = "No such incident", body = ErrorBody), (status = 409, description = "Conflicts with the incident's current state", body = ErrorBody)))]
 pub async fn release_role(
     State(state): State<AppState>,
     caller: Caller,
@@ -441,7 +441,7 @@ pub async fn release_role(
 
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/tasks", tag = "incidents",
     params(("id" = String, Path, description = "Incident id")),
-    responses((status = 200, body = Vec<TaskView>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = Vec<TaskView>), (status = 404, description = "No such incident", body = ErrorBody)))]
 pub async fn tasks(
     State(state): State<AppState>,
     _caller: Caller,
@@ -452,7 +452,7 @@ pub async fn tasks(
 
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/tasks", tag = "incidents", request_body = TaskRequest,
     params(("id" = String, Path, description = "Incident id")),
-    responses((status = 200, body = IncidentView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = IncidentView), (status = 404, description = "No such incident", body = ErrorBody), (status = 422, description = "A field has an invalid or unknown value", body = ErrorBody)))]
 pub async fn add_task(
     State(state): State<AppState>,
     caller: Caller,
@@ -468,7 +468,7 @@ pub async fn add_task(
 
 #[utoipa::path(patch, path = "/api/v1/incidents/{id}/tasks/{task_id}", tag = "incidents", request_body = TaskPatch,
     params(("id" = String, Path, description = "Incident id"), ("task_id" = u32, Path, description = "Task number")),
-    responses((status = 200, body = IncidentView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = IncidentView), (status = 404, description = "No such incident", body = ErrorBody), (status = 422, description = "A field has an invalid or unknown value", body = ErrorBody)))]
 pub async fn update_task(
     State(state): State<AppState>,
     caller: Caller,
@@ -484,7 +484,7 @@ pub async fn update_task(
 
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/notes", tag = "incidents", request_body = NoteRequest,
     params(("id" = String, Path, description = "Incident id")),
-    responses((status = 200, body = IncidentView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = IncidentView), (status = 404, description = "No such incident", body = ErrorBody), (status = 422, description = "A field has an invalid or unknown value", body = ErrorBody)))]
 pub async fn add_note(
     State(state): State<AppState>,
     caller: Caller,
