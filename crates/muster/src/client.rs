@@ -220,15 +220,54 @@ fn describe(i: &Value, timeline: &[Value]) -> String {
                 s(e, "at"),
                 s(e, "actor"),
                 s(e, "kind"),
-                e.get("data").map(Value::to_string).unwrap_or_default(),
+                summary(e),
             ]
         })
         .collect();
     out.push_str(&table::render(
-        &["SEQ", "AT", "ACTOR", "KIND", "DATA"],
+        &["SEQ", "AT", "ACTOR", "KIND", "WHAT"],
         &rows,
     ));
     out
+}
+
+/// One timeline event in plain words; unknown kinds fall back to their JSON data.
+fn summary(e: &Value) -> String {
+    let d = &e["data"];
+    match e["kind"].as_str().unwrap_or("") {
+        "declared" => format!(
+            "{} \"{}\" ({})",
+            s(d, "severity"),
+            s(d, "title"),
+            join(&d["services"])
+        ),
+        "status_changed" | "severity_changed" | "title_changed" => {
+            format!("{} -> {}", s(d, "from"), s(d, "to"))
+        }
+        "reopened" => format!("reopened as {}", s(d, "to")),
+        "milestone_reached" => s(d, "milestone"),
+        "role_assigned" => match d.get("previous").and_then(Value::as_str) {
+            Some(prev) => format!("{}: {} (was {prev})", s(d, "role"), s(d, "person")),
+            None => format!("{}: {}", s(d, "role"), s(d, "person")),
+        },
+        "role_released" => format!("{} released by {}", s(d, "role"), s(d, "person")),
+        "task_added" => format!("#{} {}", s(d, "task_id"), s(d, "title")),
+        "task_completed" | "task_reopened" => format!("#{}", s(d, "task_id")),
+        "services_changed" => format!("+[{}] -[{}]", join(&d["added"]), join(&d["removed"])),
+        "note_added" => s(d, "text"),
+        _ => d.to_string(),
+    }
+}
+
+fn join(list: &Value) -> String {
+    list.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
 }
 
 fn path(id: &str, rest: &str) -> String {
