@@ -55,6 +55,8 @@ pub struct AppState {
     config: Arc<RwLock<Arc<LoadedConfig>>>,
     /// Where the configuration is reloaded from.
     pub config_dir: Option<PathBuf>,
+    /// Requests allowed in flight at once across all routes; beyond it, 503 + Retry-After.
+    pub in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -69,7 +71,14 @@ impl AppState {
             clock,
             config: Arc::new(RwLock::new(Arc::new(LoadedConfig::new(config)))),
             config_dir,
+            in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
         }
+    }
+
+    /// Caps the requests in flight (the default is [`MAX_IN_FLIGHT`]).
+    pub fn with_max_in_flight(mut self, n: usize) -> Self {
+        self.in_flight = Arc::new(tokio::sync::Semaphore::new(n));
+        self
     }
 
     /// The configuration in force now. A reload swaps it whole, never in part.
@@ -105,14 +114,16 @@ pub fn app(state: AppState) -> Router {
         .merge(api_router)
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(ops::track_requests))
         .layer(
             ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(ops::overloaded))
-                .load_shed()
-                .concurrency_limit(MAX_IN_FLIGHT)
+                .layer(HandleErrorLayer::new(ops::timed_out))
                 .timeout(ops::REQUEST_TIMEOUT),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::shed_load,
+        ))
+        .layer(axum::middleware::from_fn(ops::track_requests))
         .with_state(state)
 }
 

@@ -117,11 +117,20 @@ pub async fn track_requests(req: Request, next: Next) -> Response {
     resp
 }
 
-/// Turns a shed request (too many in flight) into 503 with Retry-After.
-pub async fn overloaded(err: BoxError) -> ApiError {
-    if err.is::<tower::load_shed::error::Overloaded>() {
-        return ApiError::unavailable("server overloaded; retry later");
+/// Sheds load: beyond the in-flight cap a request is answered 503 with Retry-After at once,
+/// rather than queueing until clients time out. The semaphore is shared by every route.
+pub async fn shed_load(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match state.in_flight.clone().try_acquire_owned() {
+        Ok(_permit) => next.run(req).await,
+        Err(_) => {
+            metrics::counter!("muster_http_shed_total").increment(1);
+            ApiError::unavailable("server overloaded; retry later").into_response()
+        }
     }
+}
+
+/// A request that ran past [`REQUEST_TIMEOUT`].
+pub async fn timed_out(err: BoxError) -> ApiError {
     if err.is::<tower::timeout::error::Elapsed>() {
         return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

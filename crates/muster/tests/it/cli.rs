@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use sqlx::Connection;
+use muster_testkit::{Backend, TestDb, copy_dir};
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_muster")
@@ -211,40 +211,10 @@ fn tour_on_sqlite() {
 
 #[test]
 fn tour_on_postgres() {
-    let admin = std::env::var("MUSTER_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let name = format!("muster_cli_{:016x}", rand::random::<u64>());
-    let created = rt.block_on(async {
-        let mut c = sqlx::PgConnection::connect(&admin).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut c)
-            .await?;
-        Ok::<_, sqlx::Error>(())
-    });
-    if let Err(e) = created {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "PostgreSQL unreachable in CI: {e}"
-        );
-        eprintln!("skipping: PostgreSQL unreachable at {admin}: {e}");
+    let Some(db) = TestDb::fresh_blocking(Backend::Postgres) else {
         return;
-    }
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    tour(&format!("{base}/{name}"));
-    rt.block_on(async {
-        if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(&mut c)
-            .await;
-        }
-    });
+    };
+    tour(&db.url());
 }
 
 #[test]
@@ -296,19 +266,6 @@ fn serve_refuses_an_invalid_config() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("people.yaml:3:5: error:"), "{err}");
     assert!(err.contains("not starting"), "{err}");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 fn services_count(url: &str, token: &str) -> usize {

@@ -87,11 +87,16 @@ both!(working_an_incident_through_its_life, |app| async move {
         .post(&p("/notes"), json!({"text": "rollback started"}))
         .await;
     assert_eq!(s, 200, "{v}");
+    app.clock.advance(jiff::SignedDuration::from_mins(7));
     let (s, v) = app
         .patch(&p(""), json!({"severity": "SEV2", "status": "mitigated"}))
         .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["severity"], "SEV2");
+    assert_eq!(
+        v["updated_at"], "2026-03-29T03:19:00Z",
+        "stamped by the injected clock"
+    );
     let (_, roles) = app.get(&p("/roles")).await;
     assert_eq!(roles["incident_commander"]["person"], "alice");
     let (_, tasks) = app.get(&p("/tasks")).await;
@@ -432,7 +437,7 @@ both!(unknown_routes_answer_json_404, |app| async move {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_reload_is_atomic() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&crate::support::demo_dir(), dir.path());
+    crate::support::copy_dir(&crate::support::demo_dir(), dir.path());
     let app = crate::support::spawn_app_with_config(Backend::Sqlite, dir.path())
         .await
         .unwrap();
@@ -501,19 +506,6 @@ async fn config_reload_is_atomic() {
     );
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// PostgreSQL going away: readiness and API answer 503 with Retry-After, no crash, and
 /// service resumes by itself when the database is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -572,4 +564,50 @@ async fn database_outage_gives_503_then_recovers() {
     assert!(ready, "service resumes by itself");
     let (s, v) = app.get(&format!("/api/v1/incidents/{id}")).await;
     assert_eq!(s, 200, "{v}");
+}
+
+/// Beyond the in-flight cap the server answers 503 with Retry-After at once, and recovers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_is_shed_with_503_and_retry_after() {
+    use tokio::io::AsyncWriteExt;
+    let demo = crate::support::demo_dir();
+    let app = crate::support::spawn_app_with(Backend::Sqlite, &demo, |s| s.with_max_in_flight(1))
+        .await
+        .unwrap();
+    // Hold the only slot: a declaration whose body never finishes arriving.
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/incidents HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{",
+        app.responder
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    let mut shed = None;
+    for _ in 0..100 {
+        let (s, v, h) = app
+            .send(Method::GET, "/api/v1/incidents", Some(&app.responder), None)
+            .await;
+        if s == 503 {
+            shed = Some((v, h));
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (v, h) = shed.expect("a second request is shed while the slot is held");
+    assert_eq!(v["error"]["code"], "unavailable");
+    assert_eq!(h["retry-after"], "5");
+    drop(slow);
+    let mut recovered = false;
+    for _ in 0..100 {
+        if app.get("/api/v1/incidents").await.0 == 200 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        recovered,
+        "the slot is released when the slow client goes away"
+    );
 }

@@ -1,117 +1,20 @@
 //! Spawning the app on port 0 against a fresh database of either backend.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use muster_core::{Access, Clock, SimulatedClock, Timestamp};
 use muster_server::AppState;
 use muster_store::Store;
 use serde_json::Value;
-use sqlx::Connection;
 
 pub const T0: &str = "2026-03-29T03:12:00Z";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-pub fn demo_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo")
-}
-
-fn pg_admin_url() -> String {
-    std::env::var("MUSTER_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
-}
-
-/// A database that lives as long as the test.
-pub enum TestDb {
-    Sqlite(tempfile::TempDir),
-    Postgres { admin: String, name: String },
-}
-
-impl TestDb {
-    pub fn url(&self) -> String {
-        match self {
-            TestDb::Sqlite(dir) => format!("sqlite://{}/muster.db", dir.path().display()),
-            TestDb::Postgres { admin, name } => {
-                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-                format!("{base}/{name}")
-            }
-        }
-    }
-
-    /// A fresh database, or `None` when PostgreSQL is unreachable outside CI (in CI that
-    /// is a failure: a PostgreSQL test may not skip there).
-    pub async fn fresh(backend: Backend) -> Option<TestDb> {
-        match backend {
-            Backend::Sqlite => Some(TestDb::Sqlite(tempfile::tempdir().expect("tempdir"))),
-            Backend::Postgres => {
-                let admin = pg_admin_url();
-                let mut conn = match sqlx::PgConnection::connect(&admin).await {
-                    Ok(c) => c,
-                    Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
-                        eprintln!("skipping: PostgreSQL unreachable at {admin}: {e}");
-                        return None;
-                    }
-                    Err(e) => panic!("PostgreSQL unreachable at {admin} (CI=true): {e}"),
-                };
-                let name = format!("muster_srv_{:016x}", rand::random::<u64>());
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut conn)
-                    .await
-                    .expect("create database");
-                Some(TestDb::Postgres { admin, name })
-            }
-        }
-    }
-
-    /// Runs SQL on the admin connection (PostgreSQL only).
-    pub async fn admin_exec(&self, sql: &str) {
-        if let TestDb::Postgres { admin, .. } = self {
-            let mut conn = sqlx::PgConnection::connect(admin).await.expect("admin");
-            sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
-                .execute(&mut conn)
-                .await
-                .expect("admin sql");
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let TestDb::Postgres { admin, name } = self {
-            let (admin, name) = (admin.clone(), name.clone());
-            // Best effort, on its own runtime: the test's runtime may be shutting down.
-            let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                else {
-                    return;
-                };
-                rt.block_on(async {
-                    if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                        )))
-                        .execute(&mut c)
-                        .await;
-                    }
-                });
-            })
-            .join();
-        }
-    }
-}
+pub use muster_testkit::{Backend, TestDb, copy_dir, demo_dir};
 
 pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
-    pub store: Store,
-    pub state: AppState,
     pub clock: Arc<SimulatedClock>,
     pub admin: String,
     pub responder: String,
@@ -124,6 +27,14 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 }
 
 pub async fn spawn_app_with_config(backend: Backend, config_dir: &Path) -> Option<TestApp> {
+    spawn_app_with(backend, config_dir, |s| s).await
+}
+
+pub async fn spawn_app_with(
+    backend: Backend,
+    config_dir: &Path,
+    tweak: impl FnOnce(AppState) -> AppState,
+) -> Option<TestApp> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let db = TestDb::fresh(backend).await?;
     let store = Store::connect(&db.url()).await.expect("connect store");
@@ -152,15 +63,13 @@ pub async fn spawn_app_with_config(backend: Backend, config_dir: &Path) -> Optio
         .await
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let serve_state = state.clone();
+    let serve_state = tweak(state);
     tokio::spawn(async move {
         let _ = muster_server::serve(listener, serve_state, std::future::pending()).await;
     });
     Some(TestApp {
         base,
         http: reqwest::Client::new(),
-        store,
-        state,
         clock,
         admin,
         responder,
