@@ -285,10 +285,17 @@ pub async fn incident(conn: Connection, cmd: IncidentCmd) -> anyhow::Result<()> 
             limit,
         } => {
             let mut q: Vec<(&str, String)> = Vec::new();
-            status.map(|v| q.push(("status", v)));
-            severity.map(|v| q.push(("severity", v)));
-            service.map(|v| q.push(("service", v)));
-            limit.map(|v| q.push(("limit", v.to_string())));
+            let optional = [
+                ("status", status),
+                ("severity", severity),
+                ("service", service),
+                ("limit", limit.map(|n| n.to_string())),
+            ];
+            for (key, value) in optional {
+                if let Some(v) = value {
+                    q.push((key, v));
+                }
+            }
             if open {
                 q.push(("open", "true".into()));
             }
@@ -363,9 +370,16 @@ pub async fn incident(conn: Connection, cmd: IncidentCmd) -> anyhow::Result<()> 
             title,
         } => {
             let mut body = serde_json::Map::new();
-            status.map(|v| body.insert("status".into(), json!(v)));
-            severity.map(|v| body.insert("severity".into(), json!(v.to_uppercase())));
-            title.map(|v| body.insert("title".into(), json!(v)));
+            let fields = [
+                ("status", status),
+                ("severity", severity.map(|v| v.to_uppercase())),
+                ("title", title),
+            ];
+            for (key, value) in fields {
+                if let Some(v) = value {
+                    body.insert(key.into(), json!(v));
+                }
+            }
             (
                 api.call(Method::PATCH, &path(&id, ""), Some(Value::Object(body)))
                     .await?,
