@@ -9,9 +9,13 @@ export MUSTER_TEST_PG="${MUSTER_TEST_PG:-postgres://postgres@127.0.0.1:5432/test
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "python tools for the tests (OpenAPI validator)"
+step "python tools for the tests (OpenAPI validator, schedule oracle, iCalendar parser)"
 if ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator
+fi
+# the schedule oracle (crates/muster/tests/oracle) and the iCalendar round-trip
+if ! python3 -c 'import dateutil, icalendar' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check python-dateutil icalendar
 fi
 
 step "PostgreSQL at 127.0.0.1:5432"

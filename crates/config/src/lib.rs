@@ -12,7 +12,10 @@ mod diagnostic;
 mod duration;
 mod load;
 mod model;
+pub mod policy_tests;
+mod policy_to_core;
 mod raw;
+mod to_core;
 mod validate;
 
 use std::path::Path;
@@ -20,6 +23,7 @@ use std::path::Path;
 pub use diagnostic::{Diagnostic, Level};
 pub use duration::{Duration, DurationError};
 pub use model::*;
+pub use policy_to_core::to_core as policy_to_core;
 
 /// The outcome of [`check`]: the config when it has no errors, and every diagnostic
 /// (errors and warnings) sorted by path, line and column.
@@ -53,15 +57,30 @@ pub fn load(dir: &Path) -> Result<Config, Vec<Diagnostic>> {
 }
 
 /// Check the configuration in `dir`, reading `${env:VAR}` references from the process environment.
+/// Time-dependent lints (coverage gaps in the next 8 weeks) look ahead from the current time.
 pub fn check(dir: &Path) -> Report {
-    check_with_env(dir, |name| std::env::var(name).ok())
+    check_at(dir, jiff::Timestamp::now())
+}
+
+/// [`check`] as if the current time were `now` (for coverage lints).
+pub fn check_at(dir: &Path, now: jiff::Timestamp) -> Report {
+    check_with_env_at(dir, |name| std::env::var(name).ok(), now)
 }
 
 /// [`check`] with `${env:VAR}` references resolved by `env` (for tests and embedding).
 pub fn check_with_env(dir: &Path, env: impl Fn(&str) -> Option<String>) -> Report {
+    check_with_env_at(dir, env, jiff::Timestamp::now())
+}
+
+/// [`check_with_env`] as if the current time were `now`.
+pub fn check_with_env_at(
+    dir: &Path,
+    env: impl Fn(&str) -> Option<String>,
+    now: jiff::Timestamp,
+) -> Report {
     let mut diags = diagnostic::Diags::new(dir);
     let sources = load::read_dir(dir, &mut diags);
-    let config = validate::validate(sources, &env, &mut diags);
+    let config = validate::validate(sources, &env, now, &mut diags);
     let mut diagnostics = diags.into_sorted();
     diagnostics.dedup();
     let has_errors = diagnostics.iter().any(|d| d.level == Level::Error);

@@ -229,8 +229,8 @@ impl Schedule {
 pub struct Layer {
     pub name: String,
     pub members: Vec<String>,
-    /// Length of one shift (> 0).
-    pub shift: Duration,
+    /// Length of one shift (> 0): calendar days/weeks in the schedule's zone, or absolute hours.
+    pub shift: ShiftLength,
     /// Local time of day (in the schedule's time zone) at which shifts change.
     pub handoff: TimeOfDay,
     /// First day of the rotation; the first member's first shift starts at `handoff` that day.
@@ -391,6 +391,7 @@ pub enum Target {
 
 // ---------------------------------------------------------------- policies
 
+pub use muster_core::schedule::ShiftLength;
 pub use muster_core::{Severity, Status};
 
 /// What a severity means when the configuration does not say.

@@ -90,11 +90,14 @@ struct V<'a> {
     ids: BTreeMap<Kind, BTreeMap<String, Loc>>,
     /// Integration keys already seen → integration id.
     keys: BTreeMap<String, String>,
+    /// Where escalation steps target schedules, for the coverage lints.
+    schedule_targets: Vec<ScheduleTarget>,
 }
 
 pub(crate) fn validate(
     src: Sources,
     env: &dyn Fn(&str) -> Option<String>,
+    now: jiff::Timestamp,
     d: &mut Diags,
 ) -> Option<Config> {
     if d.files.is_empty() && src.templates.is_empty() {
@@ -114,6 +117,7 @@ pub(crate) fn validate(
         env,
         ids: BTreeMap::new(),
         keys: BTreeMap::new(),
+        schedule_targets: Vec::new(),
     };
     let mut config = Config::default();
 
@@ -263,6 +267,7 @@ pub(crate) fn validate(
             );
         }
     }
+    v.coverage_lints(&config, now);
     Some(config)
 }
 
@@ -834,8 +839,17 @@ impl V<'_> {
                 format!("layer `{}` has no members", x.name.value),
             );
         }
+        if x.members.value.len() == 1 {
+            self.d.warning(
+                loc(f, &x.members),
+                format!(
+                    "layer `{}` has one member: they are on call whenever it covers, with nobody to hand off to",
+                    x.name.value
+                ),
+            );
+        }
         let members = self.references(Kind::Person, f, &x.members.value);
-        let shift = self.positive_duration(f, &x.shift, "shift");
+        let shift = self.shift_length(f, &x.shift);
         let handoff = self.time_of_day(f, &x.handoff);
         let start = match x.start.value.parse::<jiff::civil::Date>() {
             Ok(d) => d,
@@ -934,8 +948,15 @@ impl V<'_> {
             }
             let mut targets = Vec::new();
             for t in &step.targets.value {
-                if let Some(t) = self.target(f, t) {
-                    targets.push(t);
+                if let Some(target) = self.target(f, t) {
+                    if let Target::Schedule(schedule) = &target {
+                        self.schedule_targets.push(ScheduleTarget {
+                            policy: x.id.value.clone(),
+                            schedule: schedule.clone(),
+                            at: loc(f, t),
+                        });
+                    }
+                    targets.push(target);
                 }
             }
             let delay = step
@@ -946,6 +967,15 @@ impl V<'_> {
             steps.push(EscalationStep { targets, delay });
         }
         let repeat = x.repeat.as_ref().map_or(0, |r| r.value);
+        if steps.len() == 1 && repeat == 0 {
+            self.d.warning(
+                loc(f, &x.steps),
+                format!(
+                    "escalation policy `{}` has one step and no repeat: if nobody acknowledges, nobody else is paged",
+                    x.id.value
+                ),
+            );
+        }
         if let Some(r) = x.repeat.as_ref().filter(|r| r.value > 0)
             && !steps.is_empty()
             && steps.iter().all(|s| s.delay.is_zero())
@@ -1578,6 +1608,88 @@ impl V<'_> {
         }
         Secret::new(value)
     }
+}
+
+/// An escalation step's schedule target, located for the coverage lints.
+struct ScheduleTarget {
+    policy: String,
+    schedule: String,
+    at: Loc,
+}
+
+/// How far ahead `muster check` looks for coverage gaps.
+const LINT_HORIZON_DAYS: i64 = 8 * 7;
+
+impl V<'_> {
+    // ------------------------------------------------------------ schedule lints
+
+    fn shift_length(&mut self, f: usize, s: &S) -> ShiftLength {
+        match s.value.parse::<ShiftLength>() {
+            Ok(l) => l,
+            Err(e) => {
+                self.d.error(loc(f, s), e.to_string());
+                ShiftLength::Days(1)
+            }
+        }
+    }
+
+    /// Warnings that need the current time: coverage gaps in the next 8 weeks, in schedules and
+    /// behind escalation steps. Skipped while the configuration has errors (its schedules may be
+    /// placeholders), so they appear once the errors are fixed.
+    fn coverage_lints(&mut self, config: &Config, now: jiff::Timestamp) {
+        if self.d.has_errors() {
+            return;
+        }
+        let horizon = now
+            .checked_add(jiff::SignedDuration::from_hours(24 * LINT_HORIZON_DAYS))
+            .unwrap_or(now);
+        let mut gaps: BTreeMap<&str, Option<String>> = BTreeMap::new();
+        for (id, schedule) in &config.schedules {
+            let Ok(core) = schedule.to_core() else {
+                continue;
+            };
+            let gap = muster_core::schedule::first_gap(&core, now, horizon)
+                .map(|g| describe_gap(&core.time_zone, schedule.time_zone.as_str(), g));
+            if let (Some(text), Some(l)) = (
+                &gap,
+                self.ids
+                    .get(&Kind::Schedule)
+                    .and_then(|m| m.get(id))
+                    .copied(),
+            ) {
+                self.d.warning(
+                    l,
+                    format!(
+                        "schedule `{id}` has nobody on call {text} (first gap in the next 8 weeks)"
+                    ),
+                );
+            }
+            gaps.insert(id.as_str(), gap);
+        }
+        let targets = std::mem::take(&mut self.schedule_targets);
+        for t in &targets {
+            if let Some(Some(text)) = gaps.get(t.schedule.as_str()) {
+                self.d.warning(
+                    t.at,
+                    format!(
+                        "escalation policy `{}` pages schedule `{}` here, which has nobody on call {text}: this step may page nobody",
+                        t.policy, t.schedule
+                    ),
+                );
+            }
+        }
+        self.schedule_targets = targets;
+    }
+}
+
+/// `from 2026-12-24 17:00 (Europe/London) to 2026-12-28 09:00` for a lint message.
+fn describe_gap(tz: &jiff::tz::TimeZone, name: &str, gap: muster_core::schedule::Gap) -> String {
+    let fmt = |t: jiff::Timestamp| {
+        t.to_zoned_datetime(tz.clone())
+            .strftime("%Y-%m-%d %H:%M")
+            .to_string()
+    };
+    format!("from {} to {} ({name})", fmt(gap.start), fmt(gap.end))
 }
 
 /// The first weekday on which `b` overlaps `a` (windows may cross midnight, also Sun → Mon).

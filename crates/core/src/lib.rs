@@ -5,7 +5,11 @@
 
 pub mod access;
 pub mod clock;
+pub mod engine;
+pub mod escalation;
+pub mod ical;
 pub mod incident;
+pub mod schedule;
 pub mod timeline;
 
 pub use access::Access;

@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Which benchmark: `api`.
+    /// Which benchmark: `api`, `replay`.
     pub name: String,
     /// Output JSON lines (the only format; accepted for scripts that pass it).
     #[arg(long)]
@@ -40,7 +40,7 @@ pub struct BenchArgs {
     pub rate: u64,
 }
 
-fn emit(bench: &str, metric: &str, value: f64, unit: &str, extra: serde_json::Value) {
+pub(crate) fn emit(bench: &str, metric: &str, value: f64, unit: &str, extra: serde_json::Value) {
     let mut line = json!({ "bench": bench, "metric": metric, "value": (value * 1000.0).round() / 1000.0, "unit": unit });
     if let (Some(obj), serde_json::Value::Object(more)) = (line.as_object_mut(), extra) {
         obj.extend(more);
@@ -51,7 +51,9 @@ fn emit(bench: &str, metric: &str, value: f64, unit: &str, extra: serde_json::Va
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.name.as_str() {
         "api" => api(&args).await,
-        other => bail!("unknown benchmark `{other}`; available: api"),
+        "replay" => crate::bench_replay::run(&args.config),
+        "schedules" => crate::bench_schedules::run(),
+        other => bail!("unknown benchmark `{other}`; available: api, replay, schedules"),
     }
 }
 

@@ -1,7 +1,11 @@
 //! `muster`: the one binary. Server, config checker, CLI client and benchmarks.
 
 mod bench;
+mod bench_replay;
+mod bench_schedules;
 mod client;
+mod policy;
+mod schedule;
 mod serve;
 mod table;
 
@@ -47,12 +51,48 @@ enum Cmd {
     },
     /// Built-in benchmarks; each prints one JSON object per line.
     Bench(bench::BenchArgs),
+    /// Who is on call for a schedule (no server needed); exits 1 when nobody is.
+    Oncall(schedule::OncallArgs),
+    /// Schedules from a config directory: resolved shifts, iCalendar.
+    Schedule {
+        #[command(subcommand)]
+        command: schedule::ScheduleCmd,
+    },
+    /// Policy tools: `muster policy test DIR` runs the policy tests of a config directory.
+    Policy {
+        #[command(subcommand)]
+        command: policy::PolicyCmd,
+    },
+    /// Re-run a config's policies over recorded incidents on a simulated clock (JSON lines).
+    Replay {
+        /// The configuration directory.
+        dir: PathBuf,
+        /// JSON lines, one recorded incident per line (format: `muster replay --help`, docs in
+        /// crates/muster/src/policy.rs).
+        #[arg(long)]
+        incidents: PathBuf,
+        /// One JSON object per incident, then a summary object.
+        #[arg(long)]
+        json: bool,
+        /// Recorded and simulated firings this close in time are the same firing.
+        #[arg(long, default_value = "1m")]
+        tolerance: String,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Check { dir } => return check(&dir),
+        Cmd::Oncall(args) => return schedule::oncall(args),
+        Cmd::Schedule { command } => schedule::run(command),
+        Cmd::Policy { command } => return policy::policy(command),
+        Cmd::Replay {
+            dir,
+            incidents,
+            json,
+            tolerance,
+        } => return policy::replay(&dir, &incidents, json, &tolerance),
         Cmd::Serve(args) => runtime().and_then(|rt| rt.block_on(serve::serve(args))),
         Cmd::Token { command } => runtime().and_then(|rt| rt.block_on(serve::token(command))),
         Cmd::Incident { conn, command } => {

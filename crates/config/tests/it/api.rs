@@ -22,7 +22,7 @@ const MINIMAL: &str = "\
 people:
   - { id: alice, name: Alice, time_zone: Europe/London }
 escalation_policies:
-  - { id: ep, steps: [ { targets: [ { person: alice } ] } ] }
+  - { id: ep, repeat: 1, steps: [ { targets: [ { person: alice } ], delay: 5m } ] }
 services:
   - { id: checkout, escalation_policy: ep }
 ";

@@ -2,4 +2,5 @@
 
 mod api;
 mod demo;
+mod schedules;
 mod snapshots;

@@ -2,3 +2,6 @@
 //! restart — on SQLite and on PostgreSQL.
 
 mod cli;
+mod oncall;
+mod oracle;
+mod policy;

@@ -1,0 +1,159 @@
+//! The checked config policies as the engine's plain policies (`muster_core::engine`).
+
+use muster_core::engine;
+
+use crate::model::{
+    Action, Assignee, Conditions, Config, Event, PageTarget, Policy, Recipient, Trigger,
+};
+
+impl Config {
+    /// Every policy in id order, as the engine runs them.
+    pub fn engine_policies(&self) -> Vec<engine::Policy> {
+        self.policies.values().map(to_core).collect()
+    }
+}
+
+/// One config policy as an engine policy.
+pub fn to_core(p: &Policy) -> engine::Policy {
+    engine::Policy {
+        id: p.id.clone(),
+        when: conditions(&p.when),
+        trigger: trigger(&p.trigger),
+        on_warn: p.on_warn.iter().map(action).collect(),
+        on_missed: p.on_missed.iter().map(action).collect(),
+        actions: p.actions.iter().map(action).collect(),
+    }
+}
+
+fn conditions(c: &Conditions) -> engine::Conditions {
+    engine::Conditions {
+        severity: c.severity.clone(),
+        services: c.services.clone(),
+        status: c.status.clone(),
+        incident_type: c.incident_type.clone(),
+        labels: c.labels.clone(),
+    }
+}
+
+fn trigger(t: &Trigger) -> engine::Trigger {
+    match t {
+        Trigger::Deadline {
+            within,
+            of,
+            expect,
+            warn_before,
+        } => engine::Trigger::Deadline {
+            within: within.to_signed(),
+            of: of.clone(),
+            expect: expect.clone(),
+            warn_before: warn_before.map(|d| d.to_signed()),
+        },
+        Trigger::OnEvent(e) => engine::Trigger::OnEvent(match e {
+            Event::Milestone(m) => engine::EventTrigger::Milestone(m.clone()),
+            Event::Status(s) => engine::EventTrigger::Status(*s),
+            Event::SeverityChanged => engine::EventTrigger::SeverityChanged,
+        }),
+        Trigger::Cadence {
+            every,
+            reset_on,
+            while_,
+            escalate_after,
+            escalate_to,
+        } => engine::Trigger::Cadence {
+            every: every.to_signed(),
+            reset_on: reset_on.clone(),
+            while_: conditions(while_),
+            escalate_after: escalate_after.map(|d| d.to_signed()),
+            escalate_to: escalate_to.as_ref().map(recipient),
+        },
+        Trigger::SoloResponder { for_ } => engine::Trigger::SoloResponder {
+            for_: for_.to_signed(),
+        },
+    }
+}
+
+fn recipient(r: &Recipient) -> engine::Recipient {
+    match r {
+        Recipient::Role(x) => engine::Recipient::Role(x.clone()),
+        Recipient::Schedule(x) => engine::Recipient::Schedule(x.clone()),
+        Recipient::Person(x) => engine::Recipient::Person(x.clone()),
+        Recipient::Alias(x) => engine::Recipient::Alias(x.clone()),
+        Recipient::EscalationPolicy(x) => engine::Recipient::EscalationPolicy(x.clone()),
+    }
+}
+
+fn page_target(t: &PageTarget) -> engine::PageTarget {
+    match t {
+        PageTarget::Schedule(x) => engine::PageTarget::Schedule(x.clone()),
+        PageTarget::EscalationPolicy(x) => engine::PageTarget::EscalationPolicy(x.clone()),
+        PageTarget::Person(x) => engine::PageTarget::Person(x.clone()),
+        PageTarget::Alias(x) => engine::PageTarget::Alias(x.clone()),
+    }
+}
+
+pub(crate) fn action(a: &Action) -> engine::Action {
+    match a {
+        Action::Page(t) => engine::Action::Page {
+            target: page_target(t),
+        },
+        Action::Notify { alias, template } => engine::Action::Notify {
+            alias: alias.clone(),
+            template: template.clone(),
+        },
+        Action::Nudge { role, template } => engine::Action::Nudge {
+            role: role.clone(),
+            template: template.clone(),
+        },
+        Action::AssignRole { role, to } => engine::Action::AssignRole {
+            role: role.clone(),
+            to: match to {
+                Assignee::Schedule(s) => engine::Assignee::Schedule(s.clone()),
+                Assignee::Person(p) => engine::Assignee::Person(p.clone()),
+            },
+        },
+        Action::CreateTask { title } => engine::Action::CreateTask {
+            title: title.clone(),
+        },
+        Action::DraftStatusUpdate { template } => engine::Action::DraftStatusUpdate {
+            template: template.clone(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn demo_policies_convert() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo");
+        let config = crate::load(&dir).expect("demo config loads");
+        let policies = config.engine_policies();
+        assert_eq!(policies.len(), config.policies.len());
+        let br = policies
+            .iter()
+            .find(|p| p.id == "blast-radius-20m")
+            .expect("seed policy");
+        assert_eq!(
+            br.trigger,
+            engine::Trigger::Deadline {
+                within: jiff::SignedDuration::from_mins(20),
+                of: "declared".into(),
+                expect: "blast_radius_validated".into(),
+                warn_before: Some(jiff::SignedDuration::from_mins(5)),
+            }
+        );
+        assert_eq!(br.on_missed.len(), 2);
+        let cadence = policies
+            .iter()
+            .find(|p| p.id == "sev1-status-updates")
+            .expect("cadence policy");
+        assert!(matches!(
+            &cadence.trigger,
+            engine::Trigger::Cadence { escalate_to: Some(engine::Recipient::Role(r)), .. }
+                if r == "incident_commander"
+        ));
+    }
+}

@@ -1,0 +1,208 @@
+//! The policy engine: `(state, event, now) → (state, actions, timers, records)`. Pure.
+//!
+//! [`handle`] is the whole engine. The shell (server, scheduler) keeps one
+//! [`IncidentPolicyState`] per incident, feeds it every incident [`Event`] and every timer that
+//! comes due ([`Event::TimerFired`]), and carries out the [`Output`]: it writes the
+//! [`TimerOp`]s and one outbox record per [`PlannedAction`] in the same transaction as the
+//! [`Record`]s it appends to the timeline. [`simulate`] runs the same engine on a simulated
+//! clock: policy tests, replay, drills and staffing simulation all go through it.
+//!
+//! # Semantics (decided here; tests pin them)
+//! - **Conditions** (`when`) are evaluated against the incident *after* the event is applied.
+//!   Time-based triggers (deadline, cadence, solo responder) only run while the incident is
+//!   declared and not resolved; reopening re-arms them.
+//! - **Deadline**: armed when milestone `of` is reached while the conditions hold, or later when
+//!   they start to hold (then the clock runs from that moment: a SEV3 raised to SEV1 gets the
+//!   full `within`). Reaching `expect` while pending cancels both timers and records a *met*
+//!   outcome with its margin and actor. At expiry `on_missed` fires and a *missed* outcome is
+//!   recorded; if `expect` arrives later, a second outcome for the same instance says how late
+//!   (negative margin) and nothing else fires. If the conditions stop holding while pending
+//!   (downgraded to SEV3, resolved), the timers are cancelled with a [`Record::Cancelled`] and
+//!   no outcome; it re-arms if they hold again. A deadline whose `expect` was already reached
+//!   is never armed; a met or missed deadline never re-arms.
+//! - **On event**: fires on every matching event (milestone reached, status changed to,
+//!   severity changed), when the conditions hold after the change.
+//! - **Cadence**: while the conditions and `while` hold, fires every `every`; each round is a
+//!   new timer (`cadence:<policy>:<n>`). `reset_on` (a milestone; `status_update_posted` is
+//!   reached by [`Event::StatusUpdatePosted`]) cancels the round and any pending escalation and
+//!   starts a new round. After a round fires, the next is due `every` after the firing (so a
+//!   late timer never causes a burst), and, with `escalate_after`, an escalation timer
+//!   (`cadence:<policy>:<n>:escalate`) fires `escalate_to` unless `reset_on` happens or the
+//!   nudge is acknowledged ([`Event::NudgeAcknowledged`] with the nudge's idempotency key).
+//!   Escalating to a role nudges its holder; to a schedule, person, alias or escalation policy
+//!   pages it.
+//! - **Solo responder**: armed when exactly one responder is active (joined, not left); cancelled
+//!   when that changes; a status update restarts its clock. Fires at most once per solo spell.
+//! - **Same instant**: [`simulate`] processes the events at an instant before the timers due at
+//!   that instant, so a milestone reached exactly at the deadline counts as met (margin 0).
+//! - **Late timers**: a [`Event::TimerFired`] handled after its `due_at` fires normally and the
+//!   record carries the lateness. A `TimerFired` for a key that is not pending (cancelled,
+//!   already fired, unknown) does nothing: timers fire at most once and never after a cancel.
+//! - **Bounded fan-out**: actions can cause events (an `assign_role` to a person makes a
+//!   [`Event::RoleAssigned`], see [`follow_up`]). Such an event is handled with
+//!   [`handle_caused`] and the depth of its cause; firings carry `depth + 1`. Beyond
+//!   [`MAX_CASCADE_DEPTH`] the event still updates the state and arms timers, but nothing fires
+//!   immediately and a [`Record::Error`] says so. Loops are impossible by construction.
+//!
+//! Determinism: policies are evaluated in slice order, state is kept in `BTreeMap`s, and keys
+//! are built from policy ids and per-policy counters only.
+
+mod handle;
+mod policy;
+mod simulate;
+mod state;
+
+#[cfg(test)]
+mod tests;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::incident::{Severity, Status};
+
+pub use handle::{follow_up, handle, handle_caused};
+pub use policy::{
+    Action, Assignee, Conditions, EventTrigger, PageTarget, Policy, Recipient, Trigger,
+};
+pub use simulate::{Simulation, TimerLog, simulate};
+pub use state::{IncidentPolicyState, PendingTimer};
+
+/// How many follow-up generations a single event may cause before firings are suppressed.
+pub const MAX_CASCADE_DEPTH: u8 = 8;
+
+/// What happened to an incident, as the engine needs it. Serialized externally tagged:
+/// `{"declared":{"severity":"SEV1","services":["checkout"]}}`, `{"status_update_posted":{}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    Declared {
+        severity: Severity,
+        #[serde(default)]
+        services: Vec<String>,
+        #[serde(default)]
+        incident_type: Option<String>,
+        #[serde(default)]
+        labels: std::collections::BTreeMap<String, String>,
+    },
+    SeverityChanged {
+        to: Severity,
+    },
+    StatusChanged {
+        to: Status,
+    },
+    RoleAssigned {
+        role: String,
+        person: String,
+    },
+    RoleReleased {
+        role: String,
+    },
+    MilestoneReached {
+        milestone: String,
+        #[serde(default)]
+        actor: String,
+    },
+    AlertAttached {},
+    ResponderJoined {
+        person: String,
+    },
+    ResponderLeft {
+        person: String,
+    },
+    MessagePosted {
+        person: String,
+    },
+    StatusUpdatePosted {
+        #[serde(default)]
+        actor: String,
+    },
+    /// `key`: the idempotency key of the nudge being acknowledged.
+    NudgeAcknowledged {
+        key: String,
+    },
+    TimerFired {
+        key: String,
+    },
+}
+
+/// A timer to write or delete in the same transaction as the state change. Keys are unique
+/// within an incident (the shell prefixes the incident id) and never reused after firing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "op")]
+pub enum TimerOp {
+    Set { key: String, due_at: Timestamp },
+    Cancel { key: String },
+}
+
+/// One effect to carry out, at least once; `idempotency_key` (unique within an incident, the
+/// shell prefixes the incident id) makes repeats harmless.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedAction {
+    pub policy: String,
+    pub action: Action,
+    /// `<policy>:<trigger instance>:<action index>`, e.g. `blast-radius-20m:deadline:1:missed:0`.
+    pub idempotency_key: String,
+    /// Why, in plain words (same text as the [`Record::Fired`]).
+    pub reason: String,
+    /// 0 when caused by an outside event or a timer; see [`handle_caused`].
+    pub depth: u8,
+}
+
+/// What the timeline must say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "record")]
+pub enum Record {
+    Fired {
+        policy: String,
+        reason: String,
+        actions: Vec<Action>,
+        /// How late the timer that caused this fired (`None`: on time or not timer-driven).
+        late_by: Option<SignedDuration>,
+    },
+    Outcome(Outcome),
+    /// A pending deadline stopped applying (conditions no longer hold); it has no outcome.
+    Cancelled {
+        policy: String,
+        reason: String,
+    },
+    Error {
+        policy: String,
+        message: String,
+    },
+}
+
+/// A deadline's result. `margin` = `due_at - at`: ≥ 0 when met, < 0 when the expected milestone
+/// came late (0 at the expiry itself, or minus the timer's lateness).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub policy: String,
+    /// Which arming of the deadline (1 unless cancelled and re-armed).
+    pub instance: u32,
+    pub met: bool,
+    pub at: Timestamp,
+    pub due_at: Timestamp,
+    pub margin: SignedDuration,
+    /// Who reached the expected milestone (`None` when recorded at expiry).
+    pub by: Option<String>,
+}
+
+/// Everything one [`handle`] call asks the shell to do, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Output {
+    pub actions: Vec<PlannedAction>,
+    pub timers: Vec<TimerOp>,
+    pub records: Vec<Record>,
+}
+
+impl Output {
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty() && self.timers.is_empty() && self.records.is_empty()
+    }
+
+    /// Append another output (a follow-up's) after this one.
+    pub fn extend(&mut self, other: Output) {
+        self.actions.extend(other.actions);
+        self.timers.extend(other.timers);
+        self.records.extend(other.records);
+    }
+}
