@@ -20,7 +20,29 @@ use crate::schedule::{Shift, ShiftSource};
 
 /// The calendar of `shifts` of schedule `schedule_id` (display name `name`).
 pub fn schedule_calendar(schedule_id: &str, name: &str, shifts: &[Shift], sequence: u32) -> String {
-    render(schedule_id, name, shifts, sequence, None)
+    let entries: Vec<CalendarShift<'_>> = shifts
+        .iter()
+        .map(|shift| CalendarShift {
+            schedule_id,
+            schedule_name: name,
+            shift,
+        })
+        .collect();
+    render(name, &entries, sequence, None)
+}
+
+/// One shift of some schedule, for calendars that mix schedules (a person's feed).
+#[derive(Clone, Copy, Debug)]
+pub struct CalendarShift<'a> {
+    pub schedule_id: &'a str,
+    pub schedule_name: &'a str,
+    pub shift: &'a Shift,
+}
+
+/// A calendar named `name` of shifts from any schedules, e.g. everything one person covers.
+/// UIDs are the same as in each schedule's own feed.
+pub fn calendar(name: &str, entries: &[CalendarShift<'_>], sequence: u32) -> String {
+    render(name, entries, sequence, None)
 }
 
 /// [`schedule_calendar`] with an explicit `DTSTAMP` for every event.
@@ -31,7 +53,15 @@ pub fn schedule_calendar_stamped(
     sequence: u32,
     dtstamp: Timestamp,
 ) -> String {
-    render(schedule_id, name, shifts, sequence, Some(dtstamp))
+    let entries: Vec<CalendarShift<'_>> = shifts
+        .iter()
+        .map(|shift| CalendarShift {
+            schedule_id,
+            schedule_name: name,
+            shift,
+        })
+        .collect();
+    render(name, &entries, sequence, Some(dtstamp))
 }
 
 /// The stable `UID` of a shift of `schedule_id`.
@@ -45,13 +75,12 @@ pub fn shift_uid(schedule_id: &str, shift: &Shift) -> String {
 }
 
 fn render(
-    schedule_id: &str,
     name: &str,
-    shifts: &[Shift],
+    entries: &[CalendarShift<'_>],
     sequence: u32,
     dtstamp: Option<Timestamp>,
 ) -> String {
-    let mut out = String::with_capacity(256 + shifts.len() * 300);
+    let mut out = String::with_capacity(256 + entries.len() * 300);
     let mut line = |s: &str| fold_into(&mut out, s);
     line("BEGIN:VCALENDAR");
     line("VERSION:2.0");
@@ -59,7 +88,9 @@ fn render(
     line("CALSCALE:GREGORIAN");
     line("METHOD:PUBLISH");
     line(&format!("X-WR-CALNAME:{}", escape(name)));
-    for shift in shifts {
+    for entry in entries {
+        let (schedule_id, shift) = (entry.schedule_id, entry.shift);
+        let name = entry.schedule_name;
         line("BEGIN:VEVENT");
         line(&format!("UID:{}", shift_uid(schedule_id, shift)));
         line(&format!("DTSTAMP:{}", utc(dtstamp.unwrap_or(shift.start))));
