@@ -9,6 +9,7 @@ mod connect;
 mod error;
 mod queries;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use muster_core::{
@@ -19,9 +20,17 @@ use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 use sqlx::{PgConnection, SqliteConnection, Transaction};
 
-use crate::codec::{stamp, to_millis_precision, token_hash};
+use crate::codec::token_hash;
 use crate::error::db_err;
 use crate::queries::Queries;
+use crate::wake::WakeShared;
+
+pub use crate::effects::Effects;
+pub use crate::outbox::{ClaimedOutbox, MAX_DEAD_LETTERS, OutboxItem, OutboxRecord, OutboxState};
+pub use crate::timers::{
+    ClaimedTimer, FireOutcome, MAX_CLAIM_BATCH, TimerChange, TimerRecord, TimerSpec, TimerState,
+};
+pub use crate::wake::Wakeups;
 
 /// Incidents listed when the filter gives no limit.
 pub const DEFAULT_LIST_LIMIT: u32 = 50;
@@ -93,6 +102,8 @@ pub struct IncidentCount {
 #[derive(Clone, Debug)]
 pub struct Store {
     backend: Backend,
+    /// Wake-ups of the schedulers using this store (see `wake`).
+    wake: Arc<WakeShared>,
 }
 
 #[derive(Clone, Debug)]
@@ -165,6 +176,12 @@ macro_rules! write_tx {
     }};
 }
 
+// Declared after the macros above, which they use.
+mod effects;
+mod outbox;
+mod timers;
+mod wake;
+
 async fn finish<DB: sqlx::Database, T>(
     tx: Transaction<'static, DB>,
     result: Result<T, StoreError>,
@@ -202,7 +219,10 @@ impl Store {
                 Backend::Postgres(pool)
             }
         };
-        Ok(Store { backend })
+        Ok(Store {
+            backend,
+            wake: WakeShared::new(),
+        })
     }
 
     /// "sqlite" or "postgres".
@@ -238,28 +258,8 @@ impl Store {
         now: Timestamp,
         changes: Vec<Change>,
     ) -> Result<(Incident, Vec<TimelineEvent>), StoreError> {
-        if !matches!(changes.first(), Some(Change::Declared { .. })) {
-            return Err(StoreError::Internal(
-                "declare needs a `declared` change first".into(),
-            ));
-        }
-        let now = to_millis_precision(now);
-        write_tx!(self, |conn| {
-            let number = IncidentNumber(conn.next_incident_number().await?);
-            let events = stamp(0, now, actor, changes);
-            let Some((first, rest)) = events.split_first() else {
-                return Err(StoreError::Internal("declare without changes".into()));
-            };
-            let mut incident = Incident::from_declared(number, first).ok_or_else(|| {
-                StoreError::Internal("declare needs a `declared` change first".into())
-            })?;
-            for event in rest {
-                incident.apply(event);
-            }
-            conn.insert_incident(&incident).await?;
-            conn.insert_events(number, &events).await?;
-            Ok((incident, events))
-        })
+        self.declare_with_effects(actor, now, changes, |_| Effects::default())
+            .await
     }
 
     /// Locks the incident, runs `decide` on its current state, appends the changes it returns
@@ -275,25 +275,10 @@ impl Store {
     where
         F: FnOnce(&Incident) -> Result<Vec<Change>, DomainError> + Send,
     {
-        let now = to_millis_precision(now);
-        write_tx!(self, |conn| {
-            let before = conn
-                .lock_incident(id)
-                .await?
-                .ok_or(StoreError::NotFound(id))?;
-            let changes = decide(&before)?;
-            if changes.is_empty() {
-                return Ok((before, Vec::new()));
-            }
-            let events = stamp(before.last_seq, now, actor, changes);
-            let mut after = before.clone();
-            for event in &events {
-                after.apply(event);
-            }
-            conn.insert_events(id, &events).await?;
-            conn.write_snapshot(&before, &after).await?;
-            Ok((after, events))
+        self.update_with_effects(id, actor, now, |incident| {
+            decide(incident).map(|changes| (changes, Effects::default()))
         })
+        .await
     }
 
     pub async fn incident(&self, id: IncidentNumber) -> Result<Option<Incident>, StoreError> {
@@ -423,4 +408,39 @@ fn futures_are_send(store: &Store) {
     is_send(&store.authenticate("t"));
     is_send(&store.incident_counts());
     is_send(&Store::connect("sqlite://x"));
+    is_send(
+        &store.update_with_effects(IncidentNumber(1), "a", Timestamp::UNIX_EPOCH, |_| {
+            Ok((vec![], Effects::default()))
+        }),
+    );
+    is_send(
+        &store.declare_with_effects("a", Timestamp::UNIX_EPOCH, vec![], |_| Effects::default()),
+    );
+    let effects = Effects::default();
+    is_send(&store.apply_effects(Timestamp::UNIX_EPOCH, &effects));
+    is_send(&store.claim_due_timers("o", Timestamp::UNIX_EPOCH, Duration::ZERO, 1));
+    is_send(&store.next_timer_due());
+    let timer = ClaimedTimer {
+        id: 1,
+        key: "k".into(),
+        incident: None,
+        due_at: Timestamp::UNIX_EPOCH,
+        payload: serde_json::Value::Null,
+        attempts: 1,
+        lease_owner: "o".into(),
+        lease_until: Timestamp::UNIX_EPOCH,
+    };
+    is_send(&store.fire_timer(
+        &timer,
+        Timestamp::UNIX_EPOCH,
+        |_| Ok((vec![], Effects::default())),
+        "a",
+    ));
+    is_send(&store.claim_outbox("o", Timestamp::UNIX_EPOCH, Duration::ZERO, 1));
+    is_send(&store.outbox_delivered(1, "o", Timestamp::UNIX_EPOCH));
+    is_send(&store.outbox_failed(1, "o", Timestamp::UNIX_EPOCH, "e", None));
+    is_send(&store.outbox_for_incident(IncidentNumber(1)));
+    is_send(&store.dead_letters(1));
+    is_send(&store.timers_by_key("k"));
+    is_send(&store.wakeups());
 }

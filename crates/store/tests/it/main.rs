@@ -7,4 +7,6 @@ mod harness;
 mod concurrency;
 mod connect;
 mod incidents;
+mod outbox;
+mod timers;
 mod tokens;

@@ -1,0 +1,197 @@
+//! Effects of a decision (timer operations and outbox items), written in the transaction of
+//! the incident change that caused them: `update_with_effects`, `declare_with_effects`,
+//! `apply_effects`.
+
+use std::time::Instant;
+
+use muster_core::{Change, DomainError, Incident, IncidentNumber, TimelineEvent, Timestamp};
+use sqlx::{PgConnection, SqliteConnection};
+
+use crate::codec::{self, stamp, to_millis_precision};
+use crate::error::{corrupt, db_err};
+use crate::outbox::{OutboxItem, OutboxQueries};
+use crate::queries::{Dialect, Queries};
+use crate::timers::{TimerChange, TimerQueries};
+use crate::wake::CHANNEL;
+use crate::{Backend, SLOW_WRITE, Store, StoreError, finish};
+
+/// What a decision asks for besides its timeline changes. Applied in order, timers first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Effects {
+    pub timers: Vec<TimerChange>,
+    pub outbox: Vec<OutboxItem>,
+}
+
+impl Effects {
+    pub fn is_empty(&self) -> bool {
+        self.timers.is_empty() && self.outbox.is_empty()
+    }
+}
+
+pub(crate) fn encode_json(value: &serde_json::Value) -> Result<String, StoreError> {
+    serde_json::to_string(value)
+        .map_err(|e| StoreError::Internal(format!("cannot encode payload: {e}")))
+}
+
+pub(crate) fn decode_json(text: &str) -> Result<serde_json::Value, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt("payload", e))
+}
+
+/// Statements shared by every writer of effects. Implemented per connection type, like
+/// [`Queries`], so the futures stay `Send`.
+pub(crate) trait EffectQueries {
+    /// Applies `effects` (timer changes sorted by key, so concurrent transactions lock keys in
+    /// one order); returns whether a wake-up is due (a timer set or an item queued), in which
+    /// case PostgreSQL has already been asked to notify on commit.
+    async fn apply_effects(&mut self, now: i64, effects: &Effects) -> Result<bool, StoreError>;
+
+    /// Appends `changes` after `before` (locked by the caller) and writes the snapshot.
+    async fn append_changes(
+        &mut self,
+        before: &Incident,
+        now: Timestamp,
+        actor: &str,
+        changes: Vec<Change>,
+    ) -> Result<(Incident, Vec<TimelineEvent>), StoreError>;
+}
+
+macro_rules! impl_effect_queries {
+    ($conn:ty) => {
+        impl EffectQueries for $conn {
+            async fn apply_effects(
+                &mut self,
+                now: i64,
+                effects: &Effects,
+            ) -> Result<bool, StoreError> {
+                let mut wake = false;
+                let mut timers: Vec<&TimerChange> = effects.timers.iter().collect();
+                // Stable: the changes of one key keep their order.
+                timers.sort_by(|a, b| a.key().cmp(b.key()));
+                for change in timers {
+                    match change {
+                        TimerChange::Set(spec) => wake |= self.set_timer(spec, now).await?,
+                        TimerChange::Cancel { key } => self.cancel_timer(key, now).await?,
+                    }
+                }
+                for item in &effects.outbox {
+                    wake |= self.insert_outbox(item, now).await?;
+                }
+                if wake && <Self as Queries>::DIALECT == Dialect::Postgres {
+                    sqlx::query("SELECT pg_notify($1, '')")
+                        .bind(CHANNEL)
+                        .execute(&mut *self)
+                        .await
+                        .map_err(db_err)?;
+                }
+                Ok(wake)
+            }
+
+            async fn append_changes(
+                &mut self,
+                before: &Incident,
+                now: Timestamp,
+                actor: &str,
+                changes: Vec<Change>,
+            ) -> Result<(Incident, Vec<TimelineEvent>), StoreError> {
+                if changes.is_empty() {
+                    return Ok((before.clone(), Vec::new()));
+                }
+                let events = stamp(before.last_seq, now, actor, changes);
+                let mut after = before.clone();
+                for event in &events {
+                    after.apply(event);
+                }
+                self.insert_events(before.id, &events).await?;
+                self.write_snapshot(before, &after).await?;
+                Ok((after, events))
+            }
+        }
+    };
+}
+
+impl_effect_queries!(SqliteConnection);
+impl_effect_queries!(PgConnection);
+
+impl Store {
+    /// [`Store::update`], plus the effects `decide` returns, all in one transaction: a
+    /// refusal writes no change, no timer and no outbox item. Effects are applied even when
+    /// there are no changes.
+    pub async fn update_with_effects<F>(
+        &self,
+        id: IncidentNumber,
+        actor: &str,
+        now: Timestamp,
+        decide: F,
+    ) -> Result<(Incident, Vec<TimelineEvent>), StoreError>
+    where
+        F: FnOnce(&Incident) -> Result<(Vec<Change>, Effects), DomainError> + Send,
+    {
+        let now = to_millis_precision(now);
+        let (result, wake) = write_tx!(self, |conn| {
+            let before = conn
+                .lock_incident(id)
+                .await?
+                .ok_or(StoreError::NotFound(id))?;
+            let (changes, effects) = decide(&before)?;
+            let result = conn.append_changes(&before, now, actor, changes).await?;
+            let wake = conn.apply_effects(codec::ms(now), &effects).await?;
+            Ok((result, wake))
+        })?;
+        if wake {
+            self.wake.wake();
+        }
+        Ok(result)
+    }
+
+    /// [`Store::declare`], plus the effects `effects` returns for the new incident (whose
+    /// number is only known inside the transaction), all in one transaction.
+    pub async fn declare_with_effects<F>(
+        &self,
+        actor: &str,
+        now: Timestamp,
+        changes: Vec<Change>,
+        effects: F,
+    ) -> Result<(Incident, Vec<TimelineEvent>), StoreError>
+    where
+        F: FnOnce(&Incident) -> Effects + Send,
+    {
+        if !matches!(changes.first(), Some(Change::Declared { .. })) {
+            return Err(StoreError::Internal(
+                "declare needs a `declared` change first".into(),
+            ));
+        }
+        let now = to_millis_precision(now);
+        let (result, wake) = write_tx!(self, |conn| {
+            let number = IncidentNumber(conn.next_incident_number().await?);
+            let events = stamp(0, now, actor, changes);
+            let Some((first, rest)) = events.split_first() else {
+                return Err(StoreError::Internal("declare without changes".into()));
+            };
+            let mut incident = Incident::from_declared(number, first).ok_or_else(|| {
+                StoreError::Internal("declare needs a `declared` change first".into())
+            })?;
+            for event in rest {
+                incident.apply(event);
+            }
+            conn.insert_incident(&incident).await?;
+            conn.insert_events(number, &events).await?;
+            let effects = effects(&incident);
+            let wake = conn.apply_effects(codec::ms(now), &effects).await?;
+            Ok(((incident, events), wake))
+        })?;
+        if wake {
+            self.wake.wake();
+        }
+        Ok(result)
+    }
+
+    /// Applies effects that no incident change caused (one transaction).
+    pub async fn apply_effects(&self, now: Timestamp, effects: &Effects) -> Result<(), StoreError> {
+        let now = codec::ms(now);
+        let wake = write_tx!(self, |conn| conn.apply_effects(now, effects).await)?;
+        if wake {
+            self.wake.wake();
+        }
+        Ok(())
+    }
+}
