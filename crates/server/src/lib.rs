@@ -8,6 +8,7 @@ pub mod auth;
 pub mod clock;
 pub mod error;
 pub mod ops;
+pub mod scheduler;
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
