@@ -113,6 +113,14 @@ pub fn app(state: AppState) -> Router {
     let openapi = Arc::new(openapi);
     ops::router(openapi)
         .merge(api_router)
+        .route(
+            "/ical/schedules/{file}",
+            axum::routing::get(api::schedules::schedule_feed),
+        )
+        .route(
+            "/ical/people/{file}",
+            axum::routing::get(api::schedules::person_feed),
+        )
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(

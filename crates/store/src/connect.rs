@@ -34,6 +34,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "timers_outbox",
         include_str!("../migrations/sqlite/0002_timers_outbox.sql"),
     ),
+    (
+        4,
+        "overrides_audit",
+        include_str!("../migrations/sqlite/0004_overrides_audit.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -45,6 +50,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "timers_outbox",
         include_str!("../migrations/postgres/0002_timers_outbox.sql"),
+    ),
+    (
+        4,
+        "overrides_audit",
+        include_str!("../migrations/postgres/0004_overrides_audit.sql"),
     ),
 ];
 

@@ -27,6 +27,7 @@ use crate::wake::WakeShared;
 
 pub use crate::effects::Effects;
 pub use crate::outbox::{ClaimedOutbox, MAX_DEAD_LETTERS, OutboxItem, OutboxRecord, OutboxState};
+pub use crate::overrides::{AuditEntry, MAX_AUDIT_ENTRIES, NewOverride, ScheduleOverride};
 pub use crate::timers::{
     ClaimedTimer, FireOutcome, MAX_CLAIM_BATCH, TimerChange, TimerRecord, TimerSpec, TimerState,
 };
@@ -179,6 +180,7 @@ macro_rules! write_tx {
 // Declared after the macros above, which they use.
 mod effects;
 mod outbox;
+mod overrides;
 mod timers;
 mod wake;
 

@@ -1,9 +1,11 @@
 //! The `/api/v1` routes. Each handler is annotated for the OpenAPI document, so the
 //! document is generated from the code and cannot drift from it.
 
+pub mod audit;
 pub mod catalog;
 pub mod extract;
 pub mod incidents;
+pub mod schedules;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -23,7 +25,8 @@ use crate::AppState;
     security(("bearer" = [])),
     tags(
         (name = "incidents", description = "Declare and work incidents"),
-        (name = "catalog", description = "The configuration in force")
+        (name = "catalog", description = "The configuration in force"),
+        (name = "schedules", description = "On-call schedules, overrides and feeds")
     )
 )]
 struct ApiDoc;
@@ -56,4 +59,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(catalog::policies))
         .routes(routes!(catalog::schedules))
         .routes(routes!(catalog::reload))
+        .routes(routes!(schedules::oncall))
+        .routes(routes!(schedules::shifts))
+        .routes(routes!(
+            schedules::list_overrides,
+            schedules::create_override
+        ))
+        .routes(routes!(schedules::delete_override))
+        .routes(routes!(audit::list_audit))
 }

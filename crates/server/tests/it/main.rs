@@ -3,4 +3,5 @@
 
 mod api;
 mod openapi;
+mod schedules;
 mod support;

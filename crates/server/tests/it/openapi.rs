@@ -28,6 +28,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/policies"),
     ("get", "/api/v1/schedules"),
     ("post", "/api/v1/config/reload"),
+    ("get", "/api/v1/schedules/{id}/oncall"),
+    ("get", "/api/v1/schedules/{id}/shifts"),
+    ("get", "/api/v1/schedules/{id}/overrides"),
+    ("post", "/api/v1/schedules/{id}/overrides"),
+    ("delete", "/api/v1/schedules/{id}/overrides/{override_id}"),
+    ("get", "/api/v1/audit"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,7 +70,8 @@ async fn openapi_covers_every_route_and_validates() {
         let concrete = path
             .replace("{id}", "INC-1")
             .replace("{role}", "scribe")
-            .replace("{task_id}", "1");
+            .replace("{task_id}", "1")
+            .replace("{override_id}", "ovr-1");
         let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let body = matches!(*method, "post" | "patch").then(|| serde_json::json!({}));
         let (s, v, _) = app.send(m, &concrete, Some(&app.admin), body).await;

@@ -8,5 +8,6 @@ mod concurrency;
 mod connect;
 mod incidents;
 mod outbox;
+mod overrides;
 mod timers;
 mod tokens;

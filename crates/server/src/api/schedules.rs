@@ -1,0 +1,469 @@
+//! Schedules: who is on call, the final shifts, run-time overrides (audited) and iCalendar feeds.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jiff::{SignedDuration, Timestamp};
+use muster_core::Access;
+use muster_core::ical::{self, CalendarShift};
+use muster_core::schedule::{self, Override, Schedule, Shift, ShiftSource};
+use muster_store::{NewOverride, ScheduleOverride};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{ApiJson, ApiQuery};
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
+
+/// Longest window `/shifts` resolves in one call.
+const MAX_WINDOW: SignedDuration = SignedDuration::from_hours(24 * 366);
+/// What iCalendar feeds cover, around now.
+const FEED_PAST: SignedDuration = SignedDuration::from_hours(24 * 30);
+const FEED_AHEAD: SignedDuration = SignedDuration::from_hours(24 * 180);
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OnCallView {
+    pub schedule: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    /// Who is on call (empty during a gap).
+    pub on_call: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ShiftView {
+    pub person: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub start: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub end: Timestamp,
+    /// `layer` or `override`.
+    pub source: String,
+    /// The layer's name or the override's id.
+    pub source_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct GapView {
+    #[schema(value_type = String, format = DateTime)]
+    pub start: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub end: Timestamp,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ShiftsView {
+    pub schedule: String,
+    pub time_zone: String,
+    pub shifts: Vec<ShiftView>,
+    /// Uncovered time in the window: never silently dropped.
+    pub gaps: Vec<GapView>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OverrideView {
+    /// `None` for overrides written in the configuration.
+    pub id: Option<String>,
+    pub person: String,
+    pub replaces: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub from: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub to: Timestamp,
+    pub reason: Option<String>,
+    /// `config` or `runtime`.
+    pub origin: String,
+    pub created_by: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub created_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideRequest {
+    /// Who takes over.
+    pub person: String,
+    /// Only while this person would be on call; omit to replace whoever is.
+    pub replaces: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub from: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub to: Timestamp,
+    /// Why: kept in the audit trail.
+    pub reason: String,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AtParams {
+    /// RFC 3339 instant; default now.
+    pub at: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WindowParams {
+    /// RFC 3339 start; default now.
+    pub from: Option<String>,
+    /// RFC 3339 end; default `from` + 7 days. At most 366 days after `from`.
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct FeedParams {
+    pub token: Option<String>,
+}
+
+fn instant(name: &str, raw: Option<&str>, default: Timestamp) -> Result<Timestamp, ApiError> {
+    match raw {
+        None => Ok(default),
+        Some(s) => s.parse().map_err(|e| {
+            ApiError::bad_request(format!(
+                "`{name}` must be an RFC 3339 instant such as 2026-03-29T09:00:00Z: {e}"
+            ))
+        }),
+    }
+}
+
+/// The configured schedule with the run-time overrides applied after the configured ones
+/// (later overrides win where they overlap).
+pub async fn effective_schedule(
+    state: &AppState,
+    id: &str,
+) -> Result<(Schedule, String), ApiError> {
+    let cfg = state.config();
+    let name = cfg
+        .config
+        .schedules
+        .get(id)
+        .map(|s| s.name.clone())
+        .ok_or_else(|| ApiError::not_found(format!("schedule `{id}` not found")))?;
+    let mut schedule = cfg
+        .config
+        .core_schedule(id)
+        .ok_or_else(|| ApiError::not_found(format!("schedule `{id}` not found")))?;
+    for o in state.store.overrides(id).await? {
+        schedule.overrides.push(core_override(&o));
+    }
+    Ok((schedule, name))
+}
+
+fn core_override(o: &ScheduleOverride) -> Override {
+    Override {
+        id: Some(o.id.clone()),
+        person: o.person.clone(),
+        replaces: o.replaces.clone(),
+        from: o.from,
+        to: o.to,
+        reason: Some(o.reason.clone()),
+    }
+}
+
+fn shift_view(s: Shift) -> ShiftView {
+    let (source, source_id) = match s.source {
+        ShiftSource::Layer { name, .. } => ("layer", Some(name)),
+        ShiftSource::Override { id } => ("override", id),
+    };
+    ShiftView {
+        person: s.person,
+        start: s.start,
+        end: s.end,
+        source: source.into(),
+        source_id,
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/schedules/{id}/oncall", tag = "schedules",
+    params(("id" = String, Path, description = "Schedule id"), AtParams),
+    responses((status = 200, description = "Who is on call at the instant", body = OnCallView),
+        (status = 400, description = "Malformed instant", body = ErrorBody), (status = 404, description = "No such schedule", body = ErrorBody)))]
+pub async fn oncall(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<AtParams>,
+) -> Result<Json<OnCallView>, ApiError> {
+    let at = instant("at", p.at.as_deref(), state.clock.now())?;
+    let (schedule, _) = effective_schedule(&state, &id).await?;
+    Ok(Json(OnCallView {
+        on_call: schedule::on_call(&schedule, at),
+        schedule: id,
+        at,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/schedules/{id}/shifts", tag = "schedules",
+    params(("id" = String, Path, description = "Schedule id"), WindowParams),
+    responses((status = 200, description = "The final schedule over the window, with its gaps", body = ShiftsView),
+        (status = 400, description = "Malformed instant", body = ErrorBody), (status = 404, description = "No such schedule", body = ErrorBody),
+        (status = 422, description = "Empty or too long a window", body = ErrorBody)))]
+pub async fn shifts(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<WindowParams>,
+) -> Result<Json<ShiftsView>, ApiError> {
+    let from = instant("from", p.from.as_deref(), state.clock.now())?;
+    let to = instant(
+        "to",
+        p.to.as_deref(),
+        from + SignedDuration::from_hours(24 * 7),
+    )?;
+    if to <= from {
+        return Err(ApiError::unprocessable("`to` must be after `from`"));
+    }
+    if to.duration_since(from) > MAX_WINDOW {
+        return Err(ApiError::unprocessable(
+            "the window may be at most 366 days",
+        ));
+    }
+    let (schedule, _) = effective_schedule(&state, &id).await?;
+    let resolution = schedule::shifts(&schedule, from, to);
+    Ok(Json(ShiftsView {
+        schedule: id,
+        time_zone: schedule.time_zone.iana_name().unwrap_or("UTC").to_string(),
+        shifts: resolution.shifts.into_iter().map(shift_view).collect(),
+        gaps: resolution
+            .gaps
+            .into_iter()
+            .map(|g| GapView {
+                start: g.start,
+                end: g.end,
+            })
+            .collect(),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/schedules/{id}/overrides", tag = "schedules",
+    params(("id" = String, Path, description = "Schedule id")),
+    responses((status = 200, description = "Configured and run-time overrides", body = Vec<OverrideView>),
+        (status = 404, description = "No such schedule", body = ErrorBody)))]
+pub async fn list_overrides(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<OverrideView>>, ApiError> {
+    let cfg = state.config();
+    let configured = cfg
+        .config
+        .schedules
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found(format!("schedule `{id}` not found")))?;
+    let mut out: Vec<OverrideView> = configured
+        .overrides
+        .iter()
+        .map(|o| OverrideView {
+            id: None,
+            person: o.person.clone(),
+            replaces: o.replaces.clone(),
+            from: o.from,
+            to: o.to,
+            reason: o.reason.clone(),
+            origin: "config".into(),
+            created_by: None,
+            created_at: None,
+        })
+        .collect();
+    out.extend(
+        state
+            .store
+            .overrides(&id)
+            .await?
+            .into_iter()
+            .map(runtime_view),
+    );
+    Ok(Json(out))
+}
+
+fn runtime_view(o: ScheduleOverride) -> OverrideView {
+    OverrideView {
+        id: Some(o.id),
+        person: o.person,
+        replaces: o.replaces,
+        from: o.from,
+        to: o.to,
+        reason: Some(o.reason),
+        origin: "runtime".into(),
+        created_by: Some(o.created_by),
+        created_at: Some(o.created_at),
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/schedules/{id}/overrides", tag = "schedules", request_body = OverrideRequest,
+    params(("id" = String, Path, description = "Schedule id")),
+    responses((status = 201, description = "Override stored and in force", body = OverrideView),
+        (status = 403, description = "The token's role may not do this", body = ErrorBody),
+        (status = 404, description = "No such schedule", body = ErrorBody),
+        (status = 422, description = "Unknown person, or an override ending before it starts", body = ErrorBody)))]
+pub async fn create_override(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<OverrideRequest>,
+) -> Result<Response, ApiError> {
+    caller.require(Access::Responder)?;
+    let cfg = state.config();
+    if !cfg.config.schedules.contains_key(&id) {
+        return Err(ApiError::not_found(format!("schedule `{id}` not found")));
+    }
+    for (field, person) in [
+        ("person", Some(&req.person)),
+        ("replaces", req.replaces.as_ref()),
+    ] {
+        if let Some(p) = person
+            && !cfg.config.people.contains_key(p)
+        {
+            return Err(ApiError::unprocessable(format!(
+                "{field}: unknown person `{p}` (not defined in the configuration)"
+            )));
+        }
+    }
+    if req.to <= req.from {
+        return Err(ApiError::unprocessable(
+            "to: the override must end after it starts",
+        ));
+    }
+    if req.reason.trim().is_empty() {
+        return Err(ApiError::unprocessable(
+            "reason: say why (it is kept in the audit trail)",
+        ));
+    }
+    let new = NewOverride {
+        schedule: id,
+        person: req.person,
+        replaces: req.replaces,
+        from: req.from,
+        to: req.to,
+        reason: req.reason.trim().to_string(),
+    };
+    let stored = state
+        .store
+        .create_override(&new, &caller.name, state.clock.now())
+        .await?;
+    tracing::info!(schedule = %stored.schedule, id = %stored.id, actor = %caller.name, "override created");
+    Ok((StatusCode::CREATED, Json(runtime_view(stored))).into_response())
+}
+
+#[utoipa::path(delete, path = "/api/v1/schedules/{id}/overrides/{override_id}", tag = "schedules",
+    params(("id" = String, Path, description = "Schedule id"), ("override_id" = String, Path, description = "Run-time override id")),
+    responses((status = 200, description = "Override removed (kept in the audit trail)", body = OverrideView),
+        (status = 403, description = "The token's role may not do this", body = ErrorBody),
+        (status = 404, description = "No such run-time override", body = ErrorBody)))]
+pub async fn delete_override(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, override_id)): Path<(String, String)>,
+) -> Result<Json<OverrideView>, ApiError> {
+    caller.require(Access::Responder)?;
+    let removed = state
+        .store
+        .delete_override(&id, &override_id, &caller.name, state.clock.now())
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no run-time override `{override_id}` on schedule `{id}`"
+            ))
+        })?;
+    Ok(Json(runtime_view(removed)))
+}
+
+async fn feed_caller(state: &AppState, token: Option<&str>) -> Result<(), ApiError> {
+    let token = token.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "calendar feeds need ?token=",
+        )
+    })?;
+    state
+        .store
+        .authenticate(token)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "unknown or revoked token",
+            )
+        })
+}
+
+fn calendar_response(body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /ical/schedules/{id}.ics?token=…`: the schedule's shifts from 30 days ago to 180 ahead.
+pub async fn schedule_feed(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    ApiQuery(p): ApiQuery<FeedParams>,
+) -> Result<Response, ApiError> {
+    feed_caller(&state, p.token.as_deref()).await?;
+    let id = file.strip_suffix(".ics").unwrap_or(&file);
+    let (schedule, name) = effective_schedule(&state, id).await?;
+    let now = state.clock.now();
+    let resolution = schedule::shifts(&schedule, now - FEED_PAST, now + FEED_AHEAD);
+    let sequence = state.store.schedule_revision(id).await?;
+    Ok(calendar_response(ical::schedule_calendar(
+        id,
+        &name,
+        &resolution.shifts,
+        sequence,
+    )))
+}
+
+/// `GET /ical/people/{id}.ics?token=…`: every shift the person covers, on any schedule.
+pub async fn person_feed(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    ApiQuery(p): ApiQuery<FeedParams>,
+) -> Result<Response, ApiError> {
+    feed_caller(&state, p.token.as_deref()).await?;
+    let person = file.strip_suffix(".ics").unwrap_or(&file).to_string();
+    let cfg = state.config();
+    let display = cfg
+        .config
+        .people
+        .get(&person)
+        .map(|p| p.name.clone())
+        .ok_or_else(|| ApiError::not_found(format!("person `{person}` not found")))?;
+    let now = state.clock.now();
+    let mut owned: Vec<(String, String, Shift)> = Vec::new();
+    let mut sequence = 0;
+    for id in cfg.config.schedules.keys() {
+        let (schedule, name) = effective_schedule(&state, id).await?;
+        sequence += state.store.schedule_revision(id).await?;
+        let resolution = schedule::shifts(&schedule, now - FEED_PAST, now + FEED_AHEAD);
+        owned.extend(
+            resolution
+                .shifts
+                .into_iter()
+                .filter(|s| s.person == person)
+                .map(|s| (id.clone(), name.clone(), s)),
+        );
+    }
+    owned.sort_by_key(|(_, _, s)| s.start);
+    let entries: Vec<CalendarShift<'_>> = owned
+        .iter()
+        .map(|(id, name, shift)| CalendarShift {
+            schedule_id: id,
+            schedule_name: name,
+            shift,
+        })
+        .collect();
+    Ok(calendar_response(ical::calendar(
+        &format!("On call: {display}"),
+        &entries,
+        sequence,
+    )))
+}
