@@ -97,14 +97,14 @@ pub enum IncidentCmd {
     },
 }
 
-struct Api {
+pub(crate) struct Api {
     http: reqwest::Client,
     base: String,
     token: String,
 }
 
 impl Api {
-    fn new(conn: &Connection) -> anyhow::Result<Api> {
+    pub(crate) fn new(conn: &Connection) -> anyhow::Result<Api> {
         let token = conn
             .token
             .clone()
@@ -120,7 +120,12 @@ impl Api {
         })
     }
 
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
         let url = format!("{}{path}", self.base);
         let mut req = self.http.request(method, &url).bearer_auth(&self.token);
         if let Some(b) = body {
@@ -147,7 +152,7 @@ impl Api {
     }
 }
 
-fn s(v: &Value, key: &str) -> String {
+pub(crate) fn s(v: &Value, key: &str) -> String {
     match v.get(key) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Null) | None => String::new(),
@@ -184,7 +189,7 @@ fn incident_rows(list: &[Value]) -> String {
     )
 }
 
-fn describe(i: &Value, timeline: &[Value]) -> String {
+fn describe(i: &Value, timeline: &[Value], clock: &Value) -> String {
     let mut out = format!(
         "{}  {}  {}\n{}\ndeclared {} by {}\n",
         s(i, "id"),
@@ -211,6 +216,7 @@ fn describe(i: &Value, timeline: &[Value]) -> String {
             out.push_str(&format!("  [{mark}] {}. {}\n", s(t, "id"), s(t, "title")));
         }
     }
+    out.push_str(&clock_section(clock));
     out.push_str("\nTIMELINE\n");
     let rows: Vec<Vec<String>> = timeline
         .iter()
@@ -255,7 +261,173 @@ fn summary(e: &Value) -> String {
         "task_completed" | "task_reopened" => format!("#{}", s(d, "task_id")),
         "services_changed" => format!("+[{}] -[{}]", join(&d["added"]), join(&d["removed"])),
         "note_added" => s(d, "text"),
+        "policy_fired" => policy_fired(d),
+        "deadline_outcome" => deadline_outcome(d),
+        "policy_cancelled" => format!("{} cancelled: {}", s(d, "policy"), s(d, "reason")),
+        "policy_error" => format!("{} error: {}", s(d, "policy"), s(d, "message")),
+        "escalation_step" => format!(
+            "{} step {} (pass {}) paged {}: {}{}",
+            s(d, "escalation_policy"),
+            d["step"].as_u64().unwrap_or(0) + 1,
+            d["pass"].as_u64().unwrap_or(0) + 1,
+            or_nobody(join(&d["paged"])),
+            s(d, "reason"),
+            late(d)
+        ),
+        "escalation_stopped" => {
+            format!("{} stopped: {}", s(d, "escalation_policy"), s(d, "reason"))
+        }
         _ => d.to_string(),
+    }
+}
+
+/// `blast-radius-20m fired: 20 min since declared at 03:12 UTC; … → page
+/// platform-secondary (dave), notify comms-leads`.
+fn policy_fired(d: &Value) -> String {
+    let actions: Vec<String> = d["actions"]
+        .as_array()
+        .map(|a| a.iter().map(action_words).collect())
+        .unwrap_or_default();
+    let to = join(&d["recipients"]);
+    let to = if to.is_empty() {
+        String::new()
+    } else {
+        format!(" (reaches {to})")
+    };
+    format!(
+        "{} fired: {} → {}{to}{}",
+        s(d, "policy"),
+        s(d, "reason"),
+        or_nobody(actions.join(", ")),
+        late(d)
+    )
+}
+
+/// An engine action (`{"page":{"target":{"schedule":"x"}}}`) in a few words.
+fn action_words(a: &Value) -> String {
+    let Some((kind, body)) = a.as_object().and_then(|o| o.iter().next()) else {
+        return a.to_string();
+    };
+    let first = |v: &Value| -> String {
+        v.as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    match kind.as_str() {
+        "page" => format!("page {}", first(&body["target"])),
+        "notify" => format!("notify {}", s(body, "alias")),
+        "nudge" => format!("nudge {}", s(body, "role")),
+        "assign_role" => format!("assign {} from {}", s(body, "role"), first(&body["to"])),
+        "create_task" => format!("create task \"{}\"", s(body, "title")),
+        "draft_status_update" => "draft a status update".into(),
+        other => other.replace('_', " "),
+    }
+}
+
+fn deadline_outcome(d: &Value) -> String {
+    let expect = s(d, "expect").replace('_', " ");
+    let margin = d["margin_secs"].as_i64().unwrap_or(0);
+    let by = d["by"]
+        .as_str()
+        .map(|b| format!(" by {b}"))
+        .unwrap_or_default();
+    if d["met"] == json!(true) {
+        return format!(
+            "{} met: {expect}{by}, {} to spare",
+            s(d, "policy"),
+            secs_words(margin)
+        );
+    }
+    if d["by"].is_string() {
+        format!(
+            "{} missed: {expect}{by}, {} late",
+            s(d, "policy"),
+            secs_words(-margin)
+        )
+    } else {
+        format!(
+            "{} missed: {expect} not reached by {}",
+            s(d, "policy"),
+            s(d, "due_at")
+        )
+    }
+}
+
+/// ` (late by 42 s)` when the record says the timer fired late.
+fn late(d: &Value) -> String {
+    d["late_by_ms"]
+        .as_i64()
+        .map(|ms| format!(" (late by {})", secs_words(ms / 1000)))
+        .unwrap_or_default()
+}
+
+/// `1 min`, `42 s`, `1 h 5 min`.
+fn secs_words(secs: i64) -> String {
+    let secs = secs.unsigned_abs();
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let mut parts = Vec::new();
+    if h > 0 {
+        parts.push(format!("{h} h"));
+    }
+    if m > 0 {
+        parts.push(format!("{m} min"));
+    }
+    if s > 0 || parts.is_empty() {
+        parts.push(format!("{s} s"));
+    }
+    parts.join(" ")
+}
+
+fn or_nobody(list: String) -> String {
+    if list.is_empty() {
+        "nobody".into()
+    } else {
+        list
+    }
+}
+
+/// The CLOCK section: what the policies wait for and how long is left.
+fn clock_section(clock: &Value) -> String {
+    let timers = clock["timers"].as_array().map_or(&[][..], |v| v);
+    let steps = clock["escalations"].as_array().map_or(&[][..], |v| v);
+    if timers.is_empty() && steps.is_empty() {
+        return String::new();
+    }
+    let mut rows: Vec<Vec<String>> = timers
+        .iter()
+        .map(|t| {
+            let what = match t["expect"].as_str() {
+                Some(e) => format!("{} ({})", s(t, "kind"), e.replace('_', " ")),
+                None => s(t, "kind"),
+            };
+            vec![s(t, "policy"), what, s(t, "due_at"), remaining(t)]
+        })
+        .collect();
+    rows.extend(steps.iter().map(|e| {
+        vec![
+            s(e, "escalation_policy"),
+            format!(
+                "escalation step {} → {}",
+                e["step"].as_u64().unwrap_or(0) + 1,
+                join(&e["targets"])
+            ),
+            s(e, "due_at"),
+            remaining(e),
+        ]
+    }));
+    format!(
+        "\nCLOCK\n{}",
+        table::render(&["POLICY", "WAITING FOR", "DUE", "REMAINING"], &rows)
+    )
+}
+
+fn remaining(v: &Value) -> String {
+    match v["seconds_remaining"].as_i64() {
+        Some(n) if n < 0 => format!("overdue {}", secs_words(n)),
+        Some(n) => secs_words(n),
+        None => String::new(),
     }
 }
 
@@ -426,9 +598,14 @@ pub async fn incident(conn: Connection, cmd: IncidentCmd) -> anyhow::Result<()> 
         return Ok(());
     }
     let timeline = api.call(Method::GET, &path(&id, "/timeline"), None).await?;
+    // A server without the clock endpoint still shows the rest.
+    let clock = api
+        .call(Method::GET, &path(&id, "/clock"), None)
+        .await
+        .unwrap_or(Value::Null);
     print!(
         "{}",
-        describe(&incident, timeline.as_array().map_or(&[], |v| v))
+        describe(&incident, timeline.as_array().map_or(&[], |v| v), &clock)
     );
     Ok(())
 }

@@ -4,6 +4,7 @@ mod bench;
 mod bench_replay;
 mod bench_schedules;
 mod client;
+mod overrides;
 mod policy;
 mod schedule;
 mod serve;
@@ -48,6 +49,13 @@ enum Cmd {
         conn: client::Connection,
         #[command(subcommand)]
         command: client::IncidentCmd,
+    },
+    /// Run-time schedule overrides on a running server.
+    Override {
+        #[command(flatten)]
+        conn: client::Connection,
+        #[command(subcommand)]
+        command: overrides::OverrideCmd,
     },
     /// Built-in benchmarks; each prints one JSON object per line.
     Bench(bench::BenchArgs),
@@ -97,6 +105,9 @@ fn main() -> ExitCode {
         Cmd::Token { command } => runtime().and_then(|rt| rt.block_on(serve::token(command))),
         Cmd::Incident { conn, command } => {
             runtime().and_then(|rt| rt.block_on(client::incident(conn, command)))
+        }
+        Cmd::Override { conn, command } => {
+            runtime().and_then(|rt| rt.block_on(overrides::run(conn, command)))
         }
         Cmd::Bench(args) => runtime().and_then(|rt| rt.block_on(bench::run(args))),
     };

@@ -368,3 +368,126 @@ fn sighup_reloads_config_and_keeps_the_old_one_when_invalid() {
     );
     let _ = server.child.kill();
 }
+
+fn get_json(url: &str, token: &str) -> serde_json::Value {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        reqwest::Client::new()
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    })
+}
+
+/// Overrides made from the CLI are in force on the server and removable from the CLI.
+#[test]
+fn overrides_from_the_cli_change_who_is_on_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/m.db", dir.path().display());
+    let out = run(
+        &[
+            "token",
+            "create",
+            "--name",
+            "carol",
+            "--role",
+            "responder",
+            "--db",
+            &db,
+        ],
+        &[],
+    );
+    let token = stdout(&out).lines().last().unwrap().trim().to_string();
+    let server = Server::start(&db);
+    let env = [
+        ("MUSTER_SERVER", server.url.as_str()),
+        ("MUSTER_TOKEN", token.as_str()),
+    ];
+    let oncall_url = format!(
+        "{}/api/v1/schedules/payments-primary/oncall?at=2026-03-30T12:00:00Z",
+        server.url
+    );
+    assert_eq!(
+        get_json(&oncall_url, &token)["on_call"],
+        serde_json::json!(["alice"])
+    );
+
+    let out = run(
+        &[
+            "override",
+            "add",
+            "payments-primary",
+            "--person",
+            "erin",
+            "--replaces",
+            "alice",
+            "--from",
+            "2026-03-30T10:00:00Z",
+            "--to",
+            "2026-03-30T18:00:00Z",
+            "--reason",
+            "dentist",
+        ],
+        &env,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout(&out).contains("ovr-1"), "{}", stdout(&out));
+    assert_eq!(
+        get_json(&oncall_url, &token)["on_call"],
+        serde_json::json!(["erin"])
+    );
+
+    let out = run(&["override", "list", "payments-primary"], &env);
+    let table = stdout(&out);
+    assert!(
+        table.contains("ovr-1") && table.contains("runtime") && table.contains("carol"),
+        "{table}"
+    );
+    assert!(
+        table.contains("config"),
+        "configured overrides are listed too: {table}"
+    );
+
+    let out = run(
+        &[
+            "override",
+            "add",
+            "payments-primary",
+            "--person",
+            "zed",
+            "--from",
+            "2026-03-30T10:00:00Z",
+            "--to",
+            "2026-03-30T18:00:00Z",
+            "--reason",
+            "x",
+        ],
+        &env,
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown person `zed`"));
+
+    let out = run(&["override", "remove", "payments-primary", "ovr-1"], &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        get_json(&oncall_url, &token)["on_call"],
+        serde_json::json!(["alice"])
+    );
+}
