@@ -6,6 +6,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::engine::Action;
 use crate::incident::{Severity, Status};
 
 /// What happened. Serialized as `{"kind": "...", "data": {...}}`.
@@ -66,6 +67,60 @@ pub enum Change {
     NoteAdded {
         text: String,
     },
+    /// A policy fired: why, in plain words, and what it asked for (each action is one outbox
+    /// item). `late_by_ms`: how late the timer that caused it fired, when it was late.
+    PolicyFired {
+        policy: String,
+        reason: String,
+        actions: Vec<Action>,
+        /// Who the actions reach, resolved at firing time (`page platform-secondary` → the
+        /// person on call then), in action order; empty when nothing needed resolving.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        recipients: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        late_by_ms: Option<i64>,
+    },
+    /// A deadline's result: met (`margin_secs` ≥ 0, to spare) or missed (< 0, how late the
+    /// expected milestone came; 0 when recorded at expiry).
+    DeadlineOutcome {
+        policy: String,
+        instance: u32,
+        met: bool,
+        expect: String,
+        at: Timestamp,
+        due_at: Timestamp,
+        margin_secs: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+    /// A pending deadline stopped applying; it has no outcome.
+    PolicyCancelled {
+        policy: String,
+        reason: String,
+    },
+    /// A policy could not run as written (bounded cascade, unknown target at run time…).
+    PolicyError {
+        policy: String,
+        message: String,
+    },
+    /// One step of an escalation policy paged its targets (people resolved at that moment).
+    EscalationStep {
+        escalation_policy: String,
+        /// 0 for the first pass.
+        pass: u32,
+        /// 0 for the first step.
+        step: u32,
+        /// Who was paged: people (schedules resolved), aliases, channels.
+        paged: Vec<String>,
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        late_by_ms: Option<i64>,
+    },
+    /// An escalation policy stopped before its last step (acknowledged).
+    EscalationStopped {
+        escalation_policy: String,
+        reason: String,
+    },
 }
 
 impl Change {
@@ -85,6 +140,12 @@ impl Change {
             Change::TaskCompleted { .. } => "task_completed",
             Change::TaskReopened { .. } => "task_reopened",
             Change::NoteAdded { .. } => "note_added",
+            Change::PolicyFired { .. } => "policy_fired",
+            Change::DeadlineOutcome { .. } => "deadline_outcome",
+            Change::PolicyCancelled { .. } => "policy_cancelled",
+            Change::PolicyError { .. } => "policy_error",
+            Change::EscalationStep { .. } => "escalation_step",
+            Change::EscalationStopped { .. } => "escalation_stopped",
         }
     }
 }

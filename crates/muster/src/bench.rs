@@ -53,7 +53,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "api" => api(&args).await,
         "replay" => crate::bench_replay::run(&args.config),
         "schedules" => crate::bench_schedules::run(),
-        other => bail!("unknown benchmark `{other}`; available: api, replay, schedules"),
+        "timers" => crate::bench_timers::run(&args).await,
+        other => bail!("unknown benchmark `{other}`; available: api, replay, schedules, timers"),
     }
 }
 

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_replay;
 mod bench_schedules;
+mod bench_timers;
 mod client;
 mod overrides;
 mod policy;

@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use muster_core::{Access, Clock};
+use muster_server::policy::PolicyTimers;
+use muster_server::scheduler::Scheduler;
 use muster_server::{AppState, SystemClock};
 use muster_store::{Store, StoreError};
 use tokio::net::TcpListener;
@@ -94,9 +96,40 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "muster serving"
     );
     spawn_reload_on_sighup(state.clone());
-    muster_server::serve(listener, state, shutdown_signal()).await?;
+    // One shutdown for both: the HTTP server and the timer scheduler stop together.
+    let stop = Arc::new(tokio::sync::watch::channel(false).0);
+    let scheduler = spawn_scheduler(&state, &stop);
+    let on_signal = stop.clone();
+    let served = muster_server::serve(listener, state, async move {
+        shutdown_signal().await;
+        on_signal.send_replace(true);
+    })
+    .await;
+    stop.send_replace(true);
+    // An unfinished firing rolls back and is claimed again after its lease: safe to cut.
+    if tokio::time::timeout(Duration::from_secs(10), scheduler)
+        .await
+        .is_err()
+    {
+        tracing::warn!("timer scheduler did not stop within 10 s");
+    }
+    served?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Runs the timer scheduler next to the HTTP server, on the same store, clock and
+/// configuration (read at each firing, so a reload applies to both).
+fn spawn_scheduler(
+    state: &AppState,
+    stop: &Arc<tokio::sync::watch::Sender<bool>>,
+) -> tokio::task::JoinHandle<()> {
+    let scheduler = Scheduler::new(state.store.clone(), state.clock.clone());
+    let handler = Arc::new(PolicyTimers::new(state.clone()));
+    let mut stopped = stop.subscribe();
+    tokio::spawn(scheduler.run(handler, async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    }))
 }
 
 #[cfg(unix)]

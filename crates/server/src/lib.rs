@@ -8,6 +8,7 @@ pub mod auth;
 pub mod clock;
 pub mod error;
 pub mod ops;
+pub mod policy;
 pub mod scheduler;
 
 use std::path::PathBuf;
@@ -34,6 +35,8 @@ pub const MAX_IN_FLIGHT: usize = 1024;
 pub struct LoadedConfig {
     pub config: Config,
     pub vocab: Vocabulary,
+    /// The config's policies converted for the engine once per load, not per event.
+    pub policies: Vec<muster_core::engine::Policy>,
 }
 
 impl LoadedConfig {
@@ -44,7 +47,12 @@ impl LoadedConfig {
             services: config.services.keys().cloned().collect(),
             people: config.people.keys().cloned().collect(),
         };
-        LoadedConfig { config, vocab }
+        let policies = config.engine_policies();
+        LoadedConfig {
+            config,
+            vocab,
+            policies,
+        }
     }
 }
 

@@ -35,6 +35,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0002_timers_outbox.sql"),
     ),
     (
+        3,
+        "policy_state",
+        include_str!("../migrations/sqlite/0003_policy_state.sql"),
+    ),
+    (
         4,
         "overrides_audit",
         include_str!("../migrations/sqlite/0004_overrides_audit.sql"),
@@ -50,6 +55,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "timers_outbox",
         include_str!("../migrations/postgres/0002_timers_outbox.sql"),
+    ),
+    (
+        3,
+        "policy_state",
+        include_str!("../migrations/postgres/0003_policy_state.sql"),
     ),
     (
         4,

@@ -181,6 +181,7 @@ macro_rules! write_tx {
 mod effects;
 mod outbox;
 mod overrides;
+mod policy_state;
 mod timers;
 mod wake;
 

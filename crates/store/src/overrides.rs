@@ -126,6 +126,7 @@ pub(crate) trait OverrideQueries {
     ) -> Result<Option<ScheduleOverride>, StoreError>;
     async fn live_overrides(&mut self, schedule: &str)
     -> Result<Vec<ScheduleOverride>, StoreError>;
+    async fn all_live_overrides(&mut self) -> Result<Vec<ScheduleOverride>, StoreError>;
     async fn insert_audit(
         &mut self,
         at: i64,
@@ -209,6 +210,18 @@ macro_rules! impl_override_queries {
                 );
                 let rows: Vec<OverrideRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .bind(schedule)
+                    .fetch_all(&mut *self)
+                    .await
+                    .map_err(db_err)?;
+                rows.into_iter().map(decode_override).collect()
+            }
+
+            async fn all_live_overrides(&mut self) -> Result<Vec<ScheduleOverride>, StoreError> {
+                let sql = format!(
+                    "SELECT {OVERRIDE_COLUMNS} FROM schedule_overrides \
+                     WHERE deleted_at IS NULL ORDER BY created_at, id"
+                );
+                let rows: Vec<OverrideRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .fetch_all(&mut *self)
                     .await
                     .map_err(db_err)?;
@@ -333,6 +346,11 @@ impl Store {
     /// The live run-time overrides of `schedule`, oldest first (later ones win on overlap).
     pub async fn overrides(&self, schedule: &str) -> Result<Vec<ScheduleOverride>, StoreError> {
         read!(self, |conn| conn.live_overrides(schedule).await)
+    }
+
+    /// The live run-time overrides of every schedule, oldest first.
+    pub async fn all_overrides(&self) -> Result<Vec<ScheduleOverride>, StoreError> {
+        read!(self, |conn| conn.all_live_overrides().await)
     }
 
     /// How many times the schedule's run-time overrides changed: its calendar revision.

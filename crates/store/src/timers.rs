@@ -18,6 +18,7 @@ use sqlx::{PgConnection, SqliteConnection};
 use crate::codec::{self, from_ms, to_millis_precision};
 use crate::effects::{EffectQueries, Effects, decode_json, encode_json};
 use crate::error::{corrupt, db_err};
+use crate::policy_state::PolicyStateQueries;
 use crate::queries::{Dialect, Queries};
 use crate::{Backend, SLOW_WRITE, Store, StoreError, finish};
 
@@ -527,6 +528,27 @@ impl Store {
     where
         F: FnOnce(Option<&Incident>) -> Result<(Vec<Change>, Effects), DomainError> + Send,
     {
+        self.fire_timer_inner(timer, now, |incident, _| handle(incident), actor, false)
+            .await
+    }
+
+    /// [`Store::fire_timer`]; with `with_policy`, the incident's policy state is loaded for
+    /// `handle` and written back when it changed (see `policy_state`).
+    pub(crate) async fn fire_timer_inner<F>(
+        &self,
+        timer: &ClaimedTimer,
+        now: Timestamp,
+        handle: F,
+        actor: &str,
+        with_policy: bool,
+    ) -> Result<FireOutcome, StoreError>
+    where
+        F: FnOnce(
+                Option<&Incident>,
+                &mut serde_json::Value,
+            ) -> Result<(Vec<Change>, Effects), DomainError>
+            + Send,
+    {
         let now = to_millis_precision(now);
         let now_ms = codec::ms(now);
         let (outcome, wake) = write_tx!(self, |conn| {
@@ -550,7 +572,12 @@ impl Store {
                 _ => return Ok((FireOutcome::LostLease, false)),
             }
             let lateness = lateness(now, timer.due_at);
-            let (changes, effects) = match handle(before.as_ref()) {
+            let mut policy = match &before {
+                Some(incident) if with_policy => conn.load_policy_state(incident.id).await?,
+                _ => serde_json::Value::Null,
+            };
+            let original = policy.clone();
+            let (changes, effects) = match handle(before.as_ref(), &mut policy) {
                 Ok(decided) => decided,
                 Err(error) => {
                     conn.mark_fired(
@@ -574,6 +601,9 @@ impl Store {
                 }
             };
             let wake = conn.apply_effects(now_ms, &effects).await?;
+            if let Some(incident) = before.as_ref().filter(|_| policy != original) {
+                conn.save_policy_state(incident.id, &policy, now_ms).await?;
+            }
             conn.mark_fired(timer.id, now_ms, &timer.lease_owner, None)
                 .await?;
             Ok((FireOutcome::Fired { lateness, events }, wake))

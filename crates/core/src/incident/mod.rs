@@ -471,7 +471,14 @@ impl Incident {
                     t.done_at = done.then_some(at);
                 }
             }
-            Change::NoteAdded { .. } => {}
+            // Policy records explain; they never change the incident itself.
+            Change::NoteAdded { .. }
+            | Change::PolicyFired { .. }
+            | Change::DeadlineOutcome { .. }
+            | Change::PolicyCancelled { .. }
+            | Change::PolicyError { .. }
+            | Change::EscalationStep { .. }
+            | Change::EscalationStopped { .. } => {}
         }
         self.updated_at = at;
         self.last_seq = event.seq;

@@ -2,6 +2,7 @@
 //! restart — on SQLite and on PostgreSQL.
 
 mod cli;
+mod crash;
 mod oncall;
 mod oracle;
 mod policy;

@@ -18,6 +18,7 @@ use super::extract::{ApiJson, ApiQuery, incident_id};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
+use crate::policy;
 
 /// An incident as the API shows it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -260,11 +261,25 @@ async fn apply(
     caller.require(Access::Responder)?;
     let id = incident_id(raw_id)?;
     let cfg = state.config();
+    let overrides = policy::runtime_overrides(&state.store).await?;
     let now = state.clock.now();
+    // The policies react in the same transaction: their timers, outbox items and timeline
+    // records commit with the change or not at all.
     let (incident, _events) = state
         .store
-        .update(id, &caller.name, now, |inc| {
-            decide(inc, &command, &cfg.vocab)
+        .update_with_policy(id, &caller.name, now, |inc, policy_state| {
+            let mut changes = decide(inc, &command, &cfg.vocab)?;
+            let (more, effects) = policy::react(
+                &cfg,
+                &overrides,
+                inc,
+                policy_state,
+                &changes,
+                &caller.name,
+                now,
+            );
+            changes.extend(more);
+            Ok((changes, effects))
         })
         .await?;
     Ok(Json(incident.into()))
@@ -309,9 +324,22 @@ pub async fn declare(
     caller.require(Access::Responder)?;
     let cfg = state.config();
     let changes = declare_changes(&req.title, req.severity, &req.services, &cfg.vocab)?;
+    let overrides = policy::runtime_overrides(&state.store).await?;
+    let now = state.clock.now();
+    let declared = changes.clone();
     let (incident, _) = state
         .store
-        .declare(&caller.name, state.clock.now(), changes)
+        .declare_with_policy(&caller.name, now, changes, |inc, policy_state| {
+            policy::react(
+                &cfg,
+                &overrides,
+                inc,
+                policy_state,
+                &declared,
+                &caller.name,
+                now,
+            )
+        })
         .await?;
     let location = format!("/api/v1/incidents/{}", incident.id);
     tracing::info!(incident = %incident.id, severity = %incident.severity, actor = %caller.name, "incident declared");

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod clock;
 pub mod extract;
 pub mod incidents;
 pub mod schedules;
@@ -54,6 +55,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(incidents::tasks, incidents::add_task))
         .routes(routes!(incidents::update_task))
         .routes(routes!(incidents::add_note))
+        .routes(routes!(clock::clock))
         .routes(routes!(catalog::services))
         .routes(routes!(catalog::people))
         .routes(routes!(catalog::policies))

@@ -150,7 +150,8 @@ pub async fn effective_schedule(
     Ok((schedule, name))
 }
 
-fn core_override(o: &ScheduleOverride) -> Override {
+/// A stored run-time override as the core resolves it.
+pub fn core_override(o: &ScheduleOverride) -> Override {
     Override {
         id: Some(o.id.clone()),
         person: o.person.clone(),

@@ -3,5 +3,6 @@
 
 mod api;
 mod openapi;
+mod policies;
 mod schedules;
 mod support;

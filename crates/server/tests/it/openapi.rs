@@ -23,6 +23,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/incidents/{id}/tasks"),
     ("patch", "/api/v1/incidents/{id}/tasks/{task_id}"),
     ("post", "/api/v1/incidents/{id}/notes"),
+    ("get", "/api/v1/incidents/{id}/clock"),
     ("get", "/api/v1/services"),
     ("get", "/api/v1/people"),
     ("get", "/api/v1/policies"),
