@@ -6,3 +6,4 @@ mod crash;
 mod oncall;
 mod oracle;
 mod policy;
+mod two_nodes;
