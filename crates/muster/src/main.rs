@@ -78,8 +78,11 @@ enum Cmd {
         dir: PathBuf,
         /// JSON lines, one recorded incident per line (format: `muster replay --help`, docs in
         /// crates/muster/src/policy.rs).
-        #[arg(long)]
-        incidents: PathBuf,
+        #[arg(long, required_unless_present = "from_db", conflicts_with = "from_db")]
+        incidents: Option<PathBuf>,
+        /// Replay the incidents stored in this database (sqlite://… or postgres://…).
+        #[arg(long, value_name = "URL")]
+        from_db: Option<String>,
         /// One JSON object per incident, then a summary object.
         #[arg(long)]
         json: bool,
@@ -99,9 +102,20 @@ fn main() -> ExitCode {
         Cmd::Replay {
             dir,
             incidents,
+            from_db,
             json,
             tolerance,
-        } => return policy::replay(&dir, &incidents, json, &tolerance),
+        } => {
+            let source = match (&incidents, &from_db) {
+                (Some(file), _) => policy::Source::File(file),
+                (None, Some(url)) => policy::Source::Database(url),
+                (None, None) => {
+                    eprintln!("error: give --incidents FILE or --from-db URL");
+                    return ExitCode::FAILURE;
+                }
+            };
+            return policy::replay(&dir, source, json, &tolerance);
+        }
         Cmd::Serve(args) => runtime().and_then(|rt| rt.block_on(serve::serve(args))),
         Cmd::Token { command } => runtime().and_then(|rt| rt.block_on(serve::token(command))),
         Cmd::Incident { conn, command } => {

@@ -259,8 +259,16 @@ pub fn tally(stats: &mut BTreeMap<String, PolicyStats>, r: &IncidentReplay) {
     }
 }
 
-pub fn replay(dir: &Path, incidents: &Path, json: bool, tolerance: &str) -> ExitCode {
-    match replay_inner(dir, incidents, json, tolerance) {
+/// Where recorded incidents come from.
+pub enum Source<'a> {
+    /// A JSON-lines file in the format above.
+    File(&'a Path),
+    /// The incidents stored in a Muster database (`sqlite://…` or `postgres://…`).
+    Database(&'a str),
+}
+
+pub fn replay(dir: &Path, source: Source<'_>, json: bool, tolerance: &str) -> ExitCode {
+    match replay_inner(dir, source, json, tolerance) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -271,7 +279,7 @@ pub fn replay(dir: &Path, incidents: &Path, json: bool, tolerance: &str) -> Exit
 
 fn replay_inner(
     dir: &Path,
-    incidents: &Path,
+    source: Source<'_>,
     json: bool,
     tolerance: &str,
 ) -> anyhow::Result<ExitCode> {
@@ -283,21 +291,12 @@ fn replay_inner(
         return Ok(ExitCode::FAILURE);
     };
     let policies = config.engine_policies();
-    let file = std::fs::File::open(incidents)
-        .with_context(|| format!("cannot open {}", incidents.display()))?;
     let mut stats: BTreeMap<String, PolicyStats> = policies
         .iter()
         .map(|p| (p.id.clone(), PolicyStats::default()))
         .collect();
     let mut count = 0usize;
-    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.with_context(|| format!("{}:{}", incidents.display(), n + 1))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let rec: Recorded = serde_json::from_str(&line).map_err(|e| {
-            anyhow::anyhow!("{}:{}:{}: {e}", incidents.display(), n + 1, e.column())
-        })?;
+    let mut each = |rec: Recorded| {
         let r = replay_one(&policies, &rec, tolerance);
         tally(&mut stats, &r);
         count += 1;
@@ -305,6 +304,17 @@ fn replay_inner(
             println!("{}", incident_json(&rec, &r));
         } else {
             print_incident(&rec, &r);
+        }
+    };
+    match source {
+        Source::File(path) => read_file(path, &mut each)?,
+        Source::Database(url) => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            for rec in rt.block_on(recorded_from_db(url))? {
+                each(rec);
+            }
         }
     }
     if json {
@@ -316,6 +326,82 @@ fn replay_inner(
         print_summary(count, &stats);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn read_file(path: &Path, each: &mut impl FnMut(Recorded)) -> anyhow::Result<()> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("{}:{}", path.display(), n + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let rec: Recorded = serde_json::from_str(&line)
+            .map_err(|e| anyhow::anyhow!("{}:{}:{}: {e}", path.display(), n + 1, e.column()))?;
+        each(rec);
+    }
+    Ok(())
+}
+
+/// Every stored incident as a recorded event stream, oldest first: the engine events its
+/// timeline means, and what the policies then in force did (`policy_fired` records).
+pub async fn recorded_from_db(url: &str) -> anyhow::Result<Vec<Recorded>> {
+    let store = muster_store::Store::connect(url)
+        .await
+        .context("cannot open the database")?;
+    let mut incidents = Vec::new();
+    let mut before = None;
+    loop {
+        let filter = muster_store::IncidentFilter {
+            limit: Some(muster_store::MAX_LIST_LIMIT),
+            before,
+            ..Default::default()
+        };
+        let page = store.list_incidents(&filter).await?;
+        let Some(last) = page.last() else { break };
+        before = Some(last.id);
+        incidents.extend(page);
+    }
+    incidents.reverse();
+    let mut out = Vec::with_capacity(incidents.len());
+    for incident in incidents {
+        let mut rec = Recorded {
+            incident: incident.id.to_string(),
+            events: Vec::new(),
+            fired: Vec::new(),
+            until: incident.resolved_at,
+        };
+        let mut after = 0;
+        loop {
+            let page = store
+                .timeline(incident.id, after, muster_store::MAX_TIMELINE_LIMIT)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for e in page {
+                record_event(&mut rec, e);
+            }
+        }
+        out.push(rec);
+    }
+    store.close().await;
+    Ok(out)
+}
+
+fn record_event(rec: &mut Recorded, e: muster_core::TimelineEvent) {
+    if let muster_core::Change::PolicyFired {
+        policy, actions, ..
+    } = &e.change
+    {
+        rec.fired
+            .extend(actions.iter().map(|action| RecordedFiring {
+                at: e.at,
+                policy: policy.clone(),
+                action: action.clone(),
+            }));
+    } else if let Some(event) = muster_server::policy::event_of(&e.change, &e.actor) {
+        rec.events.push(RecordedEvent { at: e.at, event });
+    }
 }
 
 fn hm(t: Timestamp) -> String {

@@ -19,17 +19,7 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
+use muster_testkit::copy_dir;
 
 #[test]
 fn policy_test_passes_on_the_demo() {
@@ -188,4 +178,131 @@ fn replay_rejects_a_bad_line_with_its_number() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.jsonl:2:"), "{err}");
+}
+
+/// Builds a real database in which the demo policies fired: a SEV1 declared at T0, left alone
+/// until T0+25m (nudge at 15m, page and notify at 20m), then resolved.
+async fn database_with_history(db: &str) {
+    use std::sync::Arc;
+
+    use muster_core::{Access, Clock, SimulatedClock};
+    use muster_server::AppState;
+    use muster_server::policy::PolicyTimers;
+    use muster_server::scheduler::Scheduler;
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let t0: jiff::Timestamp = "2026-03-29T03:12:00Z".parse().unwrap();
+    let clock = Arc::new(SimulatedClock::new(t0));
+    let store = muster_store::Store::connect(db).await.unwrap();
+    let config = muster_config::load(&repo().join("examples/demo")).unwrap();
+    let token = store
+        .create_token("alice", Access::Responder, t0)
+        .await
+        .unwrap();
+    let state = AppState::new(store.clone(), clock.clone() as Arc<dyn Clock>, config, None);
+    let scheduler = Scheduler::new(store.clone(), clock.clone()).with_owner("history");
+    let handler = PolicyTimers::new(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(muster_server::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{base}/api/v1/incidents"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"title": "Checkout down", "severity": "SEV1", "services": ["checkout"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    for minute in [15, 20, 25] {
+        clock.set(t0 + jiff::SignedDuration::from_mins(minute));
+        scheduler.tick(&handler).await.unwrap();
+    }
+    let r = http
+        .patch(format!("{base}/api/v1/incidents/INC-1"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"status": "resolved"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    store.close().await;
+}
+
+fn replay_db(config: &Path, db: &str) -> Vec<serde_json::Value> {
+    let out = muster(&[
+        "replay",
+        &config.to_string_lossy(),
+        "--from-db",
+        db,
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+/// `--from-db` replays the stored incidents: with the policies that fired, nothing differs;
+/// with a changed policy, the differences are named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_from_the_database_compares_with_what_fired() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/history.db", dir.path().display());
+    database_with_history(&db).await;
+
+    let lines = replay_db(&repo().join("examples/demo"), &db);
+    let inc = &lines[0];
+    assert_eq!(inc["incident"], "INC-1");
+    let fired: Vec<&str> = inc["would_fire"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["policy"] == "blast-radius-20m")
+        .map(|a| {
+            a["action"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .next()
+                .unwrap()
+                .as_str()
+        })
+        .collect();
+    assert_eq!(fired, ["nudge", "page", "notify"]);
+    assert_eq!(inc["only_simulated"], serde_json::json!([]), "{inc}");
+    assert_eq!(inc["only_recorded"], serde_json::json!([]), "{inc}");
+    assert_eq!(lines.last().unwrap()["summary"]["incidents"], 1);
+
+    // What if the deadline had been 30 minutes? Then the 20-minute page would not have fired.
+    let changed = dir.path().join("config");
+    copy_dir(&repo().join("examples/demo"), &changed);
+    let file = changed.join("policies/blast-radius.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replacen("within: 20m", "within: 30m", 1)).unwrap();
+    let lines = replay_db(&changed, &db);
+    let only_recorded: Vec<&str> = lines[0]["only_recorded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            a["action"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .next()
+                .unwrap()
+                .as_str()
+        })
+        .collect();
+    assert!(only_recorded.contains(&"page"), "{}", lines[0]);
 }
