@@ -16,7 +16,7 @@ pub use access::Access;
 pub use clock::{Clock, SimulatedClock};
 pub use incident::{
     Command, DomainError, Incident, IncidentNumber, MilestoneRecord, RoleHolder, Severity, Status,
-    Task, Vocabulary, decide, declare,
+    Task, Vocabulary, decide, declare, declare_typed,
 };
 pub use jiff::Timestamp;
 pub use timeline::{Change, TimelineEvent};

@@ -18,6 +18,9 @@ pub enum Change {
         severity: Severity,
         status: Status,
         services: Vec<String>,
+        /// What kind of incident (`security`, `data-exposure`, …), for policies and playbooks.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        incident_type: Option<String>,
     },
     TitleChanged {
         from: String,
@@ -66,6 +69,17 @@ pub enum Change {
     },
     NoteAdded {
         text: String,
+    },
+    /// Someone started working the incident.
+    ResponderJoined {
+        person: String,
+    },
+    ResponderLeft {
+        person: String,
+    },
+    /// A nudge (by its idempotency key) was seen; a cadence stops escalating it.
+    NudgeAcknowledged {
+        key: String,
     },
     /// A policy fired: why, in plain words, and what it asked for (each action is one outbox
     /// item). `late_by_ms`: how late the timer that caused it fired, when it was late.
@@ -140,6 +154,9 @@ impl Change {
             Change::TaskCompleted { .. } => "task_completed",
             Change::TaskReopened { .. } => "task_reopened",
             Change::NoteAdded { .. } => "note_added",
+            Change::ResponderJoined { .. } => "responder_joined",
+            Change::ResponderLeft { .. } => "responder_left",
+            Change::NudgeAcknowledged { .. } => "nudge_acknowledged",
             Change::PolicyFired { .. } => "policy_fired",
             Change::DeadlineOutcome { .. } => "deadline_outcome",
             Change::PolicyCancelled { .. } => "policy_cancelled",

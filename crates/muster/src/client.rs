@@ -37,6 +37,9 @@ pub enum IncidentCmd {
         /// Affected service (repeat for several).
         #[arg(long = "service")]
         services: Vec<String>,
+        /// Kind of incident (e.g. security, data-exposure) for policies and playbooks.
+        #[arg(long = "type")]
+        incident_type: Option<String>,
     },
     /// List incidents, newest first.
     List {
@@ -87,6 +90,10 @@ pub enum IncidentCmd {
     },
     /// Add a note to the timeline.
     Note { id: String, text: String },
+    /// PERSON starts working the incident.
+    Join { id: String, person: String },
+    /// PERSON stops working the incident.
+    Leave { id: String, person: String },
     /// Resolve an incident.
     Resolve { id: String },
     /// Reopen a resolved incident.
@@ -261,6 +268,9 @@ fn summary(e: &Value) -> String {
         "task_completed" | "task_reopened" => format!("#{}", s(d, "task_id")),
         "services_changed" => format!("+[{}] -[{}]", join(&d["added"]), join(&d["removed"])),
         "note_added" => s(d, "text"),
+        "responder_joined" => format!("{} joined", s(d, "person")),
+        "responder_left" => format!("{} left", s(d, "person")),
+        "nudge_acknowledged" => format!("nudge {} acknowledged", s(d, "key")),
         "policy_fired" => policy_fired(d),
         "deadline_outcome" => deadline_outcome(d),
         "policy_cancelled" => format!("{} cancelled: {}", s(d, "policy"), s(d, "reason")),
@@ -494,8 +504,12 @@ pub async fn incident(conn: Connection, cmd: IncidentCmd) -> anyhow::Result<()> 
             title,
             severity,
             services,
+            incident_type,
         } => {
-            let body = json!({ "title": title, "severity": severity.to_uppercase(), "services": services });
+            let body = json!({
+                "title": title, "severity": severity.to_uppercase(), "services": services,
+                "incident_type": incident_type,
+            });
             let inc = api
                 .call(Method::POST, "/api/v1/incidents", Some(body))
                 .await?;
@@ -569,6 +583,17 @@ pub async fn incident(conn: Connection, cmd: IncidentCmd) -> anyhow::Result<()> 
                     .await?,
                 id,
             )
+        }
+        IncidentCmd::Join { id, person } => {
+            let body = json!({ "person": person });
+            let inc = api
+                .call(Method::POST, &path(&id, "/responders"), Some(body))
+                .await?;
+            (inc, id)
+        }
+        IncidentCmd::Leave { id, person } => {
+            let rest = format!("/responders/{person}");
+            (api.call(Method::DELETE, &path(&id, &rest), None).await?, id)
         }
         IncidentCmd::Note { id, text } => {
             let body = json!({ "text": text });

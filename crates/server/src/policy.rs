@@ -101,13 +101,23 @@ pub fn steps(policy: &escalation::EscalationPolicy, start: Timestamp) -> Vec<Pla
 pub fn event_of(change: &Change, actor: &str) -> Option<Event> {
     Some(match change {
         Change::Declared {
-            severity, services, ..
+            severity,
+            services,
+            incident_type,
+            ..
         } => Event::Declared {
             severity: *severity,
             services: services.clone(),
-            incident_type: None,
+            incident_type: incident_type.clone(),
             labels: BTreeMap::new(),
         },
+        Change::ResponderJoined { person } => Event::ResponderJoined {
+            person: person.clone(),
+        },
+        Change::ResponderLeft { person } => Event::ResponderLeft {
+            person: person.clone(),
+        },
+        Change::NudgeAcknowledged { key } => Event::NudgeAcknowledged { key: key.clone() },
         Change::SeverityChanged { to, .. } => Event::SeverityChanged { to: *to },
         Change::StatusChanged { to, .. } | Change::Reopened { to } => {
             Event::StatusChanged { to: *to }

@@ -201,6 +201,12 @@ pub struct Incident {
     pub severity: Severity,
     pub status: Status,
     pub services: Vec<String>,
+    /// Set at declaration (`security`, `data-exposure`, …); `None` for a plain incident.
+    #[serde(default)]
+    pub incident_type: Option<String>,
+    /// People working the incident now, in the order they joined.
+    #[serde(default)]
+    pub responders: Vec<String>,
     pub roles: BTreeMap<String, RoleHolder>,
     pub milestones: Vec<MilestoneRecord>,
     pub tasks: Vec<Task>,
@@ -245,6 +251,18 @@ pub enum Command {
     },
     AddNote {
         text: String,
+    },
+    /// `person` starts working the incident.
+    Join {
+        person: String,
+    },
+    /// `person` stops working the incident.
+    Leave {
+        person: String,
+    },
+    /// A nudge (by its idempotency key) was seen and is being handled.
+    AcknowledgeNudge {
+        key: String,
     },
     Resolve,
     Reopen {
@@ -334,14 +352,27 @@ pub fn declare(
     services: &[String],
     vocab: &Vocabulary,
 ) -> Result<Vec<Change>, DomainError> {
+    declare_typed(title, severity, services, None, vocab)
+}
+
+/// [`declare`] with an incident type (`security`, `data-exposure`, …): lower-case words.
+pub fn declare_typed(
+    title: &str,
+    severity: Severity,
+    services: &[String],
+    incident_type: Option<&str>,
+    vocab: &Vocabulary,
+) -> Result<Vec<Change>, DomainError> {
     let title = valid_title(title)?;
     let services = valid_services(services, vocab)?;
+    let incident_type = incident_type.map(valid_type).transpose()?;
     Ok(vec![
         Change::Declared {
             title,
             severity,
             status: Status::Triage,
             services,
+            incident_type,
         },
         Change::MilestoneReached {
             milestone: "declared".into(),
@@ -363,6 +394,20 @@ fn valid_title(title: &str) -> Result<String, DomainError> {
     Ok(title.to_string())
 }
 
+fn valid_type(t: &str) -> Result<String, DomainError> {
+    let ok = !t.is_empty()
+        && t.len() <= 64
+        && t.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !ok {
+        return Err(DomainError::invalid(
+            "incident_type",
+            "lower-case letters, digits, `-` and `_`, at most 64",
+        ));
+    }
+    Ok(t.to_string())
+}
+
 fn valid_services(services: &[String], vocab: &Vocabulary) -> Result<Vec<String>, DomainError> {
     let mut out: Vec<String> = Vec::with_capacity(services.len());
     for s in services {
@@ -382,6 +427,7 @@ impl Incident {
             severity,
             status,
             services,
+            incident_type,
         } = &event.change
         else {
             return None;
@@ -392,6 +438,8 @@ impl Incident {
             severity: *severity,
             status: *status,
             services: services.clone(),
+            incident_type: incident_type.clone(),
+            responders: Vec::new(),
             roles: BTreeMap::new(),
             milestones: Vec::new(),
             tasks: Vec::new(),
@@ -471,8 +519,15 @@ impl Incident {
                     t.done_at = done.then_some(at);
                 }
             }
+            Change::ResponderJoined { person } => {
+                if !self.responders.contains(person) {
+                    self.responders.push(person.clone());
+                }
+            }
+            Change::ResponderLeft { person } => self.responders.retain(|p| p != person),
             // Policy records explain; they never change the incident itself.
             Change::NoteAdded { .. }
+            | Change::NudgeAcknowledged { .. }
             | Change::PolicyFired { .. }
             | Change::DeadlineOutcome { .. }
             | Change::PolicyCancelled { .. }
@@ -583,6 +638,37 @@ pub fn decide(
                 return Err(DomainError::invalid("text", "must be 1 to 10000 bytes"));
             }
             Ok(vec![Change::NoteAdded { text: text.into() }])
+        }
+        Command::Join { person } => {
+            vocab.check("person", &vocab.people, person)?;
+            incident.refuse_if_resolved("joining it")?;
+            if incident.responders.contains(person) {
+                return Ok(vec![]);
+            }
+            Ok(vec![Change::ResponderJoined {
+                person: person.clone(),
+            }])
+        }
+        Command::Leave { person } => {
+            if !incident.responders.contains(person) {
+                return Err(DomainError::Conflict(format!(
+                    "{person} is not a responder on {}",
+                    incident.id
+                )));
+            }
+            Ok(vec![Change::ResponderLeft {
+                person: person.clone(),
+            }])
+        }
+        Command::AcknowledgeNudge { key } => {
+            let key = key.trim();
+            if key.is_empty() || key.len() > 300 {
+                return Err(DomainError::invalid(
+                    "key",
+                    "the nudge's key, 1 to 300 bytes",
+                ));
+            }
+            Ok(vec![Change::NudgeAcknowledged { key: key.into() }])
         }
         Command::Resolve => {
             incident.refuse_if_resolved("resolving it again")?;

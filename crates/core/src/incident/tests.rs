@@ -306,6 +306,71 @@ fn services_change_as_a_diff() {
 }
 
 #[test]
+fn responders_join_once_and_leave() {
+    let (mut inc, mut log) = declared();
+    let join = |p: &str| Command::Join { person: p.into() };
+    run(&mut inc, &mut log, join("alice")).unwrap();
+    assert_eq!(
+        run(&mut inc, &mut log, join("alice")).unwrap(),
+        0,
+        "joining twice is a no-op"
+    );
+    run(&mut inc, &mut log, join("bob")).unwrap();
+    assert_eq!(inc.responders, ["alice", "bob"]);
+    assert!(
+        run(&mut inc, &mut log, join("zed")).is_err(),
+        "unknown person"
+    );
+    run(
+        &mut inc,
+        &mut log,
+        Command::Leave {
+            person: "alice".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(inc.responders, ["bob"]);
+    let e = run(
+        &mut inc,
+        &mut log,
+        Command::Leave {
+            person: "alice".into(),
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(e, DomainError::Conflict(_)));
+    assert!(
+        run(
+            &mut inc,
+            &mut log,
+            Command::AcknowledgeNudge { key: " ".into() }
+        )
+        .is_err()
+    );
+    run(
+        &mut inc,
+        &mut log,
+        Command::AcknowledgeNudge {
+            key: "p:cadence:1:1".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(Incident::replay(inc.id, &log).unwrap(), inc);
+}
+
+#[test]
+fn incident_types_are_checked_and_kept() {
+    let changes =
+        declare_typed("Leak", Severity::Sev2, &[], Some("data-exposure"), &vocab()).unwrap();
+    let events = stamp(0, changes);
+    let inc = Incident::replay(IncidentNumber(1), &events).unwrap();
+    assert_eq!(inc.incident_type.as_deref(), Some("data-exposure"));
+    let e =
+        declare_typed("Leak", Severity::Sev2, &[], Some("Data Exposure"), &vocab()).unwrap_err();
+    assert_eq!(e.field(), Some("incident_type"));
+}
+
+#[test]
 fn parsing_names() {
     assert_eq!("sev1".parse::<Severity>().unwrap(), Severity::Sev1);
     assert!("SEV5".parse::<Severity>().is_err());
@@ -352,6 +417,9 @@ fn arb_command() -> impl Strategy<Value = Command> {
             title: "t".into(),
             assignee: None
         }),
+        prop::sample::select(vec!["alice", "bob"]).prop_map(|p| Command::Join { person: p.into() }),
+        prop::sample::select(vec!["alice", "bob"])
+            .prop_map(|p| Command::Leave { person: p.into() }),
     ]
 }
 

@@ -180,6 +180,13 @@ fn tour(db: &str) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let out = run(&["incident", "join", "INC-1", "bob"], &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout(&out).contains("bob joined"), "{}", stdout(&out));
     let out = run(&["incident", "resolve", "INC-1"], &env);
     assert!(
         out.status.success(),

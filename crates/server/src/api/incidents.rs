@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use muster_core::{
     Access, Command, Incident, IncidentNumber, Severity, Status, TimelineEvent, Timestamp, decide,
-    declare as declare_changes,
+    declare_typed,
 };
 use muster_store::IncidentFilter;
 use serde::{Deserialize, Serialize};
@@ -31,6 +31,10 @@ pub struct IncidentView {
     #[schema(value_type = String, example = "investigating")]
     pub status: Status,
     pub services: Vec<String>,
+    /// `security`, `data-exposure`, … when declared with a type.
+    pub incident_type: Option<String>,
+    /// People working the incident now.
+    pub responders: Vec<String>,
     /// Role id → holder.
     pub roles: BTreeMap<String, RoleView>,
     pub milestones: Vec<MilestoneView>,
@@ -94,6 +98,8 @@ impl From<Incident> for IncidentView {
             severity: i.severity,
             status: i.status,
             services: i.services,
+            incident_type: i.incident_type,
+            responders: i.responders,
             roles: i
                 .roles
                 .into_iter()
@@ -166,6 +172,10 @@ pub struct DeclareRequest {
     pub severity: Severity,
     #[serde(default)]
     pub services: Vec<String>,
+    /// Optional kind of incident (`security`, `data-exposure`, …) that policies and playbooks
+    /// can match on.
+    #[serde(default)]
+    pub incident_type: Option<String>,
 }
 
 /// Only the fields present are changed. Setting `status` of a resolved incident reopens it.
@@ -212,6 +222,21 @@ pub struct TaskPatch {
 #[serde(deny_unknown_fields)]
 pub struct NoteRequest {
     pub text: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResponderRequest {
+    /// The person joining (a person id from the configuration).
+    pub person: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NudgeAckRequest {
+    /// The nudge's key, as in the outbox item and the `policy_fired` record.
+    #[schema(example = "sev1-status-updates:cadence:1:0")]
+    pub key: String,
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -323,7 +348,13 @@ pub async fn declare(
 ) -> Result<Response, ApiError> {
     caller.require(Access::Responder)?;
     let cfg = state.config();
-    let changes = declare_changes(&req.title, req.severity, &req.services, &cfg.vocab)?;
+    let changes = declare_typed(
+        &req.title,
+        req.severity,
+        &req.services,
+        req.incident_type.as_deref(),
+        &cfg.vocab,
+    )?;
     let overrides = policy::runtime_overrides(&state.store).await?;
     let now = state.clock.now();
     let declared = changes.clone();
@@ -520,4 +551,48 @@ pub async fn add_note(
     ApiJson(req): ApiJson<NoteRequest>,
 ) -> Result<Json<IncidentView>, ApiError> {
     apply(&state, &caller, &id, Command::AddNote { text: req.text }).await
+}
+
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/responders", tag = "incidents", request_body = ResponderRequest,
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 200, description = "OK", body = IncidentView), (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 409, description = "Conflicts with the incident's current state", body = ErrorBody), (status = 422, description = "A field has an invalid or unknown value", body = ErrorBody)))]
+pub async fn join(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ResponderRequest>,
+) -> Result<Json<IncidentView>, ApiError> {
+    apply(&state, &caller, &id, Command::Join { person: req.person }).await
+}
+
+#[utoipa::path(delete, path = "/api/v1/incidents/{id}/responders/{person}", tag = "incidents",
+    params(("id" = String, Path, description = "Incident id"), ("person" = String, Path, description = "Person id")),
+    responses((status = 200, description = "OK", body = IncidentView), (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 409, description = "Not a responder", body = ErrorBody)))]
+pub async fn leave(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, person)): Path<(String, String)>,
+) -> Result<Json<IncidentView>, ApiError> {
+    apply(&state, &caller, &id, Command::Leave { person }).await
+}
+
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/nudges/ack", tag = "incidents", request_body = NudgeAckRequest,
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 200, description = "OK", body = IncidentView), (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 422, description = "A field has an invalid or unknown value", body = ErrorBody)))]
+pub async fn ack_nudge(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<NudgeAckRequest>,
+) -> Result<Json<IncidentView>, ApiError> {
+    apply(
+        &state,
+        &caller,
+        &id,
+        Command::AcknowledgeNudge { key: req.key },
+    )
+    .await
 }

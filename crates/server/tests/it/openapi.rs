@@ -23,6 +23,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/incidents/{id}/tasks"),
     ("patch", "/api/v1/incidents/{id}/tasks/{task_id}"),
     ("post", "/api/v1/incidents/{id}/notes"),
+    ("post", "/api/v1/incidents/{id}/responders"),
+    ("delete", "/api/v1/incidents/{id}/responders/{person}"),
+    ("post", "/api/v1/incidents/{id}/nudges/ack"),
     ("get", "/api/v1/incidents/{id}/clock"),
     ("get", "/api/v1/services"),
     ("get", "/api/v1/people"),
@@ -72,7 +75,8 @@ async fn openapi_covers_every_route_and_validates() {
             .replace("{id}", "INC-1")
             .replace("{role}", "scribe")
             .replace("{task_id}", "1")
-            .replace("{override_id}", "ovr-1");
+            .replace("{override_id}", "ovr-1")
+            .replace("{person}", "alice");
         let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let body = matches!(*method, "post" | "patch").then(|| serde_json::json!({}));
         let (s, v, _) = app.send(m, &concrete, Some(&app.admin), body).await;

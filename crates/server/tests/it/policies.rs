@@ -479,3 +479,161 @@ both_policies!(
         );
     }
 );
+
+both_policies!(
+    a_lone_responder_gets_help_after_15_minutes,
+    demo_dir(),
+    |p| async move {
+        let alone = p.app.declare("Alone at night").await;
+        let paired = p.app.declare("Two on it").await;
+        for id in [&alone, &paired] {
+            let (s, v) = p
+                .app
+                .post(
+                    &format!("/api/v1/incidents/{id}/responders"),
+                    json!({"person": "alice"}),
+                )
+                .await;
+            assert_eq!(s, 200, "{v}");
+            assert_eq!(v["responders"], json!(["alice"]));
+        }
+        p.at(minutes(10)).await;
+        let (s, v) = p
+            .app
+            .post(
+                &format!("/api/v1/incidents/{paired}/responders"),
+                json!({"person": "bob"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        p.at(minutes(14)).await;
+        assert!(
+            p.fired(&alone, "no-solo-heroics").await.is_empty(),
+            "not before 15 min"
+        );
+        p.at(minutes(15)).await;
+        let fired = p.fired(&alone, "no-solo-heroics").await;
+        assert_eq!(fired.len(), 1, "{fired:?}");
+        assert!(
+            p.fired(&paired, "no-solo-heroics").await.is_empty(),
+            "two responders: no page"
+        );
+
+        // Leaving is recorded, and leaving twice is a conflict.
+        let path = format!("/api/v1/incidents/{paired}/responders/bob");
+        let (s, v, _) = p
+            .app
+            .send(reqwest::Method::DELETE, &path, Some(&p.app.responder), None)
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["responders"], json!(["alice"]));
+        let (s, _, _) = p
+            .app
+            .send(reqwest::Method::DELETE, &path, Some(&p.app.responder), None)
+            .await;
+        assert_eq!(s, 409);
+    }
+);
+
+both_policies!(
+    security_incidents_bring_in_legal_at_once,
+    demo_dir(),
+    |p| async move {
+        let (s, v) = p
+            .app
+            .post(
+                "/api/v1/incidents",
+                json!({"title": "Leaked API keys", "severity": "SEV2", "incident_type": "security"}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        assert_eq!(v["incident_type"], "security");
+        let id = v["id"].as_str().unwrap().to_string();
+        let legal: Vec<OutboxRecord> = p
+            .outbox(&id)
+            .await
+            .into_iter()
+            .filter(|o| o.idempotency_key.contains("legal-on-data-incidents"))
+            .collect();
+        assert!(
+            legal
+                .iter()
+                .any(|o| o.payload["action"]["notify"]["alias"] == "legal"),
+            "{legal:?}"
+        );
+        let plain = p.app.declare("Plain outage").await;
+        assert!(
+            !p.outbox(&plain)
+                .await
+                .iter()
+                .any(|o| o.idempotency_key.contains("legal-on-data-incidents")),
+            "only typed incidents"
+        );
+        let (s, v) = p
+            .app
+            .post(
+                "/api/v1/incidents",
+                json!({"title": "x", "severity": "SEV2", "incident_type": "Not A Type"}),
+            )
+            .await;
+        assert_eq!(s, 422, "{v}");
+    }
+);
+
+both_policies!(
+    an_acknowledged_status_update_nudge_does_not_escalate,
+    demo_dir(),
+    |p| async move {
+        let mut ids = Vec::new();
+        for title in ["acked", "ignored"] {
+            let id = p.app.declare(title).await;
+            let (s, v) = p
+                .app
+                .post(
+                    &format!("/api/v1/incidents/{id}/milestones"),
+                    json!({"milestone": "acknowledged"}),
+                )
+                .await;
+            assert_eq!(s, 200, "{v}");
+            ids.push(id);
+        }
+        p.at(minutes(30)).await;
+        let nudge_key = |items: Vec<OutboxRecord>| {
+            items
+                .into_iter()
+                .find(|o| o.idempotency_key.contains("sev1-status-updates") && o.effect == "nudge")
+                .map(|o| o.idempotency_key)
+                .expect("status update nudge at 30 min")
+        };
+        let key = nudge_key(p.outbox(&ids[0]).await);
+        let engine_key = key.split_once('/').expect("incident prefix").1.to_string();
+        let (s, v) = p
+            .app
+            .post(
+                &format!("/api/v1/incidents/{}/nudges/ack", ids[0]),
+                json!({"key": engine_key}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        p.at(minutes(41)).await;
+        let escalations = |items: Vec<OutboxRecord>| {
+            items
+                .into_iter()
+                .filter(|o| {
+                    o.idempotency_key.contains("sev1-status-updates")
+                        && o.idempotency_key.contains("escalat")
+                })
+                .count()
+        };
+        assert_eq!(
+            escalations(p.outbox(&ids[0]).await),
+            0,
+            "acknowledged: no escalation"
+        );
+        assert_eq!(
+            escalations(p.outbox(&ids[1]).await),
+            1,
+            "ignored: escalated to the incident commander"
+        );
+    }
+);
