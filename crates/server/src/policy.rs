@@ -239,6 +239,8 @@ struct Reaction<'a> {
     now: Timestamp,
     /// Role → holder, as of the changes seen so far.
     roles: BTreeMap<String, String>,
+    /// Highest task number so far, so tasks a policy creates get the next ones.
+    last_task: u32,
     changes: Vec<Change>,
     effects: Effects,
 }
@@ -261,6 +263,7 @@ impl<'a> Reaction<'a> {
             id: incident.id,
             now,
             roles,
+            last_task: incident.tasks.iter().map(|t| t.id).max().unwrap_or(0),
             changes: Vec::new(),
             effects: Effects::default(),
         }
@@ -294,6 +297,7 @@ impl<'a> Reaction<'a> {
             Change::RoleReleased { role, .. } => {
                 self.roles.remove(role);
             }
+            Change::TaskAdded { task_id, .. } => self.last_task = self.last_task.max(*task_id),
             _ => {}
         }
     }
@@ -395,7 +399,11 @@ impl<'a> Reaction<'a> {
             Action::Nudge { role, .. } => self.roles.get(role).cloned().into_iter().collect(),
             Action::Notify { alias, .. } => vec![format!("alias:{alias}")],
             Action::AssignRole { role, to } => self.assign(pa, role, to, follow),
-            Action::CreateTask { .. } | Action::DraftStatusUpdate { .. } => Vec::new(),
+            Action::CreateTask { title } => {
+                self.add_task(title);
+                Vec::new()
+            }
+            Action::DraftStatusUpdate { .. } => Vec::new(),
         };
         self.outbox(
             format!("{}/{}", self.id, pa.idempotency_key),
@@ -410,6 +418,16 @@ impl<'a> Reaction<'a> {
             }),
         );
         to
+    }
+
+    /// A policy's task goes straight onto the incident's checklist, in this transaction.
+    fn add_task(&mut self, title: &str) {
+        self.last_task += 1;
+        self.changes.push(Change::TaskAdded {
+            task_id: self.last_task,
+            title: title.to_string(),
+            assignee: None,
+        });
     }
 
     fn outbox(&mut self, key: String, effect: &str, payload: Value) {

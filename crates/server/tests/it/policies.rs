@@ -637,3 +637,41 @@ both_policies!(
         );
     }
 );
+
+both_policies!(
+    tasks_from_policies_land_on_the_checklist,
+    demo_dir(),
+    |p| async move {
+        let id = p.app.declare("Checkout down").await;
+        let (s, v) = p
+            .app
+            .post(
+                &format!("/api/v1/incidents/{id}/tasks"),
+                json!({"title": "Roll back"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let (s, v) = p
+            .app
+            .patch(
+                &format!("/api/v1/incidents/{id}"),
+                json!({"status": "resolved"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let titles: Vec<(i64, &str)> = v["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["id"].as_i64().unwrap(), t["title"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            titles,
+            [
+                (1, "Open an incident channel and post the first update"),
+                (2, "Roll back"),
+                (3, "Schedule the post-incident review within 5 working days"),
+            ]
+        );
+    }
+);
