@@ -460,10 +460,10 @@ fn timer_fired(
             if which == "warn" {
                 let w = warn_before.unwrap_or_default();
                 let reason = format!(
-                    "deadline in {} ({} after {start}); {} not reached yet{lateness}",
+                    "deadline in {} ({} after {start}); {} yet{lateness}",
                     dur(w),
                     dur(*within),
-                    words(expect)
+                    not_reached(expect)
                 );
                 let tag = format!("deadline:{n}:warn");
                 fire(out, policy, &policy.on_warn, &tag, reason, 0, late_by);
@@ -475,9 +475,9 @@ fn timer_fired(
                 run.phase = Phase::Missed;
                 let due = run.due.unwrap_or(due_at);
                 let reason = format!(
-                    "{} since {start}; {} not reached{lateness}",
+                    "{} since {start}; {}{lateness}",
                     dur(*within),
-                    words(expect)
+                    not_reached(expect)
                 );
                 let tag = format!("deadline:{n}:missed");
                 fire(out, policy, &policy.on_missed, &tag, reason, 0, late_by);
@@ -659,6 +659,16 @@ fn words(s: &str) -> String {
     s.replace('_', " ")
 }
 
+/// A milestone not reached, in plain words: `blast_radius_validated` → `blast radius not
+/// validated`, `acknowledged` → `not acknowledged`, `war_room` → `war room not reached`.
+fn not_reached(milestone: &str) -> String {
+    match milestone.rsplit_once('_') {
+        _ if !milestone.ends_with("ed") => format!("{} not reached", words(milestone)),
+        Some((rest, last)) => format!("{} not {last}", words(rest)),
+        None => format!("not {milestone}"),
+    }
+}
+
 /// `20 min`, `1 h 30 min`, `45 s`.
 pub(super) fn dur(d: SignedDuration) -> String {
     let secs = d.as_secs().unsigned_abs();
@@ -674,4 +684,19 @@ pub(super) fn dur(d: SignedDuration) -> String {
         parts.push(format!("{s} s"));
     }
     parts.join(" ")
+}
+
+#[cfg(test)]
+mod wording {
+    #[test]
+    fn milestones_not_reached_read_as_english() {
+        use super::not_reached;
+        assert_eq!(
+            not_reached("blast_radius_validated"),
+            "blast radius not validated"
+        );
+        assert_eq!(not_reached("customers_notified"), "customers not notified");
+        assert_eq!(not_reached("acknowledged"), "not acknowledged");
+        assert_eq!(not_reached("war_room"), "war room not reached");
+    }
 }

@@ -214,7 +214,7 @@ fn acceptance_missed_blast_radius_pages_and_notifies_at_20_minutes_explained() {
     assert_eq!(*at, t0() + min(20));
     assert_eq!(
         page.reason,
-        "20 min since declared at 03:12 UTC; blast radius validated not reached"
+        "20 min since declared at 03:12 UTC; blast radius not validated"
     );
     assert_eq!(page.idempotency_key, "blast-radius-20m:deadline:1:missed:0");
     assert_eq!(
@@ -237,7 +237,7 @@ fn acceptance_missed_blast_radius_pages_and_notifies_at_20_minutes_explained() {
     assert_eq!(fired_records[1].2, 2);
     assert_eq!(
         fired_records[0].1,
-        "deadline in 5 min (20 min after declared at 03:12 UTC); blast radius validated not reached yet"
+        "deadline in 5 min (20 min after declared at 03:12 UTC); blast radius not validated yet"
     );
     assert_eq!(sim.outcomes.len(), 1);
     assert!(!sim.outcomes[0].met);

@@ -116,7 +116,7 @@ fn replay_prints_what_would_fire_and_the_differences() {
     );
     assert!(
         text.contains(
-            "why: 20 min since declared at 03:12 UTC; blast radius validated not reached"
+            "why: 20 min since declared at 03:12 UTC; blast radius not validated"
         )
     );
     assert!(text.contains("blast-radius-20m missed at 2026-03-02 03:32:00 UTC (never reached)"));

@@ -196,7 +196,7 @@ both_policies!(
         assert_eq!(missed["actor"], "policy:blast-radius-20m");
         assert_eq!(
             missed["data"]["reason"],
-            "20 min since declared at 03:12 UTC; blast radius validated not reached"
+            "20 min since declared at 03:12 UTC; blast radius not validated"
         );
         assert_eq!(missed["data"]["recipients"][0], json!(on_call[0]));
         assert!(missed["data"].get("late_by_ms").is_none());
