@@ -17,6 +17,24 @@ fi
 if ! python3 -c 'import dateutil, icalendar' 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check python-dateutil icalendar
 fi
+# the real SMTP server the notification tests send email to
+if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
+fi
+
+step "Alertmanager and amtool (the real-Alertmanager intake test)"
+if ! command -v alertmanager >/dev/null && ! command -v prometheus-alertmanager >/dev/null; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager
+  elif command -v sudo >/dev/null && command -v apt-get >/dev/null; then
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager
+  elif [ "${CI:-}" = "true" ]; then
+    echo "cannot install prometheus-alertmanager and CI=true" >&2
+    exit 1
+  else
+    echo "alertmanager not installed: its test will be skipped (it fails under CI=true)"
+  fi
+fi
 
 step "PostgreSQL at 127.0.0.1:5432"
 if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then

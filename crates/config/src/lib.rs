@@ -15,6 +15,7 @@ mod model;
 pub mod policy_tests;
 mod policy_to_core;
 mod raw;
+pub mod templates;
 mod to_core;
 mod validate;
 

@@ -199,6 +199,21 @@ pub(crate) fn validate(
 
     // ---- pass 2: everything else
     for t in src.templates {
+        let rel = v.d.rel_path(t.file);
+        let template = Template {
+            name: t.name.clone(),
+            path: rel.clone(),
+            text: t.text.clone(),
+        };
+        for p in crate::templates::check(&template) {
+            v.d.at_path(
+                &rel,
+                p.line,
+                if p.line == 0 { 0 } else { 1 },
+                crate::Level::Error,
+                p.message,
+            );
+        }
         config.templates.entry(t.name.clone()).or_insert(Template {
             name: t.name,
             path: v.d.rel_path(t.file),

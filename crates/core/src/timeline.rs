@@ -135,6 +135,31 @@ pub enum Change {
         escalation_policy: String,
         reason: String,
     },
+    /// An outbox item (`key`) was resolved into deliveries: who it reaches, by which channel.
+    NotificationQueued {
+        key: String,
+        /// `person:alice via slack`, `#payments via slack`, `legal@example.com via email`.
+        to: Vec<String>,
+    },
+    /// A delivery reached its provider. `latency_ms`: from the decision to the provider's answer.
+    NotificationSent {
+        key: String,
+        channel: String,
+        to: String,
+        latency_ms: i64,
+    },
+    /// A delivery attempt failed. `retry_in_ms` when it will be tried again on the same
+    /// channel; `fallback` the channel tried instead; neither: given up (a dead letter).
+    NotificationFailed {
+        key: String,
+        channel: String,
+        to: String,
+        error: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_in_ms: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fallback: Option<String>,
+    },
 }
 
 impl Change {
@@ -163,6 +188,9 @@ impl Change {
             Change::PolicyError { .. } => "policy_error",
             Change::EscalationStep { .. } => "escalation_step",
             Change::EscalationStopped { .. } => "escalation_stopped",
+            Change::NotificationQueued { .. } => "notification_queued",
+            Change::NotificationSent { .. } => "notification_sent",
+            Change::NotificationFailed { .. } => "notification_failed",
         }
     }
 }

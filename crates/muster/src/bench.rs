@@ -54,7 +54,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "replay" => crate::bench_replay::run(&args.config),
         "schedules" => crate::bench_schedules::run(),
         "timers" => crate::bench_timers::run(&args).await,
-        other => bail!("unknown benchmark `{other}`; available: api, replay, schedules, timers"),
+        "notify" => crate::bench_notify::run(&args).await,
+        "ingest" => crate::bench_ingest::run(&args).await,
+        other => {
+            bail!(
+                "unknown benchmark `{other}`; available: api, replay, schedules, timers, notify, ingest"
+            )
+        }
     }
 }
 

@@ -284,6 +284,14 @@ fn summary(e: &Value) -> String {
             s(d, "reason"),
             late(d)
         ),
+        "notification_queued" => format!("notifying {}", or_nobody(join(&d["to"]))),
+        "notification_sent" => format!(
+            "sent to {} by {} in {} ms",
+            s(d, "to"),
+            s(d, "channel"),
+            d["latency_ms"].as_i64().unwrap_or(0)
+        ),
+        "notification_failed" => notification_failed(d),
         "escalation_stopped" => {
             format!("{} stopped: {}", s(d, "escalation_policy"), s(d, "reason"))
         }
@@ -645,4 +653,18 @@ fn urlencode(v: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+fn notification_failed(d: &Value) -> String {
+    let head = format!(
+        "{} to {} failed: {}",
+        s(d, "channel"),
+        s(d, "to"),
+        s(d, "error")
+    );
+    match (d["fallback"].as_str(), d["retry_in_ms"].as_i64()) {
+        (Some(f), _) => format!("{head}; fell back to {f}"),
+        (None, Some(ms)) => format!("{head}; retrying in {} s", ms / 1000),
+        (None, None) => format!("{head}; gave up"),
+    }
 }

@@ -1,6 +1,9 @@
 //! `muster`: the one binary. Server, config checker, CLI client and benchmarks.
 
+mod alerts;
 mod bench;
+mod bench_ingest;
+mod bench_notify;
 mod bench_replay;
 mod bench_schedules;
 mod bench_timers;
@@ -10,6 +13,7 @@ mod policy;
 mod schedule;
 mod serve;
 mod table;
+mod template;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +55,13 @@ enum Cmd {
         #[command(subcommand)]
         command: client::IncidentCmd,
     },
+    /// Alerts on a running server: list, show, ack, resolve.
+    Alert {
+        #[command(flatten)]
+        conn: client::Connection,
+        #[command(subcommand)]
+        command: alerts::AlertCmd,
+    },
     /// Run-time schedule overrides on a running server.
     Override {
         #[command(flatten)]
@@ -71,6 +82,11 @@ enum Cmd {
     Policy {
         #[command(subcommand)]
         command: policy::PolicyCmd,
+    },
+    /// Message templates: `muster template render DIR NAME --incident FILE` previews one.
+    Template {
+        #[command(subcommand)]
+        command: template::TemplateCmd,
     },
     /// Re-run a config's policies over recorded incidents on a simulated clock (JSON lines).
     Replay {
@@ -99,6 +115,7 @@ fn main() -> ExitCode {
         Cmd::Oncall(args) => return schedule::oncall(args),
         Cmd::Schedule { command } => schedule::run(command),
         Cmd::Policy { command } => return policy::policy(command),
+        Cmd::Template { command } => return template::run(command),
         Cmd::Replay {
             dir,
             incidents,
@@ -120,6 +137,9 @@ fn main() -> ExitCode {
         Cmd::Token { command } => runtime().and_then(|rt| rt.block_on(serve::token(command))),
         Cmd::Incident { conn, command } => {
             runtime().and_then(|rt| rt.block_on(client::incident(conn, command)))
+        }
+        Cmd::Alert { conn, command } => {
+            runtime().and_then(|rt| rt.block_on(alerts::run(conn, command)))
         }
         Cmd::Override { conn, command } => {
             runtime().and_then(|rt| rt.block_on(overrides::run(conn, command)))

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use muster_core::{Access, Clock};
+use muster_server::deliver::{Channels, Deliverer};
 use muster_server::policy::PolicyTimers;
 use muster_server::scheduler::Scheduler;
 use muster_server::{AppState, SystemClock};
@@ -99,6 +100,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // One shutdown for both: the HTTP server and the timer scheduler stop together.
     let stop = Arc::new(tokio::sync::watch::channel(false).0);
     let scheduler = spawn_scheduler(&state, &stop);
+    let deliverer = spawn_deliverer(&state, &stop)?;
     let on_signal = stop.clone();
     let served = muster_server::serve(listener, state, async move {
         shutdown_signal().await;
@@ -112,6 +114,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .is_err()
     {
         tracing::warn!("timer scheduler did not stop within 10 s");
+    }
+    // An unfinished delivery is claimed again after its lease (at least once).
+    if tokio::time::timeout(Duration::from_secs(10), deliverer)
+        .await
+        .is_err()
+    {
+        tracing::warn!("deliverer did not stop within 10 s");
     }
     served?;
     tracing::info!("stopped");
@@ -130,6 +139,19 @@ fn spawn_scheduler(
     tokio::spawn(scheduler.run(handler, async move {
         let _ = stopped.wait_for(|s| *s).await;
     }))
+}
+
+/// Runs the notification deliverer with the providers configured in the environment.
+fn spawn_deliverer(
+    state: &AppState,
+    stop: &Arc<tokio::sync::watch::Sender<bool>>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let channels = Channels::from_env().map_err(anyhow::Error::msg)?;
+    let deliverer = Deliverer::new(state.clone(), channels);
+    let mut stopped = stop.subscribe();
+    Ok(tokio::spawn(deliverer.run(async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    })))
 }
 
 #[cfg(unix)]

@@ -6,7 +6,9 @@
 pub mod api;
 pub mod auth;
 pub mod clock;
+pub mod deliver;
 pub mod error;
+pub mod intake;
 pub mod ops;
 pub mod policy;
 pub mod scheduler;
@@ -66,6 +68,8 @@ pub struct AppState {
     pub config_dir: Option<PathBuf>,
     /// Requests allowed in flight at once across all routes; beyond it, 503 + Retry-After.
     pub in_flight: Arc<tokio::sync::Semaphore>,
+    /// Alert intake's bounded queue and group-commit worker, started on first use.
+    intake: Arc<std::sync::OnceLock<intake::batch::Batcher>>,
 }
 
 impl AppState {
@@ -81,7 +85,21 @@ impl AppState {
             config: Arc::new(RwLock::new(Arc::new(LoadedConfig::new(config)))),
             config_dir,
             in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
+            intake: Arc::new(std::sync::OnceLock::new()),
         }
+    }
+
+    /// The alert intake queue (its worker starts on the current runtime at first use).
+    pub fn intake(&self) -> intake::batch::Batcher {
+        self.intake
+            .get_or_init(|| {
+                intake::batch::Batcher::start(intake::batch::Worker {
+                    store: self.store.clone(),
+                    clock: self.clock.clone(),
+                    config: self.config.clone(),
+                })
+            })
+            .clone()
     }
 
     /// Caps the requests in flight (the default is [`MAX_IN_FLIGHT`]).
@@ -129,6 +147,7 @@ pub fn app(state: AppState) -> Router {
             "/ical/people/{file}",
             axum::routing::get(api::schedules::person_feed),
         )
+        .route("/v2/enqueue", axum::routing::post(api::alerts::enqueue))
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(

@@ -192,6 +192,38 @@ pub fn react(
     run.finish()
 }
 
+/// What an incident opened by an alert gets besides its declaration: the policies' reaction
+/// to it, then the escalation policy of its service started at once (step 1 in the outbox,
+/// later steps on timers), so an alert pages event-driven, not on the scheduler's next tick.
+pub fn react_alert_declared(
+    cfg: &LoadedConfig,
+    overrides: &RuntimeOverrides,
+    incident: &Incident,
+    state: &mut Value,
+    declared: &[Change],
+    actor: &str,
+    now: Timestamp,
+) -> (Vec<Change>, Effects) {
+    let (mut changes, mut effects) = react(cfg, overrides, incident, state, declared, actor, now);
+    let eps: Vec<String> = incident
+        .services
+        .iter()
+        .filter_map(|s| cfg.config.services.get(s)?.escalation_policy.clone())
+        .collect();
+    let mut run = Reaction::new(cfg, overrides, incident, millis(now));
+    if let Some(mut st) = run.decode(state) {
+        for ep in eps {
+            run.start_escalation_run(&mut st, "alert", format!("alert:{ep}"), &ep);
+        }
+        *state = st.encode();
+    }
+    let (more, extra) = run.finish();
+    changes.extend(more);
+    effects.timers.extend(extra.timers);
+    effects.outbox.extend(extra.outbox);
+    (changes, effects)
+}
+
 /// What firing the timer `timer` decides for its incident.
 pub fn on_timer(
     cfg: &LoadedConfig,
@@ -553,13 +585,24 @@ impl<'a> Reaction<'a> {
         pa: &PlannedAction,
         ep: &str,
     ) -> Vec<String> {
-        let run_id = pa.idempotency_key.clone();
+        self.start_escalation_run(st, &pa.policy, pa.idempotency_key.clone(), ep)
+    }
+
+    /// Starts escalation policy `ep` as run `run_id` on behalf of `policy` (a policy id, or
+    /// `alert` for the service's own escalation when an alert opens an incident).
+    fn start_escalation_run(
+        &mut self,
+        st: &mut PolicyState,
+        policy: &str,
+        run_id: String,
+        ep: &str,
+    ) -> Vec<String> {
         if st.escalations.contains_key(&run_id) {
             return Vec::new();
         }
         if self.cfg.config.core_escalation_policy(ep).is_none() {
             self.changes.push(Change::PolicyError {
-                policy: pa.policy.clone(),
+                policy: policy.into(),
                 message: format!("escalation policy `{ep}` is not configured; nobody paged"),
             });
             return Vec::new();
@@ -716,6 +759,9 @@ impl TimerHandler for PolicyTimers {
         now: Timestamp,
     ) -> BoxFuture<'a, Result<FireOutcome, StoreError>> {
         Box::pin(async move {
+            if let Some(integration) = crate::intake::heartbeat::watched(&timer.payload) {
+                return fire_heartbeat(&self.state, store, timer, integration, now).await;
+            }
             let cfg = self.state.config();
             let overrides = runtime_overrides(store).await?;
             let actor = timer_actor(timer);
@@ -731,4 +777,35 @@ impl TimerHandler for PolicyTimers {
                 .await
         })
     }
+}
+
+/// A heartbeat deadline passed without a ping: the missed alert opens (dedup makes a retry
+/// after a crash between the two transactions harmless), then the timer is marked fired.
+async fn fire_heartbeat(
+    state: &AppState,
+    store: &Store,
+    timer: &ClaimedTimer,
+    integration: &str,
+    now: Timestamp,
+) -> Result<FireOutcome, StoreError> {
+    let cfg = state.config();
+    let found = cfg.config.integrations.get(integration).cloned();
+    if let Some(found) = found {
+        let last = timer.payload.get("last_ping").and_then(Value::as_str);
+        match crate::intake::heartbeat::missed(&found, last, now) {
+            Ok(signal) => {
+                crate::api::alerts::ingest(state, integration, &[signal], &Effects::default())
+                    .await?;
+            }
+            Err(message) => tracing::warn!(%integration, %message, "heartbeat alert not opened"),
+        }
+    }
+    store
+        .fire_timer(
+            timer,
+            now,
+            |_| Ok((Vec::new(), Effects::default())),
+            &timer_actor(timer),
+        )
+        .await
 }

@@ -44,6 +44,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "overrides_audit",
         include_str!("../migrations/sqlite/0004_overrides_audit.sql"),
     ),
+    (
+        5,
+        "alerts",
+        include_str!("../migrations/sqlite/0005_alerts.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -65,6 +70,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "overrides_audit",
         include_str!("../migrations/postgres/0004_overrides_audit.sql"),
+    ),
+    (
+        5,
+        "alerts",
+        include_str!("../migrations/postgres/0005_alerts.sql"),
     ),
 ];
 

@@ -25,9 +25,14 @@ use crate::error::db_err;
 use crate::queries::Queries;
 use crate::wake::WakeShared;
 
+pub use crate::alerts::{
+    AlertFilter, AlertReactor, DEFAULT_ALERT_LIMIT, IncidentAction, IngestKind, Ingested,
+    MAX_ALERT_LIMIT, StoredAlert,
+};
 pub use crate::effects::Effects;
 pub use crate::outbox::{ClaimedOutbox, MAX_DEAD_LETTERS, OutboxItem, OutboxRecord, OutboxState};
 pub use crate::overrides::{AuditEntry, MAX_AUDIT_ENTRIES, NewOverride, ScheduleOverride};
+pub use crate::silences::Silence;
 pub use crate::timers::{
     ClaimedTimer, FireOutcome, MAX_CLAIM_BATCH, TimerChange, TimerRecord, TimerSpec, TimerState,
 };
@@ -178,10 +183,12 @@ macro_rules! write_tx {
 }
 
 // Declared after the macros above, which they use.
+mod alerts;
 mod effects;
 mod outbox;
 mod overrides;
 mod policy_state;
+mod silences;
 mod timers;
 mod wake;
 

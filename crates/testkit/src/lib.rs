@@ -4,6 +4,8 @@
 //! each test gets its own database, dropped afterwards. When PostgreSQL is unreachable a test
 //! is skipped with a message, except under `CI=true`, where that is a failure.
 
+pub mod fakes;
+
 use std::path::Path;
 
 use sqlx::Connection;

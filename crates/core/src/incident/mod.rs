@@ -533,7 +533,10 @@ impl Incident {
             | Change::PolicyCancelled { .. }
             | Change::PolicyError { .. }
             | Change::EscalationStep { .. }
-            | Change::EscalationStopped { .. } => {}
+            | Change::EscalationStopped { .. }
+            | Change::NotificationQueued { .. }
+            | Change::NotificationSent { .. }
+            | Change::NotificationFailed { .. } => {}
         }
         self.updated_at = at;
         self.last_seq = event.seq;

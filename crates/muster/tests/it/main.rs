@@ -1,9 +1,12 @@
 //! The `muster` binary as a new user drives it: serve, token, incident commands, check,
 //! restart — on SQLite and on PostgreSQL.
 
+mod alertmanager;
 mod cli;
 mod crash;
+mod crash_notify;
 mod oncall;
 mod oracle;
 mod policy;
+mod template;
 mod two_nodes;

@@ -114,11 +114,7 @@ fn replay_prints_what_would_fire_and_the_differences() {
         text.contains("- fired, would not:        +29m  2026-03-02 03:41:00 UTC  create_task {title: gone}  [old-policy]"),
         "{text}"
     );
-    assert!(
-        text.contains(
-            "why: 20 min since declared at 03:12 UTC; blast radius not validated"
-        )
-    );
+    assert!(text.contains("why: 20 min since declared at 03:12 UTC; blast radius not validated"));
     assert!(text.contains("blast-radius-20m missed at 2026-03-02 03:32:00 UTC (never reached)"));
     // INC-3 matches exactly and met its deadline with a minute to spare
     assert!(

@@ -111,7 +111,7 @@ pub async fn clock(
 }
 
 /// Engine keys are `<kind>:<policy>:<n>[:<suffix>]`.
-fn timer_view(
+pub(crate) fn timer_view(
     policies: &[muster_core::engine::Policy],
     key: String,
     due_at: Timestamp,

@@ -361,7 +361,7 @@ pub async fn declare(
     let (incident, _) = state
         .store
         .declare_with_policy(&caller.name, now, changes, |inc, policy_state| {
-            policy::react(
+            let (changes, mut effects) = policy::react(
                 &cfg,
                 &overrides,
                 inc,
@@ -369,7 +369,12 @@ pub async fn declare(
                 &declared,
                 &caller.name,
                 now,
-            )
+            );
+            // The playbooks' notifications commit with the declaration, like the policies'.
+            effects
+                .outbox
+                .extend(crate::deliver::playbook_items(&cfg.config, inc));
+            (changes, effects)
         })
         .await?;
     let location = format!("/api/v1/incidents/{}", incident.id);

@@ -1,12 +1,15 @@
 //! The `/api/v1` routes. Each handler is annotated for the OpenAPI document, so the
 //! document is generated from the code and cannot drift from it.
 
+pub mod alerts;
 pub mod audit;
 pub mod catalog;
 pub mod clock;
 pub mod extract;
 pub mod incidents;
+pub mod outbox;
 pub mod schedules;
+pub mod silences;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -27,7 +30,8 @@ use crate::AppState;
     tags(
         (name = "incidents", description = "Declare and work incidents"),
         (name = "catalog", description = "The configuration in force"),
-        (name = "schedules", description = "On-call schedules, overrides and feeds")
+        (name = "schedules", description = "On-call schedules, overrides and feeds"),
+        (name = "alerts", description = "Alerts from monitoring and their intake endpoints")
     )
 )]
 struct ApiDoc;
@@ -72,4 +76,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(schedules::delete_override))
         .routes(routes!(audit::list_audit))
+        .routes(routes!(outbox::dead_letters))
+        .routes(routes!(alerts::list_alerts))
+        .routes(routes!(alerts::show_alert))
+        .routes(routes!(alerts::ack_alert))
+        .routes(routes!(alerts::resolve_alert))
+        .routes(routes!(alerts::alertmanager_webhook))
+        .routes(routes!(alerts::generic_event))
+        .routes(routes!(alerts::heartbeat))
+        .routes(routes!(silences::list_silences, silences::create_silence))
+        .routes(routes!(silences::delete_silence))
 }

@@ -1,7 +1,9 @@
 //! The server's integration tests: the real router on a real socket, on SQLite and on
 //! PostgreSQL, with a simulated clock.
 
+mod alerts;
 mod api;
+mod notify;
 mod openapi;
 mod policies;
 mod schedules;

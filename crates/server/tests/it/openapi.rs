@@ -38,6 +38,17 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/schedules/{id}/overrides"),
     ("delete", "/api/v1/schedules/{id}/overrides/{override_id}"),
     ("get", "/api/v1/audit"),
+    ("get", "/api/v1/outbox/dead-letters"),
+    ("get", "/api/v1/alerts"),
+    ("get", "/api/v1/alerts/{id}"),
+    ("post", "/api/v1/alerts/{id}/ack"),
+    ("post", "/api/v1/alerts/{id}/resolve"),
+    ("post", "/api/v1/integrations/{key}/alertmanager"),
+    ("post", "/api/v1/integrations/{key}/events"),
+    ("post", "/api/v1/heartbeats/{key}"),
+    ("get", "/api/v1/silences"),
+    ("post", "/api/v1/silences"),
+    ("delete", "/api/v1/silences/{id}"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

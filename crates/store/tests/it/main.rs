@@ -4,6 +4,7 @@
 #[macro_use]
 mod harness;
 
+mod alerts;
 mod concurrency;
 mod connect;
 mod incidents;

@@ -1,0 +1,225 @@
+//! `muster bench ingest`: durable alert intake over loopback HTTP.
+//!
+//! - `alerts_per_second`, `p50`/`p99`: `--clients` concurrent connections posting Alertmanager
+//!   webhooks of one new alert each (the first of each client's group opens an incident, the
+//!   rest join it); every answer is a committed transaction.
+//! - `alert_to_page_p50`/`_p99`: PagerDuty triggers that each open an incident; the page is
+//!   in the outbox when the 202 arrives, so the answer time bounds alert → page.
+//! - `alertmanager_alerts_per_second`: Alertmanager's own `POST /api/v2/alerts` with the same
+//!   clients in the same run, when its binary is installed (in-memory, no fsync).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use muster_core::Clock;
+use muster_server::{AppState, SystemClock};
+use muster_store::Store;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::bench::{BenchArgs, emit};
+
+const PER_CLIENT: usize = 200;
+const PAGE_SAMPLES: usize = 300;
+
+pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = std::env::temp_dir().join(format!("muster-bench-ingest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let sqlite = format!("sqlite://{}/bench.db", dir.display());
+    on_backend(args, "sqlite", &sqlite).await?;
+    if let Some(pg) = &args.pg {
+        on_backend(args, "postgres", pg).await?;
+    }
+    alertmanager(args, &dir).await?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+async fn start(args: &BenchArgs, db: &str) -> anyhow::Result<String> {
+    let config = muster_config::load(&args.config).map_err(|d| {
+        anyhow::anyhow!(
+            "invalid config: {}",
+            d.first().map(ToString::to_string).unwrap_or_default()
+        )
+    })?;
+    let store = Store::connect(db).await.context("bench database")?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let state = AppState::new(store, clock, config, None);
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(muster_server::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    Ok(base)
+}
+
+fn webhook(run: u128, client: usize, n: usize) -> Value {
+    json!({"version": "4", "groupKey": format!("bench-{run}-{client}"), "status": "firing",
+        "receiver": "bench", "alerts": [{"status": "firing",
+        "labels": {"alertname": format!("Bench{run}x{client}"), "severity": "warning", "n": n.to_string()},
+        "annotations": {"summary": "bench"}, "startsAt": "2026-01-01T00:00:00Z",
+        "fingerprint": format!("{run}-{client}-{n}")}]})
+}
+
+/// Posts `bodies(client, n)` from `clients` concurrent tasks; returns (elapsed, sorted latencies).
+async fn load(
+    http: &reqwest::Client,
+    url: &str,
+    clients: usize,
+    per_client: usize,
+    body: impl Fn(usize, usize) -> Value + Send + Sync + 'static,
+) -> anyhow::Result<(f64, Vec<Duration>)> {
+    let body = Arc::new(body);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (http, url, body) = (http.clone(), url.to_string(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(per_client);
+            for n in 0..per_client {
+                let t = Instant::now();
+                let resp = http.post(&url).json(&body(c, n)).send().await?;
+                if !resp.status().is_success() {
+                    bail!(
+                        "{}: {}",
+                        resp.status(),
+                        resp.text().await.unwrap_or_default()
+                    );
+                }
+                lat.push(t.elapsed());
+            }
+            Ok::<_, anyhow::Error>(lat)
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await??);
+    }
+    lat.sort();
+    Ok((started.elapsed().as_secs_f64(), lat))
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    let Some(last) = sorted.len().checked_sub(1) else {
+        return 0.0;
+    };
+    let idx = ((last as f64) * p).round() as usize;
+    sorted[idx.min(last)].as_secs_f64() * 1000.0
+}
+
+async fn on_backend(args: &BenchArgs, backend: &str, db: &str) -> anyhow::Result<()> {
+    let base = start(args, db).await?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(1024)
+        .build()?;
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_nanos();
+    let url = format!("{base}/api/v1/integrations/demo-alertmanager/alertmanager");
+    let (elapsed, lat) = load(&http, &url, args.clients, PER_CLIENT, move |c, n| {
+        webhook(run, c, n)
+    })
+    .await?;
+    let ctx = json!({"backend": backend, "clients": args.clients, "alerts": lat.len()});
+    emit(
+        "ingest",
+        "alerts_per_second",
+        lat.len() as f64 / elapsed,
+        "alerts/s",
+        ctx.clone(),
+    );
+    emit("ingest", "p50", pct(&lat, 0.5), "ms", ctx.clone());
+    emit("ingest", "p99", pct(&lat, 0.99), "ms", ctx);
+
+    let url = format!("{base}/v2/enqueue");
+    let (_, lat) = load(&http, &url, 1, PAGE_SAMPLES, move |_, n| {
+        json!({"routing_key": "demo-events-v2", "event_action": "trigger", "dedup_key": format!("{run}-page-{n}"),
+            "payload": {"summary": "bench page", "source": "bench", "severity": "critical"}})
+    })
+    .await?;
+    let ctx =
+        json!({"backend": backend, "samples": lat.len(), "target_p50_ms": 5, "target_p99_ms": 50});
+    emit(
+        "ingest",
+        "alert_to_page_p50",
+        pct(&lat, 0.5),
+        "ms",
+        ctx.clone(),
+    );
+    emit("ingest", "alert_to_page_p99", pct(&lat, 0.99), "ms", ctx);
+    Ok(())
+}
+
+fn find_alertmanager() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|d| [d.join("alertmanager"), d.join("prometheus-alertmanager")])
+        .find(|p| p.is_file())
+}
+
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn alertmanager(args: &BenchArgs, dir: &std::path::Path) -> anyhow::Result<()> {
+    let Some(bin) = find_alertmanager() else {
+        eprintln!("alertmanager not installed: its comparison is skipped");
+        return Ok(());
+    };
+    let cfg = dir.join("am.yml");
+    std::fs::write(
+        &cfg,
+        "route:\n  receiver: none\nreceivers:\n  - name: none\n",
+    )?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let _child = Kill(
+        Command::new(bin)
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!("--storage.path={}", dir.join("am").display()))
+            .arg(format!("--web.listen-address={listen}"))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&listen).is_err() {
+        if Instant::now() > deadline {
+            bail!("alertmanager did not start");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(1024)
+        .build()?;
+    let url = format!("http://{listen}/api/v2/alerts");
+    let (elapsed, lat) = load(&http, &url, args.clients, PER_CLIENT, |c, n| {
+        json!([{"labels": {"alertname": format!("Bench{c}"), "n": n.to_string()},
+            "annotations": {"summary": "bench"}}])
+    })
+    .await?;
+    let ctx = json!({"clients": args.clients, "alerts": lat.len(), "durable": false});
+    emit(
+        "ingest",
+        "alertmanager_alerts_per_second",
+        lat.len() as f64 / elapsed,
+        "alerts/s",
+        ctx.clone(),
+    );
+    emit("ingest", "alertmanager_p99", pct(&lat, 0.99), "ms", ctx);
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! Muster's outgoing channels: the Slack Web API, email over SMTP, SMS through a
+//! Twilio-compatible HTTP API, and signed outgoing webhooks.
+//!
+//! Every send answers with a classified [`Outcome`], so the deliverer decides what to do next
+//! without knowing the provider: sent; retry after a delay the provider asked for (429
+//! `Retry-After`); a transient failure (5xx, connection refused: retry with backoff); or a
+//! permanent one (`channel_not_found`, an invalid number: fall back to the next channel).
+//!
+//! Secrets (bot token, SMS auth token, webhook secret) live in [`Secret`], whose `Debug`
+//! hides them, and are never put into an error message.
+
+pub mod email;
+pub mod slack;
+pub mod sms;
+pub mod webhook;
+
+use std::fmt;
+use std::time::Duration;
+
+pub use email::Email;
+pub use slack::Slack;
+pub use sms::Sms;
+pub use webhook::Webhook;
+
+/// The longest a provider call may take before it counts as a transient failure.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// A `Retry-After` longer than this is capped: a page must not wait an hour on one provider.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// How one send attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Accepted by the provider; `id` is its message id when it gives one (Slack `ts`, SMS sid).
+    Sent { id: Option<String> },
+    /// The provider asked us to wait (HTTP 429 with `Retry-After`).
+    RetryAfter(Duration),
+    /// Worth retrying later (5xx, timeouts, connection errors).
+    Transient(String),
+    /// Retrying cannot help (unknown channel, invalid address, rejected credentials).
+    Permanent(String),
+}
+
+impl Outcome {
+    pub fn is_sent(&self) -> bool {
+        matches!(self, Outcome::Sent { .. })
+    }
+}
+
+/// A secret string. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// An HTTP client for the providers: ring TLS (never aws-lc-rs), bounded time per request.
+pub fn http_client() -> Result<reqwest::Client, String> {
+    // Installing twice is harmless; the first provider wins.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .user_agent(concat!("muster/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// `Retry-After` in seconds (the form Slack and Twilio send), capped; 1 s when absent or
+/// unreadable, so a 429 never turns into a tight loop.
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
+    headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(1))
+        .min(MAX_RETRY_AFTER)
+}
+
+/// The classification of an HTTP failure shared by the JSON providers: 429 waits, 5xx and
+/// 408 are transient, any other 4xx permanent.
+pub(crate) fn http_failure(
+    status: reqwest::StatusCode,
+    headers: &reqwest::header::HeaderMap,
+    detail: &str,
+) -> Outcome {
+    let detail = clip(detail);
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        Outcome::RetryAfter(retry_after(headers))
+    } else if status.is_server_error() || status == reqwest::StatusCode::REQUEST_TIMEOUT {
+        Outcome::Transient(format!("HTTP {status}: {detail}"))
+    } else {
+        Outcome::Permanent(format!("HTTP {status}: {detail}"))
+    }
+}
+
+/// A connection-level error as a transient failure, without the URL (it may carry a secret).
+pub(crate) fn send_error(e: reqwest::Error) -> Outcome {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
+    Outcome::Transient(format!("{what}: {}", e.without_url()))
+}
+
+/// Provider error text, cut so a huge HTML error page does not land on the timeline.
+pub(crate) fn clip(s: &str) -> String {
+    const MAX: usize = 300;
+    match s.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &s[..cut]),
+        None => s.to_string(),
+    }
+}

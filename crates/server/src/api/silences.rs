@@ -1,0 +1,132 @@
+//! Maintenance windows and silences per service (`/api/v1/silences`): alerts keep being
+//! stored and counted, but open no incident and page nobody while one is in force.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use muster_core::{Access, Timestamp};
+use muster_store::Silence;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::extract::ApiJson;
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SilenceView {
+    pub id: i64,
+    pub service: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub from: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub to: Timestamp,
+    pub reason: String,
+    pub created_by: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+impl From<Silence> for SilenceView {
+    fn from(s: Silence) -> Self {
+        SilenceView {
+            id: s.id,
+            service: s.service,
+            from: s.from,
+            to: s.to,
+            reason: s.reason,
+            created_by: s.created_by,
+            created_at: s.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SilenceRequest {
+    pub service: String,
+    /// Default: now.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub from: Option<Timestamp>,
+    #[schema(value_type = String, format = DateTime)]
+    pub to: Timestamp,
+    /// Why: kept in the audit trail.
+    pub reason: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/silences", tag = "alerts",
+    responses((status = 200, description = "Silences in force now or later", body = Vec<SilenceView>),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody)))]
+pub async fn list_silences(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<Vec<SilenceView>>, ApiError> {
+    let list = state.store.silences(state.clock.now()).await?;
+    Ok(Json(list.into_iter().map(SilenceView::from).collect()))
+}
+
+#[utoipa::path(post, path = "/api/v1/silences", tag = "alerts", request_body = SilenceRequest,
+    responses((status = 201, description = "Silence stored and in force", body = SilenceView),
+        (status = 403, description = "The token's role may not do this", body = ErrorBody),
+        (status = 422, description = "Unknown service, empty window or no reason", body = ErrorBody)))]
+pub async fn create_silence(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<SilenceRequest>,
+) -> Result<Response, ApiError> {
+    caller.require(Access::Responder)?;
+    let cfg = state.config();
+    if !cfg.config.services.contains_key(&req.service) {
+        return Err(ApiError::unprocessable(format!(
+            "service: unknown service `{}`",
+            req.service
+        )));
+    }
+    let now = state.clock.now();
+    let from = req.from.unwrap_or(now);
+    if req.to <= from {
+        return Err(ApiError::unprocessable(
+            "to: the silence must end after it starts",
+        ));
+    }
+    if req.reason.trim().is_empty() {
+        return Err(ApiError::unprocessable(
+            "reason: say why (it is kept in the audit trail)",
+        ));
+    }
+    let stored = state
+        .store
+        .create_silence(
+            &req.service,
+            from,
+            req.to,
+            req.reason.trim(),
+            &caller.name,
+            now,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(SilenceView::from(stored))).into_response())
+}
+
+#[utoipa::path(delete, path = "/api/v1/silences/{id}", tag = "alerts",
+    params(("id" = i64, Path, description = "Silence id")),
+    responses((status = 200, description = "Ended", body = SilenceView),
+        (status = 403, description = "The token's role may not do this", body = ErrorBody),
+        (status = 404, description = "No such silence in force", body = ErrorBody)))]
+pub async fn delete_silence(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<SilenceView>, ApiError> {
+    caller.require(Access::Responder)?;
+    let missing = || ApiError::not_found(format!("no silence `{id}` in force"));
+    let n: i64 = id.parse().map_err(|_| missing())?;
+    let removed = state
+        .store
+        .delete_silence(n, &caller.name, state.clock.now())
+        .await?
+        .ok_or_else(missing)?;
+    Ok(Json(removed.into()))
+}

@@ -1,0 +1,130 @@
+//! The bounded ingest queue and group commit.
+//!
+//! Intake requests queue their signals here; one worker per process takes whatever is queued
+//! (up to [`MAX_BATCH`] requests) and commits it in one transaction, so concurrent requests
+//! share a commit (and its fsync) instead of queueing for the single writer one by one. Each
+//! request is answered only after its batch committed. A full queue answers 503 +
+//! Retry-After at once (Alertmanager retries 5xx). If a batch fails, its requests are retried
+//! one by one so a bad one cannot fail the others.
+
+use std::sync::{Arc, RwLock};
+
+use muster_core::Clock;
+use muster_core::alert::AlertSignal;
+use muster_store::{Effects, Ingested, Store, StoreError};
+use tokio::sync::{mpsc, oneshot};
+
+use super::Reactor;
+use crate::{LoadedConfig, policy};
+
+/// Requests waiting for a commit at most; beyond, 503.
+pub const QUEUE_CAPACITY: usize = 4096;
+/// Requests committed together at most.
+pub const MAX_BATCH: usize = 256;
+
+pub type Reply = Result<Vec<Ingested>, StoreError>;
+
+struct Job {
+    actor: String,
+    signals: Vec<AlertSignal>,
+    extra: Effects,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// The sending side; cheap to clone. The worker stops when every sender is gone.
+#[derive(Clone)]
+pub struct Batcher {
+    tx: mpsc::Sender<Job>,
+}
+
+/// What the worker needs; not the whole `AppState`, so the state owning the sender can drop.
+pub struct Worker {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<RwLock<Arc<LoadedConfig>>>,
+}
+
+impl Batcher {
+    /// Starts the worker on the current tokio runtime.
+    pub fn start(worker: Worker) -> Batcher {
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        tokio::spawn(run(worker, rx));
+        Batcher { tx }
+    }
+
+    /// Queues the signals and waits for their commit; `Unavailable` when the queue is full.
+    pub async fn submit(&self, actor: String, signals: Vec<AlertSignal>, extra: Effects) -> Reply {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            actor,
+            signals,
+            extra,
+            reply,
+        };
+        self.tx.try_send(job).map_err(|_| {
+            metrics::counter!("muster_alerts_shed_total").increment(1);
+            StoreError::Unavailable("alert intake queue is full".into())
+        })?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("alert intake worker stopped".into()))?
+    }
+}
+
+async fn run(worker: Worker, mut rx: mpsc::Receiver<Job>) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        commit(&worker, std::mem::take(&mut jobs)).await;
+    }
+}
+
+async fn commit(worker: &Worker, jobs: Vec<Job>) {
+    let cfg = worker
+        .config
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let overrides = match policy::runtime_overrides(&worker.store).await {
+        Ok(o) => o,
+        Err(e) => return fail_all(jobs, &e),
+    };
+    let now = worker.clock.now();
+    let reactor = Reactor {
+        cfg: &cfg,
+        overrides: &overrides,
+        actor: "integration".into(),
+        now,
+    };
+    let batch: Vec<(&[AlertSignal], &Effects, &str)> = jobs
+        .iter()
+        .map(|j| (j.signals.as_slice(), &j.extra, j.actor.as_str()))
+        .collect();
+    let result = worker.store.ingest_alert_batch(&batch, now, &reactor).await;
+    drop(batch);
+    match result {
+        Ok(all) => {
+            for (job, done) in jobs.into_iter().zip(all) {
+                let _ = job.reply.send(Ok(done));
+            }
+        }
+        Err(_) if jobs.len() > 1 => {
+            for job in jobs {
+                let one = [(job.signals.as_slice(), &job.extra, job.actor.as_str())];
+                let r = worker.store.ingest_alert_batch(&one, now, &reactor).await;
+                let _ = job.reply.send(r.map(|mut v| v.pop().unwrap_or_default()));
+            }
+        }
+        Err(e) => fail_all(jobs, &e),
+    }
+}
+
+fn fail_all(jobs: Vec<Job>, e: &StoreError) {
+    for job in jobs {
+        let copy = match e {
+            StoreError::Domain(d) => StoreError::Domain(d.clone()),
+            StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+            other => StoreError::Internal(other.to_string()),
+        };
+        let _ = job.reply.send(Err(copy));
+    }
+}

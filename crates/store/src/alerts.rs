@@ -1,0 +1,727 @@
+//! Alerts: dedup, grouping into incidents and resolution, each in one transaction with the
+//! incident it opens, joins, acknowledges or resolves.
+//!
+//! The store decides nothing about incidents: an [`AlertReactor`] (the server's policy glue)
+//! supplies the declaring changes and the policies' reaction, exactly as the `*_with_policy`
+//! calls do, so the first page of a new alert is in the outbox when the transaction commits.
+//! On PostgreSQL, transactions on the same group or dedup key are serialised by advisory
+//! locks, so concurrent deliveries of one alert never open two incidents.
+
+use muster_core::alert::{self, AlertAction, AlertSignal, AlertStatus, Labels};
+use muster_core::{Change, Incident, IncidentNumber, Severity, Timestamp};
+use serde_json::Value;
+use sqlx::{PgConnection, SqliteConnection};
+
+use crate::codec::{decode_severity, from_ms, ms, stamp, to_millis_precision};
+use crate::effects::{EffectQueries, Effects, decode_json, encode_json};
+use crate::error::{corrupt, db_err};
+use crate::policy_state::PolicyStateQueries;
+use crate::queries::{Dialect, Queries};
+use crate::{Backend, SLOW_WRITE, Store, StoreError, finish};
+use std::time::Instant;
+
+/// Alerts listed when the filter gives no limit, and the most one call returns.
+pub const DEFAULT_ALERT_LIMIT: u32 = 50;
+pub const MAX_ALERT_LIMIT: u32 = 500;
+
+/// An alert as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAlert {
+    pub id: i64,
+    pub integration: String,
+    pub dedup_key: String,
+    pub group_key: String,
+    pub status: AlertStatus,
+    pub service: String,
+    pub severity: Severity,
+    pub summary: String,
+    pub labels: Labels,
+    pub annotations: Labels,
+    pub payload: Value,
+    /// How many times the source sent it while open.
+    pub count: i64,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub resolved_at: Option<Timestamp>,
+    pub incident: Option<IncidentNumber>,
+}
+
+/// What applying a signal did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestKind {
+    /// A new alert that opened a new incident.
+    Opened,
+    /// A new alert that joined an open incident of its group.
+    Joined,
+    /// A new alert for a service in a maintenance window or silence: stored, no incident.
+    Silenced,
+    /// A repeat of an open alert: counted, nothing else.
+    Repeated,
+    /// An open alert was acknowledged or resolved.
+    Updated,
+    /// Acknowledge/resolve for a key with no open alert: nothing to do.
+    NoOpenAlert,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ingested {
+    pub kind: IngestKind,
+    pub alert: Option<StoredAlert>,
+}
+
+/// What the alert asks of its incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncidentAction {
+    Acknowledge,
+    Resolve,
+}
+
+/// The incident side of alert intake, supplied by the server (config and policies).
+pub trait AlertReactor: Sync {
+    /// The declaring changes of the incident a new alert opens.
+    fn declare(&self, signal: &AlertSignal) -> Result<Vec<Change>, StoreError>;
+    /// The policies' reaction to that new incident (its `state` starts `Null`).
+    fn declared(
+        &self,
+        incident: &Incident,
+        state: &mut Value,
+        declared: &[Change],
+    ) -> (Vec<Change>, Effects);
+    /// The changes and effects of acknowledging or resolving `incident` (none when they do
+    /// not apply, e.g. already acknowledged).
+    fn update(
+        &self,
+        incident: &Incident,
+        state: &mut Value,
+        action: IncidentAction,
+    ) -> (Vec<Change>, Effects);
+}
+
+/// Filters for listing alerts; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter {
+    pub status: Option<AlertStatus>,
+    pub integration: Option<String>,
+    pub incident: Option<IncidentNumber>,
+    pub limit: Option<u32>,
+    /// Only alerts with an id below this (newest first).
+    pub before: Option<i64>,
+}
+
+type AlertRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+
+const ALERT_COLUMNS: &str = "id, integration, dedup_key, group_key, status, service, severity, \
+     summary, labels, annotations, payload, count, first_seen, last_seen, resolved_at, incident";
+
+fn decode_labels(text: &str) -> Result<Labels, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt("labels", e))
+}
+
+fn encode_labels(labels: &Labels) -> Result<String, StoreError> {
+    serde_json::to_string(labels)
+        .map_err(|e| StoreError::Internal(format!("cannot encode labels: {e}")))
+}
+
+fn decode_alert(r: AlertRow) -> Result<StoredAlert, StoreError> {
+    Ok(StoredAlert {
+        id: r.0,
+        integration: r.1,
+        dedup_key: r.2,
+        group_key: r.3,
+        status: AlertStatus::parse(&r.4).ok_or_else(|| corrupt("alert status", &r.4))?,
+        service: r.5,
+        severity: decode_severity(&r.6)?,
+        summary: r.7,
+        labels: decode_labels(&r.8)?,
+        annotations: decode_labels(&r.9)?,
+        payload: decode_json(&r.10)?,
+        count: r.11,
+        first_seen: from_ms(r.12)?,
+        last_seen: from_ms(r.13)?,
+        resolved_at: r.14.map(from_ms).transpose()?,
+        incident: r.15.map(IncidentNumber),
+    })
+}
+
+/// Statements and steps of alert intake, per connection type (see [`Queries`]).
+pub(crate) trait AlertQueries {
+    async fn lock_key(&mut self, key: &str) -> Result<(), StoreError>;
+    async fn open_alert(
+        &mut self,
+        integration: &str,
+        dedup: &str,
+    ) -> Result<Option<StoredAlert>, StoreError>;
+    async fn alert_by_id(&mut self, id: i64) -> Result<Option<StoredAlert>, StoreError>;
+    async fn group_incident(
+        &mut self,
+        integration: &str,
+        group: &str,
+    ) -> Result<Option<(IncidentNumber, i64)>, StoreError>;
+    async fn insert_alert(&mut self, a: &StoredAlert) -> Result<i64, StoreError>;
+    async fn repeat_alert(
+        &mut self,
+        id: i64,
+        at: i64,
+        payload: &Value,
+    ) -> Result<Option<StoredAlert>, StoreError>;
+    async fn set_alert_status(
+        &mut self,
+        id: i64,
+        status: AlertStatus,
+        at: i64,
+    ) -> Result<Option<StoredAlert>, StoreError>;
+    async fn open_alerts_of(&mut self, incident: IncidentNumber) -> Result<i64, StoreError>;
+    async fn silenced(&mut self, service: &str, at: i64) -> Result<bool, StoreError>;
+    async fn incident_resolved(
+        &mut self,
+        incident: Option<IncidentNumber>,
+    ) -> Result<bool, StoreError>;
+    async fn list_alerts(&mut self, f: &AlertFilter) -> Result<Vec<StoredAlert>, StoreError>;
+    /// Declares the incident `signal` opens; returns its number and whether to wake.
+    async fn declare_for<R: AlertReactor>(
+        &mut self,
+        signal: &AlertSignal,
+        actor: &str,
+        now: Timestamp,
+        reactor: &R,
+    ) -> Result<(IncidentNumber, bool), StoreError>;
+    /// Acknowledges or resolves `id` through the reactor; returns whether to wake.
+    async fn act_on_incident<R: AlertReactor>(
+        &mut self,
+        id: IncidentNumber,
+        actor: &str,
+        now: Timestamp,
+        reactor: &R,
+        action: IncidentAction,
+    ) -> Result<bool, StoreError>;
+    /// Acknowledges or resolves an open alert and, as the rules say, its incident.
+    async fn settle_alert<R: AlertReactor>(
+        &mut self,
+        open: StoredAlert,
+        action: AlertAction,
+        auto_resolve: bool,
+        actor: &str,
+        now: Timestamp,
+        reactor: &R,
+    ) -> Result<(Ingested, bool), StoreError>;
+    async fn ingest<R: AlertReactor>(
+        &mut self,
+        signal: &AlertSignal,
+        actor: &str,
+        now: Timestamp,
+        reactor: &R,
+    ) -> Result<(Ingested, bool), StoreError>;
+}
+
+macro_rules! impl_alert_queries {
+    ($conn:ty) => {
+        impl AlertQueries for $conn {
+            async fn lock_key(&mut self, key: &str) -> Result<(), StoreError> {
+                // SQLite's single writer already serialises; PostgreSQL needs a lock that
+                // also covers rows that do not exist yet.
+                if <Self as Queries>::DIALECT == Dialect::Postgres {
+                    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                        .bind(key)
+                        .execute(&mut *self)
+                        .await
+                        .map_err(db_err)?;
+                }
+                Ok(())
+            }
+
+            async fn open_alert(
+                &mut self,
+                integration: &str,
+                dedup: &str,
+            ) -> Result<Option<StoredAlert>, StoreError> {
+                let sql = format!(
+                    "SELECT {ALERT_COLUMNS} FROM alerts WHERE integration = $1 \
+                     AND dedup_key = $2 AND status <> 'resolved'"
+                );
+                let row: Option<AlertRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(integration)
+                    .bind(dedup)
+                    .fetch_optional(&mut *self)
+                    .await
+                    .map_err(db_err)?;
+                row.map(decode_alert).transpose()
+            }
+
+            async fn alert_by_id(&mut self, id: i64) -> Result<Option<StoredAlert>, StoreError> {
+                let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1");
+                let row: Option<AlertRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(id)
+                    .fetch_optional(&mut *self)
+                    .await
+                    .map_err(db_err)?;
+                row.map(decode_alert).transpose()
+            }
+
+            async fn group_incident(
+                &mut self,
+                integration: &str,
+                group: &str,
+            ) -> Result<Option<(IncidentNumber, i64)>, StoreError> {
+                let row: Option<(i64, i64)> = sqlx::query_as(
+                    "SELECT a.incident, MIN(a.first_seen) FROM alerts a \
+                     JOIN incidents i ON i.number = a.incident \
+                     WHERE a.integration = $1 AND a.group_key = $2 AND i.status <> 'resolved' \
+                     GROUP BY a.incident ORDER BY a.incident DESC LIMIT 1",
+                )
+                .bind(integration)
+                .bind(group)
+                .fetch_optional(&mut *self)
+                .await
+                .map_err(db_err)?;
+                Ok(row.map(|(n, at)| (IncidentNumber(n), at)))
+            }
+
+            async fn insert_alert(&mut self, a: &StoredAlert) -> Result<i64, StoreError> {
+                let result = sqlx::query_scalar(
+                    "INSERT INTO alerts (integration, dedup_key, group_key, status, service, \
+                     severity, summary, labels, annotations, payload, count, first_seen, \
+                     last_seen, resolved_at, incident) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+                     RETURNING id",
+                )
+                .bind(&a.integration)
+                .bind(&a.dedup_key)
+                .bind(&a.group_key)
+                .bind(a.status.as_str())
+                .bind(&a.service)
+                .bind(a.severity.as_str())
+                .bind(&a.summary)
+                .bind(encode_labels(&a.labels)?)
+                .bind(encode_labels(&a.annotations)?)
+                .bind(encode_json(&a.payload)?)
+                .bind(a.count)
+                .bind(ms(a.first_seen))
+                .bind(ms(a.last_seen))
+                .bind(a.resolved_at.map(ms))
+                .bind(a.incident.map(|n| n.0))
+                .fetch_one(&mut *self)
+                .await;
+                match result {
+                    Ok(id) => Ok(id),
+                    // Another node inserted the same open key first (only possible when the
+                    // advisory lock was bypassed): the sender retries on 503 and dedups then.
+                    Err(sqlx::Error::Database(d)) if d.is_unique_violation() => Err(
+                        StoreError::Unavailable("concurrent delivery of the same alert".into()),
+                    ),
+                    Err(e) => Err(db_err(e)),
+                }
+            }
+
+            async fn repeat_alert(
+                &mut self,
+                id: i64,
+                at: i64,
+                payload: &Value,
+            ) -> Result<Option<StoredAlert>, StoreError> {
+                let sql = format!(
+                    "UPDATE alerts SET count = count + 1, last_seen = $2, payload = $3 \
+                     WHERE id = $1 RETURNING {ALERT_COLUMNS}"
+                );
+                let row: Option<AlertRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(id)
+                    .bind(at)
+                    .bind(encode_json(payload)?)
+                    .fetch_optional(&mut *self)
+                    .await
+                    .map_err(db_err)?;
+                row.map(decode_alert).transpose()
+            }
+
+            async fn set_alert_status(
+                &mut self,
+                id: i64,
+                status: AlertStatus,
+                at: i64,
+            ) -> Result<Option<StoredAlert>, StoreError> {
+                let resolved = (status == AlertStatus::Resolved).then_some(at);
+                let sql = format!(
+                    "UPDATE alerts SET status = $2, last_seen = $3, resolved_at = $4 \
+                     WHERE id = $1 RETURNING {ALERT_COLUMNS}"
+                );
+                let row: Option<AlertRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(id)
+                    .bind(status.as_str())
+                    .bind(at)
+                    .bind(resolved)
+                    .fetch_optional(&mut *self)
+                    .await
+                    .map_err(db_err)?;
+                row.map(decode_alert).transpose()
+            }
+
+            async fn open_alerts_of(&mut self, incident: IncidentNumber) -> Result<i64, StoreError> {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM alerts WHERE incident = $1 AND status <> 'resolved'",
+                )
+                .bind(incident.0)
+                .fetch_one(&mut *self)
+                .await
+                .map_err(db_err)
+            }
+
+            async fn incident_resolved(
+                &mut self,
+                incident: Option<IncidentNumber>,
+            ) -> Result<bool, StoreError> {
+                let Some(n) = incident else {
+                    return Ok(false);
+                };
+                let status: Option<String> =
+                    sqlx::query_scalar("SELECT status FROM incidents WHERE number = $1")
+                        .bind(n.0)
+                        .fetch_optional(&mut *self)
+                        .await
+                        .map_err(db_err)?;
+                Ok(status.as_deref() == Some("resolved"))
+            }
+
+            async fn silenced(&mut self, service: &str, at: i64) -> Result<bool, StoreError> {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM silences WHERE service = $1 AND deleted_at IS NULL \
+                     AND starts_at <= $2 AND ends_at > $2",
+                )
+                .bind(service)
+                .bind(at)
+                .fetch_one(&mut *self)
+                .await
+                .map_err(db_err)?;
+                Ok(n > 0)
+            }
+
+            async fn list_alerts(&mut self, f: &AlertFilter) -> Result<Vec<StoredAlert>, StoreError> {
+                let limit = f.limit.unwrap_or(DEFAULT_ALERT_LIMIT).min(MAX_ALERT_LIMIT);
+                let sql = format!(
+                    "SELECT {ALERT_COLUMNS} FROM alerts WHERE ($1 IS NULL OR status = $1) \
+                     AND ($2 IS NULL OR integration = $2) AND ($3 IS NULL OR incident = $3) \
+                     AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
+                );
+                let rows: Vec<AlertRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(f.status.map(AlertStatus::as_str))
+                    .bind(f.integration.as_deref())
+                    .bind(f.incident.map(|n| n.0))
+                    .bind(f.before)
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *self)
+                    .await
+                    .map_err(db_err)?;
+                rows.into_iter().map(decode_alert).collect()
+            }
+
+            async fn declare_for<R: AlertReactor>(
+                &mut self,
+                signal: &AlertSignal,
+                actor: &str,
+                now: Timestamp,
+                reactor: &R,
+            ) -> Result<(IncidentNumber, bool), StoreError> {
+                let changes = reactor.declare(signal)?;
+                let number = IncidentNumber(self.next_incident_number().await?);
+                let events = stamp(0, now, actor, changes.clone());
+                let Some((first, rest)) = events.split_first() else {
+                    return Err(StoreError::Internal("declare without changes".into()));
+                };
+                let mut incident = Incident::from_declared(number, first).ok_or_else(|| {
+                    StoreError::Internal("declare needs a `declared` change first".into())
+                })?;
+                for event in rest {
+                    incident.apply(event);
+                }
+                self.insert_incident(&incident).await?;
+                self.insert_events(number, &events).await?;
+                let mut state = Value::Null;
+                let (more, effects) = reactor.declared(&incident, &mut state, &changes);
+                self.append_changes(&incident, now, actor, more).await?;
+                let wake = self.apply_effects(ms(now), &effects).await?;
+                if !state.is_null() {
+                    self.save_policy_state(number, &state, ms(now)).await?;
+                }
+                Ok((number, wake))
+            }
+
+            async fn act_on_incident<R: AlertReactor>(
+                &mut self,
+                id: IncidentNumber,
+                actor: &str,
+                now: Timestamp,
+                reactor: &R,
+                action: IncidentAction,
+            ) -> Result<bool, StoreError> {
+                let Some(before) = self.lock_incident(id).await? else {
+                    return Ok(false);
+                };
+                let mut state = self.load_policy_state(id).await?;
+                let original = state.clone();
+                let (changes, effects) = reactor.update(&before, &mut state, action);
+                self.append_changes(&before, now, actor, changes).await?;
+                let wake = self.apply_effects(ms(now), &effects).await?;
+                if state != original {
+                    self.save_policy_state(id, &state, ms(now)).await?;
+                }
+                Ok(wake)
+            }
+
+            async fn settle_alert<R: AlertReactor>(
+                &mut self,
+                open: StoredAlert,
+                action: AlertAction,
+                auto_resolve: bool,
+                actor: &str,
+                now: Timestamp,
+                reactor: &R,
+            ) -> Result<(Ingested, bool), StoreError> {
+                let (status, incident_action) = match action {
+                    AlertAction::Acknowledge => {
+                        (AlertStatus::Acknowledged, Some(IncidentAction::Acknowledge))
+                    }
+                    AlertAction::Resolve => (AlertStatus::Resolved, None),
+                    AlertAction::Trigger => (open.status, None),
+                };
+                let updated = self.set_alert_status(open.id, status, ms(now)).await?;
+                let mut wake = false;
+                if let Some(incident) = open.incident {
+                    let act = match incident_action {
+                        Some(a) => Some(a),
+                        None if status == AlertStatus::Resolved => {
+                            let left = self.open_alerts_of(incident).await?;
+                            alert::resolves_incident(auto_resolve, u64::try_from(left).unwrap_or(1))
+                                .then_some(IncidentAction::Resolve)
+                        }
+                        None => None,
+                    };
+                    if let Some(a) = act {
+                        wake = self.act_on_incident(incident, actor, now, reactor, a).await?;
+                    }
+                }
+                let ingested = Ingested { kind: IngestKind::Updated, alert: updated };
+                Ok((ingested, wake))
+            }
+
+            async fn ingest<R: AlertReactor>(
+                &mut self,
+                signal: &AlertSignal,
+                actor: &str,
+                now: Timestamp,
+                reactor: &R,
+            ) -> Result<(Ingested, bool), StoreError> {
+                let integration = &signal.integration;
+                self.lock_key(&format!("alert-group:{integration}:{}", signal.group_key)).await?;
+                self.lock_key(&format!("alert-key:{integration}:{}", signal.dedup_key)).await?;
+                let open = self.open_alert(integration, &signal.dedup_key).await?;
+                let at = ms(now);
+                // An open alert whose incident a person resolved: the source still fires, so
+                // this is a new occurrence (as PagerDuty does), not a repeat to count.
+                let open = match open {
+                    Some(a) if self.incident_resolved(a.incident).await? => {
+                        self.set_alert_status(a.id, AlertStatus::Resolved, at).await?;
+                        None
+                    }
+                    other => other,
+                };
+                match (signal.action, open) {
+                    (AlertAction::Trigger, Some(open)) => {
+                        let alert = self.repeat_alert(open.id, at, &signal.payload).await?;
+                        Ok((Ingested { kind: IngestKind::Repeated, alert }, false))
+                    }
+                    (AlertAction::Trigger, None) => self.open_new(signal, actor, now, reactor).await,
+                    (_, None) => Ok((Ingested { kind: IngestKind::NoOpenAlert, alert: None }, false)),
+                    (action, Some(open)) => {
+                        self.settle_alert(open, action, signal.auto_resolve, actor, now, reactor)
+                            .await
+                    }
+                }
+            }
+        }
+
+        impl OpenNew for $conn {
+            async fn open_new<R: AlertReactor>(
+                &mut self,
+                signal: &AlertSignal,
+                actor: &str,
+                now: Timestamp,
+                reactor: &R,
+            ) -> Result<(Ingested, bool), StoreError> {
+                if self.silenced(&signal.service, ms(now)).await? {
+                    let mut stored = new_alert(signal, now, None);
+                    stored.id = self.insert_alert(&stored).await?;
+                    return Ok((Ingested { kind: IngestKind::Silenced, alert: Some(stored) }, false));
+                }
+                let group = self.group_incident(&signal.integration, &signal.group_key).await?;
+                let joined = match group {
+                    Some((n, started)) if alert::joins_group(from_ms(started)?, now, signal.group_window) => Some(n),
+                    _ => None,
+                };
+                let (incident, kind, wake) = match joined {
+                    Some(n) => (n, IngestKind::Joined, false),
+                    None => {
+                        let (n, wake) = self.declare_for(signal, actor, now, reactor).await?;
+                        (n, IngestKind::Opened, wake)
+                    }
+                };
+                let mut stored = new_alert(signal, now, Some(incident));
+                stored.id = self.insert_alert(&stored).await?;
+                Ok((Ingested { kind, alert: Some(stored) }, wake))
+            }
+        }
+    };
+}
+
+pub(crate) trait OpenNew {
+    /// Stores a new alert, joining its group's open incident or declaring one.
+    async fn open_new<R: AlertReactor>(
+        &mut self,
+        signal: &AlertSignal,
+        actor: &str,
+        now: Timestamp,
+        reactor: &R,
+    ) -> Result<(Ingested, bool), StoreError>;
+}
+
+impl_alert_queries!(SqliteConnection);
+impl_alert_queries!(PgConnection);
+
+fn new_alert(
+    signal: &AlertSignal,
+    now: Timestamp,
+    incident: Option<IncidentNumber>,
+) -> StoredAlert {
+    StoredAlert {
+        id: 0,
+        integration: signal.integration.clone(),
+        dedup_key: signal.dedup_key.clone(),
+        group_key: signal.group_key.clone(),
+        status: AlertStatus::Firing,
+        service: signal.service.clone(),
+        severity: signal.severity,
+        summary: signal.summary.clone(),
+        labels: signal.labels.clone(),
+        annotations: signal.annotations.clone(),
+        payload: signal.payload.clone(),
+        count: 1,
+        first_seen: now,
+        last_seen: now,
+        resolved_at: None,
+        incident,
+    }
+}
+
+impl Store {
+    /// Applies alert signals in one transaction (one commit, so one fsync, for a whole
+    /// webhook), with `extra` effects (e.g. a heartbeat's next deadline). Returns what each
+    /// signal did, in order. Nothing is stored if any fails.
+    pub async fn ingest_alerts<R: AlertReactor>(
+        &self,
+        signals: &[AlertSignal],
+        extra: &Effects,
+        actor: &str,
+        now: Timestamp,
+        reactor: &R,
+    ) -> Result<Vec<Ingested>, StoreError> {
+        let now = to_millis_precision(now);
+        let (out, wake) = write_tx!(self, |conn| {
+            let mut out = Vec::with_capacity(signals.len());
+            let mut wake = conn.apply_effects(ms(now), extra).await?;
+            for signal in signals {
+                let (ingested, w) = conn.ingest(signal, actor, now, reactor).await?;
+                out.push(ingested);
+                wake |= w;
+            }
+            Ok((out, wake))
+        })?;
+        if wake {
+            self.wake.wake();
+        }
+        Ok(out)
+    }
+
+    /// Group commit: several requests' signals in one transaction (one fsync), each request
+    /// with its own extra effects and actor. Returns each request's results, in order; if any
+    /// fails, nothing is stored and the caller retries them one by one.
+    pub async fn ingest_alert_batch<R: AlertReactor>(
+        &self,
+        jobs: &[(&[AlertSignal], &Effects, &str)],
+        now: Timestamp,
+        reactor: &R,
+    ) -> Result<Vec<Vec<Ingested>>, StoreError> {
+        let now = to_millis_precision(now);
+        let (out, wake) = write_tx!(self, |conn| {
+            let mut out = Vec::with_capacity(jobs.len());
+            let mut wake = false;
+            for (signals, extra, actor) in jobs {
+                wake |= conn.apply_effects(ms(now), extra).await?;
+                let mut done = Vec::with_capacity(signals.len());
+                for signal in signals.iter() {
+                    let (ingested, w) = conn.ingest(signal, actor, now, reactor).await?;
+                    done.push(ingested);
+                    wake |= w;
+                }
+                out.push(done);
+            }
+            Ok((out, wake))
+        })?;
+        if wake {
+            self.wake.wake();
+        }
+        Ok(out)
+    }
+
+    /// Acknowledges or resolves alert `id` by hand (API, CLI). `None` when there is no such
+    /// alert; an alert that is already resolved is returned unchanged.
+    pub async fn settle_alert<R: AlertReactor>(
+        &self,
+        id: i64,
+        action: AlertAction,
+        auto_resolve: bool,
+        actor: &str,
+        now: Timestamp,
+        reactor: &R,
+    ) -> Result<Option<StoredAlert>, StoreError> {
+        let now = to_millis_precision(now);
+        let (out, wake) = write_tx!(self, |conn| {
+            let Some(found) = conn.alert_by_id(id).await? else {
+                return Ok((None, false));
+            };
+            if !found.status.is_open() {
+                return Ok((Some(found), false));
+            }
+            let (ingested, wake) = conn
+                .settle_alert(found, action, auto_resolve, actor, now, reactor)
+                .await?;
+            Ok((ingested.alert, wake))
+        })?;
+        if wake {
+            self.wake.wake();
+        }
+        Ok(out)
+    }
+
+    pub async fn alert(&self, id: i64) -> Result<Option<StoredAlert>, StoreError> {
+        read!(self, |conn| conn.alert_by_id(id).await)
+    }
+
+    /// Newest first; see [`AlertFilter`].
+    pub async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<StoredAlert>, StoreError> {
+        read!(self, |conn| conn.list_alerts(filter).await)
+    }
+}

@@ -1,0 +1,169 @@
+//! Alerts: dedup, grouping, auto-resolution and concurrent deliveries, each with its incident
+//! and outbox items in one transaction.
+
+use muster_core::alert::SignedDuration;
+use muster_core::alert::{AlertAction, AlertSignal, AlertStatus};
+use muster_core::{Change, Command, Incident, Severity, Status, decide, declare};
+use muster_store::{
+    AlertFilter, AlertReactor, Effects, IncidentAction, IngestKind, OutboxItem, StoreError,
+};
+use serde_json::{Value, json};
+
+use crate::harness::{assert_consistent, at, vocab};
+
+/// Declares with the test vocabulary and queues one page per new incident.
+struct TestReactor;
+
+impl AlertReactor for TestReactor {
+    fn declare(&self, s: &AlertSignal) -> Result<Vec<Change>, StoreError> {
+        declare(
+            &s.summary,
+            s.severity,
+            std::slice::from_ref(&s.service),
+            &vocab(),
+        )
+        .map_err(StoreError::Domain)
+    }
+
+    fn declared(&self, i: &Incident, state: &mut Value, _: &[Change]) -> (Vec<Change>, Effects) {
+        *state = json!({"paged": true});
+        let page = OutboxItem {
+            idempotency_key: format!("{}/page", i.id),
+            incident: Some(i.id),
+            effect: "page".into(),
+            payload: json!({}),
+        };
+        (
+            Vec::new(),
+            Effects {
+                timers: Vec::new(),
+                outbox: vec![page],
+            },
+        )
+    }
+
+    fn update(&self, i: &Incident, _: &mut Value, a: IncidentAction) -> (Vec<Change>, Effects) {
+        let cmd = match a {
+            IncidentAction::Acknowledge => Command::Acknowledge,
+            IncidentAction::Resolve => Command::Update {
+                title: None,
+                severity: None,
+                status: Some(Status::Resolved),
+                services: None,
+            },
+        };
+        (
+            decide(i, &cmd, &vocab()).unwrap_or_default(),
+            Effects::default(),
+        )
+    }
+}
+
+fn signal(action: AlertAction, key: &str, group: &str) -> AlertSignal {
+    AlertSignal {
+        integration: "am".into(),
+        action,
+        dedup_key: key.into(),
+        group_key: group.into(),
+        service: "checkout".into(),
+        severity: Severity::Sev2,
+        summary: "Checkout errors".into(),
+        labels: Default::default(),
+        annotations: Default::default(),
+        payload: json!({"k": key}),
+        group_window: Some(SignedDuration::from_mins(5)),
+        auto_resolve: true,
+    }
+}
+
+backend_tests! {
+    async fn alerts_dedup_group_and_auto_resolve(db) {
+        let store = &db.store;
+        let r = TestReactor;
+        let none = Effects::default();
+        let fire = |k: &str| signal(AlertAction::Trigger, k, "g");
+        let done = store.ingest_alerts(&[fire("a"), fire("a"), fire("b")], &none, "am", at(0), &r).await.unwrap();
+        let kinds: Vec<_> = done.iter().map(|d| d.kind).collect();
+        assert_eq!(kinds, [IngestKind::Opened, IngestKind::Repeated, IngestKind::Joined]);
+        let incident = done[0].alert.as_ref().and_then(|a| a.incident).expect("incident");
+        assert_eq!(done[2].alert.as_ref().and_then(|a| a.incident), Some(incident));
+        assert_eq!(done[1].alert.as_ref().map(|a| a.count), Some(2));
+        let outbox = store.outbox_for_incident(incident).await.unwrap();
+        assert_eq!(outbox.len(), 1, "one page for the incident, in the same transaction");
+        assert_eq!(store.policy_state(incident).await.unwrap(), json!({"paged": true}));
+
+        // Past the window, the same group opens a new incident.
+        let late = store.ingest_alerts(&[fire("c")], &none, "am", at(301), &r).await.unwrap();
+        assert_eq!(late[0].kind, IngestKind::Opened);
+        assert_ne!(late[0].alert.as_ref().and_then(|a| a.incident), Some(incident));
+
+        let resolve = |k: &str| signal(AlertAction::Resolve, k, "g");
+        store.ingest_alerts(&[resolve("a")], &none, "am", at(400), &r).await.unwrap();
+        assert_eq!(store.incident(incident).await.unwrap().unwrap().status, Status::Triage, "b still fires");
+        let last = store.ingest_alerts(&[resolve("b"), resolve("zzz")], &none, "am", at(401), &r).await.unwrap();
+        assert_eq!(last[1].kind, IngestKind::NoOpenAlert);
+        let inc = assert_consistent(store, incident).await;
+        assert_eq!(inc.status, Status::Resolved);
+
+        // A resolved key fires again as a new alert, joining the group's open incident.
+        let again = store.ingest_alerts(&[fire("a")], &none, "am", at(500), &r).await.unwrap();
+        assert_eq!(again[0].kind, IngestKind::Joined);
+        assert_eq!(again[0].alert.as_ref().and_then(|a| a.incident), late[0].alert.as_ref().and_then(|a| a.incident));
+        let all = store.alerts(&AlertFilter::default()).await.unwrap();
+        assert_eq!(all.len(), 4, "a, b, c and a again");
+        let resolved = AlertFilter { status: Some(AlertStatus::Resolved), ..Default::default() };
+        assert_eq!(store.alerts(&resolved).await.unwrap().len(), 2);
+    }
+
+    async fn concurrent_deliveries_of_one_alert_open_one_incident(db) {
+        let store = &db.store;
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let s = signal(AlertAction::Trigger, "same", "g");
+                store.ingest_alerts(&[s], &Effects::default(), "am", at(0), &TestReactor).await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let all = store.alerts(&AlertFilter::default()).await.unwrap();
+        assert_eq!(all.len(), 1, "{all:?}");
+        assert_eq!(all[0].count, 8);
+        let incidents = store.list_incidents(&Default::default()).await.unwrap();
+        assert_eq!(incidents.len(), 1);
+    }
+
+    async fn firing_again_after_a_manual_resolve_opens_a_new_incident(db) {
+        let store = &db.store;
+        let r = TestReactor;
+        let none = Effects::default();
+        let fire = signal(AlertAction::Trigger, "k", "g");
+        let first = store.ingest_alerts(std::slice::from_ref(&fire), &none, "am", at(0), &r).await.unwrap();
+        let incident = first[0].alert.as_ref().and_then(|a| a.incident).expect("incident");
+        store
+            .update(incident, "alice", at(10), |i| {
+                decide(i, &Command::Update { title: None, severity: None, status: Some(Status::Resolved), services: None }, &vocab())
+            })
+            .await
+            .unwrap();
+        let again = store.ingest_alerts(std::slice::from_ref(&fire), &none, "am", at(20), &r).await.unwrap();
+        assert_eq!(again[0].kind, IngestKind::Opened);
+        assert_ne!(again[0].alert.as_ref().and_then(|a| a.incident), Some(incident));
+        let resolved = AlertFilter { status: Some(AlertStatus::Resolved), ..Default::default() };
+        assert_eq!(store.alerts(&resolved).await.unwrap().len(), 1, "the old occurrence is closed");
+    }
+
+    async fn a_failed_batch_stores_nothing(db) {
+        let store = &db.store;
+        let mut bad = signal(AlertAction::Trigger, "x", "g2");
+        bad.service = "no-such-service".into();
+        let err = store
+            .ingest_alerts(&[signal(AlertAction::Trigger, "ok", "g1"), bad], &Effects::default(), "am", at(0), &TestReactor)
+            .await;
+        assert!(matches!(err, Err(StoreError::Domain(_))), "{err:?}");
+        assert!(store.alerts(&AlertFilter::default()).await.unwrap().is_empty());
+        assert!(store.list_incidents(&Default::default()).await.unwrap().is_empty());
+    }
+}
