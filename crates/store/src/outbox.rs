@@ -16,7 +16,7 @@ use crate::codec::{self, from_ms};
 use crate::effects::{decode_json, encode_json};
 use crate::error::{corrupt, db_err};
 use crate::queries::{Dialect, Queries};
-use crate::timers::{MAX_CLAIM_BATCH, lease_end};
+use crate::timers::claim_window;
 use crate::{Backend, SLOW_WRITE, Store, StoreError, finish};
 
 /// The longest error text kept per item, in characters.
@@ -379,12 +379,9 @@ impl Store {
         lease: Duration,
         limit: u32,
     ) -> Result<Vec<ClaimedOutbox>, StoreError> {
-        let now = codec::ms(now);
-        let until = lease_end(now, lease);
-        let limit = limit.min(MAX_CLAIM_BATCH);
-        if limit == 0 {
+        let Some((now, until, limit)) = claim_window(now, lease, limit) else {
             return Ok(Vec::new());
-        }
+        };
         let rows = write_tx!(self, |conn| conn
             .claim_outbox(owner, now, until, limit)
             .await)?;

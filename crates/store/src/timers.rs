@@ -238,6 +238,14 @@ pub(crate) fn lease_end(now: i64, lease: Duration) -> i64 {
     now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// What a claim of timers or outbox items works with: `now` and the lease's end in epoch ms,
+/// and the batch size capped at [`MAX_CLAIM_BATCH`]; `None` when nothing may be claimed.
+pub(crate) fn claim_window(now: Timestamp, lease: Duration, limit: u32) -> Option<(i64, i64, u32)> {
+    let now = codec::ms(now);
+    let limit = limit.min(MAX_CLAIM_BATCH);
+    (limit > 0).then(|| (now, lease_end(now, lease), limit))
+}
+
 pub(crate) fn lateness(now: Timestamp, due_at: Timestamp) -> Duration {
     let late = codec::ms(now).saturating_sub(codec::ms(due_at));
     Duration::from_millis(u64::try_from(late).unwrap_or(0))
@@ -495,12 +503,9 @@ impl Store {
         lease: Duration,
         limit: u32,
     ) -> Result<Vec<ClaimedTimer>, StoreError> {
-        let now = codec::ms(now);
-        let until = lease_end(now, lease);
-        let limit = limit.min(MAX_CLAIM_BATCH);
-        if limit == 0 {
+        let Some((now, until, limit)) = claim_window(now, lease, limit) else {
             return Ok(Vec::new());
-        }
+        };
         let rows = write_tx!(self, |conn| conn
             .claim_timers(owner, now, until, limit)
             .await)?;
