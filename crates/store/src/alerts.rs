@@ -12,11 +12,12 @@ use muster_core::{Change, Incident, IncidentNumber, Severity, Timestamp};
 use serde_json::Value;
 use sqlx::{PgConnection, SqliteConnection};
 
+use crate::alert_batch::{AlertBatchQueries, Job};
 use crate::codec::{decode_severity, from_ms, ms, stamp, to_millis_precision};
-use crate::effects::{EffectQueries, Effects, decode_json, encode_json};
+use crate::effects::{EffectQueries, Effects, decode_json};
 use crate::error::{corrupt, db_err};
 use crate::policy_state::PolicyStateQueries;
-use crate::queries::{Dialect, Queries};
+use crate::queries::Queries;
 use crate::{Backend, SLOW_WRITE, Store, StoreError, finish};
 use std::time::Instant;
 
@@ -134,7 +135,7 @@ fn decode_labels(text: &str) -> Result<Labels, StoreError> {
     serde_json::from_str(text).map_err(|e| corrupt("labels", e))
 }
 
-fn encode_labels(labels: &Labels) -> Result<String, StoreError> {
+pub(crate) fn encode_labels(labels: &Labels) -> Result<String, StoreError> {
     serde_json::to_string(labels)
         .map_err(|e| StoreError::Internal(format!("cannot encode labels: {e}")))
 }
@@ -162,25 +163,7 @@ fn decode_alert(r: AlertRow) -> Result<StoredAlert, StoreError> {
 
 /// Statements and steps of alert intake, per connection type (see [`Queries`]).
 pub(crate) trait AlertQueries {
-    async fn lock_key(&mut self, key: &str) -> Result<(), StoreError>;
-    async fn open_alert(
-        &mut self,
-        integration: &str,
-        dedup: &str,
-    ) -> Result<Option<StoredAlert>, StoreError>;
     async fn alert_by_id(&mut self, id: i64) -> Result<Option<StoredAlert>, StoreError>;
-    async fn group_incident(
-        &mut self,
-        integration: &str,
-        group: &str,
-    ) -> Result<Option<(IncidentNumber, i64)>, StoreError>;
-    async fn insert_alert(&mut self, a: &StoredAlert) -> Result<i64, StoreError>;
-    async fn repeat_alert(
-        &mut self,
-        id: i64,
-        at: i64,
-        payload: &Value,
-    ) -> Result<Option<StoredAlert>, StoreError>;
     async fn set_alert_status(
         &mut self,
         id: i64,
@@ -188,7 +171,6 @@ pub(crate) trait AlertQueries {
         at: i64,
     ) -> Result<Option<StoredAlert>, StoreError>;
     async fn open_alerts_of(&mut self, incident: IncidentNumber) -> Result<i64, StoreError>;
-    async fn silenced(&mut self, service: &str, at: i64) -> Result<bool, StoreError>;
     async fn incident_resolved(
         &mut self,
         incident: Option<IncidentNumber>,
@@ -221,128 +203,15 @@ pub(crate) trait AlertQueries {
         now: Timestamp,
         reactor: &R,
     ) -> Result<(Ingested, bool), StoreError>;
-    async fn ingest<R: AlertReactor>(
-        &mut self,
-        signal: &AlertSignal,
-        actor: &str,
-        now: Timestamp,
-        reactor: &R,
-    ) -> Result<(Ingested, bool), StoreError>;
 }
 
 macro_rules! impl_alert_queries {
     ($conn:ty) => {
         impl AlertQueries for $conn {
-            async fn lock_key(&mut self, key: &str) -> Result<(), StoreError> {
-                // SQLite's single writer already serialises; PostgreSQL needs a lock that
-                // also covers rows that do not exist yet.
-                if <Self as Queries>::DIALECT == Dialect::Postgres {
-                    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                        .bind(key)
-                        .execute(&mut *self)
-                        .await
-                        .map_err(db_err)?;
-                }
-                Ok(())
-            }
-
-            async fn open_alert(
-                &mut self,
-                integration: &str,
-                dedup: &str,
-            ) -> Result<Option<StoredAlert>, StoreError> {
-                let sql = format!(
-                    "SELECT {ALERT_COLUMNS} FROM alerts WHERE integration = $1 \
-                     AND dedup_key = $2 AND status <> 'resolved'"
-                );
-                let row: Option<AlertRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                    .bind(integration)
-                    .bind(dedup)
-                    .fetch_optional(&mut *self)
-                    .await
-                    .map_err(db_err)?;
-                row.map(decode_alert).transpose()
-            }
-
             async fn alert_by_id(&mut self, id: i64) -> Result<Option<StoredAlert>, StoreError> {
                 let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1");
                 let row: Option<AlertRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .bind(id)
-                    .fetch_optional(&mut *self)
-                    .await
-                    .map_err(db_err)?;
-                row.map(decode_alert).transpose()
-            }
-
-            async fn group_incident(
-                &mut self,
-                integration: &str,
-                group: &str,
-            ) -> Result<Option<(IncidentNumber, i64)>, StoreError> {
-                let row: Option<(i64, i64)> = sqlx::query_as(
-                    "SELECT a.incident, MIN(a.first_seen) FROM alerts a \
-                     JOIN incidents i ON i.number = a.incident \
-                     WHERE a.integration = $1 AND a.group_key = $2 AND i.status <> 'resolved' \
-                     GROUP BY a.incident ORDER BY a.incident DESC LIMIT 1",
-                )
-                .bind(integration)
-                .bind(group)
-                .fetch_optional(&mut *self)
-                .await
-                .map_err(db_err)?;
-                Ok(row.map(|(n, at)| (IncidentNumber(n), at)))
-            }
-
-            async fn insert_alert(&mut self, a: &StoredAlert) -> Result<i64, StoreError> {
-                let result = sqlx::query_scalar(
-                    "INSERT INTO alerts (integration, dedup_key, group_key, status, service, \
-                     severity, summary, labels, annotations, payload, count, first_seen, \
-                     last_seen, resolved_at, incident) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-                     RETURNING id",
-                )
-                .bind(&a.integration)
-                .bind(&a.dedup_key)
-                .bind(&a.group_key)
-                .bind(a.status.as_str())
-                .bind(&a.service)
-                .bind(a.severity.as_str())
-                .bind(&a.summary)
-                .bind(encode_labels(&a.labels)?)
-                .bind(encode_labels(&a.annotations)?)
-                .bind(encode_json(&a.payload)?)
-                .bind(a.count)
-                .bind(ms(a.first_seen))
-                .bind(ms(a.last_seen))
-                .bind(a.resolved_at.map(ms))
-                .bind(a.incident.map(|n| n.0))
-                .fetch_one(&mut *self)
-                .await;
-                match result {
-                    Ok(id) => Ok(id),
-                    // Another node inserted the same open key first (only possible when the
-                    // advisory lock was bypassed): the sender retries on 503 and dedups then.
-                    Err(sqlx::Error::Database(d)) if d.is_unique_violation() => Err(
-                        StoreError::Unavailable("concurrent delivery of the same alert".into()),
-                    ),
-                    Err(e) => Err(db_err(e)),
-                }
-            }
-
-            async fn repeat_alert(
-                &mut self,
-                id: i64,
-                at: i64,
-                payload: &Value,
-            ) -> Result<Option<StoredAlert>, StoreError> {
-                let sql = format!(
-                    "UPDATE alerts SET count = count + 1, last_seen = $2, payload = $3 \
-                     WHERE id = $1 RETURNING {ALERT_COLUMNS}"
-                );
-                let row: Option<AlertRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                    .bind(id)
-                    .bind(at)
-                    .bind(encode_json(payload)?)
                     .fetch_optional(&mut *self)
                     .await
                     .map_err(db_err)?;
@@ -395,19 +264,6 @@ macro_rules! impl_alert_queries {
                         .await
                         .map_err(db_err)?;
                 Ok(status.as_deref() == Some("resolved"))
-            }
-
-            async fn silenced(&mut self, service: &str, at: i64) -> Result<bool, StoreError> {
-                let n: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM silences WHERE service = $1 AND deleted_at IS NULL \
-                     AND starts_at <= $2 AND ends_at > $2",
-                )
-                .bind(service)
-                .bind(at)
-                .fetch_one(&mut *self)
-                .await
-                .map_err(db_err)?;
-                Ok(n > 0)
             }
 
             async fn list_alerts(&mut self, f: &AlertFilter) -> Result<Vec<StoredAlert>, StoreError> {
@@ -518,90 +374,15 @@ macro_rules! impl_alert_queries {
                 Ok((ingested, wake))
             }
 
-            async fn ingest<R: AlertReactor>(
-                &mut self,
-                signal: &AlertSignal,
-                actor: &str,
-                now: Timestamp,
-                reactor: &R,
-            ) -> Result<(Ingested, bool), StoreError> {
-                let integration = &signal.integration;
-                self.lock_key(&format!("alert-group:{integration}:{}", signal.group_key)).await?;
-                self.lock_key(&format!("alert-key:{integration}:{}", signal.dedup_key)).await?;
-                let open = self.open_alert(integration, &signal.dedup_key).await?;
-                let at = ms(now);
-                // An open alert whose incident a person resolved: the source still fires, so
-                // this is a new occurrence (as PagerDuty does), not a repeat to count.
-                let open = match open {
-                    Some(a) if self.incident_resolved(a.incident).await? => {
-                        self.set_alert_status(a.id, AlertStatus::Resolved, at).await?;
-                        None
-                    }
-                    other => other,
-                };
-                match (signal.action, open) {
-                    (AlertAction::Trigger, Some(open)) => {
-                        let alert = self.repeat_alert(open.id, at, &signal.payload).await?;
-                        Ok((Ingested { kind: IngestKind::Repeated, alert }, false))
-                    }
-                    (AlertAction::Trigger, None) => self.open_new(signal, actor, now, reactor).await,
-                    (_, None) => Ok((Ingested { kind: IngestKind::NoOpenAlert, alert: None }, false)),
-                    (action, Some(open)) => {
-                        self.settle_alert(open, action, signal.auto_resolve, actor, now, reactor)
-                            .await
-                    }
-                }
-            }
         }
 
-        impl OpenNew for $conn {
-            async fn open_new<R: AlertReactor>(
-                &mut self,
-                signal: &AlertSignal,
-                actor: &str,
-                now: Timestamp,
-                reactor: &R,
-            ) -> Result<(Ingested, bool), StoreError> {
-                if self.silenced(&signal.service, ms(now)).await? {
-                    let mut stored = new_alert(signal, now, None);
-                    stored.id = self.insert_alert(&stored).await?;
-                    return Ok((Ingested { kind: IngestKind::Silenced, alert: Some(stored) }, false));
-                }
-                let group = self.group_incident(&signal.integration, &signal.group_key).await?;
-                let joined = match group {
-                    Some((n, started)) if alert::joins_group(from_ms(started)?, now, signal.group_window) => Some(n),
-                    _ => None,
-                };
-                let (incident, kind, wake) = match joined {
-                    Some(n) => (n, IngestKind::Joined, false),
-                    None => {
-                        let (n, wake) = self.declare_for(signal, actor, now, reactor).await?;
-                        (n, IngestKind::Opened, wake)
-                    }
-                };
-                let mut stored = new_alert(signal, now, Some(incident));
-                stored.id = self.insert_alert(&stored).await?;
-                Ok((Ingested { kind, alert: Some(stored) }, wake))
-            }
-        }
     };
-}
-
-pub(crate) trait OpenNew {
-    /// Stores a new alert, joining its group's open incident or declaring one.
-    async fn open_new<R: AlertReactor>(
-        &mut self,
-        signal: &AlertSignal,
-        actor: &str,
-        now: Timestamp,
-        reactor: &R,
-    ) -> Result<(Ingested, bool), StoreError>;
 }
 
 impl_alert_queries!(SqliteConnection);
 impl_alert_queries!(PgConnection);
 
-fn new_alert(
+pub(crate) fn new_alert(
     signal: &AlertSignal,
     now: Timestamp,
     incident: Option<IncidentNumber>,
@@ -638,21 +419,10 @@ impl Store {
         now: Timestamp,
         reactor: &R,
     ) -> Result<Vec<Ingested>, StoreError> {
-        let now = to_millis_precision(now);
-        let (out, wake) = write_tx!(self, |conn| {
-            let mut out = Vec::with_capacity(signals.len());
-            let mut wake = conn.apply_effects(ms(now), extra).await?;
-            for signal in signals {
-                let (ingested, w) = conn.ingest(signal, actor, now, reactor).await?;
-                out.push(ingested);
-                wake |= w;
-            }
-            Ok((out, wake))
-        })?;
-        if wake {
-            self.wake.wake();
-        }
-        Ok(out)
+        let mut out = self
+            .ingest_alert_batch(&[(signals, extra, actor)], now, reactor)
+            .await?;
+        Ok(out.pop().unwrap_or_default())
     }
 
     /// Group commit: several requests' signals in one transaction (one fsync), each request
@@ -660,26 +430,12 @@ impl Store {
     /// fails, nothing is stored and the caller retries them one by one.
     pub async fn ingest_alert_batch<R: AlertReactor>(
         &self,
-        jobs: &[(&[AlertSignal], &Effects, &str)],
+        jobs: &[Job<'_>],
         now: Timestamp,
         reactor: &R,
     ) -> Result<Vec<Vec<Ingested>>, StoreError> {
         let now = to_millis_precision(now);
-        let (out, wake) = write_tx!(self, |conn| {
-            let mut out = Vec::with_capacity(jobs.len());
-            let mut wake = false;
-            for (signals, extra, actor) in jobs {
-                wake |= conn.apply_effects(ms(now), extra).await?;
-                let mut done = Vec::with_capacity(signals.len());
-                for signal in signals.iter() {
-                    let (ingested, w) = conn.ingest(signal, actor, now, reactor).await?;
-                    done.push(ingested);
-                    wake |= w;
-                }
-                out.push(done);
-            }
-            Ok((out, wake))
-        })?;
+        let (out, wake) = write_tx!(self, |conn| conn.ingest_batch(jobs, now, reactor).await)?;
         if wake {
             self.wake.wake();
         }

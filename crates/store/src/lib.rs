@@ -183,6 +183,7 @@ macro_rules! write_tx {
 }
 
 // Declared after the macros above, which they use.
+mod alert_batch;
 mod alerts;
 mod effects;
 mod outbox;

@@ -166,4 +166,85 @@ backend_tests! {
         assert!(store.alerts(&AlertFilter::default()).await.unwrap().is_empty());
         assert!(store.list_incidents(&Default::default()).await.unwrap().is_empty());
     }
+
+    async fn one_batch_settles_what_it_opened_and_reopens_after(db) {
+        let store = &db.store;
+        let fire = |k: &str| signal(AlertAction::Trigger, k, "g");
+        let resolve = |k: &str| signal(AlertAction::Resolve, k, "g");
+        let ack = |k: &str| signal(AlertAction::Acknowledge, k, "g");
+        let batch = [
+            fire("a"), fire("a"), fire("b"), ack("b"), resolve("a"), fire("a"),
+            resolve("a"), resolve("b"), fire("c"), fire("c"),
+        ];
+        let done = store.ingest_alerts(&batch, &Effects::default(), "am", at(0), &TestReactor).await.unwrap();
+        let kinds: Vec<_> = done.iter().map(|d| d.kind).collect();
+        use IngestKind::*;
+        assert_eq!(kinds, [Opened, Repeated, Joined, Updated, Updated, Joined, Updated, Updated, Opened, Repeated]);
+        let first = done[0].alert.as_ref().and_then(|a| a.incident).expect("incident");
+        let second = done[8].alert.as_ref().and_then(|a| a.incident).expect("incident");
+        assert_ne!(first, second, "the group's incident auto-resolved inside the batch");
+        assert_eq!(assert_consistent(store, first).await.status, Status::Resolved);
+        assert_eq!(store.incident(second).await.unwrap().unwrap().status, Status::Triage);
+        // Every answer names the stored row, with the count at that point.
+        let ids: Vec<i64> = done.iter().filter_map(|d| d.alert.as_ref().map(|a| a.id)).collect();
+        assert!(ids.iter().all(|id| *id > 0), "{ids:?}");
+        assert_eq!(done[0].alert.as_ref().map(|a| a.id), done[1].alert.as_ref().map(|a| a.id));
+        assert_ne!(done[0].alert.as_ref().map(|a| a.id), done[5].alert.as_ref().map(|a| a.id));
+        assert_eq!(done[9].alert.as_ref().map(|a| a.count), Some(2));
+        let all = store.alerts(&AlertFilter::default()).await.unwrap();
+        let mut rows: Vec<_> = all.iter().map(|a| (a.dedup_key.as_str(), a.count, a.status)).collect();
+        rows.sort_by_key(|r| (r.0, r.1));
+        assert_eq!(rows, [
+            ("a", 1, AlertStatus::Resolved), ("a", 2, AlertStatus::Resolved),
+            ("b", 1, AlertStatus::Resolved), ("c", 2, AlertStatus::Firing),
+        ]);
+        assert_eq!(store.outbox_for_incident(second).await.unwrap().len(), 1);
+    }
+
+    async fn a_group_commit_of_many_requests_stores_each_alert_once(db) {
+        let store = &db.store;
+        let none = Effects::default();
+        let jobs: Vec<Vec<AlertSignal>> = (0..4)
+            .map(|j| (0..60).map(|n| signal(AlertAction::Trigger, &format!("k{}", (j * 30 + n) % 100), "big")).collect())
+            .collect();
+        let refs: Vec<(&[AlertSignal], &Effects, &str)> = jobs.iter().map(|j| (j.as_slice(), &none, "am")).collect();
+        let done = store.ingest_alert_batch(&refs, at(0), &TestReactor).await.unwrap();
+        assert_eq!(done.len(), 4);
+        let kinds: Vec<IngestKind> = done.iter().flatten().map(|d| d.kind).collect();
+        assert_eq!(kinds.iter().filter(|k| **k == IngestKind::Opened).count(), 1);
+        assert_eq!(kinds.iter().filter(|k| **k == IngestKind::Joined).count(), 99);
+        assert_eq!(kinds.iter().filter(|k| **k == IngestKind::Repeated).count(), 140);
+        let all = store.alerts(&AlertFilter { limit: Some(500), ..Default::default() }).await.unwrap();
+        assert_eq!(all.len(), 100);
+        assert_eq!(all.iter().map(|a| a.count).sum::<i64>(), 240);
+        let incidents: std::collections::HashSet<_> = all.iter().map(|a| a.incident).collect();
+        assert_eq!(incidents.len(), 1);
+        // The answers carry the ids and counts the rows have.
+        for d in done.iter().flatten() {
+            let a = d.alert.as_ref().expect("alert");
+            assert!(all.iter().any(|s| s.id == a.id && s.dedup_key == a.dedup_key && s.count >= a.count));
+        }
+        // A later webhook of the same group (within its window) joins by one lookup.
+        let later = store.ingest_alerts(&[signal(AlertAction::Trigger, "late", "big")], &none, "am", at(120), &TestReactor).await.unwrap();
+        assert_eq!(later[0].kind, IngestKind::Joined);
+    }
+
+    async fn concurrent_batches_of_one_new_group_open_one_incident(db) {
+        let store = &db.store;
+        let mut tasks = Vec::new();
+        for t in 0..8 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let s: Vec<_> = (0..5).map(|n| signal(AlertAction::Trigger, &format!("t{t}-{n}"), "storm")).collect();
+                store.ingest_alerts(&s, &Effects::default(), "am", at(0), &TestReactor).await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let incidents = store.list_incidents(&Default::default()).await.unwrap();
+        assert_eq!(incidents.len(), 1, "{incidents:?}");
+        let all = store.alerts(&AlertFilter { limit: Some(100), ..Default::default() }).await.unwrap();
+        assert_eq!(all.len(), 40);
+    }
 }

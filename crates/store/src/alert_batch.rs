@@ -1,0 +1,596 @@
+//! Alert intake as a batch: every signal of a group commit applied with a handful of
+//! statements, whatever the number of alerts.
+//!
+//! The batch reads what it needs up front (the open alerts of its keys, the current incident
+//! of its groups, the services silenced now), decides each signal in order in memory, and
+//! writes the outcome with one statement per kind (resolve stale, count repeats, insert new).
+//! Only the rare steps that change an incident — declaring one for a new group, acknowledging
+//! or resolving — run one by one, after the buffered writes are flushed so they see them.
+//! On PostgreSQL the batch first takes the advisory locks of all its group and dedup keys, in
+//! one global order, so concurrent batches on several nodes neither deadlock nor open two
+//! incidents for one group.
+
+use std::collections::{HashMap, HashSet};
+
+use muster_core::alert::{self, AlertAction, AlertSignal, AlertStatus};
+use muster_core::{IncidentNumber, Timestamp};
+use serde_json::{Value, json};
+use sqlx::{PgConnection, SqliteConnection};
+
+use crate::StoreError;
+use crate::alerts::{
+    AlertQueries, AlertReactor, IngestKind, Ingested, StoredAlert, encode_labels, new_alert,
+};
+use crate::codec::{decode_severity, from_ms, ms};
+use crate::effects::{EffectQueries, Effects, encode_json};
+use crate::error::{corrupt, db_err};
+use crate::queries::{Dialect, Queries};
+
+/// (integration, key): a dedup key or a group key.
+pub(crate) type Key = (String, String);
+
+/// One request's signals, extra effects and actor.
+pub type Job<'a> = (&'a [AlertSignal], &'a Effects, &'a str);
+
+/// An open alert as the batch knows it.
+#[derive(Clone)]
+pub(crate) struct Open {
+    alert: StoredAlert,
+    /// Its incident was resolved (by a person or earlier in the batch).
+    incident_resolved: bool,
+    /// Not inserted yet: its id is unknown until the next flush.
+    pending: bool,
+}
+
+/// The in-memory side of one batch.
+pub(crate) struct Batch {
+    now: Timestamp,
+    at: i64,
+    open: HashMap<Key, Option<Open>>,
+    groups: HashMap<Key, Option<(IncidentNumber, i64)>>,
+    silenced: HashSet<String>,
+    resolved: HashSet<IncidentNumber>,
+    /// Keys of pending alerts, in insertion order.
+    inserts: Vec<Key>,
+    /// Repeats of stored alerts: id → (key, times).
+    repeats: HashMap<i64, (Key, i64)>,
+    /// Stored alerts whose incident was resolved: closed before a new occurrence opens.
+    stale: Vec<i64>,
+    results: Vec<Vec<Ingested>>,
+    /// Results naming a pending alert, patched with its id at the flush.
+    unpatched: Vec<(usize, usize, Key)>,
+    wake: bool,
+}
+
+impl Batch {
+    fn open_of(&self, key: &Key) -> Option<Open> {
+        let mut open = self.open.get(key).cloned().flatten()?;
+        if open
+            .alert
+            .incident
+            .is_some_and(|n| self.resolved.contains(&n))
+        {
+            open.incident_resolved = true;
+        }
+        Some(open)
+    }
+
+    /// The incident a new alert of `group` joins, if its group is open and inside its window.
+    fn joinable(
+        &self,
+        group: &Key,
+        window: Option<alert::SignedDuration>,
+    ) -> Option<IncidentNumber> {
+        let (n, started) = (*self.groups.get(group)?)?;
+        if self.resolved.contains(&n) {
+            return None;
+        }
+        let started = from_ms(started).ok()?;
+        alert::joins_group(started, self.now, window).then_some(n)
+    }
+
+    fn record(&mut self, job: usize, ingested: Ingested, pending: Option<Key>) {
+        let i = self.results[job].len();
+        self.results[job].push(ingested);
+        if let Some(key) = pending {
+            self.unpatched.push((job, i, key));
+        }
+    }
+
+    /// Counts a repeat of an open alert; a stored one is updated at the flush.
+    fn repeat(&mut self, job: usize, key: Key, mut open: Open, signal: &AlertSignal) {
+        open.alert.count += 1;
+        open.alert.last_seen = self.now;
+        open.alert.payload = signal.payload.clone();
+        if !open.pending {
+            self.repeats
+                .entry(open.alert.id)
+                .or_insert((key.clone(), 0))
+                .1 += 1;
+        }
+        let pending = open.pending.then(|| key.clone());
+        let done = Ingested {
+            kind: IngestKind::Repeated,
+            alert: Some(open.alert.clone()),
+        };
+        self.open.insert(key, Some(open));
+        self.record(job, done, pending);
+    }
+
+    fn has_buffered(&self) -> bool {
+        !(self.inserts.is_empty() && self.repeats.is_empty() && self.stale.is_empty())
+    }
+}
+
+/// Statements and steps of the batch, per connection type.
+pub(crate) trait AlertBatchQueries {
+    /// Applies the jobs' signals in order; returns each job's results and whether to wake.
+    async fn ingest_batch<R: AlertReactor>(
+        &mut self,
+        jobs: &[Job<'_>],
+        now: Timestamp,
+        reactor: &R,
+    ) -> Result<(Vec<Vec<Ingested>>, bool), StoreError>;
+    async fn lock_all(&mut self, keys: Vec<String>) -> Result<(), StoreError>;
+    async fn prefetch(&mut self, batch: &mut Batch, jobs: &[Job<'_>]) -> Result<(), StoreError>;
+    async fn flush(&mut self, batch: &mut Batch) -> Result<(), StoreError>;
+    async fn insert_pending(&mut self, batch: &mut Batch) -> Result<(), StoreError>;
+    async fn apply_signal<R: AlertReactor>(
+        &mut self,
+        batch: &mut Batch,
+        job: usize,
+        signal: &AlertSignal,
+        actor: &str,
+        reactor: &R,
+    ) -> Result<(), StoreError>;
+    async fn open_new<R: AlertReactor>(
+        &mut self,
+        batch: &mut Batch,
+        job: usize,
+        key: Key,
+        signal: &AlertSignal,
+        actor: &str,
+        reactor: &R,
+    ) -> Result<(), StoreError>;
+    #[allow(clippy::too_many_arguments)]
+    async fn settle<R: AlertReactor>(
+        &mut self,
+        batch: &mut Batch,
+        job: usize,
+        key: Key,
+        open: Open,
+        signal: &AlertSignal,
+        action: AlertAction,
+        actor: &str,
+        reactor: &R,
+    ) -> Result<(), StoreError>;
+}
+
+/// The statement for the connection's dialect.
+fn dialect_sql<C: Queries>(sqlite: &'static str, pg: &'static str) -> &'static str {
+    match C::DIALECT {
+        Dialect::Sqlite => sqlite,
+        Dialect::Postgres => pg,
+    }
+}
+
+/// Columns read for an open alert; its payload is not needed (a repeat replaces it).
+const OPEN_COLUMNS: &str = "a.id, a.integration, a.dedup_key, a.group_key, a.status, a.service, \
+     a.severity, a.summary, a.labels, a.annotations, a.count, a.first_seen, a.last_seen, \
+     a.incident, i.status";
+
+type OpenRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    Option<String>,
+);
+
+fn decode_open(r: OpenRow) -> Result<Open, StoreError> {
+    let labels = |t: &str| serde_json::from_str(t).map_err(|e| corrupt("labels", e));
+    Ok(Open {
+        alert: StoredAlert {
+            id: r.0,
+            integration: r.1,
+            dedup_key: r.2,
+            group_key: r.3,
+            status: AlertStatus::parse(&r.4).ok_or_else(|| corrupt("alert status", &r.4))?,
+            service: r.5,
+            severity: decode_severity(&r.6)?,
+            summary: r.7,
+            labels: labels(&r.8)?,
+            annotations: labels(&r.9)?,
+            payload: Value::Null,
+            count: r.10,
+            first_seen: from_ms(r.11)?,
+            last_seen: from_ms(r.12)?,
+            resolved_at: None,
+            incident: r.13.map(IncidentNumber),
+        },
+        incident_resolved: r.14.as_deref() == Some("resolved"),
+        pending: false,
+    })
+}
+
+/// `[[integration, key], …]` as one JSON parameter, so each statement has one shape.
+fn keys_json(keys: &HashSet<&Key>) -> String {
+    let list: Vec<[&str; 2]> = keys.iter().map(|(a, b)| [a.as_str(), b.as_str()]).collect();
+    json!(list).to_string()
+}
+
+/// The rows to insert as one JSON parameter; text columns stay text (labels as their JSON).
+fn inserts_json(rows: &[&StoredAlert]) -> Result<String, StoreError> {
+    let mut list = Vec::with_capacity(rows.len());
+    for a in rows {
+        list.push(json!({
+            "integration": a.integration, "dedup_key": a.dedup_key, "group_key": a.group_key,
+            "status": a.status.as_str(), "service": a.service, "severity": a.severity.as_str(),
+            "summary": a.summary, "labels": encode_labels(&a.labels)?,
+            "annotations": encode_labels(&a.annotations)?, "payload": encode_json(&a.payload)?,
+            "count": a.count, "first_seen": ms(a.first_seen), "last_seen": ms(a.last_seen),
+            "incident": a.incident.map(|n| n.0),
+        }));
+    }
+    Ok(Value::Array(list).to_string())
+}
+
+/// The advisory-lock keys of a batch, as the per-signal path named them.
+fn lock_keys(jobs: &[Job<'_>]) -> Vec<String> {
+    let mut keys = Vec::new();
+    for (signals, _, _) in jobs {
+        for s in signals.iter() {
+            keys.push(format!("alert-group:{}:{}", s.integration, s.group_key));
+            keys.push(format!("alert-key:{}:{}", s.integration, s.dedup_key));
+        }
+    }
+    keys
+}
+
+const SQLITE_OPEN: &str = "SELECT {cols} FROM json_each($1) k \
+     CROSS JOIN alerts a ON a.integration = k.value ->> 0 AND a.dedup_key = k.value ->> 1 \
+     AND a.status <> 'resolved' LEFT JOIN incidents i ON i.number = a.incident";
+const PG_OPEN: &str = "SELECT {cols} FROM jsonb_array_elements($1::jsonb) k \
+     JOIN alerts a ON a.integration = k ->> 0 AND a.dedup_key = k ->> 1 \
+     AND a.status <> 'resolved' LEFT JOIN incidents i ON i.number = a.incident";
+const SQLITE_GROUPS: &str = "SELECT g.integration, g.group_key, g.incident, g.started_at \
+     FROM json_each($1) k CROSS JOIN alert_groups g ON g.integration = k.value ->> 0 \
+     AND g.group_key = k.value ->> 1 JOIN incidents i ON i.number = g.incident \
+     WHERE i.status <> 'resolved'";
+const PG_GROUPS: &str = "SELECT g.integration, g.group_key, g.incident, g.started_at \
+     FROM jsonb_array_elements($1::jsonb) k JOIN alert_groups g ON g.integration = k ->> 0 \
+     AND g.group_key = k ->> 1 JOIN incidents i ON i.number = g.incident \
+     WHERE i.status <> 'resolved'";
+const INSERT_COLUMNS: &str = "integration, dedup_key, group_key, status, service, severity, \
+     summary, labels, annotations, payload, count, first_seen, last_seen, incident";
+const SQLITE_INSERT_VALUES: &str = "SELECT r.value ->> 'integration', r.value ->> 'dedup_key', \
+     r.value ->> 'group_key', r.value ->> 'status', r.value ->> 'service', \
+     r.value ->> 'severity', r.value ->> 'summary', r.value ->> 'labels', \
+     r.value ->> 'annotations', r.value ->> 'payload', r.value ->> 'count', \
+     r.value ->> 'first_seen', r.value ->> 'last_seen', r.value ->> 'incident' \
+     FROM json_each($1) r";
+const PG_INSERT_VALUES: &str = "SELECT r.* FROM jsonb_to_recordset($1::jsonb) AS r(\
+     integration text, dedup_key text, group_key text, status text, service text, \
+     severity text, summary text, labels text, annotations text, payload text, count bigint, \
+     first_seen bigint, last_seen bigint, incident bigint)";
+const SQLITE_REPEAT: &str = "UPDATE alerts SET count = count + (r.value ->> 'n'), \
+     last_seen = $2, payload = r.value ->> 'payload' FROM json_each($1) r \
+     WHERE alerts.id = r.value ->> 'id'";
+const PG_REPEAT: &str = "UPDATE alerts SET count = alerts.count + r.n, last_seen = $2, \
+     payload = r.payload FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, n bigint, \
+     payload text) WHERE alerts.id = r.id";
+const SQLITE_STALE: &str = "UPDATE alerts SET status = 'resolved', last_seen = $2, \
+     resolved_at = $2 WHERE id IN (SELECT value FROM json_each($1))";
+const PG_STALE: &str = "UPDATE alerts SET status = 'resolved', last_seen = $2, \
+     resolved_at = $2 WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)";
+const UPSERT_GROUP: &str = "INSERT INTO alert_groups (integration, group_key, incident, \
+     started_at) VALUES ($1, $2, $3, $4) ON CONFLICT (integration, group_key) DO UPDATE \
+     SET incident = excluded.incident, started_at = excluded.started_at";
+
+macro_rules! impl_alert_batch {
+    ($conn:ty) => {
+        impl AlertBatchQueries for $conn {
+            async fn lock_all(&mut self, mut keys: Vec<String>) -> Result<(), StoreError> {
+                if <Self as Queries>::DIALECT != Dialect::Postgres || keys.is_empty() {
+                    return Ok(());
+                }
+                keys.sort_unstable();
+                keys.dedup();
+                // One global order (by lock id), so two batches never wait on each other
+                // in a cycle.
+                sqlx::query(
+                    "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT \
+                     hashtextextended(k, 0) AS h FROM jsonb_array_elements_text($1::jsonb) AS k \
+                     ORDER BY h) s",
+                )
+                .bind(json!(keys).to_string())
+                .fetch_all(&mut *self)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn prefetch(&mut self, batch: &mut Batch, jobs: &[Job<'_>]) -> Result<(), StoreError> {
+                let mut dedup: HashSet<Key> = HashSet::new();
+                let mut groups: HashSet<Key> = HashSet::new();
+                for (signals, _, _) in jobs {
+                    for s in signals.iter() {
+                        dedup.insert((s.integration.clone(), s.dedup_key.clone()));
+                        groups.insert((s.integration.clone(), s.group_key.clone()));
+                    }
+                }
+                let sql = dialect_sql::<Self>(SQLITE_OPEN, PG_OPEN).replace("{cols}", OPEN_COLUMNS);
+                let rows: Vec<OpenRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(keys_json(&dedup.iter().collect()))
+                    .fetch_all(&mut *self)
+                    .await
+                    .map_err(db_err)?;
+                batch.open = dedup.into_iter().map(|k| (k, None)).collect();
+                for row in rows {
+                    let open = decode_open(row)?;
+                    let key = (open.alert.integration.clone(), open.alert.dedup_key.clone());
+                    batch.open.insert(key, Some(open));
+                }
+                let rows: Vec<(String, String, i64, i64)> =
+                    sqlx::query_as(dialect_sql::<Self>(SQLITE_GROUPS, PG_GROUPS))
+                        .bind(keys_json(&groups.iter().collect()))
+                        .fetch_all(&mut *self)
+                        .await
+                        .map_err(db_err)?;
+                batch.groups = groups.into_iter().map(|k| (k, None)).collect();
+                for (integration, group, n, started) in rows {
+                    batch.groups.insert((integration, group), Some((IncidentNumber(n), started)));
+                }
+                let silenced: Vec<String> = sqlx::query_scalar(
+                    "SELECT DISTINCT service FROM silences WHERE deleted_at IS NULL \
+                     AND starts_at <= $1 AND ends_at > $1",
+                )
+                .bind(batch.at)
+                .fetch_all(&mut *self)
+                .await
+                .map_err(db_err)?;
+                batch.silenced = silenced.into_iter().collect();
+                Ok(())
+            }
+
+            /// Writes the buffered outcomes (stale closes first: a new occurrence may reuse
+            /// the key) and gives pending alerts and their results their ids.
+            async fn flush(&mut self, batch: &mut Batch) -> Result<(), StoreError> {
+                if !batch.stale.is_empty() {
+                    sqlx::query(dialect_sql::<Self>(SQLITE_STALE, PG_STALE))
+                        .bind(json!(std::mem::take(&mut batch.stale)).to_string())
+                        .bind(batch.at)
+                        .execute(&mut *self)
+                        .await
+                        .map_err(db_err)?;
+                }
+                if !batch.repeats.is_empty() {
+                    let mut rows = Vec::with_capacity(batch.repeats.len());
+                    for (id, (key, n)) in std::mem::take(&mut batch.repeats) {
+                        let payload = match batch.open.get(&key) {
+                            Some(Some(open)) => encode_json(&open.alert.payload)?,
+                            _ => continue,
+                        };
+                        rows.push(json!({"id": id, "n": n, "payload": payload}));
+                    }
+                    sqlx::query(dialect_sql::<Self>(SQLITE_REPEAT, PG_REPEAT))
+                        .bind(Value::Array(rows).to_string())
+                        .bind(batch.at)
+                        .execute(&mut *self)
+                        .await
+                        .map_err(db_err)?;
+                }
+                if !batch.inserts.is_empty() {
+                    self.insert_pending(batch).await?;
+                }
+                for (job, i, key) in std::mem::take(&mut batch.unpatched) {
+                    if let (Some(Some(open)), Some(alert)) =
+                        (batch.open.get(&key), batch.results[job][i].alert.as_mut())
+                    {
+                        alert.id = open.alert.id;
+                    }
+                }
+                Ok(())
+            }
+
+            async fn insert_pending(&mut self, batch: &mut Batch) -> Result<(), StoreError> {
+                let keys = std::mem::take(&mut batch.inserts);
+                let rows: Vec<&StoredAlert> = keys
+                    .iter()
+                    .filter_map(|k| batch.open.get(k).and_then(Option::as_ref))
+                    .map(|o| &o.alert)
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO alerts ({INSERT_COLUMNS}) {} RETURNING id, integration, dedup_key",
+                    dialect_sql::<Self>(SQLITE_INSERT_VALUES, PG_INSERT_VALUES)
+                );
+                let inserted: Result<Vec<(i64, String, String)>, _> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                        .bind(inserts_json(&rows)?)
+                        .fetch_all(&mut *self)
+                        .await;
+                let inserted = match inserted {
+                    Ok(rows) => rows,
+                    // Another node inserted the same open key first (only possible when the
+                    // advisory lock was bypassed): the sender retries on 503 and dedups then.
+                    Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                        return Err(StoreError::Unavailable(
+                            "concurrent delivery of the same alert".into(),
+                        ));
+                    }
+                    Err(e) => return Err(db_err(e)),
+                };
+                for (id, integration, dedup) in inserted {
+                    if let Some(Some(open)) = batch.open.get_mut(&(integration, dedup)) {
+                        open.alert.id = id;
+                        open.pending = false;
+                    }
+                }
+                Ok(())
+            }
+
+            async fn apply_signal<R: AlertReactor>(
+                &mut self,
+                batch: &mut Batch,
+                job: usize,
+                signal: &AlertSignal,
+                actor: &str,
+                reactor: &R,
+            ) -> Result<(), StoreError> {
+                let key = (signal.integration.clone(), signal.dedup_key.clone());
+                let mut open = batch.open_of(&key);
+                // An open alert whose incident a person resolved: the source still fires, so
+                // this is a new occurrence (as PagerDuty does), not a repeat to count.
+                if let Some(o) = open.as_ref().filter(|o| o.incident_resolved) {
+                    if o.pending {
+                        self.flush(batch).await?;
+                    }
+                    let id = batch.open_of(&key).map_or(o.alert.id, |o| o.alert.id);
+                    batch.stale.push(id);
+                    batch.repeats.remove(&id);
+                    batch.open.insert(key.clone(), None);
+                    open = None;
+                }
+                match (signal.action, open) {
+                    (AlertAction::Trigger, Some(o)) => {
+                        batch.repeat(job, key, o, signal);
+                        Ok(())
+                    }
+                    (AlertAction::Trigger, None) => {
+                        self.open_new(batch, job, key, signal, actor, reactor).await
+                    }
+                    (_, None) => {
+                        let done = Ingested { kind: IngestKind::NoOpenAlert, alert: None };
+                        batch.record(job, done, None);
+                        Ok(())
+                    }
+                    (action, Some(o)) => {
+                        self.settle(batch, job, key, o, signal, action, actor, reactor).await
+                    }
+                }
+            }
+
+            async fn open_new<R: AlertReactor>(
+                &mut self,
+                batch: &mut Batch,
+                job: usize,
+                key: Key,
+                signal: &AlertSignal,
+                actor: &str,
+                reactor: &R,
+            ) -> Result<(), StoreError> {
+                let group = (signal.integration.clone(), signal.group_key.clone());
+                let (incident, kind) = if batch.silenced.contains(&signal.service) {
+                    (None, IngestKind::Silenced)
+                } else if let Some(n) = batch.joinable(&group, signal.group_window) {
+                    (Some(n), IngestKind::Joined)
+                } else {
+                    let (n, wake) = self.declare_for(signal, actor, batch.now, reactor).await?;
+                    batch.wake |= wake;
+                    sqlx::query(UPSERT_GROUP)
+                        .bind(&group.0)
+                        .bind(&group.1)
+                        .bind(n.0)
+                        .bind(batch.at)
+                        .execute(&mut *self)
+                        .await
+                        .map_err(db_err)?;
+                    batch.groups.insert(group, Some((n, batch.at)));
+                    (Some(n), IngestKind::Opened)
+                };
+                let alert = new_alert(signal, batch.now, incident);
+                let done = Ingested { kind, alert: Some(alert.clone()) };
+                batch.open.insert(
+                    key.clone(),
+                    Some(Open { alert, incident_resolved: false, pending: true }),
+                );
+                batch.inserts.push(key.clone());
+                batch.record(job, done, Some(key));
+                Ok(())
+            }
+
+            #[allow(clippy::too_many_arguments)]
+            async fn settle<R: AlertReactor>(
+                &mut self,
+                batch: &mut Batch,
+                job: usize,
+                key: Key,
+                open: Open,
+                signal: &AlertSignal,
+                action: AlertAction,
+                actor: &str,
+                reactor: &R,
+            ) -> Result<(), StoreError> {
+                // Settling reads the alert and its incident's other alerts: write first.
+                if batch.has_buffered() {
+                    self.flush(batch).await?;
+                }
+                let open = batch.open_of(&key).unwrap_or(open);
+                let incident = open.alert.incident;
+                let (done, wake) = self
+                    .settle_alert(open.alert, action, signal.auto_resolve, actor, batch.now, reactor)
+                    .await?;
+                batch.wake |= wake;
+                let now_open = done.alert.as_ref().filter(|a| a.status != AlertStatus::Resolved);
+                batch.open.insert(
+                    key,
+                    now_open.map(|a| Open { alert: a.clone(), incident_resolved: false, pending: false }),
+                );
+                if let Some(n) = incident
+                    && self.incident_resolved(Some(n)).await?
+                {
+                    batch.resolved.insert(n);
+                }
+                batch.record(job, done, None);
+                Ok(())
+            }
+
+            async fn ingest_batch<R: AlertReactor>(
+                &mut self,
+                jobs: &[Job<'_>],
+                now: Timestamp,
+                reactor: &R,
+            ) -> Result<(Vec<Vec<Ingested>>, bool), StoreError> {
+                let mut batch = Batch {
+                    now,
+                    at: ms(now),
+                    open: HashMap::new(),
+                    groups: HashMap::new(),
+                    silenced: HashSet::new(),
+                    resolved: HashSet::new(),
+                    inserts: Vec::new(),
+                    repeats: HashMap::new(),
+                    stale: Vec::new(),
+                    results: jobs.iter().map(|(s, _, _)| Vec::with_capacity(s.len())).collect(),
+                    unpatched: Vec::new(),
+                    wake: false,
+                };
+                self.lock_all(lock_keys(jobs)).await?;
+                self.prefetch(&mut batch, jobs).await?;
+                for (job, (signals, extra, actor)) in jobs.iter().enumerate() {
+                    if !extra.is_empty() {
+                        batch.wake |= self.apply_effects(batch.at, extra).await?;
+                    }
+                    for signal in signals.iter() {
+                        self.apply_signal(&mut batch, job, signal, actor, reactor).await?;
+                    }
+                }
+                self.flush(&mut batch).await?;
+                Ok((batch.results, batch.wake))
+            }
+        }
+    };
+}
+
+impl_alert_batch!(SqliteConnection);
+impl_alert_batch!(PgConnection);
