@@ -1,12 +1,14 @@
 //! `muster bench ingest`: durable alert intake over loopback HTTP.
 //!
 //! - `alerts_per_second`, `p50`/`p99`: `--clients` concurrent connections posting Alertmanager
-//!   webhooks of one new alert each (the first of each client's group opens an incident, the
-//!   rest join it); every answer is a committed transaction.
+//!   webhooks of new alerts — one alert per request, then [`BATCH`] per request as
+//!   Alertmanager sends a group (the first alert of each client's group opens an incident,
+//!   the rest join it); every answer is a committed transaction.
 //! - `alert_to_page_p50`/`_p99`: PagerDuty triggers that each open an incident; the page is
 //!   in the outbox when the 202 arrives, so the answer time bounds alert → page.
 //! - `alertmanager_alerts_per_second`: Alertmanager's own `POST /api/v2/alerts` with the same
-//!   clients in the same run, when its binary is installed (in-memory, no fsync).
+//!   clients and the same alerts per request in the same run, when its binary is installed
+//!   (in-memory, no fsync).
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -22,7 +24,21 @@ use tokio::net::TcpListener;
 
 use crate::bench::{BenchArgs, emit};
 
+/// Requests per client: one-alert requests, then batched ones.
 const PER_CLIENT: usize = 200;
+const PER_CLIENT_BATCHED: usize = 50;
+/// Alerts per request in the batched shape.
+const BATCH: usize = 64;
+/// The request shapes measured: alerts per request.
+const SHAPES: [usize; 2] = [1, BATCH];
+
+fn requests_per_client(per: usize) -> usize {
+    if per == 1 {
+        PER_CLIENT
+    } else {
+        PER_CLIENT_BATCHED
+    }
+}
 const PAGE_SAMPLES: usize = 300;
 
 pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
@@ -59,12 +75,21 @@ async fn start(args: &BenchArgs, db: &str) -> anyhow::Result<String> {
     Ok(base)
 }
 
-fn webhook(run: u128, client: usize, n: usize) -> Value {
-    json!({"version": "4", "groupKey": format!("bench-{run}-{client}"), "status": "firing",
-        "receiver": "bench", "alerts": [{"status": "firing",
-        "labels": {"alertname": format!("Bench{run}x{client}"), "severity": "warning", "n": n.to_string()},
-        "annotations": {"summary": "bench"}, "startsAt": "2026-01-01T00:00:00Z",
-        "fingerprint": format!("{run}-{client}-{n}")}]})
+/// Request `n` of `client`: `per` new alerts of the client's group.
+fn webhook(run: u128, per: usize, client: usize, n: usize) -> Value {
+    let alerts: Vec<Value> = (0..per)
+        .map(|i| {
+            json!({"status": "firing",
+                "labels": {"alertname": format!("Bench{run}x{per}x{client}"), "severity": "warning",
+                    "n": format!("{n}-{i}")},
+                "annotations": {"summary": "bench"}, "startsAt": "2026-01-01T00:00:00Z",
+                "generatorURL": "http://prometheus.local/graph",
+                "fingerprint": format!("{run}-{per}-{client}-{n}-{i}")})
+        })
+        .collect();
+    json!({"version": "4", "groupKey": format!("bench-{run}-{per}-{client}"), "status": "firing",
+        "receiver": "bench", "groupLabels": {"alertname": format!("Bench{run}x{per}x{client}")},
+        "alerts": alerts})
 }
 
 /// Posts `bodies(client, n)` from `clients` concurrent tasks; returns (elapsed, sorted latencies).
@@ -122,20 +147,28 @@ async fn on_backend(args: &BenchArgs, backend: &str, db: &str) -> anyhow::Result
         .duration_since(std::time::UNIX_EPOCH)?
         .as_nanos();
     let url = format!("{base}/api/v1/integrations/demo-alertmanager/alertmanager");
-    let (elapsed, lat) = load(&http, &url, args.clients, PER_CLIENT, move |c, n| {
-        webhook(run, c, n)
-    })
-    .await?;
-    let ctx = json!({"backend": backend, "clients": args.clients, "alerts": lat.len()});
-    emit(
-        "ingest",
-        "alerts_per_second",
-        lat.len() as f64 / elapsed,
-        "alerts/s",
-        ctx.clone(),
-    );
-    emit("ingest", "p50", pct(&lat, 0.5), "ms", ctx.clone());
-    emit("ingest", "p99", pct(&lat, 0.99), "ms", ctx);
+    for per in SHAPES {
+        let (elapsed, lat) = load(
+            &http,
+            &url,
+            args.clients,
+            requests_per_client(per),
+            move |c, n| webhook(run, per, c, n),
+        )
+        .await?;
+        let alerts = lat.len() * per;
+        let ctx = json!({"backend": backend, "clients": args.clients, "alerts_per_request": per,
+            "alerts": alerts});
+        emit(
+            "ingest",
+            "alerts_per_second",
+            alerts as f64 / elapsed,
+            "alerts/s",
+            ctx.clone(),
+        );
+        emit("ingest", "p50", pct(&lat, 0.5), "ms", ctx.clone());
+        emit("ingest", "p99", pct(&lat, 0.99), "ms", ctx);
+    }
 
     let url = format!("{base}/v2/enqueue");
     let (_, lat) = load(&http, &url, 1, PAGE_SAMPLES, move |_, n| {
@@ -207,19 +240,43 @@ async fn alertmanager(args: &BenchArgs, dir: &std::path::Path) -> anyhow::Result
         .pool_max_idle_per_host(1024)
         .build()?;
     let url = format!("http://{listen}/api/v2/alerts");
-    let (elapsed, lat) = load(&http, &url, args.clients, PER_CLIENT, |c, n| {
-        json!([{"labels": {"alertname": format!("Bench{c}"), "n": n.to_string()},
-            "annotations": {"summary": "bench"}}])
-    })
-    .await?;
-    let ctx = json!({"clients": args.clients, "alerts": lat.len(), "durable": false});
-    emit(
-        "ingest",
-        "alertmanager_alerts_per_second",
-        lat.len() as f64 / elapsed,
-        "alerts/s",
-        ctx.clone(),
-    );
-    emit("ingest", "alertmanager_p99", pct(&lat, 0.99), "ms", ctx);
+    for per in SHAPES {
+        let (elapsed, lat) = load(
+            &http,
+            &url,
+            args.clients,
+            requests_per_client(per),
+            move |c, n| {
+                let alerts: Vec<Value> = (0..per)
+                .map(|i| {
+                    json!({"labels": {"alertname": format!("Bench{per}x{c}"), "severity": "warning",
+                        "n": format!("{n}-{i}")},
+                    "annotations": {"summary": "bench"}, "startsAt": "2026-01-01T00:00:00Z",
+                    "generatorURL": "http://prometheus.local/graph"})
+                })
+                .collect();
+                Value::Array(alerts)
+            },
+        )
+        .await?;
+        let alerts = lat.len() * per;
+        let ctx = json!({"clients": args.clients, "alerts_per_request": per, "alerts": alerts,
+            "durable": false});
+        emit(
+            "ingest",
+            "alertmanager_alerts_per_second",
+            alerts as f64 / elapsed,
+            "alerts/s",
+            ctx.clone(),
+        );
+        emit(
+            "ingest",
+            "alertmanager_p50",
+            pct(&lat, 0.5),
+            "ms",
+            ctx.clone(),
+        );
+        emit("ingest", "alertmanager_p99", pct(&lat, 0.99), "ms", ctx);
+    }
     Ok(())
 }

@@ -4,9 +4,11 @@
 mod alertmanager;
 mod cli;
 mod crash;
+mod crash_ingest;
 mod crash_notify;
 mod oncall;
 mod oracle;
 mod policy;
+mod procs;
 mod template;
 mod two_nodes;

@@ -1,0 +1,67 @@
+//! Real `muster serve` processes for the tests that kill, restart or run several of them.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_muster")
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A running `muster serve`; killed with SIGKILL when dropped or by [`Server::kill_9`].
+pub struct Server {
+    child: Option<Child>,
+    pub url: String,
+}
+
+impl Server {
+    /// Starts `muster serve` on a fresh port with `envs`; returns once it accepts connections.
+    pub fn start(config: &Path, db: &str, envs: &[(&str, &str)]) -> Server {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let mut cmd = Command::new(bin());
+        cmd.args(["serve", "--config"])
+            .arg(config)
+            .args(["--db", db, "--listen", &listen])
+            .env_remove("MUSTER_DB")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn serve");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(&listen).is_err() {
+            assert!(Instant::now() < deadline, "server did not start");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        Server {
+            child: Some(child),
+            url: format!("http://{listen}"),
+        }
+    }
+
+    /// `Child::kill` is SIGKILL on Unix: no shutdown code runs.
+    pub fn kill_9(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
