@@ -794,7 +794,7 @@ async fn fire_heartbeat(
         let last = timer.payload.get("last_ping").and_then(Value::as_str);
         match crate::intake::heartbeat::missed(&found, last, now) {
             Ok(signal) => {
-                crate::api::alerts::ingest(state, integration, &[signal], &Effects::default())
+                crate::api::alerts::ingest(state, integration, vec![signal], Effects::default())
                     .await?;
             }
             Err(message) => tracing::warn!(%integration, %message, "heartbeat alert not opened"),

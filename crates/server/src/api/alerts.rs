@@ -105,32 +105,40 @@ fn outcome(kind: IngestKind) -> &'static str {
 }
 
 /// Queues the signals for the next group commit, waits for it, and counts them per
-/// integration.
+/// integration. Answers with the signals (moved, not copied, through the queue) and what
+/// each did.
 pub(crate) async fn ingest(
     state: &AppState,
     integration: &str,
-    signals: &[AlertSignal],
-    extra: &Effects,
-) -> Result<Vec<Ingested>, StoreError> {
+    signals: Vec<AlertSignal>,
+    extra: Effects,
+) -> Result<(Vec<AlertSignal>, Vec<Ingested>), StoreError> {
     let actor = format!("integration:{integration}");
-    let result = state
-        .intake()
-        .submit(actor, signals.to_vec(), extra.clone())
-        .await;
+    let (signals, result) = state.intake().submit(actor, signals, extra).await;
     match &result {
-        Ok(done) => {
-            for d in done {
-                metrics::counter!("muster_alerts_received_total",
-                    "integration" => integration.to_string(), "outcome" => outcome(d.kind))
-                .increment(1);
-            }
-        }
+        Ok(done) => count_outcomes(integration, done),
         Err(_) => {
             metrics::counter!("muster_alerts_failed_total", "integration" => integration.to_string())
                 .increment(1);
         }
     }
-    result
+    Ok((signals, result?))
+}
+
+/// One counter update per outcome, not per alert: a webhook may carry a thousand.
+fn count_outcomes(integration: &str, done: &[Ingested]) {
+    let mut counts: Vec<(IngestKind, u64)> = Vec::new();
+    for d in done {
+        match counts.iter_mut().find(|(k, _)| *k == d.kind) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((d.kind, 1)),
+        }
+    }
+    for (kind, n) in counts {
+        metrics::counter!("muster_alerts_received_total",
+            "integration" => integration.to_string(), "outcome" => outcome(kind))
+        .increment(n);
+    }
 }
 
 fn rejected(integration: &str, e: ApiError) -> ApiError {
@@ -153,8 +161,7 @@ pub async fn heartbeat(
     let now = state.clock.now();
     let (signal, next) =
         intake::heartbeat::ping(&integration, now).map_err(ApiError::unprocessable)?;
-    let signals = [signal];
-    let done = ingest(&state, &integration.id, &signals, &next).await?;
+    let (signals, done) = ingest(&state, &integration.id, vec![signal], next).await?;
     Ok(Json(result_view(&signals, done)))
 }
 
@@ -213,7 +220,7 @@ pub async fn alertmanager_webhook(
     let id = integration.id.clone();
     let raws = alertmanager::parse(&body).map_err(|m| rejected(&id, ApiError::bad_request(m)))?;
     let signals = signals(&integration, raws).map_err(|e| rejected(&id, e))?;
-    let done = ingest(&state, &id, &signals, &Effects::default()).await?;
+    let (signals, done) = ingest(&state, &id, signals, Effects::default()).await?;
     Ok(Json(result_view(&signals, done)))
 }
 
@@ -234,7 +241,7 @@ pub async fn generic_event(
     let id = integration.id.clone();
     let raw = generic::parse(&body).map_err(|m| rejected(&id, ApiError::bad_request(m)))?;
     let signals = signals(&integration, vec![raw]).map_err(|e| rejected(&id, e))?;
-    let done = ingest(&state, &id, &signals, &Effects::default()).await?;
+    let (signals, done) = ingest(&state, &id, signals, Effects::default()).await?;
     Ok(Json(result_view(&signals, done)))
 }
 
@@ -271,14 +278,9 @@ async fn enqueue_inner(state: &AppState, body: &[u8]) -> Result<String, Enqueue>
     let signal = intake::signal(&integration, raw)
         .map_err(|m| Enqueue::Invalid(vec![rejected_msg(&integration.id, m)]))?;
     let dedup_key = signal.dedup_key.clone();
-    ingest(
-        state,
-        &integration.id,
-        std::slice::from_ref(&signal),
-        &Effects::default(),
-    )
-    .await
-    .map_err(Enqueue::Store)?;
+    ingest(state, &integration.id, vec![signal], Effects::default())
+        .await
+        .map_err(Enqueue::Store)?;
     Ok(dedup_key)
 }
 

@@ -28,7 +28,8 @@ struct Job {
     actor: String,
     signals: Vec<AlertSignal>,
     extra: Effects,
-    reply: oneshot::Sender<Reply>,
+    /// The signals come back with the answer, so nobody copies them.
+    reply: oneshot::Sender<(Vec<AlertSignal>, Reply)>,
 }
 
 /// The sending side; cheap to clone. The worker stops when every sender is gone.
@@ -53,7 +54,13 @@ impl Batcher {
     }
 
     /// Queues the signals and waits for their commit; `Unavailable` when the queue is full.
-    pub async fn submit(&self, actor: String, signals: Vec<AlertSignal>, extra: Effects) -> Reply {
+    /// Gives the signals back with the answer.
+    pub async fn submit(
+        &self,
+        actor: String,
+        signals: Vec<AlertSignal>,
+        extra: Effects,
+    ) -> (Vec<AlertSignal>, Reply) {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             actor,
@@ -61,13 +68,18 @@ impl Batcher {
             extra,
             reply,
         };
-        self.tx.try_send(job).map_err(|_| {
+        if let Err(full) = self.tx.try_send(job) {
             metrics::counter!("muster_alerts_shed_total").increment(1);
-            StoreError::Unavailable("alert intake queue is full".into())
-        })?;
-        answer
-            .await
-            .map_err(|_| StoreError::Unavailable("alert intake worker stopped".into()))?
+            let signals = full.into_inner().signals;
+            return (
+                signals,
+                Err(StoreError::Unavailable("alert intake queue is full".into())),
+            );
+        }
+        answer.await.unwrap_or_else(|_| {
+            let stopped = StoreError::Unavailable("alert intake worker stopped".into());
+            (Vec::new(), Err(stopped))
+        })
     }
 }
 
@@ -104,14 +116,16 @@ async fn commit(worker: &Worker, jobs: Vec<Job>) {
     match result {
         Ok(all) => {
             for (job, done) in jobs.into_iter().zip(all) {
-                let _ = job.reply.send(Ok(done));
+                let _ = job.reply.send((job.signals, Ok(done)));
             }
         }
         Err(_) if jobs.len() > 1 => {
             for job in jobs {
                 let one = [(job.signals.as_slice(), &job.extra, job.actor.as_str())];
                 let r = worker.store.ingest_alert_batch(&one, now, &reactor).await;
-                let _ = job.reply.send(r.map(|mut v| v.pop().unwrap_or_default()));
+                let _ = job
+                    .reply
+                    .send((job.signals, r.map(|mut v| v.pop().unwrap_or_default())));
             }
         }
         Err(e) => fail_all(jobs, &e),
@@ -125,6 +139,6 @@ fn fail_all(jobs: Vec<Job>, e: &StoreError) {
             StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
             other => StoreError::Internal(other.to_string()),
         };
-        let _ = job.reply.send(Err(copy));
+        let _ = job.reply.send((job.signals, Err(copy)));
     }
 }
