@@ -19,7 +19,8 @@ use sqlx::{PgConnection, SqliteConnection};
 
 use crate::StoreError;
 use crate::alerts::{
-    AlertQueries, AlertReactor, IngestKind, Ingested, StoredAlert, encode_labels, new_alert,
+    AlertQueries, AlertReactor, AlertRef, IngestKind, Ingested, StoredAlert, encode_labels,
+    new_alert,
 };
 use crate::codec::{decode_severity, from_ms, ms};
 use crate::effects::{EffectQueries, Effects, encode_json};
@@ -63,16 +64,15 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    fn open_of(&self, key: &Key) -> Option<Open> {
-        let mut open = self.open.get(key).cloned().flatten()?;
-        if open
-            .alert
-            .incident
-            .is_some_and(|n| self.resolved.contains(&n))
-        {
-            open.incident_resolved = true;
-        }
-        Some(open)
+    /// The open alert of `key`, if any: (pending, whether its incident was resolved).
+    fn peek(&self, key: &Key) -> Option<(bool, bool)> {
+        let open = self.open.get(key)?.as_ref()?;
+        let resolved = open.incident_resolved
+            || open
+                .alert
+                .incident
+                .is_some_and(|n| self.resolved.contains(&n));
+        Some((open.pending, resolved))
     }
 
     /// The incident a new alert of `group` joins, if its group is open and inside its window.
@@ -97,24 +97,25 @@ impl Batch {
         }
     }
 
-    /// Counts a repeat of an open alert; a stored one is updated at the flush.
-    fn repeat(&mut self, job: usize, key: Key, mut open: Open, signal: &AlertSignal) {
+    /// Counts a repeat of the open alert of `key`; a stored one is updated at the flush.
+    fn repeat(&mut self, job: usize, key: Key, signal: &AlertSignal) {
+        let Some(Some(open)) = self.open.get_mut(&key) else {
+            return;
+        };
         open.alert.count += 1;
         open.alert.last_seen = self.now;
         open.alert.payload = signal.payload.clone();
-        if !open.pending {
-            self.repeats
-                .entry(open.alert.id)
-                .or_insert((key.clone(), 0))
-                .1 += 1;
-        }
-        let pending = open.pending.then(|| key.clone());
         let done = Ingested {
             kind: IngestKind::Repeated,
-            alert: Some(open.alert.clone()),
+            alert: Some(AlertRef::from(&open.alert)),
         };
-        self.open.insert(key, Some(open));
-        self.record(job, done, pending);
+        if open.pending {
+            self.record(job, done, Some(key));
+        } else {
+            let id = open.alert.id;
+            self.repeats.entry(id).or_insert((key, 0)).1 += 1;
+            self.record(job, done, None);
+        }
     }
 
     fn has_buffered(&self) -> bool {
@@ -158,7 +159,6 @@ pub(crate) trait AlertBatchQueries {
         batch: &mut Batch,
         job: usize,
         key: Key,
-        open: Open,
         signal: &AlertSignal,
         action: AlertAction,
         actor: &str,
@@ -229,20 +229,37 @@ fn keys_json(keys: &HashSet<&Key>) -> String {
     json!(list).to_string()
 }
 
-/// The rows to insert as one JSON parameter; text columns stay text (labels as their JSON).
-fn inserts_json(rows: &[&StoredAlert]) -> Result<String, StoreError> {
-    let mut list = Vec::with_capacity(rows.len());
-    for a in rows {
-        list.push(json!({
-            "integration": a.integration, "dedup_key": a.dedup_key, "group_key": a.group_key,
-            "status": a.status.as_str(), "service": a.service, "severity": a.severity.as_str(),
-            "summary": a.summary, "labels": encode_labels(&a.labels)?,
-            "annotations": encode_labels(&a.annotations)?, "payload": encode_json(&a.payload)?,
-            "count": a.count, "first_seen": ms(a.first_seen), "last_seen": ms(a.last_seen),
-            "incident": a.incident.map(|n| n.0),
-        }));
+/// Rows per multi-row insert, largest first: a few statement shapes, each prepared once.
+const INSERT_CHUNKS: [usize; 4] = [64, 16, 4, 1];
+
+/// Splits `n` rows into chunks of [`INSERT_CHUNKS`] sizes.
+fn chunk_sizes(mut n: usize) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    for size in INSERT_CHUNKS {
+        while n >= size {
+            sizes.push(size);
+            n -= size;
+        }
     }
-    Ok(Value::Array(list).to_string())
+    sizes
+}
+
+/// `INSERT … VALUES (…), (…) RETURNING …` for `rows` rows.
+fn insert_sql(rows: usize) -> String {
+    const COLUMNS: usize = 14;
+    let mut sql = format!("INSERT INTO alerts ({INSERT_COLUMNS}) VALUES ");
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..COLUMNS {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * COLUMNS + c + 1));
+        }
+        sql.push(')');
+    }
+    sql.push_str(" RETURNING id, integration, dedup_key");
+    sql
 }
 
 /// The advisory-lock keys of a batch, as the per-signal path named them.
@@ -273,16 +290,6 @@ const PG_GROUPS: &str = "SELECT g.integration, g.group_key, g.incident, g.starte
      WHERE i.status <> 'resolved'";
 const INSERT_COLUMNS: &str = "integration, dedup_key, group_key, status, service, severity, \
      summary, labels, annotations, payload, count, first_seen, last_seen, incident";
-const SQLITE_INSERT_VALUES: &str = "SELECT r.value ->> 'integration', r.value ->> 'dedup_key', \
-     r.value ->> 'group_key', r.value ->> 'status', r.value ->> 'service', \
-     r.value ->> 'severity', r.value ->> 'summary', r.value ->> 'labels', \
-     r.value ->> 'annotations', r.value ->> 'payload', r.value ->> 'count', \
-     r.value ->> 'first_seen', r.value ->> 'last_seen', r.value ->> 'incident' \
-     FROM json_each($1) r";
-const PG_INSERT_VALUES: &str = "SELECT r.* FROM jsonb_to_recordset($1::jsonb) AS r(\
-     integration text, dedup_key text, group_key text, status text, service text, \
-     severity text, summary text, labels text, annotations text, payload text, count bigint, \
-     first_seen bigint, last_seen bigint, incident bigint)";
 const SQLITE_REPEAT: &str = "UPDATE alerts SET count = count + (r.value ->> 'n'), \
      last_seen = $2, payload = r.value ->> 'payload' FROM json_each($1) r \
      WHERE alerts.id = r.value ->> 'id'";
@@ -405,31 +412,47 @@ macro_rules! impl_alert_batch {
 
             async fn insert_pending(&mut self, batch: &mut Batch) -> Result<(), StoreError> {
                 let keys = std::mem::take(&mut batch.inserts);
-                let rows: Vec<&StoredAlert> = keys
-                    .iter()
-                    .filter_map(|k| batch.open.get(k).and_then(Option::as_ref))
-                    .map(|o| &o.alert)
-                    .collect();
-                let sql = format!(
-                    "INSERT INTO alerts ({INSERT_COLUMNS}) {} RETURNING id, integration, dedup_key",
-                    dialect_sql::<Self>(SQLITE_INSERT_VALUES, PG_INSERT_VALUES)
-                );
-                let inserted: Result<Vec<(i64, String, String)>, _> =
-                    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                        .bind(inserts_json(&rows)?)
-                        .fetch_all(&mut *self)
-                        .await;
-                let inserted = match inserted {
-                    Ok(rows) => rows,
-                    // Another node inserted the same open key first (only possible when the
-                    // advisory lock was bypassed): the sender retries on 503 and dedups then.
-                    Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
-                        return Err(StoreError::Unavailable(
-                            "concurrent delivery of the same alert".into(),
-                        ));
+                let mut inserted: Vec<(i64, String, String)> = Vec::with_capacity(keys.len());
+                let mut rest = keys.as_slice();
+                for size in chunk_sizes(keys.len()) {
+                    let (chunk, tail) = rest.split_at(size);
+                    rest = tail;
+                    let sql = insert_sql(size);
+                    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                    for key in chunk {
+                        let Some(Some(open)) = batch.open.get(key) else {
+                            return Err(StoreError::Internal("pending alert not in the batch".into()));
+                        };
+                        let a = &open.alert;
+                        query = query
+                            .bind(a.integration.clone())
+                            .bind(a.dedup_key.clone())
+                            .bind(a.group_key.clone())
+                            .bind(a.status.as_str())
+                            .bind(a.service.clone())
+                            .bind(a.severity.as_str())
+                            .bind(a.summary.clone())
+                            .bind(encode_labels(&a.labels)?)
+                            .bind(encode_labels(&a.annotations)?)
+                            .bind(encode_json(&a.payload)?)
+                            .bind(a.count)
+                            .bind(ms(a.first_seen))
+                            .bind(ms(a.last_seen))
+                            .bind(a.incident.map(|n| n.0));
                     }
-                    Err(e) => return Err(db_err(e)),
-                };
+                    match query.fetch_all(&mut *self).await {
+                        Ok(rows) => inserted.extend(rows),
+                        // Another node inserted the same open key first (only possible when
+                        // the advisory lock was bypassed): the sender retries on 503 and
+                        // dedups then.
+                        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                            return Err(StoreError::Unavailable(
+                                "concurrent delivery of the same alert".into(),
+                            ));
+                        }
+                        Err(e) => return Err(db_err(e)),
+                    }
+                }
                 for (id, integration, dedup) in inserted {
                     if let Some(Some(open)) = batch.open.get_mut(&(integration, dedup)) {
                         open.alert.id = id;
@@ -448,22 +471,22 @@ macro_rules! impl_alert_batch {
                 reactor: &R,
             ) -> Result<(), StoreError> {
                 let key = (signal.integration.clone(), signal.dedup_key.clone());
-                let mut open = batch.open_of(&key);
+                let mut open = batch.peek(&key);
                 // An open alert whose incident a person resolved: the source still fires, so
                 // this is a new occurrence (as PagerDuty does), not a repeat to count.
-                if let Some(o) = open.as_ref().filter(|o| o.incident_resolved) {
-                    if o.pending {
+                if let Some((pending, true)) = open {
+                    if pending {
                         self.flush(batch).await?;
                     }
-                    let id = batch.open_of(&key).map_or(o.alert.id, |o| o.alert.id);
-                    batch.stale.push(id);
-                    batch.repeats.remove(&id);
-                    batch.open.insert(key.clone(), None);
+                    if let Some(Some(stale)) = batch.open.insert(key.clone(), None) {
+                        batch.repeats.remove(&stale.alert.id);
+                        batch.stale.push(stale.alert.id);
+                    }
                     open = None;
                 }
                 match (signal.action, open) {
-                    (AlertAction::Trigger, Some(o)) => {
-                        batch.repeat(job, key, o, signal);
+                    (AlertAction::Trigger, Some(_)) => {
+                        batch.repeat(job, key, signal);
                         Ok(())
                     }
                     (AlertAction::Trigger, None) => {
@@ -474,8 +497,8 @@ macro_rules! impl_alert_batch {
                         batch.record(job, done, None);
                         Ok(())
                     }
-                    (action, Some(o)) => {
-                        self.settle(batch, job, key, o, signal, action, actor, reactor).await
+                    (action, Some(_)) => {
+                        self.settle(batch, job, key, signal, action, actor, reactor).await
                     }
                 }
             }
@@ -509,7 +532,7 @@ macro_rules! impl_alert_batch {
                     (Some(n), IngestKind::Opened)
                 };
                 let alert = new_alert(signal, batch.now, incident);
-                let done = Ingested { kind, alert: Some(alert.clone()) };
+                let done = Ingested { kind, alert: Some(AlertRef::from(&alert)) };
                 batch.open.insert(
                     key.clone(),
                     Some(Open { alert, incident_resolved: false, pending: true }),
@@ -525,7 +548,6 @@ macro_rules! impl_alert_batch {
                 batch: &mut Batch,
                 job: usize,
                 key: Key,
-                open: Open,
                 signal: &AlertSignal,
                 action: AlertAction,
                 actor: &str,
@@ -535,16 +557,22 @@ macro_rules! impl_alert_batch {
                 if batch.has_buffered() {
                     self.flush(batch).await?;
                 }
-                let open = batch.open_of(&key).unwrap_or(open);
+                let Some(Some(open)) = batch.open.get(&key).cloned() else {
+                    return Err(StoreError::Internal("settling an alert the batch lost".into()));
+                };
                 let incident = open.alert.incident;
-                let (done, wake) = self
+                let (updated, wake) = self
                     .settle_alert(open.alert, action, signal.auto_resolve, actor, batch.now, reactor)
                     .await?;
                 batch.wake |= wake;
-                let now_open = done.alert.as_ref().filter(|a| a.status != AlertStatus::Resolved);
+                let done = Ingested {
+                    kind: IngestKind::Updated,
+                    alert: updated.as_ref().map(AlertRef::from),
+                };
+                let still_open = updated.filter(|a| a.status != AlertStatus::Resolved);
                 batch.open.insert(
                     key,
-                    now_open.map(|a| Open { alert: a.clone(), incident_resolved: false, pending: false }),
+                    still_open.map(|alert| Open { alert, incident_resolved: false, pending: false }),
                 );
                 if let Some(n) = incident
                     && self.incident_resolved(Some(n)).await?

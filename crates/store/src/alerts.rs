@@ -67,7 +67,31 @@ pub enum IngestKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ingested {
     pub kind: IngestKind,
-    pub alert: Option<StoredAlert>,
+    pub alert: Option<AlertRef>,
+}
+
+/// The alert a signal landed on, as intake answers it: no labels or payload to copy (the
+/// caller has the signal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRef {
+    pub id: i64,
+    pub dedup_key: String,
+    pub status: AlertStatus,
+    /// Times received while open, this signal included.
+    pub count: i64,
+    pub incident: Option<IncidentNumber>,
+}
+
+impl From<&StoredAlert> for AlertRef {
+    fn from(a: &StoredAlert) -> AlertRef {
+        AlertRef {
+            id: a.id,
+            dedup_key: a.dedup_key.clone(),
+            status: a.status,
+            count: a.count,
+            incident: a.incident,
+        }
+    }
 }
 
 /// What the alert asks of its incident.
@@ -202,7 +226,7 @@ pub(crate) trait AlertQueries {
         actor: &str,
         now: Timestamp,
         reactor: &R,
-    ) -> Result<(Ingested, bool), StoreError>;
+    ) -> Result<(Option<StoredAlert>, bool), StoreError>;
 }
 
 macro_rules! impl_alert_queries {
@@ -346,7 +370,7 @@ macro_rules! impl_alert_queries {
                 actor: &str,
                 now: Timestamp,
                 reactor: &R,
-            ) -> Result<(Ingested, bool), StoreError> {
+            ) -> Result<(Option<StoredAlert>, bool), StoreError> {
                 let (status, incident_action) = match action {
                     AlertAction::Acknowledge => {
                         (AlertStatus::Acknowledged, Some(IncidentAction::Acknowledge))
@@ -370,8 +394,7 @@ macro_rules! impl_alert_queries {
                         wake = self.act_on_incident(incident, actor, now, reactor, a).await?;
                     }
                 }
-                let ingested = Ingested { kind: IngestKind::Updated, alert: updated };
-                Ok((ingested, wake))
+                Ok((updated, wake))
             }
 
         }
@@ -461,10 +484,8 @@ impl Store {
             if !found.status.is_open() {
                 return Ok((Some(found), false));
             }
-            let (ingested, wake) = conn
-                .settle_alert(found, action, auto_resolve, actor, now, reactor)
-                .await?;
-            Ok((ingested.alert, wake))
+            conn.settle_alert(found, action, auto_resolve, actor, now, reactor)
+                .await
         })?;
         if wake {
             self.wake.wake();

@@ -26,7 +26,7 @@ use crate::queries::Queries;
 use crate::wake::WakeShared;
 
 pub use crate::alerts::{
-    AlertFilter, AlertReactor, DEFAULT_ALERT_LIMIT, IncidentAction, IngestKind, Ingested,
+    AlertFilter, AlertReactor, AlertRef, DEFAULT_ALERT_LIMIT, IncidentAction, IngestKind, Ingested,
     MAX_ALERT_LIMIT, StoredAlert,
 };
 pub use crate::effects::Effects;

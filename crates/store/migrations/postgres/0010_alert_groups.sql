@@ -18,3 +18,6 @@ WHERE a.incident = (
     WHERE b.integration = a.integration AND b.group_key = a.group_key
 )
 GROUP BY a.integration, a.group_key, a.incident;
+
+-- Grouping reads alert_groups now; this index only slowed every insert.
+DROP INDEX alerts_group;
