@@ -759,6 +759,9 @@ impl TimerHandler for PolicyTimers {
         now: Timestamp,
     ) -> BoxFuture<'a, Result<FireOutcome, StoreError>> {
         Box::pin(async move {
+            if crate::slack::clock_header::is_refresh(&timer.payload) {
+                return crate::slack::clock_header::fire(&self.state, store, timer, now).await;
+            }
             if let Some(integration) = crate::intake::heartbeat::watched(&timer.payload) {
                 return fire_heartbeat(&self.state, store, timer, integration, now).await;
             }

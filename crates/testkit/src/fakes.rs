@@ -204,6 +204,16 @@ fn slack_ok(method: &str, req: &Value) -> Value {
         "users.lookupByEmail" => {
             json!({"ok": true, "user": {"id": "U0LOOKED", "profile": {"email": req["email"]}}})
         }
+        // Users the fake knows by email: `U0…` ids of the demo people, lower-cased.
+        "users.info" => match req["user"].as_str() {
+            Some(u) if u.starts_with("U0") => json!({"ok": true, "user": {"id": u,
+                "profile": {"email": format!("{}@example.com", u[2..].to_lowercase())}}}),
+            _ => json!({"ok": false, "error": "user_not_found"}),
+        },
+        "views.open" => json!({"ok": true, "view": {"id": "V0VIEW"}}),
+        "conversations.history" => json!({"ok": true, "messages": [
+            {"type": "message", "user": "U0ALICE", "text": "pinned message", "ts": req["latest"]}
+        ]}),
         _ => json!({"ok": false, "error": "unknown_method"}),
     }
 }

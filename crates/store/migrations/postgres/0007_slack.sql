@@ -1,0 +1,11 @@
+-- Each incident's Slack channel and the message that carries its header (severity, status,
+-- roles, live clock). Written by the deliverer once Slack answered; the channel id maps
+-- commands and events from a channel back to its incident. Keep in step with the other
+-- backend's 0007_slack.sql.
+CREATE TABLE slack_channels (
+    incident   BIGINT PRIMARY KEY REFERENCES incidents (number),
+    channel_id TEXT NOT NULL UNIQUE,
+    name       TEXT NOT NULL,
+    header_ts  TEXT,
+    created_at BIGINT NOT NULL
+);
