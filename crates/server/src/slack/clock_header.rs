@@ -21,6 +21,9 @@ pub const CLOSE: SignedDuration = SignedDuration::from_mins(10);
 pub const FAST: SignedDuration = SignedDuration::from_mins(1);
 pub const SLOW: SignedDuration = SignedDuration::from_mins(5);
 
+/// Roles the header offers to whoever presses, while nobody holds them.
+const CLAIMABLE: [&str; 3] = ["incident_commander", "ops_lead", "comms_lead"];
+
 /// The refresh timer's key.
 pub fn timer_key(id: IncidentNumber) -> String {
     format!("{id}/slack:header")
@@ -185,12 +188,14 @@ pub fn header_blocks(incident: &Incident, clock: &ClockView) -> Value {
         {
             buttons.push(button("Acknowledge", "muster_ack", json!({"incident": id})));
         }
-        if !incident.roles.contains_key("incident_commander") {
-            buttons.push(button(
-                "I'm the incident commander",
-                "muster_claim",
-                json!({"incident": id, "role": "incident_commander"}),
-            ));
+        for role in CLAIMABLE {
+            if !incident.roles.contains_key(role) {
+                buttons.push(button(
+                    &format!("I'm {}", milestone_label(role).to_lowercase()),
+                    "muster_claim",
+                    json!({"incident": id, "role": role}),
+                ));
+            }
         }
         for t in racing(clock) {
             if let Some(m) = &t.expect {

@@ -347,6 +347,24 @@ async fn end_to_end_on_the_simulated_clock(backend: Backend) {
         !updates.iter().any(|u| u.contains("Elapsed: 2m 00s")),
         "{updates:?}"
     );
+
+    // Bob becomes ops lead from the channel: he is invited, and the nudge will find him.
+    let (_, v) = rig
+        .command("U0ALICE", "C0NEWCHAN", "role ops <@U0BOB|bob>")
+        .await;
+    assert_eq!(v["response_type"], "ephemeral");
+    rig.deliver().await;
+    let invited: Vec<String> = rig
+        .in_channel("conversations.invite", "C0NEWCHAN")
+        .iter()
+        .map(|i| i["users"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(invited.iter().any(|u| u == "U0BOB"), "{invited:?}");
+    let roles = texts(&rig.in_channel("chat.update", "C0NEWCHAN"));
+    assert!(
+        roles.last().is_some_and(|u| u.contains(" · ops_lead: bob")),
+        "{roles:?}"
+    );
     let nudges_before = rig.in_channel("chat.postMessage", "C0NEWCHAN").len();
     assert_eq!(nudges_before, 1, "only the header so far");
 
@@ -371,6 +389,23 @@ async fn end_to_end_on_the_simulated_clock(backend: Backend) {
             .iter()
             .any(|b| b["action_id"] == "muster_snooze"),
         "{nudge}"
+    );
+    // And as a direct message to the ops lead, with the same buttons.
+    let dms = rig.in_channel("chat.postMessage", "U0BOB");
+    let dm = dms
+        .iter()
+        .find(|m| {
+            m["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("5 min left")
+        })
+        .expect("the nudge as a DM to bob");
+    assert!(
+        buttons(dm)
+            .iter()
+            .any(|b| b["text"]["text"] == "Blast radius validated"),
+        "{dm}"
     );
 
     // Bob presses it.
@@ -716,6 +751,135 @@ async fn a_failing_slack_is_retried_and_never_blocks(backend: Backend) {
     assert!(created.len() >= 2, "retried: {created:?}");
 }
 
+async fn modals_buttons_and_queries(backend: Backend) {
+    let Some(rig) = rig(backend, SLACK_YAML).await else {
+        return;
+    };
+    // `declare` without a title opens the modal.
+    let (s, _) = rig.command("U0ALICE", "C0GENERAL", "declare").await;
+    assert_eq!(s, 200);
+    rig.deliver().await;
+    let opened = rig.calls("views.open");
+    assert_eq!(opened.len(), 1);
+    let view = &opened[0].json();
+    assert_eq!(view["trigger_id"], "1.2.trigger");
+    assert_eq!(view["view"]["callback_id"], "muster_declare");
+
+    // A submission with problems is answered with the errors, by block.
+    let values = |title: &str, sev: Value, services: &str| {
+        json!({"title": {"value": {"type": "plain_text_input", "value": title}},
+            "severity": {"value": {"type": "static_select", "selected_option": sev}},
+            "services": {"value": {"type": "plain_text_input", "value": services}}})
+    };
+    let submit = |values: Value| {
+        json!({"type": "view_submission", "user": {"id": "U0ALICE"},
+            "view": {"callback_id": "muster_declare", "state": {"values": values}}})
+    };
+    let (s, v) = rig
+        .interaction(&submit(values("", Value::Null, "checkout, nowhere")))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        v,
+        json!({"response_action": "errors", "errors": {
+            "title": "A title is needed.",
+            "severity": "Choose SEV1, SEV2, SEV3 or SEV4.",
+            "services": "Unknown service: nowhere."}})
+    );
+    assert!(rig.incidents().await.is_empty());
+    let (s, v) = rig
+        .interaction(&submit(values(
+            "Payments slow",
+            json!({"value": "SEV2"}),
+            "payments-api",
+        )))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["response_action"], "clear");
+    let incidents = rig.incidents().await;
+    assert_eq!(incidents.len(), 1);
+    assert_eq!(incidents[0]["severity"], "SEV2");
+    assert_eq!(incidents[0]["services"], json!(["payments-api"]));
+    rig.deliver().await;
+
+    // The header's buttons: claim the commander role, open the update modal, post it.
+    let header = rig.in_channel("chat.postMessage", "C0NEWCHAN")[0].clone();
+    let press = |action: Value| {
+        json!({"type": "block_actions", "user": {"id": "U0BOB"}, "trigger_id": "9.9.trigger",
+            "response_url": format!("{}/response.hook", rig.slack.url), "actions": [action]})
+    };
+    let button = |id: &str| {
+        buttons(&header)
+            .into_iter()
+            .find(|b| b["action_id"] == id)
+            .expect("button")
+    };
+    let claim = button("muster_claim");
+    let role: Value = serde_json::from_str(claim["value"].as_str().unwrap_or("{}")).expect("value");
+    let role = role["role"].as_str().expect("role").to_string();
+    rig.interaction(&press(claim)).await;
+    let (_, v) = rig.app.get("/api/v1/incidents/INC-1").await;
+    assert_eq!(v["roles"][&role]["person"], "bob", "{v}");
+    rig.interaction(&press(button("muster_update"))).await;
+    rig.deliver().await;
+    let opened = rig.calls("views.open");
+    assert_eq!(opened.len(), 2);
+    assert_eq!(opened[1].json()["view"]["private_metadata"], "INC-1");
+    let text = json!({"value": {"type": "plain_text_input", "value": "Rolled back; watching."}});
+    let submitted = json!({"type": "view_submission", "user": {"id": "U0BOB"},
+        "view": {"callback_id": "muster_update", "private_metadata": "INC-1",
+            "state": {"values": {"text": text}}}});
+    let (_, v) = rig.interaction(&submitted).await;
+    assert_eq!(v["response_action"], "clear");
+    let timeline = rig.timeline("INC-1").await;
+    assert!(timeline.iter().any(|e| e["kind"] == "note_added"
+        && e["data"]["text"] == "Status update: Rolled back; watching."
+        && e["actor"] == "bob"));
+    assert!(
+        timeline.iter().any(|e| e["kind"] == "milestone_reached"
+            && e["data"]["milestone"] == "status_update_posted")
+    );
+
+    // brief, oncall and page answer through response_url.
+    rig.command("U0BOB", "C0NEWCHAN", "brief").await;
+    rig.command("U0BOB", "C0NEWCHAN", "oncall platform-primary")
+        .await;
+    rig.command("U0BOB", "C0NEWCHAN", "page erin disk full")
+        .await;
+    rig.deliver().await;
+    let answers: Vec<Value> = rig
+        .calls("response.hook")
+        .iter()
+        .map(Recorded::json)
+        .collect();
+    let answers = texts(&answers);
+    assert!(
+        answers
+            .iter()
+            .any(|a| a.starts_with("INC-1 Payments slow — SEV2 (triage)")
+                && a.contains(&format!("{role}: bob"))
+                && a.contains("Milestones: declared, status_update_posted")),
+        "{answers:?}"
+    );
+    assert!(
+        answers
+            .iter()
+            .any(|a| a.starts_with("On call for platform-primary now: ")),
+        "{answers:?}"
+    );
+    assert!(
+        answers.iter().any(|a| a == "bob paged erin."),
+        "{answers:?}"
+    );
+    assert!(
+        rig.in_channel("chat.postMessage", "U0ERIN")
+            .iter()
+            .any(|m| m["text"].as_str().unwrap_or_default().contains("disk full")),
+        "{:?}",
+        rig.calls("chat.postMessage")
+    );
+}
+
 macro_rules! on_both {
     ($($name:ident),*) => {$(
         mod $name {
@@ -738,5 +902,6 @@ on_both!(
     usage_errors_and_strangers_change_nothing,
     events_join_leave_and_pinned_messages,
     every_message_is_kept_when_configured,
-    a_failing_slack_is_retried_and_never_blocks
+    a_failing_slack_is_retried_and_never_blocks,
+    modals_buttons_and_queries
 );
