@@ -269,6 +269,7 @@ pub(crate) fn validate(
         }
         if let Some(x) = file.slack {
             let l = loc(f, &x);
+            let slack = v.slack(f, x.value);
             match slack_seen {
                 Some(first) => {
                     let first = v.d.short(first);
@@ -276,7 +277,7 @@ pub(crate) fn validate(
                 }
                 None => {
                     slack_seen = Some(l);
-                    config.slack = Some(v.slack(f, x.value));
+                    config.slack = Some(slack);
                 }
             }
         }

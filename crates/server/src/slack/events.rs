@@ -19,7 +19,7 @@ use crate::AppState;
 use crate::api::incidents::apply_as;
 
 pub async fn event(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(refused) = super::verified(&state, &headers, &body) {
+    if let Some(refused) = super::refused(&state, &headers, &body) {
         return refused;
     }
     let Ok(envelope) = serde_json::from_slice::<Value>(&body) else {

@@ -86,20 +86,21 @@ pub fn router() -> Router<AppState> {
         .route("/slack/events", axum::routing::post(events::event))
 }
 
-/// Verifies a request; the refusal is a bare 401 that writes nothing.
-pub(crate) fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), Response> {
+/// Verifies a request: `Some` bare 401 (that writes nothing) when it is not from Slack.
+pub(crate) fn refused(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Option<Response> {
     let rt = &state.slack;
     let now = state.clock.now().as_second();
     let secret = rt.signing_secret.as_ref().map(Secret::expose);
-    verify::check(secret, &rt.replays, headers, body, now).map_err(|why| {
-        tracing::warn!(?why, "slack request refused");
+    let why = verify::check(secret, &rt.replays, headers, body, now).err()?;
+    tracing::warn!(?why, "slack request refused");
+    Some(
         crate::error::ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "the request is not signed by Slack",
         )
-        .into_response()
-    })
+        .into_response(),
+    )
 }
 
 /// The fields of a form-encoded body.
