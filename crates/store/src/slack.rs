@@ -35,6 +35,12 @@ fn decode(r: Row) -> Result<SlackChannel, StoreError> {
 }
 
 pub(crate) trait SlackQueries {
+    async fn first_seen(
+        &mut self,
+        key: &str,
+        now: i64,
+        forget_before: i64,
+    ) -> Result<bool, StoreError>;
     async fn insert_channel(&mut self, c: &SlackChannel) -> Result<(), StoreError>;
     async fn set_header(&mut self, incident: i64, ts: &str) -> Result<bool, StoreError>;
     async fn channel_where(
@@ -53,6 +59,29 @@ pub(crate) enum Value {
 macro_rules! impl_slack_queries {
     ($conn:ty) => {
         impl SlackQueries for $conn {
+            async fn first_seen(
+                &mut self,
+                key: &str,
+                now: i64,
+                forget_before: i64,
+            ) -> Result<bool, StoreError> {
+                sqlx::query("DELETE FROM slack_seen WHERE seen_at < $1")
+                    .bind(forget_before)
+                    .execute(&mut *self)
+                    .await
+                    .map_err(db_err)?;
+                let done = sqlx::query(
+                    "INSERT INTO slack_seen (key, seen_at) VALUES ($1, $2) \
+                     ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(key)
+                .bind(now)
+                .execute(&mut *self)
+                .await
+                .map_err(db_err)?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn insert_channel(&mut self, c: &SlackChannel) -> Result<(), StoreError> {
                 // A retried creation keeps the first channel recorded.
                 sqlx::query(
@@ -104,6 +133,19 @@ impl_slack_queries!(SqliteConnection);
 impl_slack_queries!(PgConnection);
 
 impl Store {
+    /// Records `key` (a request's signature, an event's id) as seen now; false when it was
+    /// seen within `window` already. Older records are forgotten.
+    pub async fn first_slack_request(
+        &self,
+        key: &str,
+        now: Timestamp,
+        window: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        let now = ms(to_millis_precision(now));
+        let forget_before = now - i64::try_from(window.as_millis()).unwrap_or(i64::MAX / 2);
+        write_tx!(self, |conn| conn.first_seen(key, now, forget_before).await)
+    }
+
     /// Records an incident's channel; a second record for the incident changes nothing.
     pub async fn set_slack_channel(
         &self,

@@ -181,7 +181,7 @@ pub async fn slash_command(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = super::refused(&state, &headers, &body) {
+    if let Some(refused) = super::refused(&state, &headers, &body).await {
         return refused;
     }
     let fields = form(&body);

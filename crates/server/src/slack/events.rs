@@ -19,7 +19,7 @@ use crate::AppState;
 use crate::api::incidents::apply_as;
 
 pub async fn event(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(refused) = super::refused(&state, &headers, &body) {
+    if let Some(refused) = super::refused(&state, &headers, &body).await {
         return refused;
     }
     let Ok(envelope) = serde_json::from_slice::<Value>(&body) else {
@@ -30,6 +30,14 @@ pub async fn event(State(state): State<AppState>, headers: HeaderMap, body: Byte
             axum::Json(json!({"challenge": envelope["challenge"]})).into_response()
         }
         Some("event_callback") => {
+            // Slack retries an event it thinks was lost, signed anew: handle each id once.
+            if let Some(event_id) = envelope["event_id"].as_str() {
+                match super::first_time(&state, &format!("event:{event_id}")).await {
+                    Ok(true) => {}
+                    Ok(false) => return StatusCode::OK.into_response(),
+                    Err(e) => return crate::error::ApiError::from(e).into_response(),
+                }
+            }
             let worker = state.clone();
             super::within_deadline(async move {
                 if let Err(e) = handle(&worker, &envelope["event"]).await {

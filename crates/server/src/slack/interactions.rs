@@ -24,7 +24,7 @@ pub async fn interaction(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = super::refused(&state, &headers, &body) {
+    if let Some(refused) = super::refused(&state, &headers, &body).await {
         return refused;
     }
     let Some(payload) = form(&body)

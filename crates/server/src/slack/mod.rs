@@ -46,7 +46,6 @@ pub struct SlackRuntime {
     signing_secret: Option<Secret>,
     /// For `users.info` while answering a request; sending goes through the deliverer.
     client: Option<Slack>,
-    replays: verify::ReplayGuard,
     /// Slack user id → person id, for users found by email.
     by_email: Mutex<HashMap<String, String>>,
 }
@@ -86,12 +85,23 @@ pub fn router() -> Router<AppState> {
         .route("/slack/events", axum::routing::post(events::event))
 }
 
-/// Verifies a request: `Some` bare 401 (that writes nothing) when it is not from Slack.
-pub(crate) fn refused(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Option<Response> {
-    let rt = &state.slack;
-    let now = state.clock.now().as_second();
-    let secret = rt.signing_secret.as_ref().map(Secret::expose);
-    let why = verify::check(secret, &rt.replays, headers, body, now).err()?;
+/// Verifies a request: `Some` answer (a bare 401 that writes nothing, or 503 when the
+/// database is away) when it must not be handled.
+pub(crate) async fn refused(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Option<Response> {
+    let now = state.clock.now();
+    let secret = state.slack.signing_secret.as_ref().map(Secret::expose);
+    let why = match verify::check(secret, headers, body, now.as_second()) {
+        Ok(signature) => match first_time(state, &format!("sig:{signature}")).await {
+            Ok(true) => return None,
+            Ok(false) => verify::Rejection::Replayed,
+            Err(e) => return Some(crate::error::ApiError::from(e).into_response()),
+        },
+        Err(why) => why,
+    };
     tracing::warn!(?why, "slack request refused");
     Some(
         crate::error::ApiError::new(
@@ -101,6 +111,18 @@ pub(crate) fn refused(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Opt
         )
         .into_response(),
     )
+}
+
+/// Whether `key` is new within the signature window (across every node on the database).
+pub(crate) async fn first_time(
+    state: &AppState,
+    key: &str,
+) -> Result<bool, muster_store::StoreError> {
+    let window = Duration::from_secs(verify::MAX_AGE_SECS.unsigned_abs() * 2);
+    state
+        .store
+        .first_slack_request(key, state.clock.now(), window)
+        .await
 }
 
 /// The fields of a form-encoded body.

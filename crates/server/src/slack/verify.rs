@@ -4,10 +4,8 @@
 //! HMAC-SHA256(secret, "v0:{X-Slack-Request-Timestamp}:{raw body}")>`. A request is accepted
 //! when the signature matches (compared in constant time), its timestamp is within five
 //! minutes of the server's clock, and the same signature was not seen before within that
-//! window (a captured request cannot be replayed).
-
-use std::collections::HashMap;
-use std::sync::Mutex;
+//! window (a captured request cannot be replayed; the store remembers signatures, so this
+//! holds across nodes).
 
 use axum::http::HeaderMap;
 use subtle::ConstantTimeEq;
@@ -32,29 +30,14 @@ pub fn signature(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
     muster_notify::slack::request_signature(secret, timestamp, body)
 }
 
-/// Signatures accepted within the last [`MAX_AGE_SECS`], to refuse replays.
-#[derive(Debug, Default)]
-pub struct ReplayGuard {
-    seen: Mutex<HashMap<String, i64>>,
-}
-
-impl ReplayGuard {
-    /// Records `sig` (sent at `ts`); false when it was already recorded.
-    fn first_time(&self, sig: &str, ts: i64, now: i64) -> bool {
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        seen.retain(|_, at| (now - *at).abs() <= MAX_AGE_SECS);
-        seen.insert(sig.to_string(), ts).is_none()
-    }
-}
-
-/// Checks a request's signature headers against `body` at `now` (Unix seconds).
+/// Checks a request's signature headers against `body` at `now` (Unix seconds); answers the
+/// signature, for the caller's replay check.
 pub fn check(
     secret: Option<&str>,
-    guard: &ReplayGuard,
     headers: &HeaderMap,
     body: &[u8],
     now: i64,
-) -> Result<(), Rejection> {
+) -> Result<String, Rejection> {
     let secret = secret.ok_or(Rejection::NotConfigured)?;
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
     let (Some(ts_text), Some(sig)) = (header(TIMESTAMP_HEADER), header(SIGNATURE_HEADER)) else {
@@ -68,10 +51,7 @@ pub fn check(
     if !bool::from(expected.as_bytes().ct_eq(sig.as_bytes())) {
         return Err(Rejection::Forged);
     }
-    if !guard.first_time(sig, ts, now) {
-        return Err(Rejection::Replayed);
-    }
-    Ok(())
+    Ok(sig.to_string())
 }
 
 #[cfg(test)]
@@ -94,40 +74,20 @@ mod tests {
     #[test]
     fn slacks_published_vector() {
         assert_eq!(signature(SECRET.as_bytes(), TS, BODY.as_bytes()), EXPECTED);
-        let guard = ReplayGuard::default();
         let now = 1531420618 + 60;
         assert_eq!(
-            check(
-                Some(SECRET),
-                &guard,
-                &headers(TS, EXPECTED),
-                BODY.as_bytes(),
-                now
-            ),
-            Ok(())
-        );
-        // The same request again is a replay.
-        assert_eq!(
-            check(
-                Some(SECRET),
-                &guard,
-                &headers(TS, EXPECTED),
-                BODY.as_bytes(),
-                now
-            ),
-            Err(Rejection::Replayed)
+            check(Some(SECRET), &headers(TS, EXPECTED), BODY.as_bytes(), now),
+            Ok(EXPECTED.to_string())
         );
     }
 
     #[test]
     fn forged_stale_and_missing() {
-        let guard = ReplayGuard::default();
         let now = 1531420618;
         let tampered = BODY.replace("text=", "text=declare");
         assert_eq!(
             check(
                 Some(SECRET),
-                &guard,
                 &headers(TS, EXPECTED),
                 tampered.as_bytes(),
                 now
@@ -137,7 +97,6 @@ mod tests {
         assert_eq!(
             check(
                 Some(SECRET),
-                &guard,
                 &headers(TS, EXPECTED),
                 BODY.as_bytes(),
                 now + 301
@@ -145,27 +104,15 @@ mod tests {
             Err(Rejection::Stale)
         );
         assert_eq!(
-            check(
-                Some("other"),
-                &guard,
-                &headers(TS, EXPECTED),
-                BODY.as_bytes(),
-                now
-            ),
+            check(Some("other"), &headers(TS, EXPECTED), BODY.as_bytes(), now),
             Err(Rejection::Forged)
         );
         assert_eq!(
-            check(
-                Some(SECRET),
-                &guard,
-                &HeaderMap::new(),
-                BODY.as_bytes(),
-                now
-            ),
+            check(Some(SECRET), &HeaderMap::new(), BODY.as_bytes(), now),
             Err(Rejection::Missing)
         );
         assert_eq!(
-            check(None, &guard, &headers(TS, EXPECTED), BODY.as_bytes(), now),
+            check(None, &headers(TS, EXPECTED), BODY.as_bytes(), now),
             Err(Rejection::NotConfigured)
         );
     }

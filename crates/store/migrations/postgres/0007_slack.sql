@@ -9,3 +9,12 @@ CREATE TABLE slack_channels (
     header_ts  TEXT,
     created_at BIGINT NOT NULL
 );
+
+-- Requests from Slack already accepted (by signature) and events already handled (by event
+-- id), kept for the five minutes a signature is valid, so a replay to any node is refused and
+-- a retried event is handled once.
+CREATE TABLE slack_seen (
+    key     TEXT PRIMARY KEY,
+    seen_at BIGINT NOT NULL
+);
+CREATE INDEX slack_seen_at ON slack_seen (seen_at);
