@@ -39,9 +39,17 @@ pub async fn interaction(
         .and_then(Value::as_str)
         .unwrap_or_default();
     let Some(person) = person_of(&state, user).await else {
-        return ephemeral(format!(
-            "Muster does not know you (Slack user {user}); nothing was changed."
-        ));
+        let message = format!("Muster does not know you (Slack user {user}); nothing was changed.");
+        if payload["type"] == "view_submission" {
+            // A modal shows errors by block; the first block of both modals is an input.
+            let block = payload
+                .pointer("/view/blocks/0/block_id")
+                .and_then(Value::as_str)
+                .unwrap_or("title")
+                .to_string();
+            return errors(BTreeMap::from([(block.as_str(), message)]));
+        }
+        return ephemeral(message);
     };
     match payload["type"].as_str() {
         Some("block_actions") => block_actions(state, person, payload).await,

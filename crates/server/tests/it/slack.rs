@@ -415,6 +415,26 @@ async fn end_to_end_on_the_simulated_clock(backend: Backend) {
         "{dm}"
     );
 
+    // Snoozing is acknowledging the nudge, on the timeline.
+    let snooze = buttons(nudge)
+        .into_iter()
+        .find(|b| b["action_id"] == "muster_snooze")
+        .expect("snooze");
+    let (s, _) = rig
+        .interaction(&json!({"type": "block_actions", "user": {"id": "U0BOB"},
+            "response_url": format!("{}/response.hook", rig.slack.url), "actions": [snooze]}))
+        .await;
+    assert_eq!(s, 200);
+    assert!(
+        rig.timeline("INC-1")
+            .await
+            .iter()
+            .any(|e| e["kind"] == "nudge_acknowledged"
+                && e["data"]["key"] == "blast-radius-20m:deadline:1:warn:0"
+                && e["actor"] == "bob"),
+        "snoozed"
+    );
+
     // Bob presses it.
     rig.app.clock.set(minutes(16));
     let payload = json!({
@@ -854,6 +874,44 @@ async fn modals_buttons_and_queries(backend: Backend) {
             && e["data"]["milestone"] == "status_update_posted")
     );
 
+    // The other subcommands, in the channel.
+    for text in [
+        "sev 1",
+        "status investigating",
+        "milestone mitigated",
+        "update Error rate falling.",
+    ] {
+        let (s, v) = rig.command("U0BOB", "C0NEWCHAN", text).await;
+        assert_eq!(s, 200, "{text}: {v}");
+    }
+    let (_, v) = rig.app.get("/api/v1/incidents/INC-1").await;
+    assert_eq!(v["severity"], "SEV1", "{v}");
+    // Reaching `mitigated` moves the status on from `investigating`.
+    assert_eq!(v["status"], "mitigated", "{v}");
+    assert!(
+        rig.timeline("INC-1")
+            .await
+            .iter()
+            .any(|e| e["kind"] == "status_changed"
+                && e["data"]["to"] == "investigating"
+                && e["actor"] == "bob")
+    );
+    assert!(
+        v["milestones"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|m| m["milestone"] == "mitigated"),
+        "{v}"
+    );
+    assert!(
+        rig.timeline("INC-1")
+            .await
+            .iter()
+            .any(|e| e["kind"] == "note_added"
+                && e["data"]["text"] == "Status update: Error rate falling.")
+    );
+
     // brief, oncall and page answer through response_url.
     rig.command("U0BOB", "C0NEWCHAN", "brief").await;
     rig.command("U0BOB", "C0NEWCHAN", "oncall platform-primary")
@@ -870,9 +928,10 @@ async fn modals_buttons_and_queries(backend: Backend) {
     assert!(
         answers
             .iter()
-            .any(|a| a.starts_with("INC-1 Payments slow — SEV2 (triage)")
+            .any(|a| a.starts_with("INC-1 Payments slow — SEV1 (mitigated)")
                 && a.contains(&format!("{role}: bob"))
-                && a.contains("Milestones: declared, status_update_posted")),
+                && a.contains("Milestones: declared, status_update_posted, mitigated")
+                && a.contains("• blast_radius_validated (blast-radius-20m): 20m 00s left")),
         "{answers:?}"
     );
     assert!(
@@ -885,6 +944,37 @@ async fn modals_buttons_and_queries(backend: Backend) {
         answers.iter().any(|a| a == "bob paged erin."),
         "{answers:?}"
     );
+    assert!(
+        answers
+            .iter()
+            .any(|a| a == "bob set severity SEV1 on INC-1."),
+        "{answers:?}"
+    );
+
+    // Resolving: the last header says so and offers no buttons.
+    rig.command("U0BOB", "C0NEWCHAN", "resolve").await;
+    rig.deliver().await;
+    let last = rig
+        .in_channel("chat.update", "C0NEWCHAN")
+        .pop()
+        .expect("update");
+    assert!(
+        last["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Status: resolved"),
+        "{last}"
+    );
+    assert!(buttons(&last).is_empty(), "{last}");
+    // A stranger's modal submission is refused in the modal.
+    let (_, v) = rig
+        .interaction(
+            &json!({"type": "view_submission", "user": {"id": "U9NOBODY"},
+            "view": {"callback_id": "muster_declare", "state": {"values": {}}}}),
+        )
+        .await;
+    assert_eq!(v["response_action"], "errors", "{v}");
+    assert_eq!(rig.incidents().await.len(), 1);
     assert!(
         rig.in_channel("chat.postMessage", "U0ERIN")
             .iter()
