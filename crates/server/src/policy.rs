@@ -773,7 +773,15 @@ impl TimerHandler for PolicyTimers {
                     timer,
                     now,
                     |incident, state| -> Result<_, DomainError> {
-                        Ok(on_timer(&cfg, &overrides, incident, state, timer, now))
+                        let (changes, mut effects) =
+                            on_timer(&cfg, &overrides, incident, state, timer, now);
+                        if let Some(incident) = incident {
+                            // What a policy did shows in the incident's Slack header at once.
+                            let refresh =
+                                crate::slack::channel::on_change(&cfg, incident, &changes);
+                            effects.outbox.extend(refresh);
+                        }
+                        Ok((changes, effects))
                     },
                     &actor,
                 )

@@ -59,6 +59,11 @@ impl SlackRuntime {
         }
     }
 
+    /// Whether requests from Slack can be verified (a signing secret is set).
+    pub fn verifies(&self) -> bool {
+        self.signing_secret.is_some()
+    }
+
     /// From `MUSTER_SLACK_SIGNING_SECRET`, `MUSTER_SLACK_BOT_TOKEN` and
     /// `MUSTER_SLACK_API_URL`. Without a signing secret every Slack request is refused.
     pub fn from_env() -> SlackRuntime {
