@@ -78,6 +78,8 @@ pub enum Reply {
 struct Shared {
     requests: Vec<Recorded>,
     script: VecDeque<Reply>,
+    /// Scripted answers for one path only (e.g. `/conversations.create`), taken first.
+    by_path: std::collections::HashMap<String, VecDeque<Reply>>,
     default: Option<Reply>,
 }
 
@@ -99,6 +101,15 @@ impl Fake {
             s.script.push_back(reply.clone());
         }
     }
+    /// Answers `reply` to the next `n` requests to `path` (e.g. `/conversations.create`),
+    /// whatever else arrives in between.
+    pub fn script_path(&self, path: &str, reply: Reply, n: usize) {
+        let mut s = self.lock();
+        let queue = s.by_path.entry(path.to_string()).or_default();
+        for _ in 0..n {
+            queue.push_back(reply.clone());
+        }
+    }
     /// Answers `reply` to every request not scripted.
     pub fn always(&self, reply: Reply) {
         self.lock().default = Some(reply);
@@ -108,7 +119,11 @@ impl Fake {
     }
     fn next(&self, r: Recorded) -> Reply {
         let mut s = self.lock();
+        let scripted = s.by_path.get_mut(&r.path).and_then(VecDeque::pop_front);
         s.requests.push(r);
+        if let Some(reply) = scripted {
+            return reply;
+        }
         s.script
             .pop_front()
             .or_else(|| s.default.clone())

@@ -212,8 +212,8 @@ impl Delivery<'_> {
                     .as_str()
                     .map(String::from)
                     .unwrap_or_else(|| channel_name(id, &incident.title));
-                let channel_id = match slack.create_channel(&name).await {
-                    Ok(c) => c,
+                let (channel_id, name) = match create(slack, &name).await {
+                    Ok(created) => created,
                     Err(o) => return Ok(o),
                 };
                 store
@@ -396,6 +396,31 @@ impl Delivery<'_> {
             .await?;
         Ok(())
     }
+}
+
+/// Creates the channel, as `name` or, when Slack has that name already (an archived channel,
+/// a reused workspace), as `name-2` … `name-5`.
+async fn create(slack: &Slack, name: &str) -> Result<(String, String), Outcome> {
+    let mut last = None;
+    for n in 1..=5 {
+        let candidate = match n {
+            1 => name.to_string(),
+            _ => {
+                let suffix = format!("-{n}");
+                let mut base = name.to_string();
+                base.truncate(MAX_NAME - suffix.len());
+                format!("{}{suffix}", base.trim_end_matches('-'))
+            }
+        };
+        match slack.create_channel(&candidate).await {
+            Ok(id) => return Ok((id, candidate)),
+            Err(Outcome::Permanent(e)) if e.ends_with("name_taken") => {
+                last = Some(Outcome::Permanent(e));
+            }
+            Err(o) => return Err(o),
+        }
+    }
+    Err(last.unwrap_or_else(|| Outcome::Permanent("no channel name left".into())))
 }
 
 /// Who belongs in the channel: the declarer (when a person), responders, role holders.

@@ -783,6 +783,26 @@ async fn a_failing_slack_is_retried_and_never_blocks(backend: Backend) {
     assert_eq!(rig.in_channel("chat.postMessage", "C0NEWCHAN").len(), 1);
     let created = rig.calls("conversations.create");
     assert!(created.len() >= 2, "retried: {created:?}");
+    assert_eq!(rig.incidents().await.len(), 1);
+
+    // A name Slack has already: the next free one.
+    rig.slack.script_path(
+        "/conversations.create",
+        fakes::Reply::SlackError("name_taken".into()),
+        1,
+    );
+    rig.command("U0ALICE", "C0GENERAL", "declare sev3 checkout slow")
+        .await;
+    rig.deliver().await;
+    let names: Vec<Value> = rig
+        .calls("conversations.create")
+        .iter()
+        .map(|r| r.json()["name"].clone())
+        .collect();
+    assert_eq!(
+        names[names.len() - 2..],
+        [json!("inc-2-checkout-slow"), json!("inc-2-checkout-slow-2")]
+    );
 }
 
 async fn modals_buttons_and_queries(backend: Backend) {
