@@ -181,6 +181,7 @@ pub async fn slash_command(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let arrived = std::time::Instant::now();
     if let Some(refused) = super::refused(&state, &headers, &body).await {
         return refused;
     }
@@ -227,7 +228,7 @@ pub async fn slash_command(
         trigger_id: field("trigger_id"),
     };
     let worker = state.clone();
-    super::within_deadline(async move { run(&worker, call).await }).await;
+    super::within_deadline(arrived, async move { run(&worker, call).await }).await;
     ephemeral("On it…")
 }
 

@@ -19,6 +19,7 @@ use crate::AppState;
 use crate::api::incidents::apply_as;
 
 pub async fn event(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let arrived = std::time::Instant::now();
     if let Some(refused) = super::refused(&state, &headers, &body).await {
         return refused;
     }
@@ -39,7 +40,7 @@ pub async fn event(State(state): State<AppState>, headers: HeaderMap, body: Byte
                 }
             }
             let worker = state.clone();
-            super::within_deadline(async move {
+            super::within_deadline(arrived, async move {
                 if let Err(e) = handle(&worker, &envelope["event"]).await {
                     tracing::warn!(error = %e, "slack event not handled");
                 }

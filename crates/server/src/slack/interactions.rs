@@ -24,6 +24,7 @@ pub async fn interaction(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let arrived = std::time::Instant::now();
     if let Some(refused) = super::refused(&state, &headers, &body).await {
         return refused;
     }
@@ -52,8 +53,8 @@ pub async fn interaction(
         return ephemeral(message);
     };
     match payload["type"].as_str() {
-        Some("block_actions") => block_actions(state, person, payload).await,
-        Some("view_submission") => view_submission(state, person, payload).await,
+        Some("block_actions") => block_actions(state, person, payload, arrived).await,
+        Some("view_submission") => view_submission(state, person, payload, arrived).await,
         _ => StatusCode::OK.into_response(),
     }
 }
@@ -85,7 +86,12 @@ pub fn command_of(action_id: &str, value: &Value, person: &str) -> Option<Comman
     }
 }
 
-async fn block_actions(state: AppState, person: String, payload: Value) -> Response {
+async fn block_actions(
+    state: AppState,
+    person: String,
+    payload: Value,
+    arrived: std::time::Instant,
+) -> Response {
     let Some(action) = payload.pointer("/actions/0").cloned() else {
         return StatusCode::OK.into_response();
     };
@@ -102,7 +108,7 @@ async fn block_actions(state: AppState, person: String, payload: Value) -> Respo
         return ephemeral(format!("Muster does not know the button `{action_id}`."));
     };
     let worker = state.clone();
-    super::within_deadline(async move {
+    super::within_deadline(arrived, async move {
         let answer = match act(&worker, &person, incident, command).await {
             Ok(Some((_, text))) => {
                 json!({"response_type": "in_channel", "replace_original": false, "text": text})
@@ -202,7 +208,12 @@ pub fn check_declare(
     }
 }
 
-async fn view_submission(state: AppState, person: String, payload: Value) -> Response {
+async fn view_submission(
+    state: AppState,
+    person: String,
+    payload: Value,
+    arrived: std::time::Instant,
+) -> Response {
     let view = &payload["view"];
     match view["callback_id"].as_str() {
         Some("muster_declare") => {
@@ -218,7 +229,7 @@ async fn view_submission(state: AppState, person: String, payload: Value) -> Res
                 incident_type: None,
             };
             let worker = state.clone();
-            super::within_deadline(async move {
+            super::within_deadline(arrived, async move {
                 if let Err(e) = crate::api::incidents::declare_as(&worker, &person, &req).await {
                     tracing::warn!(error = %e.message, "declaring from the modal failed");
                 }
@@ -242,7 +253,7 @@ async fn view_submission(state: AppState, person: String, payload: Value) -> Res
                 )]));
             };
             let worker = state.clone();
-            super::within_deadline(async move {
+            super::within_deadline(arrived, async move {
                 let note = Command::AddNote {
                     text: format!("Status update: {text}"),
                 };

@@ -225,12 +225,14 @@ pub(crate) async fn respond_later(
     }
 }
 
-/// Runs `work` in the background, waiting for it at most [`ANSWER_WITHIN`]: Slack gets its
-/// answer in time either way, and the work finishes (and answers through the outbox) later.
-pub(crate) async fn within_deadline<F>(work: F)
+/// Runs `work` in the background, waiting for it until [`ANSWER_WITHIN`] after `arrived`:
+/// Slack gets its answer in time either way, and the work finishes (and answers through the
+/// outbox) later.
+pub(crate) async fn within_deadline<F>(arrived: std::time::Instant, work: F)
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
     let task = tokio::spawn(work);
-    let _ = tokio::time::timeout(ANSWER_WITHIN, task).await;
+    let left = ANSWER_WITHIN.saturating_sub(arrived.elapsed());
+    let _ = tokio::time::timeout(left, task).await;
 }
