@@ -141,7 +141,7 @@ pub fn nudge_blocks(cfg: &LoadedConfig, item: &ClaimedOutbox, text: &str) -> Opt
         json!({"incident": id.to_string(), "key": key}),
     ));
     Some(json!([
-        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": clock_header::section_text(text)}},
         {"type": "actions", "block_id": "muster_nudge", "elements": buttons},
     ]))
 }

@@ -212,6 +212,7 @@ pub fn header_blocks(incident: &Incident, clock: &ClockView) -> Value {
             json!({"incident": id}),
         ));
     }
+    let text = section_text(&text);
     let mut blocks = vec![json!({"type": "section", "text": {"type": "mrkdwn", "text": text}})];
     if !buttons.is_empty() {
         buttons.truncate(25);
@@ -230,14 +231,41 @@ pub fn milestone_label(m: &str) -> String {
     }
 }
 
-/// A Block Kit button whose value is a small JSON document.
+/// A Block Kit button whose value is a small JSON document. Slack wants action ids unique
+/// within a block, so the role or milestone a button is about is part of its id
+/// (`muster_milestone:blast_radius_validated`); [`action_kind`] takes it off again.
 pub fn button(text: &str, action: &str, value: Value) -> Value {
+    let about = value["milestone"].as_str().or(value["role"].as_str());
+    let action_id = match about {
+        Some(x) => format!("{action}:{x}"),
+        None => action.to_string(),
+    };
     json!({
         "type": "button",
         "text": {"type": "plain_text", "text": text},
-        "action_id": action,
+        "action_id": action_id,
         "value": value.to_string(),
     })
+}
+
+/// `muster_milestone:blast_radius_validated` → `muster_milestone`.
+pub fn action_kind(action_id: &str) -> &str {
+    action_id.split(':').next().unwrap_or(action_id)
+}
+
+/// Slack's limit on a section's text.
+const MAX_SECTION_TEXT: usize = 3000;
+
+/// `text` cut to fit a section block, on a character boundary.
+pub fn section_text(text: &str) -> String {
+    if text.len() <= MAX_SECTION_TEXT {
+        return text.to_string();
+    }
+    let mut end = MAX_SECTION_TEXT - 3;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// A short, deterministic brief: where the incident stands and what is pending. One

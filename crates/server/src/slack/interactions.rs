@@ -74,7 +74,7 @@ fn incident_in(value: &Value) -> Option<IncidentNumber> {
 /// The command a button stands for (`None` for one that opens a modal).
 pub fn command_of(action_id: &str, value: &Value, person: &str) -> Option<Command> {
     let text = |k: &str| value[k].as_str().map(String::from);
-    match action_id {
+    match super::clock_header::action_kind(action_id) {
         "muster_ack" => Some(Command::Acknowledge),
         "muster_milestone" => text("milestone").map(|m| milestone(&m)),
         "muster_claim" => text("role").map(|role| Command::AssignRole {
@@ -99,7 +99,7 @@ async fn block_actions(
     let value = value_of(&action);
     let incident = incident_in(&value);
     let response_url = payload["response_url"].as_str().map(String::from);
-    if action_id == "muster_update" {
+    if super::clock_header::action_kind(&action_id) == "muster_update" {
         let trigger = payload["trigger_id"].as_str();
         commands::open_view(&state, trigger, update_view(incident)).await;
         return StatusCode::OK.into_response();
@@ -305,7 +305,7 @@ mod tests {
     fn buttons_are_commands() {
         let v = json!({"incident": "INC-1", "milestone": "blast_radius_validated"});
         assert_eq!(
-            command_of("muster_milestone", &v, "alice"),
+            command_of("muster_milestone:blast_radius_validated", &v, "alice"),
             Some(Command::ReachMilestone {
                 milestone: "blast_radius_validated".into()
             })
