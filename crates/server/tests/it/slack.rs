@@ -1015,6 +1015,54 @@ async fn modals_buttons_and_queries(backend: Backend) {
     );
 }
 
+async fn people_are_found_by_email(backend: Backend) {
+    // Grace has no Slack id in this configuration, only her email.
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_dir(&demo_dir(), dir.path());
+    let people = dir.path().join("people.yaml");
+    let text = std::fs::read_to_string(&people).expect("people");
+    assert!(text.contains("slack_user: U0GRACE, "));
+    let text = text.replace("slack_user: U0GRACE, ", "").replace(
+        "notification_rules: [ { channel: slack, after: 0m }, { channel: sms, after: 5m }, { channel: phone, after: 10m } ]",
+        "notification_rules: [ { channel: sms, after: 0m } ]",
+    );
+    std::fs::write(&people, text).expect("write");
+    std::fs::write(dir.path().join("slack.yaml"), SLACK_YAML).expect("slack.yaml");
+    let Some(rig) = rig_in(backend, dir).await else {
+        return;
+    };
+    let (_, v) = rig
+        .command("U0GRACE", "C0GENERAL", "declare sev3 checkout slow")
+        .await;
+    assert_eq!(v["response_type"], "ephemeral", "{v}");
+    rig.deliver().await;
+    let incidents = rig.incidents().await;
+    assert_eq!(incidents.len(), 1, "{v}");
+    assert_eq!(incidents[0]["declared_by"], "grace");
+    let asked: Vec<Value> = rig.calls("users.info").iter().map(Recorded::json).collect();
+    assert_eq!(asked, vec![json!({"user": "U0GRACE"})]);
+    // Her Slack id for the invitation is looked up by email too.
+    let looked: Vec<Value> = rig
+        .calls("users.lookupByEmail")
+        .iter()
+        .map(Recorded::json)
+        .collect();
+    assert!(
+        looked.contains(&json!({"email": "grace@example.com"})),
+        "{looked:?}"
+    );
+    let invites = rig.in_channel("conversations.invite", "C0NEWCHAN");
+    assert!(
+        invites
+            .iter()
+            .any(|i| i["users"].as_str().unwrap_or_default().contains("U0LOOKED")),
+        "{invites:?}"
+    );
+    // Known now: a second command needs no lookup.
+    rig.command("U0GRACE", "C0NEWCHAN", "ack").await;
+    assert_eq!(rig.calls("users.info").len(), 1);
+}
+
 macro_rules! on_both {
     ($($name:ident),*) => {$(
         mod $name {
@@ -1038,5 +1086,6 @@ on_both!(
     events_join_leave_and_pinned_messages,
     every_message_is_kept_when_configured,
     a_failing_slack_is_retried_and_never_blocks,
-    modals_buttons_and_queries
+    modals_buttons_and_queries,
+    people_are_found_by_email
 );
