@@ -45,6 +45,41 @@ pub struct Config {
     pub templates: BTreeMap<String, Template>,
     /// Warnings found while loading (the configuration is usable despite them).
     pub warnings: Vec<Diagnostic>,
+    /// The Slack app, when a file has a `slack` section. Its secrets come from the
+    /// environment (`MUSTER_SLACK_SIGNING_SECRET`, `MUSTER_SLACK_BOT_TOKEN`), never from here.
+    pub slack: Option<SlackConfig>,
+}
+
+/// Which messages in an incident channel go onto the timeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimelineCapture {
+    /// Every message.
+    All,
+    /// Messages somebody reacted to with the configured reaction.
+    Reaction,
+    /// None.
+    Off,
+}
+
+/// The `slack` section.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SlackConfig {
+    /// The slash command, e.g. `/muster`.
+    pub command: String,
+    pub timeline: TimelineCapture,
+    /// The reaction (name without colons) that puts a message on the timeline.
+    pub reaction: String,
+}
+
+impl Default for SlackConfig {
+    fn default() -> Self {
+        SlackConfig {
+            command: "/muster".into(),
+            timeline: TimelineCapture::Reaction,
+            reaction: "pushpin".into(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -68,6 +103,7 @@ impl Default for Config {
                 .collect(),
             templates: BTreeMap::new(),
             warnings: Vec::new(),
+            slack: None,
         }
     }
 }

@@ -36,6 +36,16 @@ pub(crate) struct File {
     pub milestones: Vec<Vocabulary>,
     #[serde(default)]
     pub severities: Vec<Vocabulary>,
+    /// The Slack app's settings (at most one file has them).
+    pub slack: Option<Spanned<Slack>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Slack {
+    pub command: Option<S>,
+    pub timeline: Option<S>,
+    pub reaction: Option<S>,
 }
 
 #[derive(Debug, Deserialize)]

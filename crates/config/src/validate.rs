@@ -221,6 +221,7 @@ pub(crate) fn validate(
         });
     }
     let mut depends: Vec<(String, Vec<(String, Loc)>)> = Vec::new();
+    let mut slack_seen: Option<Loc> = None;
     for (f, file) in src.files {
         for x in file.people {
             let p = v.person(f, x);
@@ -265,6 +266,20 @@ pub(crate) fn validate(
         for x in file.integrations {
             let i = v.integration(f, x);
             config.integrations.entry(i.id.clone()).or_insert(i);
+        }
+        if let Some(x) = file.slack {
+            let l = loc(f, &x);
+            let slack = v.slack(f, x.value);
+            match slack_seen {
+                Some(first) => {
+                    let first = v.d.short(first);
+                    v.d.error(l, format!("duplicate slack section (first at {first})"));
+                }
+                None => {
+                    slack_seen = Some(l);
+                    config.slack = Some(slack);
+                }
+            }
         }
     }
     v.dependency_cycles(&depends);
@@ -670,6 +685,63 @@ impl V<'_> {
                 ),
             );
         }
+    }
+
+    // ------------------------------------------------------------ slack
+
+    fn slack(&mut self, f: usize, x: raw::Slack) -> SlackConfig {
+        let mut out = SlackConfig::default();
+        if let Some(c) = &x.command {
+            let name = c.value.strip_prefix('/').unwrap_or("");
+            // Slack: lower case, at most 32 characters, no spaces.
+            let ok = !name.is_empty()
+                && c.value.len() <= 32
+                && name.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                });
+            if ok {
+                out.command = c.value.clone();
+            } else {
+                self.d.error(
+                    loc(f, c),
+                    format!(
+                        "invalid slack command `{}` (expected `/` then lower-case letters, \
+                         digits, `-` or `_`, at most 32 characters, e.g. `/muster`)",
+                        c.value
+                    ),
+                );
+            }
+        }
+        if let Some(t) = &x.timeline {
+            match t.value.as_str() {
+                "all" => out.timeline = TimelineCapture::All,
+                "reaction" => out.timeline = TimelineCapture::Reaction,
+                "off" => out.timeline = TimelineCapture::Off,
+                other => self.d.error(
+                    loc(f, t),
+                    format!("unknown slack timeline `{other}` (expected all, reaction or off)"),
+                ),
+            }
+        }
+        if let Some(r) = &x.reaction {
+            let name = r.value.trim_matches(':');
+            let ok = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_+'".contains(&b));
+            if ok {
+                out.reaction = name.to_string();
+            } else {
+                self.d.error(
+                    loc(f, r),
+                    format!(
+                        "invalid slack reaction `{}` (expected an emoji name such as pushpin)",
+                        r.value
+                    ),
+                );
+            }
+        }
+        out
     }
 
     // ------------------------------------------------------------ services

@@ -86,6 +86,7 @@ async fn enqueue(
                 text: format!("notification {i}"),
                 queued_at,
                 not_before: None,
+                blocks: None,
             };
             effects.outbox.push(delivery_item(None, &d));
         }

@@ -96,6 +96,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config = %args.config.display(),
         "muster serving"
     );
+    if state.config().config.slack.is_some() && !state.slack.verifies() {
+        tracing::warn!(
+            "the configuration has a slack section but MUSTER_SLACK_SIGNING_SECRET is not set: requests from Slack are refused"
+        );
+    }
     spawn_reload_on_sighup(state.clone());
     // One shutdown for both: the HTTP server and the timer scheduler stop together.
     let stop = Arc::new(tokio::sync::watch::channel(false).0);

@@ -9,6 +9,20 @@ use serde_json::{Value, json};
 
 use crate::{Outcome, Secret, clip, http_failure, send_error};
 
+/// Slack's v0 request signature: `v0=<hex of HMAC-SHA256(signing secret,
+/// "v0:{timestamp}:{raw body}")>`, as sent in `X-Slack-Signature`.
+pub fn request_signature(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, KeyInit, Mac};
+    // HMAC takes keys of any length; this cannot fail.
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    mac.update(b"v0:");
+    mac.update(timestamp.as_bytes());
+    mac.update(b":");
+    mac.update(body);
+    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+}
+
 /// Slack's real API base.
 pub const DEFAULT_API_URL: &str = "https://slack.com/api";
 
@@ -99,6 +113,65 @@ impl Slack {
             .and_then(Value::as_str)
             .map(String::from)
             .ok_or_else(|| Outcome::Permanent("users.lookupByEmail: no user id".into()))
+    }
+
+    /// Posts a message with Block Kit `blocks` (and `text` as the notification fallback);
+    /// answers its `ts`.
+    pub async fn post_blocks(
+        &self,
+        channel: &str,
+        text: &str,
+        blocks: &Value,
+    ) -> Result<String, Outcome> {
+        let body =
+            json!({ "channel": channel, "text": text, "blocks": blocks, "unfurl_links": false });
+        let v = self.call("chat.postMessage", &body).await?;
+        Ok(v.get("ts")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    /// Replaces the text and blocks of the message `ts` in `channel`.
+    pub async fn update_blocks(
+        &self,
+        channel: &str,
+        ts: &str,
+        text: &str,
+        blocks: &Value,
+    ) -> Outcome {
+        let body = json!({ "channel": channel, "ts": ts, "text": text, "blocks": blocks });
+        match self.call("chat.update", &body).await {
+            Ok(_) => Outcome::Sent {
+                id: Some(ts.to_string()),
+            },
+            Err(o) => o,
+        }
+    }
+
+    /// The email address of a Slack user (`users.info`; needs `users:read.email`).
+    pub async fn user_email(&self, user: &str) -> Result<String, Outcome> {
+        let v = self.call("users.info", &json!({ "user": user })).await?;
+        v.pointer("/user/profile/email")
+            .and_then(Value::as_str)
+            .map(String::from)
+            .ok_or_else(|| Outcome::Permanent("users.info: no email".into()))
+    }
+
+    /// Answers an interaction through its `response_url` (no token: the URL is the grant).
+    pub async fn respond(&self, url: &str, body: &Value) -> Outcome {
+        let response = match self.http.post(url).json(body).send().await {
+            Ok(r) => r,
+            Err(e) => return send_error(e),
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        if status.is_success() {
+            Outcome::Sent { id: None }
+        } else {
+            http_failure(status, &headers, &text)
+        }
     }
 
     /// One Web API call with a JSON body and the bot token as bearer.

@@ -136,6 +136,9 @@ pub struct Delivery {
     /// Not before this time (ms): a later notification-rule step.
     #[serde(default)]
     pub not_before: Option<i64>,
+    /// Slack Block Kit blocks (buttons) sent with the text on Slack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<Value>,
 }
 
 impl Delivery {
@@ -306,6 +309,15 @@ impl Deliverer {
         if MESSAGE_EFFECTS.contains(&item.effect.as_str()) {
             return self.fan_out(item).await;
         }
+        if crate::slack::channel::EFFECTS.contains(&item.effect.as_str()) {
+            let slack = crate::slack::channel::Delivery {
+                state: &self.state,
+                slack: self.channels.slack.as_ref(),
+                owner: &self.owner,
+                retry: self.retry,
+            };
+            return slack.deliver(item).await;
+        }
         let now = self.state.clock.now();
         let store = &self.state.store;
         if DONE_EFFECTS.contains(&item.effect.as_str()) {
@@ -355,6 +367,14 @@ impl Deliverer {
         .plan(&targets);
         let queued_at = item.created_at.as_millisecond();
         let mut outbox = Vec::new();
+        // Nudges also go to the incident's Slack channel, and carry buttons to act or snooze.
+        let blocks = match item.effect.as_str() {
+            "nudge" if cfg.config.slack.is_some() => {
+                outbox.extend(crate::slack::channel::nudge_item(&cfg, item, &text));
+                crate::slack::channel::nudge_blocks(&cfg, item, &text)
+            }
+            _ => None,
+        };
         let mut to = Vec::new();
         for (who, chain, delay) in plan {
             if chain.is_empty() {
@@ -378,6 +398,7 @@ impl Deliverer {
                 text: text.clone(),
                 queued_at,
                 not_before: (delay > SignedDuration::ZERO).then(|| (now + delay).as_millisecond()),
+                blocks: blocks.clone(),
             };
             outbox.push(delivery_item(item.incident, &d));
         }
@@ -587,7 +608,13 @@ impl Deliverer {
             || Outcome::Permanent(format!("{} is not configured", channel_name(hop.channel)));
         match hop.channel {
             Channel::Slack => match &c.slack {
-                Some(s) => s.post_message(&hop.address, &d.text).await,
+                Some(s) => match &d.blocks {
+                    Some(blocks) => match s.post_blocks(&hop.address, &d.text, blocks).await {
+                        Ok(ts) => Outcome::Sent { id: Some(ts) },
+                        Err(o) => o,
+                    },
+                    None => s.post_message(&hop.address, &d.text).await,
+                },
                 None => missing(),
             },
             Channel::Email => match &c.email {

@@ -12,6 +12,7 @@ pub mod intake;
 pub mod ops;
 pub mod policy;
 pub mod scheduler;
+pub mod slack;
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -70,6 +71,8 @@ pub struct AppState {
     pub in_flight: Arc<tokio::sync::Semaphore>,
     /// Alert intake's bounded queue and group-commit worker, started on first use.
     intake: Arc<std::sync::OnceLock<intake::batch::Batcher>>,
+    /// The Slack app's secrets and replay guard.
+    pub slack: Arc<slack::SlackRuntime>,
 }
 
 impl AppState {
@@ -86,7 +89,14 @@ impl AppState {
             config_dir,
             in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
             intake: Arc::new(std::sync::OnceLock::new()),
+            slack: Arc::new(slack::SlackRuntime::from_env()),
         }
+    }
+
+    /// Uses these Slack secrets instead of the environment's.
+    pub fn with_slack(mut self, slack: slack::SlackRuntime) -> Self {
+        self.slack = Arc::new(slack);
+        self
     }
 
     /// The alert intake queue (its worker starts on the current runtime at first use).
@@ -148,6 +158,7 @@ pub fn app(state: AppState) -> Router {
             axum::routing::get(api::schedules::person_feed),
         )
         .route("/v2/enqueue", axum::routing::post(api::alerts::enqueue))
+        .merge(slack::router())
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(

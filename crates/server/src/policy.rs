@@ -759,6 +759,9 @@ impl TimerHandler for PolicyTimers {
         now: Timestamp,
     ) -> BoxFuture<'a, Result<FireOutcome, StoreError>> {
         Box::pin(async move {
+            if crate::slack::clock_header::is_refresh(&timer.payload) {
+                return crate::slack::clock_header::fire(&self.state, store, timer, now).await;
+            }
             if let Some(integration) = crate::intake::heartbeat::watched(&timer.payload) {
                 return fire_heartbeat(&self.state, store, timer, integration, now).await;
             }
@@ -770,7 +773,15 @@ impl TimerHandler for PolicyTimers {
                     timer,
                     now,
                     |incident, state| -> Result<_, DomainError> {
-                        Ok(on_timer(&cfg, &overrides, incident, state, timer, now))
+                        let (changes, mut effects) =
+                            on_timer(&cfg, &overrides, incident, state, timer, now);
+                        if let Some(incident) = incident {
+                            // What a policy did shows in the incident's Slack header at once.
+                            let refresh =
+                                crate::slack::channel::on_change(&cfg, incident, &changes);
+                            effects.outbox.extend(refresh);
+                        }
+                        Ok((changes, effects))
                     },
                     &actor,
                 )

@@ -50,6 +50,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0005_alerts.sql"),
     ),
     (
+        7,
+        "slack",
+        include_str!("../migrations/sqlite/0007_slack.sql"),
+    ),
+    (
         10,
         "alert_groups",
         include_str!("../migrations/sqlite/0010_alert_groups.sql"),
@@ -80,6 +85,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "alerts",
         include_str!("../migrations/postgres/0005_alerts.sql"),
+    ),
+    (
+        7,
+        "slack",
+        include_str!("../migrations/postgres/0007_slack.sql"),
     ),
     (
         10,

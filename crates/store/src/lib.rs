@@ -33,6 +33,7 @@ pub use crate::effects::Effects;
 pub use crate::outbox::{ClaimedOutbox, MAX_DEAD_LETTERS, OutboxItem, OutboxRecord, OutboxState};
 pub use crate::overrides::{AuditEntry, MAX_AUDIT_ENTRIES, NewOverride, ScheduleOverride};
 pub use crate::silences::Silence;
+pub use crate::slack::SlackChannel;
 pub use crate::timers::{
     ClaimedTimer, FireOutcome, MAX_CLAIM_BATCH, TimerChange, TimerRecord, TimerSpec, TimerState,
 };
@@ -190,6 +191,7 @@ mod outbox;
 mod overrides;
 mod policy_state;
 mod silences;
+mod slack;
 mod timers;
 mod wake;
 

@@ -78,6 +78,8 @@ pub enum Reply {
 struct Shared {
     requests: Vec<Recorded>,
     script: VecDeque<Reply>,
+    /// Scripted answers for one path only (e.g. `/conversations.create`), taken first.
+    by_path: std::collections::HashMap<String, VecDeque<Reply>>,
     default: Option<Reply>,
 }
 
@@ -99,6 +101,15 @@ impl Fake {
             s.script.push_back(reply.clone());
         }
     }
+    /// Answers `reply` to the next `n` requests to `path` (e.g. `/conversations.create`),
+    /// whatever else arrives in between.
+    pub fn script_path(&self, path: &str, reply: Reply, n: usize) {
+        let mut s = self.lock();
+        let queue = s.by_path.entry(path.to_string()).or_default();
+        for _ in 0..n {
+            queue.push_back(reply.clone());
+        }
+    }
     /// Answers `reply` to every request not scripted.
     pub fn always(&self, reply: Reply) {
         self.lock().default = Some(reply);
@@ -108,7 +119,11 @@ impl Fake {
     }
     fn next(&self, r: Recorded) -> Reply {
         let mut s = self.lock();
+        let scripted = s.by_path.get_mut(&r.path).and_then(VecDeque::pop_front);
         s.requests.push(r);
+        if let Some(reply) = scripted {
+            return reply;
+        }
         s.script
             .pop_front()
             .or_else(|| s.default.clone())
@@ -204,6 +219,16 @@ fn slack_ok(method: &str, req: &Value) -> Value {
         "users.lookupByEmail" => {
             json!({"ok": true, "user": {"id": "U0LOOKED", "profile": {"email": req["email"]}}})
         }
+        // Users the fake knows by email: `U0…` ids of the demo people, lower-cased.
+        "users.info" => match req["user"].as_str() {
+            Some(u) if u.starts_with("U0") => json!({"ok": true, "user": {"id": u,
+                "profile": {"email": format!("{}@example.com", u[2..].to_lowercase())}}}),
+            _ => json!({"ok": false, "error": "user_not_found"}),
+        },
+        "views.open" => json!({"ok": true, "view": {"id": "V0VIEW"}}),
+        "conversations.history" => json!({"ok": true, "messages": [
+            {"type": "message", "user": "U0ALICE", "text": "pinned message", "ts": req["latest"]}
+        ]}),
         _ => json!({"ok": false, "error": "unknown_method"}),
     }
 }

@@ -285,6 +285,18 @@ async fn apply(
 ) -> Result<Json<IncidentView>, ApiError> {
     caller.require(Access::Responder)?;
     let id = incident_id(raw_id)?;
+    Ok(Json(
+        apply_as(state, &caller.name, id, command).await?.into(),
+    ))
+}
+
+/// Runs `command` as `actor` (an API token's owner, or a person acting from Slack).
+pub(crate) async fn apply_as(
+    state: &AppState,
+    actor: &str,
+    id: IncidentNumber,
+    command: Command,
+) -> Result<Incident, ApiError> {
     let cfg = state.config();
     let overrides = policy::runtime_overrides(&state.store).await?;
     let now = state.clock.now();
@@ -292,22 +304,18 @@ async fn apply(
     // records commit with the change or not at all.
     let (incident, _events) = state
         .store
-        .update_with_policy(id, &caller.name, now, |inc, policy_state| {
+        .update_with_policy(id, actor, now, |inc, policy_state| {
             let mut changes = decide(inc, &command, &cfg.vocab)?;
-            let (more, effects) = policy::react(
-                &cfg,
-                &overrides,
-                inc,
-                policy_state,
-                &changes,
-                &caller.name,
-                now,
-            );
+            let (more, mut effects) =
+                policy::react(&cfg, &overrides, inc, policy_state, &changes, actor, now);
             changes.extend(more);
+            effects
+                .outbox
+                .extend(crate::slack::channel::on_change(&cfg, inc, &changes));
             Ok((changes, effects))
         })
         .await?;
-    Ok(Json(incident.into()))
+    Ok(incident)
 }
 
 async fn load(state: &AppState, raw_id: &str) -> Result<Incident, ApiError> {
@@ -347,6 +355,22 @@ pub async fn declare(
     ApiJson(req): ApiJson<DeclareRequest>,
 ) -> Result<Response, ApiError> {
     caller.require(Access::Responder)?;
+    let incident = declare_as(&state, &caller.name, &req).await?;
+    let location = format!("/api/v1/incidents/{}", incident.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(IncidentView::from(incident)),
+    )
+        .into_response())
+}
+
+/// Declares an incident as `actor`, with the policies', playbooks' and Slack's effects.
+pub(crate) async fn declare_as(
+    state: &AppState,
+    actor: &str,
+    req: &DeclareRequest,
+) -> Result<Incident, ApiError> {
     let cfg = state.config();
     let changes = declare_typed(
         &req.title,
@@ -360,31 +384,19 @@ pub async fn declare(
     let declared = changes.clone();
     let (incident, _) = state
         .store
-        .declare_with_policy(&caller.name, now, changes, |inc, policy_state| {
-            let (changes, mut effects) = policy::react(
-                &cfg,
-                &overrides,
-                inc,
-                policy_state,
-                &declared,
-                &caller.name,
-                now,
-            );
+        .declare_with_policy(actor, now, changes, |inc, policy_state| {
+            let (changes, mut effects) =
+                policy::react(&cfg, &overrides, inc, policy_state, &declared, actor, now);
             // The playbooks' notifications commit with the declaration, like the policies'.
             effects
                 .outbox
                 .extend(crate::deliver::playbook_items(&cfg.config, inc));
+            crate::slack::channel::on_declare(&cfg, inc, now, &mut effects);
             (changes, effects)
         })
         .await?;
-    let location = format!("/api/v1/incidents/{}", incident.id);
-    tracing::info!(incident = %incident.id, severity = %incident.severity, actor = %caller.name, "incident declared");
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(IncidentView::from(incident)),
-    )
-        .into_response())
+    tracing::info!(incident = %incident.id, severity = %incident.severity, %actor, "incident declared");
+    Ok(incident)
 }
 
 #[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents",

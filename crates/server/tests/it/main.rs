@@ -7,4 +7,5 @@ mod notify;
 mod openapi;
 mod policies;
 mod schedules;
+mod slack;
 mod support;

@@ -10,5 +10,6 @@ mod connect;
 mod incidents;
 mod outbox;
 mod overrides;
+mod slack;
 mod timers;
 mod tokens;
