@@ -10,3 +10,4 @@ mod oracle;
 mod policy;
 mod template;
 mod two_nodes;
+mod two_nodes_notify;
