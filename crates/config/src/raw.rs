@@ -36,6 +36,7 @@ pub(crate) struct File {
     pub milestones: Vec<Vocabulary>,
     #[serde(default)]
     pub severities: Vec<Vocabulary>,
+    pub notifications: Option<Spanned<crate::notifications::RawNotifications>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -323,7 +324,7 @@ pub(crate) struct Playbook {
     #[serde(default)]
     pub notify: Vec<Notify>,
     #[serde(default)]
-    pub tasks: Vec<String>,
+    pub tasks: Vec<S>,
     #[serde(default)]
     pub links: Vec<Link>,
 }

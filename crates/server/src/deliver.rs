@@ -543,16 +543,9 @@ impl Deliverer {
         if let Some(at) = d.not_before
             && at > now.as_millisecond()
         {
+            // Waiting for its rule step is not a failed attempt: the claim is given back.
             let at = Timestamp::from_millisecond(at).unwrap_or(now);
-            store
-                .outbox_failed(
-                    item.id,
-                    &self.owner,
-                    now,
-                    "waiting for its notification rule",
-                    Some(at),
-                )
-                .await?;
+            store.outbox_defer(item.id, &self.owner, now, at).await?;
             return Ok(());
         }
         if d.not_before.is_some() && self.acknowledged(item.incident).await? {
