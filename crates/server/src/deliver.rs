@@ -32,6 +32,7 @@ use crate::AppState;
 use crate::api::clock::{PolicyTimerView, timer_view};
 use crate::api::incidents::IncidentView;
 use crate::policy::{RuntimeOverrides, runtime_overrides};
+use crate::rate_limit::{Limiter, buckets};
 
 /// The effect of a single message to one address.
 pub const DELIVERY: &str = "delivery";
@@ -201,6 +202,8 @@ pub struct Deliverer {
     channels: Arc<Channels>,
     owner: String,
     retry: Retry,
+    /// The per-provider rate limits' buckets, shared by this deliverer's clones.
+    limiter: Arc<Limiter>,
     batch: u32,
     /// Where `incident.url` points.
     base_url: String,
@@ -215,6 +218,7 @@ impl Deliverer {
             channels: Arc::new(channels),
             owner: format!("deliver-{}", crate::scheduler::default_owner()),
             retry: Retry::default(),
+            limiter: Arc::new(Limiter::new()),
             batch: 64,
             base_url,
         }
@@ -559,8 +563,31 @@ impl Deliverer {
                 .await?;
             return Ok(());
         };
+        let limits = buckets(
+            &self.state.config().config.notifications.rate_limits,
+            hop.channel,
+            &hop.address,
+        );
+        if let Some(slot) = self
+            .limiter
+            .admit(&item.idempotency_key, &limits, now.as_millisecond())
+        {
+            // Over a rate limit: not an attempt, not a failure; sent at its reserved slot.
+            metrics::counter!("muster_notifications_deferred_total", "channel" => channel_name(hop.channel))
+                .increment(1);
+            let at = Timestamp::from_millisecond(slot).unwrap_or(now);
+            store.outbox_defer(item.id, &self.owner, now, at).await?;
+            return Ok(());
+        }
         let outcome = self.send(&hop, &d, &item.idempotency_key).await;
         let now = self.state.clock.now();
+        if let Outcome::RetryAfter(wait) = &outcome
+            && let Some((bucket, _)) = limits.last()
+        {
+            let ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
+            self.limiter
+                .pause(bucket, now.as_millisecond().saturating_add(ms));
+        }
         self.settle(item, &d, &hop, outcome, now).await
     }
 

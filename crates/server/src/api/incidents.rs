@@ -361,7 +361,7 @@ pub async fn declare(
     let (incident, _) = state
         .store
         .declare_with_policy(&caller.name, now, changes, |inc, policy_state| {
-            let (changes, mut effects) = policy::react(
+            let (mut changes, mut effects) = policy::react(
                 &cfg,
                 &overrides,
                 inc,
@@ -370,10 +370,8 @@ pub async fn declare(
                 &caller.name,
                 now,
             );
-            // The playbooks' notifications commit with the declaration, like the policies'.
-            effects
-                .outbox
-                .extend(crate::deliver::playbook_items(&cfg.config, inc));
+            // The playbooks' tasks and notifications commit with the declaration.
+            crate::playbook::on_declared(&cfg.config, inc, &mut changes, &mut effects);
             (changes, effects)
         })
         .await?;

@@ -5,6 +5,7 @@ mod alerts;
 mod api;
 mod notify;
 mod openapi;
+mod playbooks;
 mod policies;
 mod schedules;
 mod support;
