@@ -96,7 +96,8 @@ impl Limiter {
             })
             .max()
             .unwrap_or(now);
-        for (name, rate) in buckets {
+        // Only limited buckets take a token; an unlimited one is held back by pauses alone.
+        for (name, rate) in buckets.iter().filter(|(_, r)| r.is_some()) {
             let tat = st.tat.entry(name.clone()).or_insert(slot);
             *tat = (*tat).max(slot).saturating_add(interval(*rate).0);
         }
@@ -200,6 +201,17 @@ mod tests {
         assert_eq!(send(&l, 3, &b, 0), [None, None, None]);
         l.pause("webhook:h:8080", 30_000);
         assert_eq!(l.admit("after", &b, 1000), Some(30_000));
+        // A pause holds an unlimited bucket; a slot given to one message does not.
+        let slack = RateLimits {
+            slack_channel: rate(1, "1s", 1),
+            ..RateLimits::default()
+        };
+        let a = buckets(&slack, Channel::Slack, "#a");
+        assert_eq!(send(&l, 3, &a, 0)[2], Some(2000));
+        assert_eq!(
+            l.admit("b", &buckets(&slack, Channel::Slack, "#b"), 0),
+            None
+        );
         let other = buckets(&RateLimits::default(), Channel::Webhook, "http://other/x");
         assert_eq!(l.admit("other", &other, 1000), None);
     }
