@@ -425,6 +425,32 @@ impl Store {
             .await)
     }
 
+    /// [`Store::outbox_delivered`] for many items in one transaction (a group commit of the
+    /// deliverer's settles); returns the ids that were still `owner`'s and are now delivered.
+    pub async fn outbox_delivered_many(
+        &self,
+        ids: &[i64],
+        owner: &str,
+        now: Timestamp,
+    ) -> Result<Vec<i64>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = codec::ms(now);
+        write_tx!(self, |conn| {
+            let mut settled = Vec::with_capacity(ids.len());
+            for &id in ids {
+                if conn
+                    .settle_outbox(id, owner, now, Settle::Delivered)
+                    .await?
+                {
+                    settled.push(id);
+                }
+            }
+            Ok(settled)
+        })
+    }
+
     /// Records a failed attempt of an item `owner` claimed: claimable again at `retry_at`, or
     /// a dead letter when `None`. `false` (and nothing written) when the claim is no longer
     /// `owner`'s.

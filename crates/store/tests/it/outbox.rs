@@ -37,6 +37,24 @@ async fn state(store: &Store, key: &str) -> OutboxState {
 }
 
 backend_tests! {
+    async fn many_deliveries_settle_in_one_transaction_fenced_per_item(db) {
+        let store = &db.store;
+        let items = (0..5).map(|i| item(&format!("k{i}"), None, json!(i))).collect();
+        store.apply_effects(t0(), &queue(items)).await.unwrap();
+        let mine = store.claim_outbox("a", at(1), LEASE, 3).await.unwrap();
+        let theirs = store.claim_outbox("b", at(1), LEASE, 10).await.unwrap();
+        let mut ids: Vec<i64> = mine.iter().map(|c| c.id).collect();
+        ids.push(theirs[0].id);
+        // Only the three claims that are "a"'s settle; "b"'s stays claimed.
+        let settled = store.outbox_delivered_many(&ids, "a", at(2)).await.unwrap();
+        assert_eq!(settled, ids[..3].to_vec());
+        assert_eq!(db.raw_i64("SELECT COUNT(*) FROM outbox WHERE state = 'delivered'").await, 3);
+        assert_eq!(state(store, &theirs[0].idempotency_key).await, OutboxState::Claimed);
+        assert!(store.outbox_delivered_many(&[], "a", at(3)).await.unwrap().is_empty());
+        // Settled already: nothing again.
+        assert!(store.outbox_delivered_many(&ids[..3], "a", at(3)).await.unwrap().is_empty());
+    }
+
     async fn a_deferred_claim_gives_its_attempt_back(db) {
         let store = &db.store;
         store.apply_effects(t0(), &queue(vec![item("k", None, json!(1))])).await.unwrap();
