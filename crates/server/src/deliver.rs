@@ -778,12 +778,15 @@ impl Deliverer {
     }
 }
 
+/// An item waiting for its settle, and where to say whether it was still ours.
+type QueuedSettle = (i64, tokio::sync::oneshot::Sender<Result<bool, String>>);
+
 /// Group commit of settles: whoever finds no flush running writes every settle queued so far
 /// in one transaction; those queued meanwhile go in the next. One transaction per message
 /// was the bound on throughput (SQLite has a single writer).
 #[derive(Default)]
 struct GroupSettle {
-    queued: std::sync::Mutex<Vec<(i64, tokio::sync::oneshot::Sender<Result<bool, String>>)>>,
+    queued: std::sync::Mutex<Vec<QueuedSettle>>,
     flushing: tokio::sync::Mutex<()>,
 }
 
@@ -818,10 +821,7 @@ impl GroupSettle {
         }
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, Vec<(i64, tokio::sync::oneshot::Sender<Result<bool, String>>)>>
-    {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<QueuedSettle>> {
         self.queued.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
