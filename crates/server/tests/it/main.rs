@@ -4,6 +4,7 @@
 mod alerts;
 mod api;
 mod notify;
+mod notify_concurrency;
 mod notify_pacing;
 mod openapi;
 mod playbooks;
