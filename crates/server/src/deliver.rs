@@ -16,6 +16,10 @@
 //! recipient and channel, so a retry of one recipient never re-sends to the others. The key is
 //! passed where the provider takes one (webhook `Idempotency-Key`, email `Message-ID`). A crash
 //! between a provider's answer and the settle re-sends once after the lease: at least once.
+//!
+//! Waiting is not failing: a later notification-rule step, or a message over its provider's
+//! rate limit (see [`crate::rate_limit`]), gives its claim back until its time
+//! (`Store::outbox_defer`) without using up a retry attempt.
 
 use std::sync::Arc;
 use std::time::Duration;
