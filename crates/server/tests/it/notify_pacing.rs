@@ -137,6 +137,52 @@ async fn a_later_rule_step_keeps_its_attempts(backend: Backend) {
     assert_eq!((sent.state, sent.attempts), (OutboxState::Delivered, 1));
 }
 
+/// A 429 holds back the channel it came from: the next message there waits for Retry-After
+/// (deferred, no attempt used) while other channels carry on.
+async fn a_429_pauses_its_channel(backend: Backend) {
+    let Some(rig) = rig_with(backend, |_| {}).await else {
+        return;
+    };
+    rig.slack
+        .script(muster_testkit::fakes::Reply::RateLimited(30), 1);
+    rig.app.declare("Checkout is failing").await;
+    rig.drain_without_advancing().await;
+    let first = rig.slack.requests();
+    let limited = first[0].json()["channel"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    rig.app.declare("Checkout is failing again").await;
+    rig.drain_without_advancing().await;
+    let second: Vec<String> = rig.slack.requests()[first.len()..]
+        .iter()
+        .map(|r| r.json()["channel"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(!second.contains(&limited), "{limited} in {second:?}");
+    assert!(second.len() >= 4, "other channels carry on: {second:?}");
+    let held = deliveries(&rig, 2)
+        .await
+        .into_iter()
+        .find(|r| r.payload["chain"][0]["address"] == limited.as_str())
+        .expect("the paused channel's message");
+    assert_eq!((held.state, held.attempts), (OutboxState::Queued, 0));
+    let wait = held.next_attempt_at.as_millisecond() - rig.app.clock.now().as_millisecond();
+    assert!(wait >= 30_000, "{wait} ms");
+    rig.app.clock.advance(SignedDuration::from_secs(45));
+    rig.drain_without_advancing().await;
+    let sent = rig.slack.requests()[first.len()..]
+        .iter()
+        .filter(|r| r.json()["channel"] == limited.as_str())
+        .count();
+    // The held message, and the first incident's retry.
+    assert_eq!(sent, 2);
+    for n in 1..=2 {
+        for r in deliveries(&rig, n).await {
+            assert_eq!(r.state, OutboxState::Delivered, "{r:?}");
+        }
+    }
+}
+
 macro_rules! on_both {
     ($($name:ident),*) => {$(
         mod $name {
@@ -155,5 +201,6 @@ macro_rules! on_both {
 
 on_both!(
     a_channel_over_its_rate_waits_without_failing,
-    a_later_rule_step_keeps_its_attempts
+    a_later_rule_step_keeps_its_attempts,
+    a_429_pauses_its_channel
 );
