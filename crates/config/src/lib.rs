@@ -12,6 +12,7 @@ mod diagnostic;
 mod duration;
 mod load;
 mod model;
+mod notifications;
 pub mod policy_tests;
 mod policy_to_core;
 mod raw;
@@ -24,6 +25,7 @@ use std::path::Path;
 pub use diagnostic::{Diagnostic, Level};
 pub use duration::{Duration, DurationError};
 pub use model::*;
+pub use notifications::{Notifications, Rate, RateLimits};
 pub use policy_to_core::to_core as policy_to_core;
 
 /// The outcome of [`check`]: the config when it has no errors, and every diagnostic

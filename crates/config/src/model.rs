@@ -43,6 +43,8 @@ pub struct Config {
     pub severities: BTreeMap<Severity, String>,
     /// Message templates from `templates/`, keyed by name (file name up to its first dot).
     pub templates: BTreeMap<String, Template>,
+    /// The `notifications` section: the deliverer's rate limits.
+    pub notifications: crate::notifications::Notifications,
     /// Warnings found while loading (the configuration is usable despite them).
     pub warnings: Vec<Diagnostic>,
     /// The Slack app, when a file has a `slack` section. Its secrets come from the
@@ -102,6 +104,7 @@ impl Default for Config {
                 .map(|s| (*s, default_severity_description(*s).to_string()))
                 .collect(),
             templates: BTreeMap::new(),
+            notifications: Default::default(),
             warnings: Vec::new(),
             slack: None,
         }

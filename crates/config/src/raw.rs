@@ -38,6 +38,7 @@ pub(crate) struct File {
     pub severities: Vec<Vocabulary>,
     /// The Slack app's settings (at most one file has them).
     pub slack: Option<Spanned<Slack>>,
+    pub notifications: Option<Spanned<crate::notifications::RawNotifications>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -333,7 +334,7 @@ pub(crate) struct Playbook {
     #[serde(default)]
     pub notify: Vec<Notify>,
     #[serde(default)]
-    pub tasks: Vec<String>,
+    pub tasks: Vec<S>,
     #[serde(default)]
     pub links: Vec<Link>,
 }

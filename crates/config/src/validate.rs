@@ -222,7 +222,11 @@ pub(crate) fn validate(
     }
     let mut depends: Vec<(String, Vec<(String, Loc)>)> = Vec::new();
     let mut slack_seen: Option<Loc> = None;
-    for (f, file) in src.files {
+    let mut notifications = Vec::new();
+    for (f, mut file) in src.files {
+        if let Some(n) = file.notifications.take() {
+            notifications.push((f, n));
+        }
         for x in file.people {
             let p = v.person(f, x);
             config.people.entry(p.id.clone()).or_insert(p);
@@ -282,6 +286,7 @@ pub(crate) fn validate(
             }
         }
     }
+    config.notifications = crate::notifications::check(v.d, notifications);
     v.dependency_cycles(&depends);
     for svc in config.services.values() {
         if svc.escalation_policy.is_none()
@@ -1548,9 +1553,22 @@ impl V<'_> {
             description: x.description,
             matches,
             notify,
-            tasks: x.tasks,
+            tasks: self.tasks(f, &x.tasks),
             links,
         }
+    }
+
+    /// A playbook's checklist: titles as written, none blank.
+    fn tasks(&mut self, f: usize, list: &[S]) -> Vec<String> {
+        let mut out = Vec::new();
+        for t in list {
+            if t.value.trim().is_empty() {
+                self.d.error(loc(f, t), "a playbook task needs a title");
+            } else {
+                out.push(t.value.trim().to_string());
+            }
+        }
+        out
     }
 
     // ------------------------------------------------------------ integrations

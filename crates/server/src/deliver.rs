@@ -16,6 +16,10 @@
 //! recipient and channel, so a retry of one recipient never re-sends to the others. The key is
 //! passed where the provider takes one (webhook `Idempotency-Key`, email `Message-ID`). A crash
 //! between a provider's answer and the settle re-sends once after the lease: at least once.
+//!
+//! Waiting is not failing: a later notification-rule step, or a message over its provider's
+//! rate limit (see [`crate::rate_limit`]), gives its claim back until its time
+//! (`Store::outbox_defer`) without using up a retry attempt.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +36,7 @@ use crate::AppState;
 use crate::api::clock::{PolicyTimerView, timer_view};
 use crate::api::incidents::IncidentView;
 use crate::policy::{RuntimeOverrides, runtime_overrides};
+use crate::rate_limit::{Limiter, buckets};
 
 /// The effect of a single message to one address.
 pub const DELIVERY: &str = "delivery";
@@ -47,6 +52,12 @@ const LEASE: Duration = Duration::from_secs(60);
 /// Sleep at most this long without a wake-up (a lost wake-up only delays).
 const MAX_SLEEP: Duration = Duration::from_secs(5);
 const MIN_SLEEP: Duration = Duration::from_millis(10);
+/// Messages in flight at once in `run`: enough to hide providers' latency, few enough not to
+/// flood them (the rate limits still apply to each).
+const IN_FLIGHT: usize = 64;
+/// `run` claims again once this many of its slots are free, so a backlog is claimed in
+/// batches rather than one claim per finished message.
+const CLAIM_AT_FREE: usize = IN_FLIGHT / 4;
 
 /// The configured providers. A channel whose provider is not configured is skipped when
 /// planning, so its recipients fall through to the next channel at once.
@@ -204,6 +215,10 @@ pub struct Deliverer {
     channels: Arc<Channels>,
     owner: String,
     retry: Retry,
+    /// The per-provider rate limits' buckets, shared by this deliverer's clones.
+    limiter: Arc<Limiter>,
+    /// Settles of delivered items, committed in groups.
+    settles: Arc<GroupSettle>,
     batch: u32,
     /// Where `incident.url` points.
     base_url: String,
@@ -218,6 +233,8 @@ impl Deliverer {
             channels: Arc::new(channels),
             owner: format!("deliver-{}", crate::scheduler::default_owner()),
             retry: Retry::default(),
+            limiter: Arc::new(Limiter::new()),
+            settles: Arc::new(GroupSettle::default()),
             batch: 64,
             base_url,
         }
@@ -252,12 +269,7 @@ impl Deliverer {
             let full = claimed.len() >= self.batch as usize;
             let mut tasks = tokio::task::JoinSet::new();
             for item in claimed {
-                let this = self.clone();
-                tasks.spawn(async move {
-                    if let Err(e) = this.handle(&item).await {
-                        tracing::warn!(key = %item.idempotency_key, error = %e, "delivery step failed; retried after the lease");
-                    }
-                });
+                tasks.spawn(self.clone().handle_logged(item));
                 handled += 1;
             }
             while tasks.join_next().await.is_some() {}
@@ -267,7 +279,10 @@ impl Deliverer {
         }
     }
 
-    /// Ticks until `shutdown`, sleeping until the next item is due or a commit wakes it.
+    /// Delivers until `shutdown`: up to [`IN_FLIGHT`] items at once, claiming more as slots
+    /// free up (no batch waits for its slowest message), sleeping until the next item is due
+    /// or a commit wakes it. Every item is claimed under a lease and settled fenced by this
+    /// owner, so concurrency never sends an item twice.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         tokio::pin!(shutdown);
         let wakeups = tokio::select! {
@@ -276,22 +291,72 @@ impl Deliverer {
             w = self.state.store.wakeups() => w,
         };
         tracing::info!(owner = %self.owner, "deliverer started");
+        let mut in_flight = tokio::task::JoinSet::new();
         loop {
-            let wait = match self.tick().await {
-                Ok(_) => self.wait().await,
-                Err(e) => {
-                    tracing::warn!(error = %e, "claiming outbox items failed");
-                    MAX_SLEEP
+            while in_flight.try_join_next().is_some() {}
+            let free = IN_FLIGHT - in_flight.len();
+            let mut backlog = false;
+            let mut failed = false;
+            if free >= CLAIM_AT_FREE || in_flight.is_empty() {
+                match self.claim(free).await {
+                    Ok(items) => {
+                        backlog = items.len() == free;
+                        for item in items {
+                            in_flight.spawn(self.clone().handle_logged(item));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "claiming outbox items failed");
+                        failed = true;
+                    }
                 }
+            } else {
+                backlog = true;
+            }
+            // With a backlog, the next claim waits only for free slots.
+            // Without one, finished messages are reaped at the next wake-up: new work arrives
+            // by commits (wake-ups) or falls due (the sleep), not by a slot freeing up.
+            let wait = match (backlog, failed) {
+                (true, _) => Duration::ZERO,
+                (false, true) => MAX_SLEEP,
+                (false, false) => self.wait().await,
             };
+            let slot_wait = backlog && !in_flight.is_empty();
             tokio::select! {
                 biased;
                 _ = &mut shutdown => break,
-                _ = wakeups.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
+                Some(_) = in_flight.join_next(), if slot_wait => {}
+                _ = wakeups.notified(), if !backlog => {}
+                _ = tokio::time::sleep(wait), if !slot_wait => {}
             }
         }
+        // Messages already handed to a provider finish and settle; the rest of the claims
+        // return after their lease.
+        while in_flight.join_next().await.is_some() {}
         tracing::info!(owner = %self.owner, "deliverer stopped");
+    }
+
+    async fn claim(&self, limit: usize) -> Result<Vec<ClaimedOutbox>, StoreError> {
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        let now = self.state.clock.now();
+        self.state
+            .store
+            .claim_outbox(&self.owner, now, LEASE, limit)
+            .await
+    }
+
+    async fn handle_logged(self, item: ClaimedOutbox) {
+        if let Err(e) = self.handle(&item).await {
+            tracing::warn!(key = %item.idempotency_key, error = %e, "delivery step failed; retried after the lease");
+        }
+    }
+
+    /// Settles a delivered item (fenced by this owner), committed with the other settles
+    /// waiting at the time; whether the claim was still ours.
+    async fn delivered(&self, id: i64, now: Timestamp) -> Result<bool, StoreError> {
+        self.settles
+            .delivered(&self.state.store, &self.owner, id, now)
+            .await
     }
 
     async fn wait(&self) -> Duration {
@@ -322,7 +387,7 @@ impl Deliverer {
         let store = &self.state.store;
         if DONE_EFFECTS.contains(&item.effect.as_str()) {
             // Nothing to send: the change it stands for was made when it was queued.
-            store.outbox_delivered(item.id, &self.owner, now).await?;
+            self.delivered(item.id, now).await?;
         } else {
             // An effect nobody delivers is a dead letter, visible, rather than dropped.
             let error = format!("no deliverer for effect `{}`", item.effect);
@@ -420,10 +485,7 @@ impl Deliverer {
             },
         );
         self.commit(item.incident, now, changes, outbox).await?;
-        self.state
-            .store
-            .outbox_delivered(item.id, &self.owner, now)
-            .await?;
+        self.delivered(item.id, now).await?;
         Ok(())
     }
 
@@ -564,21 +626,14 @@ impl Deliverer {
         if let Some(at) = d.not_before
             && at > now.as_millisecond()
         {
+            // Waiting for its rule step is not a failed attempt: the claim is given back.
             let at = Timestamp::from_millisecond(at).unwrap_or(now);
-            store
-                .outbox_failed(
-                    item.id,
-                    &self.owner,
-                    now,
-                    "waiting for its notification rule",
-                    Some(at),
-                )
-                .await?;
+            store.outbox_defer(item.id, &self.owner, now, at).await?;
             return Ok(());
         }
         if d.not_before.is_some() && self.acknowledged(item.incident).await? {
             // A later rule step is stopped by acknowledgement: nothing to send.
-            store.outbox_delivered(item.id, &self.owner, now).await?;
+            self.delivered(item.id, now).await?;
             return Ok(());
         }
         let Some(hop) = d.hop().cloned() else {
@@ -587,8 +642,31 @@ impl Deliverer {
                 .await?;
             return Ok(());
         };
+        let limits = buckets(
+            &self.state.config().config.notifications.rate_limits,
+            hop.channel,
+            &hop.address,
+        );
+        if let Some(slot) = self
+            .limiter
+            .admit(&item.idempotency_key, &limits, now.as_millisecond())
+        {
+            // Over a rate limit: not an attempt, not a failure; sent at its reserved slot.
+            metrics::counter!("muster_notifications_deferred_total", "channel" => channel_name(hop.channel))
+                .increment(1);
+            let at = Timestamp::from_millisecond(slot).unwrap_or(now);
+            store.outbox_defer(item.id, &self.owner, now, at).await?;
+            return Ok(());
+        }
         let outcome = self.send(&hop, &d, &item.idempotency_key).await;
         let now = self.state.clock.now();
+        if let Outcome::RetryAfter(wait) = &outcome
+            && let Some((bucket, _)) = limits.last()
+        {
+            let ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
+            self.limiter
+                .pause(bucket, now.as_millisecond().saturating_add(ms));
+        }
         self.settle(item, &d, &hop, outcome, now).await
     }
 
@@ -652,7 +730,7 @@ impl Deliverer {
         let (error, wait) = match outcome {
             Outcome::Sent { .. } => {
                 // Settle first: a crash after this loses a timeline line, never re-sends.
-                if !store.outbox_delivered(item.id, &self.owner, now).await? {
+                if !self.delivered(item.id, now).await? {
                     tracing::warn!(%key, "delivered after losing the claim");
                 }
                 metrics::counter!("muster_notifications_sent_total", "channel" => channel)
@@ -726,8 +804,56 @@ impl Deliverer {
         )
         .await?;
         // Handed over to the fallback item: this one is settled (its failure is on the timeline).
-        store.outbox_delivered(item.id, &self.owner, now).await?;
+        self.delivered(item.id, now).await?;
         Ok(())
+    }
+}
+
+/// An item waiting for its settle, and where to say whether it was still ours.
+type QueuedSettle = (i64, tokio::sync::oneshot::Sender<Result<bool, String>>);
+
+/// Group commit of settles: whoever finds no flush running writes every settle queued so far
+/// in one transaction; those queued meanwhile go in the next. One transaction per message
+/// was the bound on throughput (SQLite has a single writer).
+#[derive(Default)]
+struct GroupSettle {
+    queued: std::sync::Mutex<Vec<QueuedSettle>>,
+    flushing: tokio::sync::Mutex<()>,
+}
+
+impl GroupSettle {
+    async fn delivered(
+        &self,
+        store: &muster_store::Store,
+        owner: &str,
+        id: i64,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.lock().push((id, tx));
+        {
+            let _flush = self.flushing.lock().await;
+            let batch = std::mem::take(&mut *self.lock());
+            if !batch.is_empty() {
+                let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
+                let result = store.outbox_delivered_many(&ids, owner, now).await;
+                for (id, tx) in batch {
+                    let _ = tx.send(match &result {
+                        Ok(settled) => Ok(settled.contains(&id)),
+                        Err(e) => Err(e.to_string()),
+                    });
+                }
+            }
+        }
+        match rx.await {
+            Ok(Ok(settled)) => Ok(settled),
+            Ok(Err(e)) => Err(StoreError::Internal(e)),
+            Err(_) => Err(StoreError::Internal("settle dropped".into())),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<QueuedSettle>> {
+        self.queued.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -10,7 +10,9 @@ pub mod deliver;
 pub mod error;
 pub mod intake;
 pub mod ops;
+pub mod playbook;
 pub mod policy;
+pub mod rate_limit;
 pub mod scheduler;
 pub mod slack;
 

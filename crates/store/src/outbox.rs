@@ -5,7 +5,8 @@
 //!
 //! States: `queued` → `claimed` (leased to one owner) → `delivered`, or `failed` (claimable
 //! again at `next_attempt_at`), or `dead` (no more attempts; see [`Store::dead_letters`]). A
-//! claim whose lease ended is claimable again.
+//! claim whose lease ended is claimable again. A claim not attempted goes back to `queued`
+//! (see [`Store::outbox_defer`]).
 
 use std::time::{Duration, Instant};
 
@@ -211,8 +212,18 @@ pub(crate) trait OutboxQueries {
 #[derive(Clone, Copy)]
 pub(crate) enum Settle<'a> {
     Delivered,
-    Retry { error: &'a str, at: i64 },
-    Dead { error: &'a str },
+    Retry {
+        error: &'a str,
+        at: i64,
+    },
+    Dead {
+        error: &'a str,
+    },
+    /// Not attempted (waiting for a rule step or a rate limit): queued again for `at`, and
+    /// the claim's attempt is given back.
+    Defer {
+        at: i64,
+    },
 }
 
 macro_rules! impl_outbox_queries {
@@ -303,12 +314,19 @@ macro_rules! impl_outbox_queries {
                         "UPDATE outbox SET state = 'dead', updated_at = $3, last_error = $4 \
                          WHERE id = $1 AND state = 'claimed' AND lease_owner = $2"
                     }
+                    Settle::Defer { .. } => {
+                        "UPDATE outbox SET state = 'queued', next_attempt_at = $4, \
+                         updated_at = $3, attempts = CASE WHEN attempts > 0 \
+                         THEN attempts - 1 ELSE 0 END \
+                         WHERE id = $1 AND state = 'claimed' AND lease_owner = $2"
+                    }
                 };
                 let mut query = sqlx::query(sql).bind(id).bind(owner).bind(now);
                 match settle {
                     Settle::Delivered => {}
                     Settle::Retry { error, at } => query = query.bind(error).bind(at),
                     Settle::Dead { error } => query = query.bind(error),
+                    Settle::Defer { at } => query = query.bind(at),
                 }
                 let settled = query
                     .execute(&mut *self)
@@ -407,6 +425,32 @@ impl Store {
             .await)
     }
 
+    /// [`Store::outbox_delivered`] for many items in one transaction (a group commit of the
+    /// deliverer's settles); returns the ids that were still `owner`'s and are now delivered.
+    pub async fn outbox_delivered_many(
+        &self,
+        ids: &[i64],
+        owner: &str,
+        now: Timestamp,
+    ) -> Result<Vec<i64>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = codec::ms(now);
+        write_tx!(self, |conn| {
+            let mut settled = Vec::with_capacity(ids.len());
+            for &id in ids {
+                if conn
+                    .settle_outbox(id, owner, now, Settle::Delivered)
+                    .await?
+                {
+                    settled.push(id);
+                }
+            }
+            Ok(settled)
+        })
+    }
+
     /// Records a failed attempt of an item `owner` claimed: claimable again at `retry_at`, or
     /// a dead letter when `None`. `false` (and nothing written) when the claim is no longer
     /// `owner`'s.
@@ -429,6 +473,23 @@ impl Store {
         };
         write_tx!(self, |conn| conn
             .settle_outbox(id, owner, now, settle)
+            .await)
+    }
+
+    /// Gives back a claim of `owner` that was not attempted (a later notification-rule step,
+    /// or a rate limit without tokens): queued again for `at`, its attempt count as before
+    /// the claim, so waiting never uses up retries. `false` (and nothing written) when the
+    /// claim is no longer `owner`'s.
+    pub async fn outbox_defer(
+        &self,
+        id: i64,
+        owner: &str,
+        now: Timestamp,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let (now, at) = (codec::ms(now), codec::ms(at));
+        write_tx!(self, |conn| conn
+            .settle_outbox(id, owner, now, Settle::Defer { at })
             .await)
     }
 

@@ -12,3 +12,4 @@ mod policy;
 mod procs;
 mod template;
 mod two_nodes;
+mod two_nodes_notify;

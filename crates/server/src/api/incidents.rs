@@ -385,12 +385,11 @@ pub(crate) async fn declare_as(
     let (incident, _) = state
         .store
         .declare_with_policy(actor, now, changes, |inc, policy_state| {
-            let (changes, mut effects) =
+            let (mut changes, mut effects) =
                 policy::react(&cfg, &overrides, inc, policy_state, &declared, actor, now);
-            // The playbooks' notifications commit with the declaration, like the policies'.
-            effects
-                .outbox
-                .extend(crate::deliver::playbook_items(&cfg.config, inc));
+            // The playbooks' tasks and notifications commit with the declaration, like the
+            // policies'.
+            crate::playbook::on_declared(&cfg.config, inc, &mut changes, &mut effects);
             crate::slack::channel::on_declare(&cfg, inc, now, &mut effects);
             (changes, effects)
         })

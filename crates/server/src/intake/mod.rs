@@ -146,7 +146,7 @@ impl AlertReactor for Reactor<'_> {
         state: &mut Value,
         declared: &[Change],
     ) -> (Vec<Change>, Effects) {
-        policy::react_alert_declared(
+        let (mut changes, mut effects) = policy::react_alert_declared(
             self.cfg,
             self.overrides,
             incident,
@@ -154,7 +154,9 @@ impl AlertReactor for Reactor<'_> {
             declared,
             &self.actor,
             self.now,
-        )
+        );
+        crate::playbook::on_declared(&self.cfg.config, incident, &mut changes, &mut effects);
+        (changes, effects)
     }
 
     fn update(

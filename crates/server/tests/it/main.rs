@@ -4,7 +4,10 @@
 mod alerts;
 mod api;
 mod notify;
+mod notify_concurrency;
+mod notify_pacing;
 mod openapi;
+mod playbooks;
 mod policies;
 mod schedules;
 mod slack;

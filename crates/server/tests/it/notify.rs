@@ -14,22 +14,28 @@ use serde_json::Value;
 
 use crate::support::{Backend, TestApp, copy_dir, demo_dir, spawn_app_with};
 
-struct Rig {
-    app: TestApp,
-    state: AppState,
-    store: muster_store::Store,
-    sms: Fake,
-    deliverer: Deliverer,
-    slack: Fake,
-    smtpd: Smtpd,
+pub(crate) struct Rig {
+    pub app: TestApp,
+    pub state: AppState,
+    pub store: muster_store::Store,
+    pub sms: Fake,
+    pub deliverer: Deliverer,
+    pub slack: Fake,
+    pub smtpd: Smtpd,
     _dir: tempfile::TempDir,
 }
 
 /// The demo with an email list on `payments-leads`, so a SEV1 on checkout reaches people
 /// by Slack and a list by email.
 async fn rig(backend: Backend) -> Option<Rig> {
+    rig_with(backend, |_| {}).await
+}
+
+/// [`rig`] with the configuration directory changed by `edit` first.
+pub(crate) async fn rig_with(backend: Backend, edit: impl FnOnce(&std::path::Path)) -> Option<Rig> {
     let dir = tempfile::tempdir().expect("tempdir");
     copy_dir(&demo_dir(), dir.path());
+    edit(dir.path());
     let aliases = dir.path().join("aliases.yaml");
     let text = std::fs::read_to_string(&aliases).expect("aliases");
     let text = text.replace(
@@ -101,7 +107,7 @@ impl Rig {
     }
 
     /// Ticks until nothing is due now (the clock stays where it is).
-    async fn drain_without_advancing(&self) {
+    pub async fn drain_without_advancing(&self) {
         for _ in 0..30 {
             if self.deliverer.tick().await.expect("tick") == 0 {
                 return;
@@ -109,7 +115,7 @@ impl Rig {
         }
     }
 
-    async fn timeline(&self, id: &str) -> Vec<Value> {
+    pub async fn timeline(&self, id: &str) -> Vec<Value> {
         let (s, v) = self
             .app
             .get(&format!("/api/v1/incidents/{id}/timeline"))
@@ -122,7 +128,7 @@ impl Rig {
     }
 }
 
-fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+pub(crate) fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["kind"] == kind).collect()
 }
 

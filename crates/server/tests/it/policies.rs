@@ -669,8 +669,12 @@ both_policies!(
             titles,
             [
                 (1, "Open an incident channel and post the first update"),
-                (2, "Roll back"),
-                (3, "Schedule the post-incident review within 5 working days"),
+                // The sev1-payments playbook's checklist, after the policy's task.
+                (2, "Open a status page incident"),
+                (3, "Page the database on-call if p99 > 2s"),
+                (4, "Check the payment provider's status page"),
+                (5, "Roll back"),
+                (6, "Schedule the post-incident review within 5 working days"),
             ]
         );
     }

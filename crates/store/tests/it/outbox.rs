@@ -37,6 +37,50 @@ async fn state(store: &Store, key: &str) -> OutboxState {
 }
 
 backend_tests! {
+    async fn many_deliveries_settle_in_one_transaction_fenced_per_item(db) {
+        let store = &db.store;
+        let items = (0..5).map(|i| item(&format!("k{i}"), None, json!(i))).collect();
+        store.apply_effects(t0(), &queue(items)).await.unwrap();
+        let mine = store.claim_outbox("a", at(1), LEASE, 3).await.unwrap();
+        let theirs = store.claim_outbox("b", at(1), LEASE, 10).await.unwrap();
+        let mut ids: Vec<i64> = mine.iter().map(|c| c.id).collect();
+        ids.push(theirs[0].id);
+        // Only the three claims that are "a"'s settle; "b"'s stays claimed.
+        let settled = store.outbox_delivered_many(&ids, "a", at(2)).await.unwrap();
+        assert_eq!(settled, ids[..3].to_vec());
+        assert_eq!(db.raw_i64("SELECT COUNT(*) FROM outbox WHERE state = 'delivered'").await, 3);
+        assert_eq!(state(store, &theirs[0].idempotency_key).await, OutboxState::Claimed);
+        assert!(store.outbox_delivered_many(&[], "a", at(3)).await.unwrap().is_empty());
+        // Settled already: nothing again.
+        assert!(store.outbox_delivered_many(&ids[..3], "a", at(3)).await.unwrap().is_empty());
+    }
+
+    async fn a_deferred_claim_gives_its_attempt_back(db) {
+        let store = &db.store;
+        store.apply_effects(t0(), &queue(vec![item("k", None, json!(1))])).await.unwrap();
+        let first = store.claim_outbox("a", at(1), LEASE, 10).await.unwrap().remove(0);
+        assert_eq!(first.attempts, 1);
+        // Only the claim's owner defers it.
+        assert!(!store.outbox_defer(first.id, "b", at(2), at(60)).await.unwrap());
+        assert!(store.outbox_defer(first.id, "a", at(2), at(60)).await.unwrap());
+        let record = store.outbox_by_key("k").await.unwrap().unwrap();
+        assert_eq!((record.state, record.attempts, record.next_attempt_at), (OutboxState::Queued, 0, at(60)));
+        assert_eq!(store.next_outbox_due().await.unwrap(), Some(at(60)));
+        assert!(store.claim_outbox("b", at(59), LEASE, 10).await.unwrap().is_empty());
+        // Deferred again and again: still the first attempt when it is finally tried.
+        for n in 0..3 {
+            let again = store.claim_outbox("b", at(60 + n), LEASE, 10).await.unwrap().remove(0);
+            assert_eq!(again.attempts, 1);
+            assert!(store.outbox_defer(again.id, "b", at(60 + n), at(61 + n)).await.unwrap());
+        }
+        let last = store.claim_outbox("c", at(63), LEASE, 10).await.unwrap().remove(0);
+        assert_eq!(last.attempts, 1);
+        // A settled claim cannot be deferred.
+        assert!(store.outbox_delivered(last.id, "c", at(64)).await.unwrap());
+        assert!(!store.outbox_defer(last.id, "c", at(65), at(70)).await.unwrap());
+        assert_eq!(state(store, "k").await, OutboxState::Delivered);
+    }
+
     async fn queuing_a_known_key_is_a_no_op(db) {
         let (inc, _) = declare(&db.store, "x", Severity::Sev1, &[]).await;
         let store = &db.store;
