@@ -184,6 +184,7 @@ macro_rules! write_tx {
 
 // Declared after the macros above, which they use.
 mod alerts;
+mod brief_reads;
 mod effects;
 mod outbox;
 mod overrides;

@@ -143,7 +143,8 @@ pub fn brief(facts: &Facts, since: Timestamp) -> Brief {
                 });
             }
             Change::EscalationStep { .. } | Change::PolicyFired { .. } => {
-                b.paged.extend(events::pages(e).into_iter().filter(|p| p.how != "nudge"));
+                b.paged
+                    .extend(events::pages(e).into_iter().filter(|p| p.how != "nudge"));
             }
             _ => {}
         }
@@ -202,13 +203,24 @@ fn render(b: &Brief) -> Vec<String> {
     lines.push(if open.is_empty() {
         "**Open tasks:** none".to_string()
     } else {
-        format!("**Open tasks ({}):** {}", open.len(), capped(&open, 3, "; "))
+        format!(
+            "**Open tasks ({}):** {}",
+            open.len(),
+            capped(&open, 3, "; ")
+        )
     });
     if !b.paged.is_empty() {
         let items: Vec<String> = b
             .paged
             .iter()
-            .map(|p| md(&format!("{} {} ({})", text::and_list(&p.who), t(p.at), p.why)))
+            .map(|p| {
+                md(&format!(
+                    "{} {} ({})",
+                    text::and_list(&p.who),
+                    t(p.at),
+                    p.why
+                ))
+            })
             .collect();
         lines.push(format!("**Paged:** {}", capped(&items, 3, "; ")));
     }
@@ -246,7 +258,10 @@ fn render(b: &Brief) -> Vec<String> {
 
 fn header_line(b: &Brief) -> String {
     let age = match b.incident.resolved_at {
-        Some(_) => format!("resolved after {}", text::duration(b.incident.duration_secs)),
+        Some(_) => format!(
+            "resolved after {}",
+            text::duration(b.incident.duration_secs)
+        ),
         None => format!("open {}", text::duration(b.incident.duration_secs)),
     };
     format!(

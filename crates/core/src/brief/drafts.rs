@@ -100,7 +100,10 @@ fn conditions(facts: &Facts, h: &Header) -> Vec<String> {
     ];
     let reached: Vec<String> = ["blast_radius_validated", "mitigated", "resolved"]
         .iter()
-        .filter_map(|m| i.milestone(m).map(|r| format!("{} at {}", words(m), t(r.at))))
+        .filter_map(|m| {
+            i.milestone(m)
+                .map(|r| format!("{} at {}", words(m), t(r.at)))
+        })
         .collect();
     let missing: Vec<String> = ["blast_radius_validated", "mitigated"]
         .iter()
@@ -125,7 +128,12 @@ fn status_since(facts: &Facts) -> Timestamp {
         .events
         .iter()
         .rev()
-        .find(|e| matches!(e.change, Change::StatusChanged { .. } | Change::Reopened { .. }))
+        .find(|e| {
+            matches!(
+                e.change,
+                Change::StatusChanged { .. } | Change::Reopened { .. }
+            )
+        })
         .map_or(facts.incident.declared_at, |e| e.at)
 }
 
@@ -247,15 +255,22 @@ fn customer_update(facts: &Facts) -> StatusUpdateDraft {
         ),
         Status::Identified => (
             format!("Problems with {services}: cause identified"),
-            format!("We have identified the cause of the problems with {services} and are working on a fix."),
+            format!(
+                "We have identified the cause of the problems with {services} and are working on a fix."
+            ),
         ),
         Status::Mitigated => (
             format!("Problems with {services}: fix applied, monitoring"),
-            format!("A fix has been applied for the problems with {services}, and we are monitoring the results."),
+            format!(
+                "A fix has been applied for the problems with {services}, and we are monitoring the results."
+            ),
         ),
         Status::Resolved => (
             format!("Resolved: problems with {services}"),
-            format!("This incident has been resolved and {services} {} operating normally.", if i.services.len() > 1 { "are" } else { "is" }),
+            format!(
+                "This incident has been resolved and {services} {} operating normally.",
+                if i.services.len() > 1 { "are" } else { "is" }
+            ),
         ),
     };
     let mut body = vec![
@@ -301,15 +316,19 @@ impl StatusUpdateDraft {
                     s.push('\n');
                 }
                 if let Some(next) = self.next_update_at {
-                    s.push_str(&format!(
-                        "Next update by {}.\n",
-                        clock_time(next, self.now)
-                    ));
+                    s.push_str(&format!("Next update by {}.\n", clock_time(next, self.now)));
                 }
             }
             Audience::Customer => {
                 s.push_str(&format!("### {}\n\n", md(&self.headline)));
-                s.push_str(&self.body.iter().map(|p| md(p)).collect::<Vec<_>>().join(" "));
+                s.push_str(
+                    &self
+                        .body
+                        .iter()
+                        .map(|p| md(p))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                );
                 s.push('\n');
             }
         }
@@ -409,9 +428,15 @@ impl Handoff {
             md(&self.incident.title)
         );
         let who = match (&self.from, &self.to, self.at) {
-            (Some(f), Some(to), Some(at)) => format!("{} hands {role} to {} at {}.", md(f), md(to), t(at)),
+            (Some(f), Some(to), Some(at)) => {
+                format!("{} hands {role} to {} at {}.", md(f), md(to), t(at))
+            }
             (None, Some(to), Some(at)) => format!("{} takes {role} at {}.", md(to), t(at)),
-            (Some(f), None, Some(at)) => format!("{} released {role} at {}; nobody holds it now.", md(f), t(at)),
+            (Some(f), None, Some(at)) => format!(
+                "{} released {role} at {}; nobody holds it now.",
+                md(f),
+                t(at)
+            ),
             _ => format!("Nobody has held {role} yet."),
         };
         s.push_str(&format!("{who}\n\n"));
@@ -428,14 +453,26 @@ impl Handoff {
             .collect();
         s.push_str(&format!(
             "- **Roles:** {}\n",
-            if roles.is_empty() { "none held".to_string() } else { roles.join("; ") }
+            if roles.is_empty() {
+                "none held".to_string()
+            } else {
+                roles.join("; ")
+            }
         ));
         let open: Vec<String> = self.open_tasks.iter().map(|x| md(&x.sentence())).collect();
         s.push_str(&format!(
             "- **Open tasks:** {}\n",
-            if open.is_empty() { "none".to_string() } else { capped(&open, 6, "; ") }
+            if open.is_empty() {
+                "none".to_string()
+            } else {
+                capped(&open, 6, "; ")
+            }
         ));
-        let pending: Vec<String> = self.pending.iter().map(|p| md(&p.sentence(self.now))).collect();
+        let pending: Vec<String> = self
+            .pending
+            .iter()
+            .map(|p| md(&p.sentence(self.now)))
+            .collect();
         if !pending.is_empty() {
             s.push_str(&format!("- **Pending:** {}\n", capped(&pending, 4, "; ")));
         }
@@ -445,9 +482,14 @@ impl Handoff {
                 .iter()
                 .map(|d| md(&format!("{} ({})", d.policy, words(&d.expect))))
                 .collect();
-            s.push_str(&format!("- **Missed deadlines:** {}\n", capped(&missed, 4, "; ")));
+            s.push_str(&format!(
+                "- **Missed deadlines:** {}\n",
+                capped(&missed, 4, "; ")
+            ));
         }
-        let last = self.last_status_update.map_or("none posted yet".to_string(), t);
+        let last = self
+            .last_status_update
+            .map_or("none posted yet".to_string(), t);
         s.push_str(&format!("- **Last status update:** {last}"));
         if let Some(next) = self.next_status_update {
             s.push_str(&format!("; next due {}", t(next)));
@@ -561,9 +603,9 @@ impl ExecSummary {
         }
         s.push_str(&format!(
             "- **Next update:** {}\n",
-            self.next_update_at.map_or("none planned (resolved)".to_string(), t)
+            self.next_update_at
+                .map_or("none planned (resolved)".to_string(), t)
         ));
         s
     }
 }
-

@@ -72,7 +72,9 @@ pub(super) fn pages(event: &TimelineEvent) -> Vec<PageRecord> {
             actions,
             recipients,
             ..
-        } => fired(event.at, policy, actions, recipients).into_iter().collect(),
+        } => fired(event.at, policy, actions, recipients)
+            .into_iter()
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -195,10 +197,16 @@ pub(super) fn describe(change: &Change) -> Option<String> {
             text::margin(*met, *margin_secs)
         ),
         Change::PolicyCancelled { policy, reason } => {
-            format!("Policy {policy} no longer applies: {}", plain(reason, QUOTE_CHARS))
+            format!(
+                "Policy {policy} no longer applies: {}",
+                plain(reason, QUOTE_CHARS)
+            )
         }
         Change::PolicyError { policy, message } => {
-            format!("Policy {policy} could not run: {}", plain(message, QUOTE_CHARS))
+            format!(
+                "Policy {policy} could not run: {}",
+                plain(message, QUOTE_CHARS)
+            )
         }
         Change::EscalationStep {
             escalation_policy,

@@ -16,9 +16,9 @@ mod catchup;
 mod drafts;
 mod events;
 mod review;
-pub mod text;
 #[cfg(test)]
 mod tests;
+pub mod text;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -257,9 +257,7 @@ fn next_update(facts: &Facts) -> Option<Timestamp> {
     let owed = facts
         .pending
         .iter()
-        .filter(|p| {
-            p.kind == "cadence" || p.expect.as_deref() == Some("status_update_posted")
-        })
+        .filter(|p| p.kind == "cadence" || p.expect.as_deref() == Some("status_update_posted"))
         .map(|p| p.due_at)
         .min();
     owed.or_else(|| {

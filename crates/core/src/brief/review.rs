@@ -178,7 +178,12 @@ impl ReviewDraft {
             s.push_str("| Time | Who | What |\n|---|---|---|\n");
         }
         for r in &self.timeline {
-            s.push_str(&format!("| {} | {} | {} |\n", t(r.at), md(&r.actor), md(&r.what)));
+            s.push_str(&format!(
+                "| {} | {} | {} |\n",
+                t(r.at),
+                md(&r.actor),
+                md(&r.what)
+            ));
         }
         if self.timeline_omitted > 0 {
             s.push_str(&format!(

@@ -75,7 +75,13 @@ impl Fx {
     }
 }
 
-fn policy(min: i64, policy: &str, reason: &str, actions: Vec<Action>, who: &[&str]) -> (i64, Change) {
+fn policy(
+    min: i64,
+    policy: &str,
+    reason: &str,
+    actions: Vec<Action>,
+    who: &[&str],
+) -> (i64, Change) {
     (
         min,
         Change::PolicyFired {
@@ -97,81 +103,243 @@ fn sev1() -> Fx {
         &["checkout", "payments-api"],
     );
     let staff = "policy:staff-major-incidents";
-    fx.cmd(0, staff, Command::AssignRole { role: "incident_commander".into(), person: "carol".into() });
-    fx.cmd(0, staff, Command::AssignRole { role: "comms_lead".into(), person: "dave".into() });
-    fx.cmd(0, staff, Command::AddTask { title: "Open an incident channel and post the first update".into(), assignee: None });
-    fx.cmd(1, "alice", Command::Join { person: "alice".into() });
+    fx.cmd(
+        0,
+        staff,
+        Command::AssignRole {
+            role: "incident_commander".into(),
+            person: "carol".into(),
+        },
+    );
+    fx.cmd(
+        0,
+        staff,
+        Command::AssignRole {
+            role: "comms_lead".into(),
+            person: "dave".into(),
+        },
+    );
+    fx.cmd(
+        0,
+        staff,
+        Command::AddTask {
+            title: "Open an incident channel and post the first update".into(),
+            assignee: None,
+        },
+    );
+    fx.cmd(
+        1,
+        "alice",
+        Command::Join {
+            person: "alice".into(),
+        },
+    );
     fx.cmd(2, "alice", Command::Acknowledge);
     fx.cmd(6, "alice", Command::AddNote {
         text: "errors spike after deploy <https://deploy.example/42|#42>\ncc <@U123|bob> :fire: 日本語 *bold*".into(),
     });
-    fx.cmd(8, "carol", Command::Update { title: None, severity: Some(Severity::Sev1), status: None, services: None });
-    let (m, c) = policy(15, "blast-radius-20m", "deadline in 5 min: blast radius not validated", vec![Action::Nudge { role: "ops_lead".into(), template: None }], &[]);
+    fx.cmd(
+        8,
+        "carol",
+        Command::Update {
+            title: None,
+            severity: Some(Severity::Sev1),
+            status: None,
+            services: None,
+        },
+    );
+    let (m, c) = policy(
+        15,
+        "blast-radius-20m",
+        "deadline in 5 min: blast radius not validated",
+        vec![Action::Nudge {
+            role: "ops_lead".into(),
+            template: None,
+        }],
+        &[],
+    );
     fx.push(m, "policy:blast-radius-20m", vec![c]);
     let (m, c) = policy(
         20,
         "blast-radius-20m",
         "20 min since declared at 03:12 UTC; blast radius not validated",
         vec![
-            Action::Page { target: PageTarget::Schedule("platform-secondary".into()) },
-            Action::Notify { alias: "comms-leads".into(), template: "sev-escalated".into() },
+            Action::Page {
+                target: PageTarget::Schedule("platform-secondary".into()),
+            },
+            Action::Notify {
+                alias: "comms-leads".into(),
+                template: "sev-escalated".into(),
+            },
         ],
         &["erin", "dave"],
     );
-    fx.push(m, "policy:blast-radius-20m", vec![
-        c,
-        Change::DeadlineOutcome {
-            policy: "blast-radius-20m".into(),
-            instance: 1,
-            met: false,
-            expect: "blast_radius_validated".into(),
-            at: t(20),
-            due_at: t(20),
-            margin_secs: 0,
-            by: None,
+    fx.push(
+        m,
+        "policy:blast-radius-20m",
+        vec![
+            c,
+            Change::DeadlineOutcome {
+                policy: "blast-radius-20m".into(),
+                instance: 1,
+                met: false,
+                expect: "blast_radius_validated".into(),
+                at: t(20),
+                due_at: t(20),
+                margin_secs: 0,
+                by: None,
+            },
+        ],
+    );
+    fx.push(
+        20,
+        "policy:esc",
+        vec![Change::EscalationStep {
+            escalation_policy: "platform-escalation".into(),
+            pass: 0,
+            step: 0,
+            paged: vec!["erin".into()],
+            reason: "no acknowledgement".into(),
+            late_by_ms: None,
+        }],
+    );
+    fx.push(
+        21,
+        "deliver",
+        vec![
+            Change::NotificationQueued {
+                key: "k1".into(),
+                to: vec!["person:erin via slack".into()],
+            },
+            Change::NotificationSent {
+                key: "k1".into(),
+                channel: "slack".into(),
+                to: "erin".into(),
+                latency_ms: 800,
+            },
+            Change::NotificationFailed {
+                key: "k2".into(),
+                channel: "sms".into(),
+                to: "dave".into(),
+                error: "503".into(),
+                retry_in_ms: None,
+                fallback: Some("email".into()),
+            },
+        ],
+    );
+    fx.cmd(
+        23,
+        "bob",
+        Command::Join {
+            person: "bob".into(),
         },
-    ]);
-    fx.push(20, "policy:esc", vec![Change::EscalationStep {
-        escalation_policy: "platform-escalation".into(),
-        pass: 0,
-        step: 0,
-        paged: vec!["erin".into()],
-        reason: "no acknowledgement".into(),
-        late_by_ms: None,
-    }]);
-    fx.push(21, "deliver", vec![
-        Change::NotificationQueued { key: "k1".into(), to: vec!["person:erin via slack".into()] },
-        Change::NotificationSent { key: "k1".into(), channel: "slack".into(), to: "erin".into(), latency_ms: 800 },
-        Change::NotificationFailed { key: "k2".into(), channel: "sms".into(), to: "dave".into(), error: "503".into(), retry_in_ms: None, fallback: Some("email".into()) },
-    ]);
-    fx.cmd(23, "bob", Command::Join { person: "bob".into() });
-    fx.cmd(23, "bob", Command::ReachMilestone { milestone: "blast_radius_validated".into() });
-    fx.cmd(24, "carol", Command::AssignRole { role: "incident_commander".into(), person: "bob".into() });
-    fx.cmd(26, "bob", Command::AddTask { title: "Roll back deploy #42".into(), assignee: Some("bob".into()) });
-    fx.cmd(27, "dave", Command::SetTaskDone { task_id: 1, done: true });
-    fx.cmd(28, "bob", Command::Update { title: None, severity: None, status: Some(Status::Identified), services: None });
-    fx.cmd(29, "dave", Command::ReachMilestone { milestone: "status_update_posted".into() });
-    fx.cmd(29, "dave", Command::ReachMilestone { milestone: "customers_notified".into() });
-    fx.push(29, "policy:sev1-customers-notified-30m", vec![Change::DeadlineOutcome {
-        policy: "sev1-customers-notified-30m".into(),
-        instance: 1,
-        met: true,
-        expect: "customers_notified".into(),
-        at: t(29),
-        due_at: t(30),
-        margin_secs: 60,
-        by: Some("dave".into()),
-    }]);
-    fx.cmd(31, "carol", Command::Leave { person: "alice".into() });
-    fx.cmd(38, "bob", Command::ReachMilestone { milestone: "mitigated".into() });
+    );
+    fx.cmd(
+        23,
+        "bob",
+        Command::ReachMilestone {
+            milestone: "blast_radius_validated".into(),
+        },
+    );
+    fx.cmd(
+        24,
+        "carol",
+        Command::AssignRole {
+            role: "incident_commander".into(),
+            person: "bob".into(),
+        },
+    );
+    fx.cmd(
+        26,
+        "bob",
+        Command::AddTask {
+            title: "Roll back deploy #42".into(),
+            assignee: Some("bob".into()),
+        },
+    );
+    fx.cmd(
+        27,
+        "dave",
+        Command::SetTaskDone {
+            task_id: 1,
+            done: true,
+        },
+    );
+    fx.cmd(
+        28,
+        "bob",
+        Command::Update {
+            title: None,
+            severity: None,
+            status: Some(Status::Identified),
+            services: None,
+        },
+    );
+    fx.cmd(
+        29,
+        "dave",
+        Command::ReachMilestone {
+            milestone: "status_update_posted".into(),
+        },
+    );
+    fx.cmd(
+        29,
+        "dave",
+        Command::ReachMilestone {
+            milestone: "customers_notified".into(),
+        },
+    );
+    fx.push(
+        29,
+        "policy:sev1-customers-notified-30m",
+        vec![Change::DeadlineOutcome {
+            policy: "sev1-customers-notified-30m".into(),
+            instance: 1,
+            met: true,
+            expect: "customers_notified".into(),
+            at: t(29),
+            due_at: t(30),
+            margin_secs: 60,
+            by: Some("dave".into()),
+        }],
+    );
+    fx.cmd(
+        31,
+        "carol",
+        Command::Leave {
+            person: "alice".into(),
+        },
+    );
+    fx.cmd(
+        38,
+        "bob",
+        Command::ReachMilestone {
+            milestone: "mitigated".into(),
+        },
+    );
     fx
 }
 
 fn sev1_pending() -> Vec<PendingDeadline> {
     vec![
-        PendingDeadline { policy: "sev1-status-updates".into(), kind: "cadence".into(), expect: None, due_at: t(59) },
-        PendingDeadline { policy: "sev1-status-updates".into(), kind: "deadline_warning".into(), expect: None, due_at: t(49) },
-        PendingDeadline { policy: "platform-escalation".into(), kind: "escalation".into(), expect: None, due_at: t(50) },
+        PendingDeadline {
+            policy: "sev1-status-updates".into(),
+            kind: "cadence".into(),
+            expect: None,
+            due_at: t(59),
+        },
+        PendingDeadline {
+            policy: "sev1-status-updates".into(),
+            kind: "deadline_warning".into(),
+            expect: None,
+            due_at: t(49),
+        },
+        PendingDeadline {
+            policy: "platform-escalation".into(),
+            kind: "escalation".into(),
+            expect: None,
+            due_at: t(50),
+        },
     ]
 }
 
@@ -191,7 +359,14 @@ fn alerts() -> Vec<LinkedAlert> {
 fn resolved() -> Fx {
     let mut fx = sev1();
     fx.cmd(60, "bob", Command::Resolve);
-    fx.cmd(60, "policy:schedule-postmortem", Command::AddTask { title: "Book the post-incident review".into(), assignee: Some("carol".into()) });
+    fx.cmd(
+        60,
+        "policy:schedule-postmortem",
+        Command::AddTask {
+            title: "Book the post-incident review".into(),
+            assignee: Some("carol".into()),
+        },
+    );
     fx
 }
 
@@ -205,8 +380,12 @@ fn snapshot(name: &str, actual: &str) {
         std::fs::write(&path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing snapshot {}; run with MUSTER_BLESS=1", path.display()));
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing snapshot {}; run with MUSTER_BLESS=1",
+            path.display()
+        )
+    });
     assert_eq!(actual, expected, "snapshot {name} differs");
 }
 
@@ -214,13 +393,24 @@ fn snapshot(name: &str, actual: &str) {
 fn brief_since_a_time() {
     let fx = sev1();
     let pending = sev1_pending();
-    let similar = vec![SimilarIncident { id: "INC-3".into(), title: "Checkout errors after deploy".into(), experts: vec!["bob".into(), "erin".into()] }];
-    let facts = Facts { similar: &similar, ..fx.facts(&pending, 43) };
+    let similar = vec![SimilarIncident {
+        id: "INC-3".into(),
+        title: "Checkout errors after deploy".into(),
+        experts: vec!["bob".into(), "erin".into()],
+    }];
+    let facts = Facts {
+        similar: &similar,
+        ..fx.facts(&pending, 43)
+    };
     let b = brief(&facts, t(18));
     assert!(b.lines.len() <= MAX_BRIEF_LINES);
     assert_eq!(b.severity_changes.len(), 0, "the raise was before 03:30");
     assert_eq!(b.deadlines.len(), 2);
-    assert_eq!(b.paged.len(), 2, "the missed deadline's page+notify and the escalation step");
+    assert_eq!(
+        b.paged.len(),
+        2,
+        "the missed deadline's page+notify and the escalation step"
+    );
     snapshot("brief_since", &b.markdown());
 }
 
@@ -238,7 +428,10 @@ fn brief_of_everything() {
 #[test]
 fn fresh_incident_without_timeline() {
     let fx = Fx::declare("Ledger heartbeat missed", Severity::Sev3, &[]);
-    let facts = Facts { events: &[], ..fx.facts(&[], 5) };
+    let facts = Facts {
+        events: &[],
+        ..fx.facts(&[], 5)
+    };
     let b = brief(&facts, t(0));
     assert_eq!(b.events_since, 0);
     let mut all = b.markdown();
@@ -266,7 +459,18 @@ fn customer_update_names_no_people_roles_or_policies() {
     let pending = sev1_pending();
     let d = status_update_draft(&fx.facts(&pending, 43), Audience::Customer);
     let text = serde_json::to_string(&d.body).unwrap() + &d.headline + &d.markdown();
-    for internal in ["alice", "bob", "carol", "dave", "erin", "SEV", "commander", "policy", "blast", "<b>"] {
+    for internal in [
+        "alice",
+        "bob",
+        "carol",
+        "dave",
+        "erin",
+        "SEV",
+        "commander",
+        "policy",
+        "blast",
+        "<b>",
+    ] {
         assert!(!text.contains(internal), "{internal} in {text}");
     }
     snapshot("status_customer", &d.markdown());
@@ -286,7 +490,10 @@ fn handoff_of_the_commander() {
     assert_eq!(h.at, Some(t(24)));
     snapshot("handoff", &h.markdown());
     let latest = handoff(&fx.facts(&pending, 43), None);
-    assert_eq!(latest.role, "incident_commander", "the last role to change hands");
+    assert_eq!(
+        latest.role, "incident_commander",
+        "the last role to change hands"
+    );
 }
 
 #[test]
@@ -303,7 +510,10 @@ fn executive_summary() {
 fn review_draft_of_a_resolved_sev1() {
     let fx = resolved();
     let alerts = alerts();
-    let facts = Facts { alerts: &alerts, ..fx.facts(&[], 70) };
+    let facts = Facts {
+        alerts: &alerts,
+        ..fx.facts(&[], 70)
+    };
     let r = review_draft(&facts);
     assert_eq!(r.adherence.len(), 2);
     assert_eq!(r.adherence.iter().filter(|d| d.met).count(), 1);
@@ -319,10 +529,22 @@ fn ten_thousand_events_still_brief_in_twelve_lines() {
     let mut fx = sev1();
     for n in 0..10_000 {
         let change = match n % 4 {
-            0 => Change::NoteAdded { text: format!("note {n} with <@U{n}> and **markup**") },
-            1 => Change::ResponderJoined { person: format!("p{}", n % 50) },
-            2 => Change::StatusChanged { from: Status::Identified, to: Status::Identified },
-            _ => Change::NotificationSent { key: format!("k{n}"), channel: "slack".into(), to: "x".into(), latency_ms: 1 },
+            0 => Change::NoteAdded {
+                text: format!("note {n} with <@U{n}> and **markup**"),
+            },
+            1 => Change::ResponderJoined {
+                person: format!("p{}", n % 50),
+            },
+            2 => Change::StatusChanged {
+                from: Status::Identified,
+                to: Status::Identified,
+            },
+            _ => Change::NotificationSent {
+                key: format!("k{n}"),
+                channel: "slack".into(),
+                to: "x".into(),
+                latency_ms: 1,
+            },
         };
         fx.push(40 + n / 100, "bob", vec![change]);
     }

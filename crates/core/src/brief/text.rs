@@ -154,12 +154,7 @@ pub fn clock_time(at: Timestamp, now: Timestamp) -> String {
 /// `2026-03-29 03:12 UTC`.
 pub fn full_time(at: Timestamp) -> String {
     let a = Offset::UTC.to_datetime(at);
-    format!(
-        "{} {:02}:{:02} UTC",
-        a.date(),
-        a.hour(),
-        a.minute()
-    )
+    format!("{} {:02}:{:02} UTC", a.date(), a.hour(), a.minute())
 }
 
 /// A span as people say it: `45 s`, `12 min`, `1 h 05 min`, `2 d 3 h`. Negative spans are
@@ -232,7 +227,10 @@ mod tests {
     #[test]
     fn slack_markup_reads_as_words() {
         assert_eq!(
-            plain("ping <@U123|alice> in <#C9|ops> <!here> see <https://x.io/a|runbook>", 200),
+            plain(
+                "ping <@U123|alice> in <#C9|ops> <!here> see <https://x.io/a|runbook>",
+                200
+            ),
             "ping @alice in #ops @here see runbook (https://x.io/a)"
         );
         assert_eq!(plain("<@U1> and <mailto:a@b.c>", 200), "@U1 and a@b.c");
