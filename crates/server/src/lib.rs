@@ -9,6 +9,7 @@ pub mod clock;
 pub mod deliver;
 pub mod error;
 pub mod intake;
+pub mod language_model;
 pub mod ops;
 pub mod policy;
 pub mod scheduler;
@@ -70,6 +71,8 @@ pub struct AppState {
     pub in_flight: Arc<tokio::sync::Semaphore>,
     /// Alert intake's bounded queue and group-commit worker, started on first use.
     intake: Arc<std::sync::OnceLock<intake::batch::Batcher>>,
+    /// The optional language model that rewrites briefings into prose (`None`: deterministic).
+    pub language_model: Option<Arc<language_model::LanguageModel>>,
 }
 
 impl AppState {
@@ -86,7 +89,14 @@ impl AppState {
             config_dir,
             in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
             intake: Arc::new(std::sync::OnceLock::new()),
+            language_model: None,
         }
+    }
+
+    /// Lets a language model rewrite briefings (see [`language_model`]).
+    pub fn with_language_model(mut self, model: language_model::LanguageModel) -> Self {
+        self.language_model = Some(Arc::new(model));
+        self
     }
 
     /// The alert intake queue (its worker starts on the current runtime at first use).

@@ -49,13 +49,13 @@ pub struct Brief {
     pub incident: Header,
     pub since: Timestamp,
     pub now: Timestamp,
-    /// Timeline events after `since`.
+    /// Timeline events at or after `since`.
     pub events_since: usize,
     pub severity_changes: Vec<Transition<Severity>>,
     pub status_changes: Vec<Transition<Status>>,
-    /// Milestones reached after `since`.
+    /// Milestones reached since `since`.
     pub milestones: Vec<MilestoneLine>,
-    /// Policy deadlines decided after `since`, met or missed.
+    /// Policy deadlines decided since `since`, met or missed (one per deadline).
     pub deadlines: Vec<DeadlineResult>,
     /// Who holds which role now.
     pub roles: Vec<RoleLine>,
@@ -64,7 +64,7 @@ pub struct Brief {
     pub last_status_update: Option<Timestamp>,
     pub next_status_update: Option<Timestamp>,
     pub open_tasks: Vec<TaskLine>,
-    /// Pages and notifications sent after `since`.
+    /// Pages and notifications sent since `since`.
     pub paged: Vec<PageRecord>,
     pub responders: Vec<String>,
     pub joined: Vec<String>,
@@ -84,12 +84,12 @@ impl Brief {
     }
 }
 
-/// What happened on the incident since `since` (clamped to the declaration: an earlier time
-/// means "everything").
+/// What happened on the incident at or after `since` (clamped to the declaration: an earlier
+/// time means "everything").
 pub fn brief(facts: &Facts, since: Timestamp) -> Brief {
     let incident = facts.incident;
-    let since = since.max(incident.declared_at - text::secs(1));
-    let start = facts.events.partition_point(|e| e.at <= since);
+    let since = since.max(incident.declared_at);
+    let start = facts.events.partition_point(|e| e.at < since);
     let recent = &facts.events[start..];
     let mut b = Brief {
         incident: Header::of(incident, facts.now),
@@ -99,7 +99,7 @@ pub fn brief(facts: &Facts, since: Timestamp) -> Brief {
         severity_changes: Vec::new(),
         status_changes: Vec::new(),
         milestones: Vec::new(),
-        deadlines: Vec::new(),
+        deadlines: events::outcomes(recent),
         roles: roles(incident),
         pending: pending_views(facts),
         last_status_update: last_status_update(incident),
@@ -131,7 +131,6 @@ pub fn brief(facts: &Facts, since: Timestamp) -> Brief {
                 at: e.at,
                 after_declared_secs: text::secs_between(incident.declared_at, e.at),
             }),
-            Change::DeadlineOutcome { .. } => b.deadlines.extend(events::outcome(e)),
             Change::ResponderJoined { person } => push_unique(&mut b.joined, person),
             Change::ResponderLeft { person } => push_unique(&mut b.left, person),
             Change::NoteAdded { text } => {

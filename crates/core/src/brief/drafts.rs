@@ -196,10 +196,8 @@ fn needs(facts: &Facts) -> Vec<String> {
     for p in pending_views(facts).iter().take(3) {
         out.push(format!("{}.", upper_first(&p.sentence(facts.now))));
     }
-    let missed = facts
-        .events
+    let missed = events::outcomes(facts.events)
         .iter()
-        .filter_map(events::outcome)
         .filter(|d| !d.met)
         .count();
     if missed > 0 {
@@ -401,10 +399,8 @@ pub fn handoff(facts: &Facts, role: Option<&str>) -> Handoff {
         roles: roles(i),
         open_tasks: tasks(i, true),
         pending: pending_views(facts),
-        missed: facts
-            .events
-            .iter()
-            .filter_map(events::outcome)
+        missed: events::outcomes(facts.events)
+            .into_iter()
             .filter(|d| !d.met)
             .collect(),
         last_status_update: last_status_update(i),
@@ -554,10 +550,8 @@ pub fn exec_summary(facts: &Facts) -> ExecSummary {
         peak_severity: peak,
         status_detail,
         incident_commander: i.roles.get("incident_commander").map(|h| h.person.clone()),
-        missed_deadlines: facts
-            .events
+        missed_deadlines: events::outcomes(facts.events)
             .iter()
-            .filter_map(events::outcome)
             .filter(|d| !d.met)
             .count(),
         next_update_at: next_update(facts),

@@ -12,6 +12,7 @@ use crate::timeline::{Change, TimelineEvent};
 pub(super) fn outcome(event: &TimelineEvent) -> Option<DeadlineResult> {
     let Change::DeadlineOutcome {
         policy,
+        instance,
         met,
         expect,
         at,
@@ -24,12 +25,32 @@ pub(super) fn outcome(event: &TimelineEvent) -> Option<DeadlineResult> {
     };
     Some(DeadlineResult {
         policy: policy.clone(),
+        instance: *instance,
         expect: expect.clone(),
         met: *met,
         due_at: *due_at,
         at: *at,
         margin_secs: *margin_secs,
     })
+}
+
+/// The deadline outcomes among `events`, one per deadline: a deadline missed at expiry is
+/// recorded again when its milestone finally comes (with how late), and the later record
+/// replaces the earlier one in place.
+pub(super) fn outcomes<'a>(
+    events: impl IntoIterator<Item = &'a TimelineEvent>,
+) -> Vec<DeadlineResult> {
+    let mut out: Vec<DeadlineResult> = Vec::new();
+    for d in events.into_iter().filter_map(outcome) {
+        match out
+            .iter_mut()
+            .find(|o| o.policy == d.policy && o.instance == d.instance)
+        {
+            Some(o) => *o = d,
+            None => out.push(d),
+        }
+    }
+    out
 }
 
 /// One page or notification sent on the incident's behalf.

@@ -126,6 +126,8 @@ impl Header {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeadlineResult {
     pub policy: String,
+    /// Which firing of the policy on this incident (1 for the first).
+    pub instance: u32,
     pub expect: String,
     pub met: bool,
     pub due_at: Timestamp,

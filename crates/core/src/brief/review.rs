@@ -64,7 +64,7 @@ pub struct ReviewDraft {
 pub fn review_draft(facts: &Facts) -> ReviewDraft {
     let i = facts.incident;
     let mut peak = i.severity;
-    let mut adherence = Vec::new();
+    let adherence = events::outcomes(facts.events);
     let mut paged = Vec::new();
     let mut deliveries = DeliveryCounts::default();
     let mut timeline = Vec::new();
@@ -74,7 +74,6 @@ pub fn review_draft(facts: &Facts) -> ReviewDraft {
             Change::Declared { severity, .. } | Change::SeverityChanged { to: severity, .. } => {
                 peak = peak.min(*severity)
             }
-            Change::DeadlineOutcome { .. } => adherence.extend(events::outcome(e)),
             Change::EscalationStep { .. } | Change::PolicyFired { .. } => {
                 paged.extend(events::pages(e))
             }

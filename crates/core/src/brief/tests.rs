@@ -241,6 +241,21 @@ fn sev1() -> Fx {
             milestone: "blast_radius_validated".into(),
         },
     );
+    // The engine records a missed deadline again when its milestone finally comes.
+    fx.push(
+        23,
+        "bob",
+        vec![Change::DeadlineOutcome {
+            policy: "blast-radius-20m".into(),
+            instance: 1,
+            met: false,
+            expect: "blast_radius_validated".into(),
+            at: t(23),
+            due_at: t(20),
+            margin_secs: -180,
+            by: Some("bob".into()),
+        }],
+    );
     fx.cmd(
         24,
         "carol",
@@ -419,7 +434,7 @@ fn brief_of_everything() {
     let fx = sev1();
     let pending = sev1_pending();
     let b = brief(&fx.facts(&pending, 43), t(-600));
-    assert_eq!(b.since, t(0) - SignedDuration::from_secs(1));
+    assert_eq!(b.since, t(0));
     assert_eq!(b.events_since, fx.events.len());
     assert_eq!(b.severity_changes[0].to, Severity::Sev1);
     snapshot("brief_all", &b.markdown());
@@ -515,7 +530,12 @@ fn review_draft_of_a_resolved_sev1() {
         ..fx.facts(&[], 70)
     };
     let r = review_draft(&facts);
-    assert_eq!(r.adherence.len(), 2);
+    assert_eq!(
+        r.adherence.len(),
+        2,
+        "one row per deadline, the later record wins"
+    );
+    assert_eq!(r.adherence[0].margin_secs, -180);
     assert_eq!(r.adherence.iter().filter(|d| d.met).count(), 1);
     assert_eq!(r.deliveries.sent, 1);
     assert!(!r.follow_ups[0].done, "open tasks come first");

@@ -70,6 +70,14 @@ pub async fn clock(
     if state.store.incident(id).await?.is_none() {
         return Err(ApiError::not_found(format!("incident {id} not found")));
     }
+    Ok(Json(clock_view(&state, id).await?))
+}
+
+/// The live clock of an incident known to exist (also what briefings count down to).
+pub(crate) async fn clock_view(
+    state: &AppState,
+    id: muster_core::IncidentNumber,
+) -> Result<ClockView, ApiError> {
     let stored = state.store.policy_state(id).await?;
     // An unreadable state shows an empty clock; the timeline carries the error.
     let policy_state = PolicyState::decode(&stored).unwrap_or_default();
@@ -102,12 +110,12 @@ pub async fn clock(
         );
     }
     escalations.sort_by_key(|e| e.due_at);
-    Ok(Json(ClockView {
+    Ok(ClockView {
         incident: id.to_string(),
         now,
         timers,
         escalations,
-    }))
+    })
 }
 
 /// Engine keys are `<kind>:<policy>:<n>[:<suffix>]`.
