@@ -2,6 +2,7 @@
 
 mod alerts;
 mod bench;
+mod bench_brief;
 mod bench_ingest;
 mod bench_notify;
 mod bench_replay;
