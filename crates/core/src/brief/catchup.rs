@@ -11,10 +11,13 @@ use super::events::{self, PageRecord};
 use super::text::{self, QUOTE_CHARS, capped, clock_time, md, plain, words};
 use super::{
     DeadlineResult, Facts, Header, PendingView, RoleLine, SimilarIncident, TaskLine,
-    last_status_update, next_update, pending_views, roles, tasks,
+    last_status_update, next_update, pending_views, roles,
 };
 use crate::incident::{Severity, Status};
 use crate::timeline::Change;
+
+/// Open tasks and pages a brief carries in full; beyond this it counts them.
+pub const LISTED: usize = 10;
 
 /// A brief never runs longer than this, however much happened.
 pub const MAX_BRIEF_LINES: usize = 12;
@@ -63,9 +66,13 @@ pub struct Brief {
     pub pending: Vec<PendingView>,
     pub last_status_update: Option<Timestamp>,
     pub next_status_update: Option<Timestamp>,
+    /// The first [`LISTED`] open tasks; `open_tasks_total` counts them all.
     pub open_tasks: Vec<TaskLine>,
+    pub open_tasks_total: usize,
     /// Pages and notifications sent since `since`.
+    /// The latest [`LISTED`] of them, oldest first; `paged_total` counts them all.
     pub paged: Vec<PageRecord>,
+    pub paged_total: usize,
     pub responders: Vec<String>,
     pub joined: Vec<String>,
     pub left: Vec<String>,
@@ -104,8 +111,10 @@ pub fn brief(facts: &Facts, since: Timestamp) -> Brief {
         pending: pending_views(facts),
         last_status_update: last_status_update(incident),
         next_status_update: next_update(facts),
-        open_tasks: tasks(incident, true),
+        open_tasks: Vec::new(),
+        open_tasks_total: 0,
         paged: Vec::new(),
+        paged_total: 0,
         responders: incident.responders.clone(),
         joined: Vec::new(),
         left: Vec::new(),
@@ -114,6 +123,18 @@ pub fn brief(facts: &Facts, since: Timestamp) -> Brief {
         similar: facts.similar.to_vec(),
         lines: Vec::new(),
     };
+    let open = incident.tasks.iter().filter(|t| !t.done);
+    b.open_tasks_total = open.clone().count();
+    b.open_tasks = open
+        .take(LISTED)
+        .map(|t| TaskLine {
+            id: t.id,
+            title: plain(&t.title, QUOTE_CHARS),
+            assignee: t.assignee.clone(),
+            done: false,
+        })
+        .collect();
+    let mut last_note = None;
     for e in recent {
         match &e.change {
             Change::SeverityChanged { from, to } => b.severity_changes.push(Transition {
@@ -135,19 +156,26 @@ pub fn brief(facts: &Facts, since: Timestamp) -> Brief {
             Change::ResponderLeft { person } => push_unique(&mut b.left, person),
             Change::NoteAdded { text } => {
                 b.notes_since += 1;
-                b.latest_note = Some(NoteLine {
-                    at: e.at,
-                    actor: e.actor.clone(),
-                    text: plain(text, QUOTE_CHARS),
-                });
+                last_note = Some((e, text));
             }
             Change::EscalationStep { .. } | Change::PolicyFired { .. } => {
-                b.paged
-                    .extend(events::pages(e).into_iter().filter(|p| p.how != "nudge"));
+                for p in events::pages(e).into_iter().filter(|p| p.how != "nudge") {
+                    b.paged_total += 1;
+                    if b.paged.len() == LISTED {
+                        b.paged.remove(0);
+                    }
+                    b.paged.push(p);
+                }
             }
             _ => {}
         }
     }
+    // Only the latest note is quoted, so only it is cleaned up.
+    b.latest_note = last_note.map(|(e, text)| NoteLine {
+        at: e.at,
+        actor: e.actor.clone(),
+        text: plain(text, QUOTE_CHARS),
+    });
     b.lines = render(&b);
     b
 }
@@ -198,19 +226,24 @@ fn render(b: &Brief) -> Vec<String> {
         lines.push(format!("**Pending:** {}", capped(&items, 3, "; ")));
     }
     lines.push(update_line(b, &t));
-    let open: Vec<String> = b.open_tasks.iter().map(|x| md(&x.sentence())).collect();
+    let open: Vec<String> = b
+        .open_tasks
+        .iter()
+        .take(3)
+        .map(|x| md(&x.sentence()))
+        .collect();
     lines.push(if open.is_empty() {
         "**Open tasks:** none".to_string()
     } else {
         format!(
             "**Open tasks ({}):** {}",
-            open.len(),
-            capped(&open, 3, "; ")
+            b.open_tasks_total,
+            text::capped_of(&open, b.open_tasks_total, "; ", "more")
         )
     });
     if !b.paged.is_empty() {
-        let items: Vec<String> = b
-            .paged
+        let shown = &b.paged[b.paged.len().saturating_sub(3)..];
+        let items: Vec<String> = shown
             .iter()
             .map(|p| {
                 md(&format!(
@@ -221,7 +254,13 @@ fn render(b: &Brief) -> Vec<String> {
                 ))
             })
             .collect();
-        lines.push(format!("**Paged:** {}", capped(&items, 3, "; ")));
+        let earlier = b.paged_total - items.len();
+        let list = items.join("; ");
+        lines.push(if earlier > 0 {
+            format!("**Paged:** +{earlier} earlier; {list}")
+        } else {
+            format!("**Paged:** {list}")
+        });
     }
     if let Some(l) = responders_line(b) {
         lines.push(l);
@@ -276,17 +315,27 @@ fn changes_line(b: &Brief, t: &impl Fn(Timestamp) -> String) -> String {
         let steps: Vec<String> = b
             .severity_changes
             .iter()
+            .take(3)
             .map(|c| format!("{} → {} ({})", c.from, c.to, t(c.at)))
             .collect();
-        parts.push(format!("severity {}", capped(&steps, 3, ", ")));
+        let n = b.severity_changes.len();
+        parts.push(format!(
+            "severity {}",
+            text::capped_of(&steps, n, ", ", "more")
+        ));
     }
     if !b.status_changes.is_empty() {
         let steps: Vec<String> = b
             .status_changes
             .iter()
+            .take(3)
             .map(|c| format!("{} → {} ({})", c.from, c.to, t(c.at)))
             .collect();
-        parts.push(format!("status {}", capped(&steps, 3, ", ")));
+        let n = b.status_changes.len();
+        parts.push(format!(
+            "status {}",
+            text::capped_of(&steps, n, ", ", "more")
+        ));
     }
     let what = if parts.is_empty() {
         "no change of severity or status".to_string()

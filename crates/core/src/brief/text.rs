@@ -206,6 +206,15 @@ pub fn and_list(items: &[String]) -> String {
     }
 }
 
+/// `shown` joined by `sep`, then `+N more` for the `total` items not shown.
+pub fn capped_of(shown: &[String], total: usize, sep: &str, word: &str) -> String {
+    let mut out = shown.join(sep);
+    if total > shown.len() {
+        out.push_str(&format!("{sep}+{} {word}", total - shown.len()));
+    }
+    out
+}
+
 /// The first `max` items joined by `sep`, then `+N more`.
 pub fn capped(items: &[String], max: usize, sep: &str) -> String {
     let mut out = items
