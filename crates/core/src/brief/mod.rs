@@ -276,26 +276,3 @@ fn next_update(facts: &Facts) -> Option<Timestamp> {
         Some(due)
     })
 }
-
-/// Every summary as one value, for callers that pick the kind at run time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
-pub enum Summary {
-    Brief(Brief),
-    StatusUpdate(StatusUpdateDraft),
-    Handoff(Handoff),
-    Exec(ExecSummary),
-    Review(ReviewDraft),
-}
-
-impl Summary {
-    pub fn markdown(&self) -> String {
-        match self {
-            Summary::Brief(s) => s.markdown(),
-            Summary::StatusUpdate(s) => s.markdown(),
-            Summary::Handoff(s) => s.markdown(),
-            Summary::Exec(s) => s.markdown(),
-            Summary::Review(s) => s.markdown(),
-        }
-    }
-}
