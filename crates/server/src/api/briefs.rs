@@ -346,10 +346,14 @@ pub async fn brief_me(
         .or(after_look)
         .unwrap_or(loaded.incident.declared_at);
     let b = brief::brief(&loaded.facts(), since);
-    state
+    // Best effort: a brief that cannot record the look is still worth answering.
+    if let Err(e) = state
         .store
         .record_brief_look(&caller.name, id, loaded.now)
-        .await?;
+        .await
+    {
+        tracing::warn!(error = %e, incident = %id, "could not record the reader's look");
+    }
     let rendered = Rendered {
         kind: "brief",
         summary: to_json(&b),
