@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod alert;
+pub mod brief;
 pub mod clock;
 pub mod engine;
 pub mod escalation;

@@ -102,6 +102,28 @@ pub enum IncidentCmd {
         #[arg(long, default_value = "investigating")]
         status: String,
     },
+    /// Brief me: what happened since --since (RFC 3339), or since you last asked; 12 lines.
+    Brief {
+        id: String,
+        #[arg(long)]
+        since: Option<String>,
+    },
+    /// Draft a status update: CAN form, or plain words with --audience customer.
+    Draft {
+        id: String,
+        #[arg(long, default_value = "internal")]
+        audience: String,
+    },
+    /// The post-incident review draft (Markdown).
+    Review { id: String },
+    /// Hand-off summary for a role (default: the role that changed hands last).
+    Handoff {
+        id: String,
+        #[arg(long)]
+        role: Option<String>,
+    },
+    /// Executive summary: impact, severity, duration, status, next update.
+    Exec { id: String },
 }
 
 pub(crate) struct Api {
@@ -625,6 +647,13 @@ pub async fn incident(conn: Connection, cmd: IncidentCmd) -> anyhow::Result<()> 
                 id,
             )
         }
+        briefing @ (IncidentCmd::Brief { .. }
+        | IncidentCmd::Draft { .. }
+        | IncidentCmd::Review { .. }
+        | IncidentCmd::Handoff { .. }
+        | IncidentCmd::Exec { .. }) => {
+            return crate::briefing::run(&api, conn.json, &briefing).await;
+        }
     };
     if conn.json {
         println!("{incident}");
@@ -644,7 +673,7 @@ pub async fn incident(conn: Connection, cmd: IncidentCmd) -> anyhow::Result<()> 
 }
 
 /// Percent-encodes a query value (the few characters our values can contain).
-fn urlencode(v: &str) -> String {
+pub(crate) fn urlencode(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b',' => {

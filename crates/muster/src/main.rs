@@ -2,11 +2,13 @@
 
 mod alerts;
 mod bench;
+mod bench_brief;
 mod bench_ingest;
 mod bench_notify;
 mod bench_replay;
 mod bench_schedules;
 mod bench_timers;
+mod briefing;
 mod client;
 mod overrides;
 mod policy;

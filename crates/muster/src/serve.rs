@@ -86,7 +86,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let store = connect_patiently(&args.db).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let state = AppState::new(store.clone(), clock, config, Some(args.config.clone()));
+    let mut state = AppState::new(
+        store.clone(),
+        clock.clone(),
+        config,
+        Some(args.config.clone()),
+    );
+    if let Some(cfg) = muster_server::language_model::LanguageModelConfig::from_env() {
+        tracing::info!(url = %cfg.url, model = %cfg.model, "briefings may be rewritten by a language model");
+        let model = muster_server::language_model::LanguageModel::new(cfg, clock)?;
+        state = state.with_language_model(model);
+    }
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

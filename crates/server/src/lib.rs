@@ -9,6 +9,7 @@ pub mod clock;
 pub mod deliver;
 pub mod error;
 pub mod intake;
+pub mod language_model;
 pub mod ops;
 pub mod playbook;
 pub mod policy;
@@ -75,6 +76,8 @@ pub struct AppState {
     intake: Arc<std::sync::OnceLock<intake::batch::Batcher>>,
     /// The Slack app's secrets and replay guard.
     pub slack: Arc<slack::SlackRuntime>,
+    /// The optional language model that rewrites briefings into prose (`None`: deterministic).
+    pub language_model: Option<Arc<language_model::LanguageModel>>,
 }
 
 impl AppState {
@@ -92,12 +95,19 @@ impl AppState {
             in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
             intake: Arc::new(std::sync::OnceLock::new()),
             slack: Arc::new(slack::SlackRuntime::from_env()),
+            language_model: None,
         }
     }
 
     /// Uses these Slack secrets instead of the environment's.
     pub fn with_slack(mut self, slack: slack::SlackRuntime) -> Self {
         self.slack = Arc::new(slack);
+        self
+    }
+
+    /// Lets a language model rewrite briefings (see [`language_model`]).
+    pub fn with_language_model(mut self, model: language_model::LanguageModel) -> Self {
+        self.language_model = Some(Arc::new(model));
         self
     }
 

@@ -55,6 +55,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0007_slack.sql"),
     ),
     (
+        9,
+        "brief_reads",
+        include_str!("../migrations/sqlite/0009_brief_reads.sql"),
+    ),
+    (
         10,
         "alert_groups",
         include_str!("../migrations/sqlite/0010_alert_groups.sql"),
@@ -90,6 +95,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "slack",
         include_str!("../migrations/postgres/0007_slack.sql"),
+    ),
+    (
+        9,
+        "brief_reads",
+        include_str!("../migrations/postgres/0009_brief_reads.sql"),
     ),
     (
         10,

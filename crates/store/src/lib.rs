@@ -186,6 +186,7 @@ macro_rules! write_tx {
 // Declared after the macros above, which they use.
 mod alert_batch;
 mod alerts;
+mod brief_reads;
 mod effects;
 mod outbox;
 mod overrides;

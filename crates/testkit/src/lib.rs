@@ -135,3 +135,4 @@ pub fn copy_dir(from: &Path, to: &Path) {
 pub fn demo_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo")
 }
+pub mod language_model;

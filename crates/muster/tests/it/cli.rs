@@ -74,6 +74,100 @@ impl Drop for Server {
 }
 
 /// The README's tour: token, declare, list, restart, still there.
+/// `incident brief|draft|review|handoff|exec` print Markdown from the server.
+fn briefings(env: &[(&str, &str)]) {
+    let out = run(&["incident", "brief", "INC-1"], env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let brief = stdout(&out);
+    assert!(
+        brief.starts_with("**INC-1 · SEV1 · investigating** — Checkout failing"),
+        "{brief}"
+    );
+    assert!(
+        brief.contains("incident commander alice") && brief.contains("bob"),
+        "{brief}"
+    );
+    assert!(brief.lines().count() <= 12, "{brief}");
+    let out = run(&["incident", "brief", "INC-1"], env);
+    assert!(
+        stdout(&out).contains("(0 events)"),
+        "since the last brief: {}",
+        stdout(&out)
+    );
+    let out = run(
+        &[
+            "incident",
+            "brief",
+            "INC-1",
+            "--since",
+            "2000-01-01T00:00:00Z",
+            "--json",
+        ],
+        env,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["generated_by"], "deterministic");
+    assert!(
+        v["summary"]["events_since"].as_u64().unwrap_or(0) >= 5,
+        "{v}"
+    );
+    let out = run(&["incident", "brief", "INC-1", "--since", "soon"], env);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("since"));
+
+    let out = run(&["incident", "draft", "INC-1"], env);
+    let draft = stdout(&out);
+    assert!(
+        draft.contains("**Conditions**") && draft.contains("**Needs**"),
+        "{draft}"
+    );
+    let out = run(
+        &["incident", "draft", "INC-1", "--audience", "customer"],
+        env,
+    );
+    let draft = stdout(&out);
+    assert!(
+        draft.contains("Investigating problems with checkout"),
+        "{draft}"
+    );
+    assert!(
+        !draft.contains("alice") && !draft.contains("SEV1"),
+        "{draft}"
+    );
+    let out = run(&["incident", "review", "INC-1"], env);
+    let review = stdout(&out);
+    assert!(
+        review.starts_with("# Post-incident review (draft): INC-1 — Checkout failing"),
+        "{review}"
+    );
+    assert!(review.contains("## Policy adherence"), "{review}");
+    let out = run(
+        &[
+            "incident",
+            "handoff",
+            "INC-1",
+            "--role",
+            "incident_commander",
+        ],
+        env,
+    );
+    assert!(
+        stdout(&out).contains("incident commander to alice at"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(&["incident", "exec", "INC-1"], env);
+    assert!(
+        stdout(&out).contains("**Impact:** A major outage of checkout."),
+        "{}",
+        stdout(&out)
+    );
+}
+
 fn tour(db: &str) {
     let out = run(
         &[
@@ -187,6 +281,7 @@ fn tour(db: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout(&out).contains("bob joined"), "{}", stdout(&out));
+    briefings(&env);
     let out = run(&["incident", "resolve", "INC-1"], &env);
     assert!(
         out.status.success(),

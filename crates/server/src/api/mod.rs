@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod briefs;
 pub mod catalog;
 pub mod clock;
 pub mod extract;
@@ -31,7 +32,8 @@ use crate::AppState;
         (name = "incidents", description = "Declare and work incidents"),
         (name = "catalog", description = "The configuration in force"),
         (name = "schedules", description = "On-call schedules, overrides and feeds"),
-        (name = "alerts", description = "Alerts from monitoring and their intake endpoints")
+        (name = "alerts", description = "Alerts from monitoring and their intake endpoints"),
+        (name = "briefings", description = "Briefs, status-update drafts, hand-offs, executive summaries and review drafts")
     )
 )]
 struct ApiDoc;
@@ -63,6 +65,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(incidents::leave))
         .routes(routes!(incidents::ack_nudge))
         .routes(routes!(clock::clock))
+        .routes(routes!(briefs::brief_me))
+        .routes(routes!(briefs::status_update_draft))
+        .routes(routes!(briefs::handoff))
+        .routes(routes!(briefs::exec_summary))
+        .routes(routes!(briefs::review_draft))
         .routes(routes!(catalog::services))
         .routes(routes!(catalog::people))
         .routes(routes!(catalog::policies))

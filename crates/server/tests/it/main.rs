@@ -3,6 +3,7 @@
 
 mod alerts;
 mod api;
+mod briefs;
 mod notify;
 mod notify_concurrency;
 mod notify_pacing;

@@ -5,6 +5,7 @@
 mod harness;
 
 mod alerts;
+mod brief_reads;
 mod concurrency;
 mod connect;
 mod incidents;

@@ -1,0 +1,263 @@
+//! Reading the timeline: each event in plain words, deadline outcomes, and who was paged.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::DeadlineResult;
+use super::text::{self, QUOTE_CHARS, plain, words};
+use crate::engine::{Action, PageTarget};
+use crate::timeline::{Change, TimelineEvent};
+
+/// The outcome of a policy deadline, when `event` records one.
+pub(super) fn outcome(event: &TimelineEvent) -> Option<DeadlineResult> {
+    let Change::DeadlineOutcome {
+        policy,
+        instance,
+        met,
+        expect,
+        at,
+        due_at,
+        margin_secs,
+        ..
+    } = &event.change
+    else {
+        return None;
+    };
+    Some(DeadlineResult {
+        policy: policy.clone(),
+        instance: *instance,
+        expect: expect.clone(),
+        met: *met,
+        due_at: *due_at,
+        at: *at,
+        margin_secs: *margin_secs,
+    })
+}
+
+/// The deadline outcomes among `events`, one per deadline: a deadline missed at expiry is
+/// recorded again when its milestone finally comes (with how late), and the later record
+/// replaces the earlier one in place.
+pub(super) fn outcomes<'a>(
+    events: impl IntoIterator<Item = &'a TimelineEvent>,
+) -> Vec<DeadlineResult> {
+    let mut out: Vec<DeadlineResult> = Vec::new();
+    for d in events.into_iter().filter_map(outcome) {
+        match out
+            .iter_mut()
+            .find(|o| o.policy == d.policy && o.instance == d.instance)
+        {
+            Some(o) => *o = d,
+            None => out.push(d),
+        }
+    }
+    out
+}
+
+/// One page or notification sent on the incident's behalf.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageRecord {
+    pub at: Timestamp,
+    /// People, aliases or channels reached.
+    pub who: Vec<String>,
+    /// `page`, `notify`, `nudge` or `escalation`.
+    pub how: String,
+    /// The policy or escalation policy that asked for it, and why.
+    pub why: String,
+}
+
+/// The pages and notifications an event asked for (policy firings and escalation steps).
+pub(super) fn pages(event: &TimelineEvent) -> Vec<PageRecord> {
+    match &event.change {
+        Change::EscalationStep {
+            escalation_policy,
+            pass,
+            step,
+            paged,
+            ..
+        } => vec![PageRecord {
+            at: event.at,
+            who: paged.clone(),
+            how: "escalation".into(),
+            why: format!(
+                "{escalation_policy} step {}{}",
+                step + 1,
+                if *pass > 0 {
+                    format!(" (repeat {pass})")
+                } else {
+                    String::new()
+                }
+            ),
+        }],
+        Change::PolicyFired {
+            policy,
+            actions,
+            recipients,
+            ..
+        } => fired(event.at, policy, actions, recipients)
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// One record per firing: the firing records its recipients for all its actions together
+/// (resolved at firing time); without them, the targets as configured.
+fn fired(
+    at: Timestamp,
+    policy: &str,
+    actions: &[Action],
+    recipients: &[String],
+) -> Option<PageRecord> {
+    let mut how: Vec<&str> = Vec::new();
+    let mut configured: Vec<String> = Vec::new();
+    for action in actions {
+        let Some(target) = target(action) else {
+            continue;
+        };
+        if !how.contains(&action.kind()) {
+            how.push(action.kind());
+        }
+        if !configured.contains(&target) {
+            configured.push(target);
+        }
+    }
+    if how.is_empty() {
+        return None;
+    }
+    let mut who: Vec<String> = Vec::with_capacity(recipients.len());
+    for r in recipients {
+        if !who.contains(r) {
+            who.push(r.clone());
+        }
+    }
+    Some(PageRecord {
+        at,
+        who: if who.is_empty() { configured } else { who },
+        how: how.join("+"),
+        why: policy.to_string(),
+    })
+}
+
+/// The configured target of an action that reaches people.
+fn target(action: &Action) -> Option<String> {
+    Some(match action {
+        Action::Page { target } => match target {
+            PageTarget::Schedule(s) => format!("schedule {s}"),
+            PageTarget::EscalationPolicy(s) => format!("escalation policy {s}"),
+            PageTarget::Person(p) => p.clone(),
+            PageTarget::Alias(a) => format!("alias {a}"),
+        },
+        Action::Notify { alias, .. } => format!("alias {alias}"),
+        Action::Nudge { role, .. } => words(role),
+        _ => return None,
+    })
+}
+
+/// The event in plain words for a timeline, or `None` for delivery bookkeeping that a reader
+/// does not need line by line (queued and sent notifications are counted instead).
+pub(super) fn describe(change: &Change) -> Option<String> {
+    Some(match change {
+        Change::Declared {
+            title,
+            severity,
+            services,
+            ..
+        } => {
+            let on = if services.is_empty() {
+                String::new()
+            } else {
+                format!(" on {}", services.join(", "))
+            };
+            format!("Declared {severity}{on}: {}", plain(title, QUOTE_CHARS))
+        }
+        Change::TitleChanged { to, .. } => format!("Title changed to: {}", plain(to, QUOTE_CHARS)),
+        Change::SeverityChanged { from, to } => format!("Severity {from} → {to}"),
+        Change::StatusChanged { from, to } => format!("Status {from} → {to}"),
+        Change::Reopened { to } => format!("Reopened ({to})"),
+        Change::ServicesChanged { added, removed } => {
+            let mut parts = Vec::new();
+            if !added.is_empty() {
+                parts.push(format!("added {}", added.join(", ")));
+            }
+            if !removed.is_empty() {
+                parts.push(format!("removed {}", removed.join(", ")));
+            }
+            format!("Services {}", parts.join("; "))
+        }
+        Change::MilestoneReached { milestone } => format!("Milestone: {}", words(milestone)),
+        Change::RoleAssigned {
+            role,
+            person,
+            previous,
+        } => match previous {
+            Some(p) => format!("{} handed from {p} to {person}", words(role)),
+            None => format!("{person} is {}", words(role)),
+        },
+        Change::RoleReleased { role, person } => format!("{person} released {}", words(role)),
+        Change::TaskAdded { task_id, title, .. } => {
+            format!("Task #{task_id} added: {}", plain(title, QUOTE_CHARS))
+        }
+        Change::TaskCompleted { task_id } => format!("Task #{task_id} done"),
+        Change::TaskReopened { task_id } => format!("Task #{task_id} reopened"),
+        Change::NoteAdded { text } => format!("Note: {}", plain(text, QUOTE_CHARS)),
+        Change::ResponderJoined { person } => format!("{person} joined"),
+        Change::ResponderLeft { person } => format!("{person} left"),
+        Change::NudgeAcknowledged { .. } => "Nudge acknowledged".to_string(),
+        Change::PolicyFired { policy, reason, .. } => {
+            format!("Policy {policy}: {}", plain(reason, QUOTE_CHARS))
+        }
+        Change::DeadlineOutcome {
+            policy,
+            met,
+            expect,
+            margin_secs,
+            ..
+        } => format!(
+            "Deadline {policy} ({}) {}",
+            words(expect),
+            text::margin(*met, *margin_secs)
+        ),
+        Change::PolicyCancelled { policy, reason } => {
+            format!(
+                "Policy {policy} no longer applies: {}",
+                plain(reason, QUOTE_CHARS)
+            )
+        }
+        Change::PolicyError { policy, message } => {
+            format!(
+                "Policy {policy} could not run: {}",
+                plain(message, QUOTE_CHARS)
+            )
+        }
+        Change::EscalationStep {
+            escalation_policy,
+            step,
+            paged,
+            ..
+        } => format!(
+            "Escalation {escalation_policy} step {} paged {}",
+            step + 1,
+            text::and_list(paged)
+        ),
+        Change::EscalationStopped {
+            escalation_policy,
+            reason,
+        } => format!(
+            "Escalation {escalation_policy} stopped: {}",
+            plain(reason, QUOTE_CHARS)
+        ),
+        Change::NotificationFailed {
+            channel,
+            to,
+            retry_in_ms: None,
+            fallback,
+            ..
+        } => match fallback {
+            Some(f) => format!("Notification to {to} via {channel} failed; trying {f}"),
+            None => format!("Notification to {to} via {channel} failed; gave up"),
+        },
+        Change::NotificationQueued { .. }
+        | Change::NotificationSent { .. }
+        | Change::NotificationFailed { .. } => return None,
+    })
+}

@@ -1,0 +1,245 @@
+//! `muster bench brief`: briefings of an incident with 10,000 timeline events.
+//!
+//! - `brief_p50` / `brief_p99`: "brief me" since the middle of the incident, computed by the
+//!   pure summariser from the loaded facts. Target: p99 < 10 ms.
+//! - `review_draft_p50`: the review draft (a longer document) from the same facts.
+//! - `api_brief_p50` / `api_brief_p99`: `GET /api/v1/incidents/{id}/brief` end to end on
+//!   SQLite: authentication, loading the 10,000 events in pages of 1,000, the live clock, the
+//!   alerts, the summary and its JSON.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::{SignedDuration, Timestamp};
+use muster_core::brief::{self, Facts, PendingDeadline};
+use muster_core::engine::{Action, PageTarget};
+use muster_core::{
+    Access, Change, Clock, Incident, IncidentNumber, Severity, SimulatedClock, Status,
+    TimelineEvent,
+};
+use muster_server::AppState;
+use muster_store::Store;
+use serde_json::json;
+
+use crate::bench::{BenchArgs, emit};
+
+const EVENTS: usize = 10_000;
+const RUNS: usize = 200;
+
+fn t0() -> Timestamp {
+    "2026-03-29T03:12:00Z".parse().unwrap_or_default()
+}
+
+/// The changes of a long, busy incident after its declaration: chatter with Slack markup,
+/// people coming and going, policy firings, escalations, deliveries, tasks and milestones.
+fn changes(n: usize) -> Vec<Change> {
+    let people = ["alice", "bob", "carol", "dave", "erin"];
+    let milestones = [
+        "acknowledged",
+        "blast_radius_validated",
+        "status_update_posted",
+    ];
+    (0..n)
+        .map(|i| {
+            let who = people[i % people.len()].to_string();
+            match i % 10 {
+                0 if i / 10 < milestones.len() => Change::MilestoneReached {
+                    milestone: milestones[i / 10].into(),
+                },
+                0..=3 => Change::NoteAdded {
+                    text: format!("update {i}: <@U0{i}|{who}> checked <https://grafana.example/d/{i}|dashboard> *p95* still high :fire:"),
+                },
+                4 => Change::ResponderJoined { person: who },
+                5 => Change::ResponderLeft { person: who },
+                6 => Change::PolicyFired {
+                    policy: "sev1-status-updates".into(),
+                    reason: format!("30 min since the last status update (firing {i})"),
+                    actions: vec![Action::Page {
+                        target: PageTarget::Schedule("platform-secondary".into()),
+                    }],
+                    recipients: vec![who],
+                    late_by_ms: None,
+                },
+                7 => Change::EscalationStep {
+                    escalation_policy: "platform-escalation".into(),
+                    pass: (i / 100) as u32,
+                    step: (i % 3) as u32,
+                    paged: vec![who],
+                    reason: "not acknowledged".into(),
+                    late_by_ms: None,
+                },
+                8 => Change::NotificationSent {
+                    key: format!("INC-1/k{i}"),
+                    channel: "slack".into(),
+                    to: who,
+                    latency_ms: 120,
+                },
+                _ => Change::TaskAdded {
+                    task_id: (i / 10 + 1) as u32,
+                    title: format!("Follow up on finding {i}"),
+                    assignee: Some(who),
+                },
+            }
+        })
+        .collect()
+}
+
+/// The incident and its timeline, built with the core's fold (one event per second).
+fn timeline() -> anyhow::Result<(Incident, Vec<TimelineEvent>)> {
+    let mut events = vec![TimelineEvent {
+        seq: 1,
+        at: t0(),
+        actor: "alice".into(),
+        change: Change::Declared {
+            title: "Checkout <b>500s</b> | EU".into(),
+            severity: Severity::Sev1,
+            status: Status::Investigating,
+            services: vec!["checkout".into()],
+            incident_type: None,
+        },
+    }];
+    for (i, change) in changes(EVENTS - 1).into_iter().enumerate() {
+        events.push(TimelineEvent {
+            seq: i as i64 + 2,
+            at: t0() + SignedDuration::from_secs(i as i64 + 1),
+            actor: "bob".into(),
+            change,
+        });
+    }
+    let incident = Incident::replay(IncidentNumber(1), &events)
+        .ok_or_else(|| anyhow::anyhow!("the generated timeline must start with a declaration"))?;
+    Ok((incident, events))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+fn time(runs: usize, mut f: impl FnMut()) -> Vec<Duration> {
+    let mut out: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    let (incident, events) = timeline()?;
+    let now = events.last().map_or(t0(), |e| e.at) + SignedDuration::from_mins(1);
+    let pending = vec![PendingDeadline {
+        policy: "sev1-status-updates".into(),
+        kind: "cadence".into(),
+        expect: None,
+        due_at: now + SignedDuration::from_mins(20),
+    }];
+    let facts = Facts {
+        incident: &incident,
+        events: &events,
+        pending: &pending,
+        alerts: &[],
+        similar: &[],
+        now,
+    };
+    let since = t0() + SignedDuration::from_secs((EVENTS / 2) as i64);
+    let mut lines = 0;
+    let brief_times = time(RUNS, || {
+        let b = brief::brief(&facts, since);
+        lines = b.lines.len();
+        std::hint::black_box(b.markdown());
+    });
+    let ctx = json!({"events": EVENTS, "runs": RUNS, "lines": lines});
+    emit(
+        "brief",
+        "brief_p50",
+        percentile(&brief_times, 0.5),
+        "ms",
+        ctx.clone(),
+    );
+    emit(
+        "brief",
+        "brief_p99",
+        percentile(&brief_times, 0.99),
+        "ms",
+        ctx.clone(),
+    );
+    let review_times = time(RUNS / 4, || {
+        std::hint::black_box(brief::review_draft(&facts).markdown());
+    });
+    emit(
+        "brief",
+        "review_draft_p50",
+        percentile(&review_times, 0.5),
+        "ms",
+        json!({"events": EVENTS, "runs": RUNS / 4}),
+    );
+    api(args, &events, now).await
+}
+
+/// The same brief through the HTTP API on a fresh SQLite database.
+async fn api(args: &BenchArgs, events: &[TimelineEvent], now: Timestamp) -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = std::env::temp_dir().join(format!("muster-bench-brief-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let store = Store::connect(&format!("sqlite://{}/bench.db", dir.display())).await?;
+    let declared: Vec<Change> = events.iter().take(1).map(|e| e.change.clone()).collect();
+    let (inc, _) = store.declare("alice", t0(), declared).await?;
+    for chunk in events[1..].chunks(1_000) {
+        let changes: Vec<Change> = chunk.iter().map(|e| e.change.clone()).collect();
+        store
+            .update(inc.id, "bob", chunk[0].at, move |_| Ok(changes))
+            .await?;
+    }
+    let config = muster_config::load(&args.config).map_err(|d| {
+        anyhow::anyhow!(
+            "invalid config: {}",
+            d.first().map(ToString::to_string).unwrap_or_default()
+        )
+    })?;
+    let clock: Arc<dyn Clock> = Arc::new(SimulatedClock::new(now));
+    let token = store.create_token("bench", Access::Viewer, now).await?;
+    let app = muster_server::app(AppState::new(store, clock, config, None));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let http = reqwest::Client::new();
+    let url = format!(
+        "{base}/api/v1/incidents/{}/brief?since={}",
+        inc.id,
+        t0() + SignedDuration::from_secs((EVENTS / 2) as i64)
+    );
+    let mut times = Vec::with_capacity(50);
+    for _ in 0..50 {
+        let start = Instant::now();
+        let resp = http.get(&url).bearer_auth(&token).send().await?;
+        anyhow::ensure!(
+            resp.status().is_success(),
+            "brief answered {}",
+            resp.status()
+        );
+        std::hint::black_box(resp.bytes().await?);
+        times.push(start.elapsed());
+    }
+    times.sort();
+    let ctx = json!({"events": EVENTS, "runs": times.len(), "backend": "sqlite"});
+    emit(
+        "brief",
+        "api_brief_p50",
+        percentile(&times, 0.5),
+        "ms",
+        ctx.clone(),
+    );
+    emit(
+        "brief",
+        "api_brief_p99",
+        percentile(&times, 0.99),
+        "ms",
+        ctx,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
