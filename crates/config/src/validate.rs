@@ -15,6 +15,8 @@ use crate::load::Sources;
 use crate::model::*;
 use crate::raw::{self, S};
 
+mod status_page;
+
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Kind {
     Person,
@@ -265,6 +267,9 @@ pub(crate) fn validate(
         for x in file.integrations {
             let i = v.integration(f, x);
             config.integrations.entry(i.id.clone()).or_insert(i);
+        }
+        if let Some(x) = file.status_page {
+            v.status_page_section(f, x, &mut config);
         }
     }
     v.dependency_cycles(&depends);
