@@ -49,6 +49,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "alerts",
         include_str!("../migrations/sqlite/0005_alerts.sql"),
     ),
+    (
+        8,
+        "status_page_search",
+        include_str!("../migrations/sqlite/0008_status_page_search.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -75,6 +80,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "alerts",
         include_str!("../migrations/postgres/0005_alerts.sql"),
+    ),
+    (
+        8,
+        "status_page_search",
+        include_str!("../migrations/postgres/0008_status_page_search.sql"),
     ),
 ];
 

@@ -10,5 +10,7 @@ mod connect;
 mod incidents;
 mod outbox;
 mod overrides;
+mod similar;
+mod status_page;
 mod timers;
 mod tokens;
