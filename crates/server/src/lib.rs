@@ -12,6 +12,7 @@ pub mod intake;
 pub mod ops;
 pub mod policy;
 pub mod scheduler;
+pub mod status;
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -148,6 +149,7 @@ pub fn app(state: AppState) -> Router {
             axum::routing::get(api::schedules::person_feed),
         )
         .route("/v2/enqueue", axum::routing::post(api::alerts::enqueue))
+        .merge(status::router())
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(
