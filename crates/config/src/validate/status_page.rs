@@ -31,7 +31,8 @@ impl V<'_> {
 
     fn status_page(&mut self, f: usize, x: raw::StatusPage) -> StatusPage {
         if x.title.value.trim().is_empty() {
-            self.d.error(loc(f, &x.title), "status_page title must not be empty");
+            self.d
+                .error(loc(f, &x.title), "status_page title must not be empty");
         }
         if let Some(url) = &x.url {
             self.url(f, url);

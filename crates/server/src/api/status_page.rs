@@ -152,7 +152,7 @@ fn text_field(field: &str, value: &str, max: usize) -> Result<String, ApiError> 
     Ok(value.to_string())
 }
 
-#[utoipa::path(get, path = "/api/v1/status-page/incidents", tag = "status-page",
+#[utoipa::path(get, path = "/api/v1/status-page/incidents", tag = "status-page", operation_id = "list_public_incidents",
     responses((status = 200, description = "Public incidents, newest first, drafts included", body = Vec<PublicIncidentView>),
         (status = 401, description = "Missing or unknown token", body = ErrorBody)))]
 pub async fn list(
@@ -166,7 +166,7 @@ pub async fn list(
     Ok(Json(list.into_iter().map(Into::into).collect()))
 }
 
-#[utoipa::path(post, path = "/api/v1/status-page/incidents", tag = "status-page", request_body = CreatePublicIncident,
+#[utoipa::path(post, path = "/api/v1/status-page/incidents", tag = "status-page", operation_id = "create_public_incident", request_body = CreatePublicIncident,
     responses((status = 201, description = "Created; nothing is public until an update is published", body = PublicIncidentView),
         (status = 403, description = "The token's role may not do this", body = ErrorBody),
         (status = 404, description = "No such internal incident", body = ErrorBody),
@@ -197,7 +197,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(PublicIncidentView::from(created))).into_response())
 }
 
-#[utoipa::path(get, path = "/api/v1/status-page/incidents/{id}", tag = "status-page",
+#[utoipa::path(get, path = "/api/v1/status-page/incidents/{id}", tag = "status-page", operation_id = "show_public_incident",
     params(("id" = String, Path, description = "Public incident id, e.g. pi-1")),
     responses((status = 200, description = "OK", body = PublicIncidentView),
         (status = 404, description = "No such public incident", body = ErrorBody)))]
@@ -214,7 +214,7 @@ pub async fn show(
     Ok(Json(p.into()))
 }
 
-#[utoipa::path(post, path = "/api/v1/status-page/incidents/{id}/updates", tag = "status-page", request_body = DraftUpdate,
+#[utoipa::path(post, path = "/api/v1/status-page/incidents/{id}/updates", tag = "status-page", operation_id = "draft_public_update", request_body = DraftUpdate,
     params(("id" = String, Path, description = "Public incident id, e.g. pi-1")),
     responses((status = 201, description = "Drafted (not public)", body = PublicUpdateView),
         (status = 403, description = "The token's role may not do this", body = ErrorBody),
@@ -312,7 +312,7 @@ fn default_components(
         .collect()
 }
 
-#[utoipa::path(post, path = "/api/v1/status-page/incidents/{id}/updates/{update_id}/approve", tag = "status-page",
+#[utoipa::path(post, path = "/api/v1/status-page/incidents/{id}/updates/{update_id}/approve", tag = "status-page", operation_id = "approve_public_update",
     params(("id" = String, Path, description = "Public incident id"), ("update_id" = String, Path, description = "Update id, e.g. pu-1")),
     responses((status = 200, description = "Approved (not yet public)", body = PublicUpdateView),
         (status = 403, description = "Only the incident's comms lead or an admin token may approve", body = ErrorBody),
@@ -361,7 +361,7 @@ fn may_approve(caller: &Caller, internal: Option<&Incident>) -> Result<(), ApiEr
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/status-page/incidents/{id}/updates/{update_id}/publish", tag = "status-page",
+#[utoipa::path(post, path = "/api/v1/status-page/incidents/{id}/updates/{update_id}/publish", tag = "status-page", operation_id = "publish_public_update",
     params(("id" = String, Path, description = "Public incident id"), ("update_id" = String, Path, description = "Update id, e.g. pu-1")),
     responses((status = 200, description = "Published: on the page from now on", body = PublicUpdateView),
         (status = 403, description = "The token's role may not do this", body = ErrorBody),

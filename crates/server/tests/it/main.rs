@@ -7,4 +7,6 @@ mod notify;
 mod openapi;
 mod policies;
 mod schedules;
+mod similar;
+mod status_page;
 mod support;
