@@ -56,9 +56,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "timers" => crate::bench_timers::run(&args).await,
         "notify" => crate::bench_notify::run(&args).await,
         "ingest" => crate::bench_ingest::run(&args).await,
+        "similar" => crate::bench_similar::run(&args).await,
         other => {
             bail!(
-                "unknown benchmark `{other}`; available: api, replay, schedules, timers, notify, ingest"
+                "unknown benchmark `{other}`; available: api, replay, schedules, timers, notify, ingest, similar"
             )
         }
     }

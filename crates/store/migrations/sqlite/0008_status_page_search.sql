@@ -83,10 +83,10 @@ CREATE TRIGGER incident_search_timeline AFTER INSERT ON timeline
     WHEN new.kind IN ('note_added', 'task_added', 'title_changed')
 BEGIN
     UPDATE incident_search
-    SET body = body || ' ' || substr(CASE new.kind
+    SET body = body || ' ' || coalesce(substr(CASE new.kind
         WHEN 'note_added' THEN json_extract(new.data, '$.text')
         WHEN 'task_added' THEN json_extract(new.data, '$.title')
-        ELSE json_extract(new.data, '$.from') END, 1, 2000)
+        ELSE json_extract(new.data, '$.from') END, 1, 2000), '')
     WHERE rowid = new.incident AND length(body) < 100000;
 END;
 
