@@ -27,18 +27,55 @@ const WARMUP: usize = 10;
 const LIMIT: u32 = 5;
 
 const SERVICES: &[&str] = &[
-    "checkout", "payments-api", "fraud-detection", "postgres", "redis", "kafka", "kubernetes",
-    "cdn", "web-frontend", "search", "login", "ledger", "notifications", "billing", "inventory",
-    "shipping", "recommendations", "dns", "gateway", "reporting",
+    "checkout",
+    "payments-api",
+    "fraud-detection",
+    "postgres",
+    "redis",
+    "kafka",
+    "kubernetes",
+    "cdn",
+    "web-frontend",
+    "search",
+    "login",
+    "ledger",
+    "notifications",
+    "billing",
+    "inventory",
+    "shipping",
+    "recommendations",
+    "dns",
+    "gateway",
+    "reporting",
 ];
 const SYMPTOMS: &[&str] = &[
-    "latency high", "returns 500s", "timeouts", "slow responses", "error rate spike",
-    "unavailable", "degraded", "consumer lag", "evictions", "queue backlog", "failed jobs",
-    "certificate expiring", "disk full", "memory pressure", "crash looping", "stale data",
+    "latency high",
+    "returns 500s",
+    "timeouts",
+    "slow responses",
+    "error rate spike",
+    "unavailable",
+    "degraded",
+    "consumer lag",
+    "evictions",
+    "queue backlog",
+    "failed jobs",
+    "certificate expiring",
+    "disk full",
+    "memory pressure",
+    "crash looping",
+    "stale data",
 ];
 const CAUSES: &[&str] = &[
-    "after deploy", "after config change", "during failover", "under peak load",
-    "in eu-west", "in us-east", "for mobile users", "for some merchants", "after migration",
+    "after deploy",
+    "after config change",
+    "during failover",
+    "under peak load",
+    "in eu-west",
+    "in us-east",
+    "for mobile users",
+    "for some merchants",
+    "after migration",
     "during maintenance",
 ];
 const NOTES: &[&str] = &[
@@ -97,7 +134,13 @@ async fn on(backend: &str, url: &str) -> anyhow::Result<()> {
     let seed_secs = started.elapsed().as_secs_f64();
     let total = existing as usize + missing;
     let ctx = json!({ "backend": backend, "incidents": total, "limit": LIMIT });
-    emit("similar", "seed_seconds", seed_secs, "s", json!({ "backend": backend, "seeded": missing }));
+    emit(
+        "similar",
+        "seed_seconds",
+        seed_secs,
+        "s",
+        json!({ "backend": backend, "seeded": missing }),
+    );
 
     let mut rng = Rng(0x5EED_0F_5151);
     let mut samples = Vec::with_capacity(QUERIES);

@@ -4,8 +4,11 @@
 //! The index (`incident_search`: FTS5 on SQLite, a weighted `tsvector` with a GIN index on
 //! PostgreSQL) is kept current by triggers in the transaction of every write (migration 0008),
 //! so no caller can forget it. A query is built from the incident's own indexed text: its
-//! most telling words (title first, then services, then the most frequent words of its body),
-//! ORed together and ranked (bm25 / `ts_rank`, the title weighing most).
+//! most telling words (title first, then services, then the most frequent words of its body).
+//! The search is tiered: incidents holding every word of the title come first (a selective
+//! AND, cheap even over 100,000 incidents); when they are fewer than asked for, the rest come
+//! from all the words ORed together. Each tier is ranked by bm25 / `ts_rank`, the title
+//! weighing most.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
@@ -22,6 +25,8 @@ pub const MAX_SIMILAR: u32 = 50;
 /// Words a query is built from at most: enough to describe an incident, few enough to keep
 /// the ranking cheap over 100,000 incidents.
 const MAX_QUERY_TERMS: usize = 12;
+/// Title words the first, strict tier requires at most.
+const MAX_TITLE_TERMS: usize = 6;
 
 /// A past incident like the one asked about, with its rank and the people who held roles.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,16 +85,45 @@ pub(crate) fn query_terms(title: &str, services: &str, body: &str) -> Vec<String
     terms
 }
 
-fn match_expression(dialect: Dialect, terms: &[String]) -> String {
+/// The distinct words of the title, for the strict tier.
+pub(crate) fn title_terms(title: &str) -> Vec<String> {
+    let mut terms: Vec<String> = Vec::new();
+    for w in words(title) {
+        if terms.len() < MAX_TITLE_TERMS && !terms.contains(&w) {
+            terms.push(w);
+        }
+    }
+    terms
+}
+
+/// `every`: all terms must match (AND); otherwise any (OR).
+fn match_expression(dialect: Dialect, terms: &[String], every: bool) -> String {
     match dialect {
         // Quoted FTS5 strings; the terms hold no quotes.
         Dialect::Sqlite => terms
             .iter()
             .map(|t| format!("\"{t}\""))
             .collect::<Vec<_>>()
-            .join(" OR "),
-        Dialect::Postgres => terms.join(" | "),
+            .join(if every { " AND " } else { " OR " }),
+        Dialect::Postgres => terms.join(if every { " & " } else { " | " }),
     }
+}
+
+/// The strict tier's hits, then the broad tier's that are not among them, at most `limit`.
+/// Strict scores are raised by the best broad score so the answer stays best first.
+fn merge_tiers(strict: Vec<(i64, f64)>, broad: Vec<(i64, f64)>, limit: usize) -> Vec<(i64, f64)> {
+    let lift = broad.iter().map(|h| h.1).fold(0.0_f64, f64::max);
+    let mut out: Vec<(i64, f64)> = strict.into_iter().map(|(id, s)| (id, s + lift)).collect();
+    for hit in broad {
+        if out.len() >= limit {
+            break;
+        }
+        if !out.iter().any(|h| h.0 == hit.0) {
+            out.push(hit);
+        }
+    }
+    out.truncate(limit);
+    out
 }
 
 pub(crate) trait SimilarQueries {
@@ -228,8 +262,24 @@ impl Store {
             if terms.is_empty() || limit == 0 {
                 return Ok(Vec::new());
             }
-            let expression = match_expression(dialect_of(&*conn), &terms);
-            let hits = conn.search(&expression, number, limit).await?;
+            let dialect = dialect_of(&*conn);
+            let strict_terms = title_terms(&title);
+            let strict = if strict_terms.is_empty() {
+                Vec::new()
+            } else {
+                let expression = match_expression(dialect, &strict_terms, true);
+                conn.search(&expression, number, limit).await?
+            };
+            // One word ANDed or ORed is the same query: no second tier then.
+            let same = terms.len() == 1 && terms == strict_terms;
+            let broad = if strict.len() < limit as usize && !same {
+                let expression = match_expression(dialect, &terms, false);
+                conn.search(&expression, number, limit + strict.len() as u32)
+                    .await?
+            } else {
+                Vec::new()
+            };
+            let hits = merge_tiers(strict, broad, limit as usize);
             let mut found = Vec::with_capacity(hits.len());
             for (id, score) in hits {
                 let id = IncidentNumber(id);
@@ -300,12 +350,34 @@ mod tests {
             ]
         );
         assert_eq!(
-            match_expression(Dialect::Sqlite, &terms[..2]),
+            match_expression(Dialect::Sqlite, &terms[..2], false),
             r#""checkout" OR "returns""#
         );
         assert_eq!(
-            match_expression(Dialect::Postgres, &terms[..2]),
+            match_expression(Dialect::Sqlite, &terms[..2], true),
+            r#""checkout" AND "returns""#
+        );
+        assert_eq!(
+            match_expression(Dialect::Postgres, &terms[..2], false),
             "checkout | returns"
+        );
+        assert_eq!(
+            match_expression(Dialect::Postgres, &terms[..2], true),
+            "checkout & returns"
+        );
+        assert_eq!(
+            title_terms("Checkout returns 500s for <script> users, checkout"),
+            ["checkout", "returns", "500s", "script", "users"]
+        );
+    }
+
+    #[test]
+    fn strict_hits_come_first_and_stay_best_first() {
+        let merged = merge_tiers(vec![(7, 0.5)], vec![(3, 2.0), (7, 1.0), (9, 0.2)], 3);
+        assert_eq!(merged, vec![(7, 2.5), (3, 2.0), (9, 0.2)]);
+        assert_eq!(
+            merge_tiers(vec![(1, 1.0), (2, 0.5)], vec![], 1),
+            vec![(1, 1.0)]
         );
     }
 
