@@ -152,7 +152,7 @@ pub fn build(page: &StatusPage, incidents: &[PublicIncident], now: Timestamp) ->
         .zip(&histories)
         .filter_map(|(p, h)| incident(page, p, h, &components))
         .collect();
-    built.sort_by(|a, b| b.0.cmp(&a.0));
+    built.sort_by_key(|b| std::cmp::Reverse(b.0));
     let indicator = rules::page_indicator(
         page.components.iter().map(|c| status_of(&c.id)),
         built.iter().filter(|b| !b.3).map(|b| b.2),
