@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use axum::http::StatusCode;
-use minijinja::{Environment, Value, context};
+use minijinja::{AutoEscape, Environment, Value, context};
 use muster_config::StatusPage;
 use muster_core::Timestamp;
 use muster_core::status_page::{ComponentStatus, PublicStatus};
@@ -18,6 +18,17 @@ fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
+        // minijinja's HTML escaping also writes `/` as `&#x2f;`: valid, but it makes every
+        // URL and zone name unreadable in the source. Escape only what HTML and XML need.
+        env.set_formatter(|out, state, value| {
+            let text = value.as_str().filter(|_| !value.is_safe());
+            match text {
+                Some(text) if *state.auto_escape() != AutoEscape::None => out
+                    .write_str(&escape_html(text))
+                    .map_err(|_| minijinja::Error::from(minijinja::ErrorKind::WriteFailure)),
+                _ => minijinja::escape_formatter(out, state, value),
+            }
+        });
         // Compiled in: a syntax error here fails the tests, never a request.
         let templates = [
             ("status.html", include_str!("../../templates/status.html")),
