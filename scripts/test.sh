@@ -17,6 +17,10 @@ fi
 if ! python3 -c 'import dateutil, icalendar' 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check python-dateutil icalendar
 fi
+# the Atom feed parser the status page tests read /status/history.atom with
+if ! python3 -c 'import feedparser' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check feedparser
+fi
 # the real SMTP server the notification tests send email to
 if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check aiosmtpd

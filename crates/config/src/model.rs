@@ -45,6 +45,8 @@ pub struct Config {
     pub templates: BTreeMap<String, Template>,
     /// The `notifications` section: the deliverer's rate limits.
     pub notifications: crate::notifications::Notifications,
+    /// The public status page, when a `status_page` section defines one.
+    pub status_page: Option<StatusPage>,
     /// Warnings found while loading (the configuration is usable despite them).
     pub warnings: Vec<Diagnostic>,
     /// The Slack app, when a file has a `slack` section. Its secrets come from the
@@ -105,6 +107,7 @@ impl Default for Config {
                 .collect(),
             templates: BTreeMap::new(),
             notifications: Default::default(),
+            status_page: None,
             warnings: Vec::new(),
             slack: None,
         }
@@ -661,4 +664,56 @@ pub struct Template {
     /// Path relative to the config directory.
     pub path: PathBuf,
     pub text: String,
+}
+
+// ---------------------------------------------------------------- status page
+
+/// The public status page: what customers see, in their words, not the service catalogue's.
+#[derive(Clone, Debug, Serialize)]
+pub struct StatusPage {
+    pub title: String,
+    /// Where the page is published (links in the feed and JSON); `None`: relative links.
+    pub url: Option<String>,
+    /// IANA zone the page shows times in (Statuspage's `page.time_zone`); default `Etc/UTC`.
+    pub time_zone: String,
+    /// Public updates need the approval of the incident's comms lead (or an admin) before
+    /// they are published. Default `true`.
+    pub require_approval: bool,
+    /// In file order: the order the page shows them.
+    pub groups: Vec<ComponentGroup>,
+    /// In file order.
+    pub components: Vec<Component>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ComponentGroup {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Component {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub group: Option<String>,
+    /// Internal services whose incidents affect this component.
+    pub services: Vec<String>,
+}
+
+impl StatusPage {
+    pub fn component(&self, id: &str) -> Option<&Component> {
+        self.components.iter().find(|c| c.id == id)
+    }
+
+    /// The components an incident on these internal services affects.
+    pub fn components_for_services<'a>(
+        &'a self,
+        services: &'a [String],
+    ) -> impl Iterator<Item = &'a Component> + 'a {
+        self.components
+            .iter()
+            .filter(move |c| c.services.iter().any(|s| services.contains(s)))
+    }
 }

@@ -39,6 +39,40 @@ pub(crate) struct File {
     /// The Slack app's settings (at most one file has them).
     pub slack: Option<Spanned<Slack>>,
     pub notifications: Option<Spanned<crate::notifications::RawNotifications>>,
+    pub status_page: Option<Spanned<StatusPage>>,
+}
+
+/// The public status page: one per configuration (see `validate/status_page.rs`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StatusPage {
+    pub title: S,
+    pub url: Option<S>,
+    pub time_zone: Option<S>,
+    pub require_approval: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub groups: Vec<ComponentGroup>,
+    #[serde(default)]
+    pub components: Vec<Component>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ComponentGroup {
+    pub id: S,
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Component {
+    pub id: S,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub group: Option<S>,
+    #[serde(default)]
+    pub services: Vec<S>,
 }
 
 #[derive(Debug, Default, Deserialize)]

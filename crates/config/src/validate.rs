@@ -15,6 +15,8 @@ use crate::load::Sources;
 use crate::model::*;
 use crate::raw::{self, S};
 
+mod status_page;
+
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Kind {
     Person,
@@ -284,6 +286,9 @@ pub(crate) fn validate(
                     config.slack = Some(slack);
                 }
             }
+        }
+        if let Some(x) = file.status_page {
+            v.status_page_section(f, x, &mut config);
         }
     }
     config.notifications = crate::notifications::check(v.d, notifications);

@@ -12,6 +12,7 @@ pub mod escalation;
 pub mod ical;
 pub mod incident;
 pub mod schedule;
+pub mod status_page;
 pub mod timeline;
 
 pub use access::Access;

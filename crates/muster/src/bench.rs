@@ -57,9 +57,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "notify" => crate::bench_notify::run(&args).await,
         "ingest" => crate::bench_ingest::run(&args).await,
         "brief" => crate::bench_brief::run(&args).await,
+        "similar" => crate::bench_similar::run(&args).await,
         other => {
             bail!(
-                "unknown benchmark `{other}`; available: api, replay, schedules, timers, notify, ingest, brief"
+                "unknown benchmark `{other}`; available: api, replay, schedules, timers, notify, ingest, brief, similar"
             )
         }
     }

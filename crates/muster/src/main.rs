@@ -7,6 +7,7 @@ mod bench_ingest;
 mod bench_notify;
 mod bench_replay;
 mod bench_schedules;
+mod bench_similar;
 mod bench_timers;
 mod briefing;
 mod client;

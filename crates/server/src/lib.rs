@@ -16,6 +16,7 @@ pub mod policy;
 pub mod rate_limit;
 pub mod scheduler;
 pub mod slack;
+pub mod status;
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -171,6 +172,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v2/enqueue", axum::routing::post(api::alerts::enqueue))
         .merge(slack::router())
+        .merge(status::router())
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(

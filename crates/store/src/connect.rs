@@ -55,6 +55,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0007_slack.sql"),
     ),
     (
+        8,
+        "status_page_search",
+        include_str!("../migrations/sqlite/0008_status_page_search.sql"),
+    ),
+    (
         9,
         "brief_reads",
         include_str!("../migrations/sqlite/0009_brief_reads.sql"),
@@ -95,6 +100,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "slack",
         include_str!("../migrations/postgres/0007_slack.sql"),
+    ),
+    (
+        8,
+        "status_page_search",
+        include_str!("../migrations/postgres/0008_status_page_search.sql"),
     ),
     (
         9,

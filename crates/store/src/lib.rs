@@ -33,7 +33,11 @@ pub use crate::effects::Effects;
 pub use crate::outbox::{ClaimedOutbox, MAX_DEAD_LETTERS, OutboxItem, OutboxRecord, OutboxState};
 pub use crate::overrides::{AuditEntry, MAX_AUDIT_ENTRIES, NewOverride, ScheduleOverride};
 pub use crate::silences::Silence;
+pub use crate::similar::{Expert, MAX_SIMILAR, SimilarIncident};
 pub use crate::slack::SlackChannel;
+pub use crate::status_page::{
+    MAX_PUBLIC_INCIDENTS, NewPublicUpdate, PublicIncident, PublicUpdate, UpdateState,
+};
 pub use crate::timers::{
     ClaimedTimer, FireOutcome, MAX_CLAIM_BATCH, TimerChange, TimerRecord, TimerSpec, TimerState,
 };
@@ -192,7 +196,9 @@ mod outbox;
 mod overrides;
 mod policy_state;
 mod silences;
+mod similar;
 mod slack;
+mod status_page;
 mod timers;
 mod wake;
 

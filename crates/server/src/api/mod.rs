@@ -11,6 +11,8 @@ pub mod incidents;
 pub mod outbox;
 pub mod schedules;
 pub mod silences;
+pub mod similar;
+pub mod status_page;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -33,7 +35,8 @@ use crate::AppState;
         (name = "catalog", description = "The configuration in force"),
         (name = "schedules", description = "On-call schedules, overrides and feeds"),
         (name = "alerts", description = "Alerts from monitoring and their intake endpoints"),
-        (name = "briefings", description = "Briefs, status-update drafts, hand-offs, executive summaries and review drafts")
+        (name = "briefings", description = "Briefs, status-update drafts, hand-offs, executive summaries and review drafts"),
+        (name = "status-page", description = "Public incidents and their updates: draft, approve, publish")
     )
 )]
 struct ApiDoc;
@@ -93,4 +96,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(alerts::heartbeat))
         .routes(routes!(silences::list_silences, silences::create_silence))
         .routes(routes!(silences::delete_silence))
+        .routes(routes!(similar::similar))
+        .routes(routes!(status_page::list, status_page::create))
+        .routes(routes!(status_page::show))
+        .routes(routes!(status_page::draft))
+        .routes(routes!(status_page::approve))
+        .routes(routes!(status_page::publish))
 }

@@ -11,5 +11,7 @@ mod openapi;
 mod playbooks;
 mod policies;
 mod schedules;
+mod similar;
 mod slack;
+mod status_page;
 mod support;

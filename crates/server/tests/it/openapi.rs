@@ -54,6 +54,19 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/silences"),
     ("post", "/api/v1/silences"),
     ("delete", "/api/v1/silences/{id}"),
+    ("get", "/api/v1/incidents/{id}/similar"),
+    ("get", "/api/v1/status-page/incidents"),
+    ("post", "/api/v1/status-page/incidents"),
+    ("get", "/api/v1/status-page/incidents/{id}"),
+    ("post", "/api/v1/status-page/incidents/{id}/updates"),
+    (
+        "post",
+        "/api/v1/status-page/incidents/{id}/updates/{update_id}/approve",
+    ),
+    (
+        "post",
+        "/api/v1/status-page/incidents/{id}/updates/{update_id}/publish",
+    ),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,7 +105,8 @@ async fn openapi_covers_every_route_and_validates() {
             .replace("{role}", "scribe")
             .replace("{task_id}", "1")
             .replace("{override_id}", "ovr-1")
-            .replace("{person}", "alice");
+            .replace("{person}", "alice")
+            .replace("{update_id}", "pu-1");
         let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let body = matches!(*method, "post" | "patch").then(|| serde_json::json!({}));
         let (s, v, _) = app.send(m, &concrete, Some(&app.admin), body).await;

@@ -11,6 +11,8 @@ mod connect;
 mod incidents;
 mod outbox;
 mod overrides;
+mod similar;
 mod slack;
+mod status_page;
 mod timers;
 mod tokens;
