@@ -26,6 +26,9 @@ pub struct BenchArgs {
     /// PostgreSQL database to benchmark against as well (its tables are created if missing).
     #[arg(long, env = "MUSTER_BENCH_PG")]
     pub pg: Option<String>,
+    /// With `--pg`: measure PostgreSQL only (ingest).
+    #[arg(long)]
+    pub skip_sqlite: bool,
     /// Concurrent clients for the throughput phase.
     #[arg(long, default_value_t = 32)]
     pub clients: usize,

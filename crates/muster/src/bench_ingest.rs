@@ -46,7 +46,9 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("muster-bench-ingest-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let sqlite = format!("sqlite://{}/bench.db", dir.display());
-    on_backend(args, "sqlite", &sqlite).await?;
+    if !(args.skip_sqlite && args.pg.is_some()) {
+        on_backend(args, "sqlite", &sqlite).await?;
+    }
     if let Some(pg) = &args.pg {
         on_backend(args, "postgres", pg).await?;
     }
