@@ -135,7 +135,12 @@ macro_rules! impl_queries {
                 let sql = match Self::DIALECT {
                     // The writer transaction (BEGIN IMMEDIATE) already excludes other writers.
                     Dialect::Sqlite => "SELECT state FROM incidents WHERE number = $1",
-                    Dialect::Postgres => "SELECT state FROM incidents WHERE number = $1 FOR UPDATE",
+                    // NO KEY UPDATE still serialises writers of the incident, but lets rows that
+                    // reference it (alerts, timeline, outbox) take their foreign-key share
+                    // lock meanwhile: alert intake never waits for a delivery's timeline write.
+                    Dialect::Postgres => {
+                        "SELECT state FROM incidents WHERE number = $1 FOR NO KEY UPDATE"
+                    }
                 };
                 let state: Option<String> = sqlx::query_scalar(sql)
                     .bind(id.0)
