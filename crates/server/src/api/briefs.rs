@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use muster_core::brief::{
     self, Audience, Facts, LinkedAlert, MAX_BRIEF_LINES, PendingDeadline, SimilarIncident,
 };
-use muster_core::{Incident, TimelineEvent, Timestamp};
+use muster_core::{Incident, IncidentNumber, TimelineEvent, Timestamp};
 use muster_store::{AlertFilter, MAX_ALERT_LIMIT, MAX_TIMELINE_LIMIT};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -90,7 +90,7 @@ struct Loaded {
     events: Vec<TimelineEvent>,
     pending: Vec<PendingDeadline>,
     alerts: Vec<LinkedAlert>,
-    /// Similar past incidents; empty until similar-incident search is wired in here.
+    /// Similar past incidents (the best few), with the people who held roles in them.
     similar: Vec<SimilarIncident>,
     now: Timestamp,
 }
@@ -177,9 +177,55 @@ async fn load(state: &AppState, raw_id: &str) -> Result<Loaded, ApiError> {
         events,
         pending,
         alerts,
-        similar: Vec::new(),
+        similar: similar_of(state, id).await,
         now: clock.now,
     })
+}
+
+/// Past incidents most like `id` and their experts, for "brief me". Best effort: a brief
+/// without them is still worth answering.
+async fn similar_of(state: &AppState, id: IncidentNumber) -> Vec<SimilarIncident> {
+    match state.store.similar_incidents(id, SIMILAR_IN_BRIEF).await {
+        Ok(found) => found
+            .into_iter()
+            .map(|s| SimilarIncident {
+                id: s.incident.id.to_string(),
+                title: s.incident.title,
+                experts: s.experts.into_iter().map(|e| e.person).collect(),
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, incident = %id, "similar incidents left out of the brief");
+            Vec::new()
+        }
+    }
+}
+
+/// How many similar incidents "brief me" names.
+const SIMILAR_IN_BRIEF: u32 = 3;
+
+/// "Brief me" since the declaration, in Slack's mrkdwn, for the `/muster brief` command.
+pub(crate) async fn slack_brief(state: &AppState, id: IncidentNumber) -> Result<String, ApiError> {
+    let loaded = load(state, &id.to_string()).await?;
+    let b = brief::brief(&loaded.facts(), loaded.incident.declared_at);
+    Ok(to_mrkdwn(&b.markdown()))
+}
+
+/// CommonMark as Slack's mrkdwn: `**bold**` is `*bold*` there, and backslash escapes show.
+fn to_mrkdwn(markdown: &str) -> String {
+    let mut out = String::with_capacity(markdown.len());
+    let mut chars = markdown.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' if chars.peek() == Some(&'*') => {
+                chars.next();
+                out.push('*');
+            }
+            '\\' if chars.peek().is_some_and(char::is_ascii_punctuation) => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// `?format=` wins; otherwise `Accept: text/markdown` asks for Markdown.

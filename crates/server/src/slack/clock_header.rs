@@ -268,40 +268,6 @@ pub fn section_text(text: &str) -> String {
     format!("{}…", &text[..end])
 }
 
-/// A short, deterministic brief: where the incident stands and what is pending. One
-/// function, so a fuller brief can replace it.
-pub fn brief(incident: &Incident, clock: &ClockView) -> String {
-    let elapsed = clock.now.duration_since(incident.declared_at).as_secs();
-    let mut lines = vec![
-        format!(
-            "{} {} — {} ({}), {} since declared",
-            incident.id,
-            incident.title,
-            incident.severity,
-            incident.status,
-            span(elapsed)
-        ),
-        roles_line(incident),
-    ];
-    let reached: Vec<&str> = incident
-        .milestones
-        .iter()
-        .map(|m| m.milestone.as_str())
-        .collect();
-    lines.push(format!("Milestones: {}", reached.join(", ")));
-    if !incident.responders.is_empty() {
-        lines.push(format!("Responders: {}", incident.responders.join(", ")));
-    }
-    let racing = racing(clock);
-    if racing.is_empty() {
-        lines.push("Pending deadlines: none".into());
-    } else {
-        lines.push("Pending deadlines:".into());
-        lines.extend(racing.iter().map(|t| deadline_line(t)));
-    }
-    lines.join("\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

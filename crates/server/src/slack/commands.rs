@@ -416,15 +416,13 @@ async fn post_update(
     )))
 }
 
+/// "Brief me" from the core summariser, the same as `GET …/brief`.
 async fn brief(state: &AppState, incident: Option<IncidentNumber>) -> Outcome {
     let id = incident.ok_or("no incident here")?;
-    let Some(inc) = state.store.incident(id).await.map_err(|e| e.to_string())? else {
-        return Err(format!("{id} not found"));
-    };
-    let clock = crate::api::clock::clock_view(state, id)
+    let text = crate::api::briefs::slack_brief(state, id)
         .await
-        .map_err(|e| e.to_string())?;
-    Ok(Some((false, clock_header::brief(&inc, &clock))))
+        .map_err(|e| e.message)?;
+    Ok(Some((false, clock_header::section_text(&text))))
 }
 
 async fn oncall(state: &AppState, schedule: &str) -> Outcome {

@@ -67,6 +67,26 @@ both!(
         }
         assert!(similar.iter().all(|s| s["id"] != new.as_str()));
 
+        // "Brief me" names the same incident and its experts.
+        let (s, v) = app.get(&format!("/api/v1/incidents/{new}/brief")).await;
+        assert_eq!(s, 200, "{v}");
+        let in_brief = v["summary"]["similar"]
+            .as_array()
+            .expect("similar in the brief");
+        assert_eq!(in_brief[0]["id"], old.as_str(), "{v}");
+        let names = in_brief[0]["experts"].as_array().unwrap();
+        assert!(
+            names.contains(&json!("bob")) && names.contains(&json!("priya")),
+            "{v}"
+        );
+        assert!(
+            v["markdown"]
+                .as_str()
+                .unwrap()
+                .contains("Redis evictions make checkout slow"),
+            "{v}"
+        );
+
         let (s, v) = app
             .get(&format!("/api/v1/incidents/{new}/similar?limit=0"))
             .await;

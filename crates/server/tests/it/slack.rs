@@ -957,12 +957,14 @@ async fn modals_buttons_and_queries(backend: Backend) {
         .collect();
     let answers = texts(&answers);
     assert!(
-        answers
-            .iter()
-            .any(|a| a.starts_with("INC-1 Payments slow — SEV1 (mitigated)")
-                && a.contains(&format!("{role}: bob"))
-                && a.contains("Milestones: declared, status_update_posted, mitigated")
-                && a.contains("• blast_radius_validated (blast-radius-20m): 20m 00s left")),
+        answers.iter().any(
+            |a| a.starts_with("*INC-1 · SEV1 · mitigated* — Payments slow")
+                && a.contains("bob")
+                && a.contains("*Milestones:*")
+                && a.contains("*Pending:*")
+                && a.contains("blast radius validated")
+                && !a.contains("**")
+        ),
         "{answers:?}"
     );
     assert!(
