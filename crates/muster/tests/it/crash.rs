@@ -4,25 +4,16 @@
 //! Real time, kept short: a copy of the demo config with a 4-second deadline.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use muster_core::{Change, IncidentNumber};
 use muster_store::Store;
 
+use crate::procs::{Server, bin};
+
 const POLICY: &str = "crash-drill-4s";
 const WITHIN_SECS: u64 = 4;
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_muster")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
 
 fn config(dir: &Path) {
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo");
@@ -34,31 +25,6 @@ fn config(dir: &Path) {
          on_missed:\n      - page: {{ schedule: platform-secondary }}\n"
     );
     std::fs::write(dir.join("policies/crash-drill.yaml"), policy).expect("write policy");
-}
-
-/// `muster serve` on a fresh port; returns once it accepts connections.
-fn serve(config: &Path, db: &str) -> (Child, String) {
-    let listen = format!("127.0.0.1:{}", free_port());
-    let child = Command::new(bin())
-        .args(["serve", "--config"])
-        .arg(config)
-        .args(["--db", db, "--listen", &listen])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn serve");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(&listen).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    (child, format!("http://{listen}"))
-}
-
-fn kill_9(mut child: Child) {
-    // `Child::kill` is SIGKILL on Unix: no shutdown code runs.
-    child.kill().expect("kill -9");
-    let _ = child.wait();
 }
 
 fn muster(args: &[&str], envs: &[(&str, &str)]) -> String {
@@ -117,7 +83,8 @@ async fn overdue_timer_fires_once_after_kill_9_and_restart() {
     );
     let token = token.lines().last().expect("token").trim().to_string();
 
-    let (first, url) = serve(&cfg, &db);
+    let first = Server::start(&cfg, &db, &[]);
+    let url = first.url.clone();
     let declared_at = Instant::now();
     let env = [
         ("MUSTER_SERVER", url.as_str()),
@@ -137,7 +104,7 @@ async fn overdue_timer_fires_once_after_kill_9_and_restart() {
         ],
         &env,
     );
-    kill_9(first);
+    first.kill_9();
     let store = Store::connect(&db).await.expect("open db");
     assert!(
         declared_at.elapsed() < Duration::from_secs(WITHIN_SECS),
@@ -148,17 +115,17 @@ async fn overdue_timer_fires_once_after_kill_9_and_restart() {
     // Down past the deadline, so the timer is overdue when the server comes back.
     let overdue_at = Duration::from_secs(WITHIN_SECS + 2);
     std::thread::sleep(overdue_at.saturating_sub(declared_at.elapsed()));
-    let (second, _) = serve(&cfg, &db);
+    let second = Server::start(&cfg, &db, &[]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while firings(&store).await.is_empty() {
         assert!(Instant::now() < deadline, "the overdue timer never fired");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Crash again right after, and come back: nothing fires a second time.
-    kill_9(second);
-    let (third, _) = serve(&cfg, &db);
+    second.kill_9();
+    let third = Server::start(&cfg, &db, &[]);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    kill_9(third);
+    third.kill_9();
 
     let fired = firings(&store).await;
     assert_eq!(fired.len(), 1, "{fired:?}");

@@ -4,71 +4,24 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use muster_core::IncidentNumber;
 use muster_store::{OutboxState, Store};
 use muster_testkit::fakes::{self, Reply};
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_muster")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn serve(config: &Path, db: &str, slack: &str) -> (Child, String) {
-    let listen = format!("127.0.0.1:{}", free_port());
-    let child = Command::new(bin())
-        .args(["serve", "--config"])
-        .arg(config)
-        .args(["--db", db, "--listen", &listen])
-        .env("MUSTER_SLACK_API_URL", slack)
-        .env("MUSTER_SLACK_BOT_TOKEN", "xoxb-crash-test")
-        .env_remove("MUSTER_SMTP_URL")
-        .env_remove("MUSTER_SMS_API_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn serve");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(&listen).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    (child, format!("http://{listen}"))
-}
-
-fn token(db: &str) -> String {
-    let out = Command::new(bin())
-        .args([
-            "token",
-            "create",
-            "--name",
-            "crash",
-            "--role",
-            "responder",
-            "--db",
-            db,
-        ])
-        .env_remove("MUSTER_DB")
-        .output()
-        .expect("token");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    stdout.lines().last().unwrap_or("").trim().to_string()
-}
+use crate::procs::{Server, token};
 
 /// Deliveries of incident 1 by state.
+fn serve(config: &Path, db: &str, slack: &str) -> Server {
+    Server::start_with(config, db, |cmd| {
+        cmd.env("MUSTER_SLACK_API_URL", slack)
+            .env("MUSTER_SLACK_BOT_TOKEN", "xoxb-crash-test")
+            .env_remove("MUSTER_SMTP_URL")
+            .env_remove("MUSTER_SMS_API_URL");
+    })
+}
+
 async fn delivery_states(store: &Store) -> Vec<OutboxState> {
     store
         .outbox_for_incident(IncidentNumber(1))
@@ -87,11 +40,12 @@ async fn every_notification_is_delivered_once_after_kill_9_and_restart() {
     let config = dir.path().join("config");
     muster_testkit::copy_dir(&muster_testkit::demo_dir(), &config);
     let db = format!("sqlite://{}", dir.path().join("muster.db").display());
-    let token = token(&db);
+    let token = token(&db, "crash", "responder");
     let slack = fakes::slack().await;
     slack.always(Reply::Status(503));
 
-    let (child, base) = serve(&config, &db, &slack.url);
+    let server = serve(&config, &db, &slack.url);
+    let base = server.url.clone();
     let http = reqwest::Client::new();
     let declared = http
         .post(format!("{base}/api/v1/incidents"))
@@ -104,11 +58,11 @@ async fn every_notification_is_delivered_once_after_kill_9_and_restart() {
     // Every first attempt fails (503) and is being retried when the process dies.
     let failing = slack.wait_for(6, Duration::from_secs(20)).await.len();
     assert!(failing >= 6, "only {failing} Slack attempts");
-    child_kill(child);
+    server.kill_9();
 
     slack.always(Reply::Ok);
     let before = slack.requests().len();
-    let (child, _) = serve(&config, &db, &slack.url);
+    let server = serve(&config, &db, &slack.url);
     let store = Store::connect(&db).await.expect("store");
     // A claim cut by the kill is claimable again once its lease (60 s) ends.
     let deadline = Instant::now() + Duration::from_secs(100);
@@ -133,12 +87,6 @@ async fn every_notification_is_delivered_once_after_kill_9_and_restart() {
         "sent twice: {per_channel:?}"
     );
     assert!(per_channel.contains_key("U0ALICE") && per_channel.contains_key("#payments"));
-    child_kill(child);
+    server.kill_9();
     store.close().await;
-}
-
-fn child_kill(mut child: Child) {
-    // `Child::kill` is SIGKILL on Unix: no shutdown code runs.
-    child.kill().expect("kill -9");
-    let _ = child.wait();
 }

@@ -24,6 +24,15 @@ pub struct Server {
 impl Server {
     /// Starts `muster serve` on a fresh port with `envs`; returns once it accepts connections.
     pub fn start(config: &Path, db: &str, envs: &[(&str, &str)]) -> Server {
+        Server::start_with(config, db, |cmd| {
+            for (k, v) in envs {
+                cmd.env(k, v);
+            }
+        })
+    }
+
+    /// Starts `muster serve` with its command adjusted by `configure` (environment).
+    pub fn start_with(config: &Path, db: &str, configure: impl FnOnce(&mut Command)) -> Server {
         let listen = format!("127.0.0.1:{}", free_port());
         let mut cmd = Command::new(bin());
         cmd.args(["serve", "--config"])
@@ -32,9 +41,7 @@ impl Server {
             .env_remove("MUSTER_DB")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
+        configure(&mut cmd);
         let child = cmd.spawn().expect("spawn serve");
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(&listen).is_err() {
@@ -64,4 +71,22 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// `muster token create` straight into `db`; the token.
+pub fn token(db: &str, name: &str, role: &str) -> String {
+    let out = Command::new(bin())
+        .args([
+            "token", "create", "--name", name, "--role", role, "--db", db,
+        ])
+        .env_remove("MUSTER_DB")
+        .output()
+        .expect("token");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    stdout.lines().last().unwrap_or("").trim().to_string()
 }

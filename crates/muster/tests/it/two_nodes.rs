@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use muster_core::{Change, IncidentNumber};
 use muster_store::Store;
 use muster_testkit::{Backend, TestDb};
+
+use crate::procs::Server;
 
 const INCIDENTS: i64 = 500;
 /// Two short deadlines per SEV1: 2 × 500 = 1,000 timers that fall due during the test.
@@ -25,27 +26,6 @@ fn config(dir: &Path) {
         ));
     }
     std::fs::write(dir.join("policies/two-node.yaml"), yaml).expect("write policy");
-}
-
-fn serve(config: &Path, db: &str) -> (Child, String) {
-    let listen = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .to_string();
-    let child = Command::new(env!("CARGO_BIN_EXE_muster"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .args(["--db", db, "--listen", &listen])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn serve");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(&listen).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    (child, format!("http://{listen}"))
 }
 
 async fn fired_records(store: &Store, n: i64) -> usize {
@@ -76,8 +56,9 @@ async fn two_servers_fire_each_of_1000_timers_exactly_once() {
         )
         .await
         .expect("token");
-    let (mut a, url_a) = serve(dir.path(), &db.url());
-    let (mut b, url_b) = serve(dir.path(), &db.url());
+    let a = Server::start(dir.path(), &db.url(), &[]);
+    let b = Server::start(dir.path(), &db.url(), &[]);
+    let (url_a, url_b) = (a.url.clone(), b.url.clone());
 
     let http = reqwest::Client::new();
     let mut tasks = Vec::new();
@@ -133,7 +114,8 @@ async fn two_servers_fire_each_of_1000_timers_exactly_once() {
     }
     // Both nodes stay up a moment longer: anything that would fire twice has had its chance.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let _ = (a.kill(), b.kill(), a.wait(), b.wait());
+    a.kill_9();
+    b.kill_9();
 
     assert_eq!(fired_keys.len(), expected, "every timer fired");
     assert!(

@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use muster_config::Channel;
@@ -15,6 +14,8 @@ use muster_store::{Effects, OutboxRecord, OutboxState, Store};
 use muster_testkit::fakes::{self, Fake};
 use muster_testkit::{Backend, TestDb};
 
+use crate::procs::Server;
+
 /// Webhook notifications queued into the outbox while both nodes run.
 const WEBHOOKS: usize = 600;
 const BATCH: usize = 50;
@@ -22,30 +23,14 @@ const BATCH: usize = 50;
 /// playbook's aliases on Slack.
 const INCIDENTS: i64 = 20;
 
-fn serve(config: &Path, db: &str, slack: &Fake) -> (Child, String) {
-    let listen = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .to_string();
-    let child = Command::new(env!("CARGO_BIN_EXE_muster"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .args(["--db", db, "--listen", &listen])
-        .env("MUSTER_SLACK_API_URL", &slack.url)
-        .env("MUSTER_SLACK_BOT_TOKEN", "xoxb-two-nodes")
-        .env("MUSTER_WEBHOOK_SECRET", "two-nodes")
-        .env_remove("MUSTER_SMTP_URL")
-        .env_remove("MUSTER_SMS_API_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn serve");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(&listen).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    (child, format!("http://{listen}"))
+fn serve(config: &Path, db: &str, slack: &Fake) -> Server {
+    Server::start_with(config, db, |cmd| {
+        cmd.env("MUSTER_SLACK_API_URL", &slack.url)
+            .env("MUSTER_SLACK_BOT_TOKEN", "xoxb-two-nodes")
+            .env("MUSTER_WEBHOOK_SECRET", "two-nodes")
+            .env_remove("MUSTER_SMTP_URL")
+            .env_remove("MUSTER_SMS_API_URL");
+    })
 }
 
 fn webhook(i: usize, sink: &str) -> Delivery {
@@ -138,8 +123,9 @@ async fn two_servers_deliver_every_notification_exactly_once() {
         .expect("token");
     let slack = fakes::slack().await;
     let sink = fakes::webhook_sink().await;
-    let (mut a, url_a) = serve(dir.path(), &db.url(), &slack);
-    let (mut b, url_b) = serve(dir.path(), &db.url(), &slack);
+    let a = serve(dir.path(), &db.url(), &slack);
+    let b = serve(dir.path(), &db.url(), &slack);
+    let (url_a, url_b) = (a.url.clone(), b.url.clone());
 
     let (keys, ()) = tokio::join!(
         enqueue(&store, &sink.url),
@@ -157,7 +143,8 @@ async fn two_servers_deliver_every_notification_exactly_once() {
     };
     // Both nodes stay up a moment longer: anything that would be sent twice has its chance.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let _ = (a.kill(), b.kill(), a.wait(), b.wait());
+    a.kill_9();
+    b.kill_9();
 
     assert!(all_delivered(&hooks), "webhooks not all delivered");
     assert!(
