@@ -19,12 +19,12 @@ use sqlx::{PgConnection, SqliteConnection};
 
 use crate::StoreError;
 use crate::alerts::{
-    AlertQueries, AlertReactor, AlertRef, IngestKind, Ingested, StoredAlert, encode_labels,
-    new_alert,
+    AlertQueries, AlertReactor, AlertRef, IngestKind, Ingested, StoredAlert, decode_alert,
+    encode_labels, new_alert,
 };
-use crate::codec::{decode_severity, from_ms, ms};
+use crate::codec::{from_ms, ms};
 use crate::effects::{EffectQueries, Effects, encode_json};
-use crate::error::{corrupt, db_err};
+use crate::error::db_err;
 use crate::queries::{Dialect, Queries};
 
 /// (integration, key): a dedup key or a group key.
@@ -206,26 +206,27 @@ type OpenRow = (
 );
 
 fn decode_open(r: OpenRow) -> Result<Open, StoreError> {
-    let labels = |t: &str| serde_json::from_str(t).map_err(|e| corrupt("labels", e));
+    // The payload is not read (a repeat replaces it); decode the rest as any stored alert.
+    let row = (
+        r.0,
+        r.1,
+        r.2,
+        r.3,
+        r.4,
+        r.5,
+        r.6,
+        r.7,
+        r.8,
+        r.9,
+        "null".to_string(),
+        r.10,
+        r.11,
+        r.12,
+        None,
+        r.13,
+    );
     Ok(Open {
-        alert: StoredAlert {
-            id: r.0,
-            integration: r.1,
-            dedup_key: r.2,
-            group_key: r.3,
-            status: AlertStatus::parse(&r.4).ok_or_else(|| corrupt("alert status", &r.4))?,
-            service: r.5,
-            severity: decode_severity(&r.6)?,
-            summary: r.7,
-            labels: labels(&r.8)?,
-            annotations: labels(&r.9)?,
-            payload: Value::Null,
-            count: r.10,
-            first_seen: from_ms(r.11)?,
-            last_seen: from_ms(r.12)?,
-            resolved_at: None,
-            incident: r.13.map(IncidentNumber),
-        },
+        alert: decode_alert(row)?,
         incident_resolved: r.14.as_deref() == Some("resolved"),
         pending: false,
     })

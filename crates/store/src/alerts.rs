@@ -133,7 +133,7 @@ pub struct AlertFilter {
     pub before: Option<i64>,
 }
 
-type AlertRow = (
+pub(crate) type AlertRow = (
     i64,
     String,
     String,
@@ -164,7 +164,7 @@ pub(crate) fn encode_labels(labels: &Labels) -> Result<String, StoreError> {
         .map_err(|e| StoreError::Internal(format!("cannot encode labels: {e}")))
 }
 
-fn decode_alert(r: AlertRow) -> Result<StoredAlert, StoreError> {
+pub(crate) fn decode_alert(r: AlertRow) -> Result<StoredAlert, StoreError> {
     Ok(StoredAlert {
         id: r.0,
         integration: r.1,

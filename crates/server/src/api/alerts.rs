@@ -216,12 +216,14 @@ pub async fn alertmanager_webhook(
     Path(key): Path<String>,
     body: Bytes,
 ) -> Result<Json<IntakeResult>, ApiError> {
-    let integration = integration_for(&state, &key, IntegrationType::Alertmanager)?;
-    let id = integration.id.clone();
-    let raws = alertmanager::parse(&body).map_err(|m| rejected(&id, ApiError::bad_request(m)))?;
-    let signals = signals(&integration, raws).map_err(|e| rejected(&id, e))?;
-    let (signals, done) = ingest(&state, &id, signals, Effects::default()).await?;
-    Ok(Json(result_view(&signals, done)))
+    receive(
+        &state,
+        &key,
+        IntegrationType::Alertmanager,
+        &body,
+        alertmanager::parse,
+    )
+    .await
 }
 
 #[utoipa::path(post, path = "/api/v1/integrations/{key}/events", tag = "alerts",
@@ -237,11 +239,26 @@ pub async fn generic_event(
     Path(key): Path<String>,
     body: Bytes,
 ) -> Result<Json<IntakeResult>, ApiError> {
-    let integration = integration_for(&state, &key, IntegrationType::Generic)?;
+    receive(&state, &key, IntegrationType::Generic, &body, |b| {
+        generic::parse(b).map(|raw| vec![raw])
+    })
+    .await
+}
+
+/// A source's request: its integration by key, its payload parsed (400 naming the problem,
+/// nothing stored), routed, committed and answered.
+async fn receive(
+    state: &AppState,
+    key: &str,
+    kind: IntegrationType,
+    body: &[u8],
+    parse: impl Fn(&[u8]) -> Result<Vec<intake::RawAlert>, String>,
+) -> Result<Json<IntakeResult>, ApiError> {
+    let integration = integration_for(state, key, kind)?;
     let id = integration.id.clone();
-    let raw = generic::parse(&body).map_err(|m| rejected(&id, ApiError::bad_request(m)))?;
-    let signals = signals(&integration, vec![raw]).map_err(|e| rejected(&id, e))?;
-    let (signals, done) = ingest(&state, &id, signals, Effects::default()).await?;
+    let raws = parse(body).map_err(|m| rejected(&id, ApiError::bad_request(m)))?;
+    let signals = signals(&integration, raws).map_err(|e| rejected(&id, e))?;
+    let (signals, done) = ingest(state, &id, signals, Effects::default()).await?;
     Ok(Json(result_view(&signals, done)))
 }
 
