@@ -63,19 +63,11 @@ macro_rules! impl_effect_queries {
                 now: i64,
                 effects: &Effects,
             ) -> Result<bool, StoreError> {
-                let mut wake = false;
                 let mut timers: Vec<&TimerChange> = effects.timers.iter().collect();
-                // Stable: the changes of one key keep their order.
+                // Stable: the changes of one key keep their order, and the last one decides.
                 timers.sort_by(|a, b| a.key().cmp(b.key()));
-                for change in timers {
-                    match change {
-                        TimerChange::Set(spec) => wake |= self.set_timer(spec, now).await?,
-                        TimerChange::Cancel { key } => self.cancel_timer(key, now).await?,
-                    }
-                }
-                for item in &effects.outbox {
-                    wake |= self.insert_outbox(item, now).await?;
-                }
+                let mut wake = self.apply_timer_changes(&timers, now).await?;
+                wake |= self.insert_outbox(&effects.outbox, now).await?;
                 if wake && <Self as Queries>::DIALECT == Dialect::Postgres {
                     sqlx::query("SELECT pg_notify($1, '')")
                         .bind(CHANNEL)

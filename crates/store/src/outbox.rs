@@ -186,8 +186,9 @@ pub(crate) enum OutboxFilter<'a> {
 
 /// The outbox statements, per connection type (see [`Queries`]).
 pub(crate) trait OutboxQueries {
-    /// Queues `item` unless its key is known; returns whether it was queued.
-    async fn insert_outbox(&mut self, item: &OutboxItem, now: i64) -> Result<bool, StoreError>;
+    /// Queues each item whose key is not known yet, in order, with one statement; returns
+    /// whether any was queued.
+    async fn insert_outbox(&mut self, items: &[OutboxItem], now: i64) -> Result<bool, StoreError>;
     async fn claim_outbox(
         &mut self,
         owner: &str,
@@ -226,30 +227,51 @@ pub(crate) enum Settle<'a> {
     },
 }
 
+/// Items `[[key, incident, effect, payload], …]` queued by one statement, in order (ids give
+/// the delivery order). `WHERE true`: SQLite's parser needs it before an upsert clause.
+const INSERT_SQLITE: &str = "INSERT INTO outbox (idempotency_key, incident, effect, payload, \
+     state, attempts, created_at, updated_at, next_attempt_at) \
+     SELECT e.value ->> 0, e.value ->> 1, e.value ->> 2, e.value ->> 3, 'queued', 0, $2, $2, $2 \
+     FROM json_each($1) e WHERE true ORDER BY e.key \
+     ON CONFLICT (idempotency_key) DO NOTHING";
+const INSERT_PG: &str = "INSERT INTO outbox (idempotency_key, incident, effect, payload, \
+     state, attempts, created_at, updated_at, next_attempt_at) \
+     SELECT e ->> 0, (e ->> 1)::bigint, e ->> 2, e ->> 3, 'queued', 0, $2, $2, $2 \
+     FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS r(e, n) ORDER BY r.n \
+     ON CONFLICT (idempotency_key) DO NOTHING";
+
 macro_rules! impl_outbox_queries {
     ($conn:ty) => {
         impl OutboxQueries for $conn {
             async fn insert_outbox(
                 &mut self,
-                item: &OutboxItem,
+                items: &[OutboxItem],
                 now: i64,
             ) -> Result<bool, StoreError> {
-                let inserted = sqlx::query(
-                    "INSERT INTO outbox (idempotency_key, incident, effect, payload, state, \
-                     attempts, created_at, updated_at, next_attempt_at) \
-                     VALUES ($1, $2, $3, $4, 'queued', 0, $5, $5, $5) \
-                     ON CONFLICT (idempotency_key) DO NOTHING",
-                )
-                .bind(&item.idempotency_key)
-                .bind(item.incident.map(|n| n.0))
-                .bind(&item.effect)
-                .bind(encode_json(&item.payload)?)
-                .bind(now)
-                .execute(&mut *self)
-                .await
-                .map_err(db_err)?
-                .rows_affected();
-                Ok(inserted == 1)
+                if items.is_empty() {
+                    return Ok(false);
+                }
+                let mut rows = Vec::with_capacity(items.len());
+                for item in items {
+                    rows.push(serde_json::json!([
+                        item.idempotency_key,
+                        item.incident.map(|n| n.0),
+                        item.effect,
+                        encode_json(&item.payload)?,
+                    ]));
+                }
+                let sql = match <Self as Queries>::DIALECT {
+                    Dialect::Sqlite => INSERT_SQLITE,
+                    Dialect::Postgres => INSERT_PG,
+                };
+                let inserted = sqlx::query(sql)
+                    .bind(serde_json::Value::Array(rows).to_string())
+                    .bind(now)
+                    .execute(&mut *self)
+                    .await
+                    .map_err(db_err)?
+                    .rows_affected();
+                Ok(inserted > 0)
             }
 
             async fn claim_outbox(

@@ -13,6 +13,14 @@ use crate::codec::{self, EventRow};
 use crate::error::db_err;
 use crate::{IncidentCount, IncidentFilter, StoreError, TokenInfo, TokenOwner};
 
+/// Timeline events `[[seq, at, actor, kind, data], …]` inserted by one statement, in order.
+const INSERT_EVENTS_SQLITE: &str = "INSERT INTO timeline (incident, seq, at, actor, kind, data) \
+     SELECT $1, e.value ->> 0, e.value ->> 1, e.value ->> 2, e.value ->> 3, e.value ->> 4 \
+     FROM json_each($2) e ORDER BY e.key";
+const INSERT_EVENTS_PG: &str = "INSERT INTO timeline (incident, seq, at, actor, kind, data) \
+     SELECT $1, (e ->> 0)::bigint, (e ->> 1)::bigint, e ->> 2, e ->> 3, e ->> 4 \
+     FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS r(e, n) ORDER BY r.n";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {
     Sqlite,
@@ -271,21 +279,31 @@ macro_rules! impl_queries {
                 id: IncidentNumber,
                 events: &[TimelineEvent],
             ) -> Result<(), StoreError> {
+                if events.is_empty() {
+                    return Ok(());
+                }
+                // One statement for all the events: a declaration writes a dozen, and each
+                // round trip to PostgreSQL is on the alert → page path.
+                let mut rows = Vec::with_capacity(events.len());
                 for event in events {
-                    sqlx::query(
-                        "INSERT INTO timeline (incident, seq, at, actor, kind, data) \
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
+                    rows.push(serde_json::json!([
+                        event.seq,
+                        codec::ms(event.at),
+                        event.actor,
+                        event.change.kind(),
+                        codec::encode_change_data(&event.change)?,
+                    ]));
+                }
+                let sql = match <Self as Queries>::DIALECT {
+                    Dialect::Sqlite => INSERT_EVENTS_SQLITE,
+                    Dialect::Postgres => INSERT_EVENTS_PG,
+                };
+                sqlx::query(sql)
                     .bind(id.0)
-                    .bind(event.seq)
-                    .bind(codec::ms(event.at))
-                    .bind(&event.actor)
-                    .bind(event.change.kind())
-                    .bind(codec::encode_change_data(&event.change)?)
+                    .bind(serde_json::Value::Array(rows).to_string())
                     .execute(&mut *self)
                     .await
                     .map_err(db_err)?;
-                }
                 Ok(())
             }
 

@@ -10,6 +10,7 @@
 //! whoever dies between claiming and firing, each arming fires at most once, and (once its
 //! lease expires and someone claims it again) at least once.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use muster_core::{Change, DomainError, Incident, IncidentNumber, TimelineEvent, Timestamp};
@@ -255,7 +256,13 @@ pub(crate) fn lateness(now: Timestamp, due_at: Timestamp) -> Duration {
 pub(crate) trait TimerQueries {
     /// Arms `spec.key`; returns whether anything changed.
     async fn set_timer(&mut self, spec: &TimerSpec, now: i64) -> Result<bool, StoreError>;
-    async fn cancel_timer(&mut self, key: &str, now: i64) -> Result<(), StoreError>;
+    /// Applies `changes` (sorted by key; the last change of a key decides) with a read, a
+    /// cancel and an insert for all of them; returns whether a timer was armed.
+    async fn apply_timer_changes(
+        &mut self,
+        changes: &[&TimerChange],
+        now: i64,
+    ) -> Result<bool, StoreError>;
     async fn claim_timers(
         &mut self,
         owner: &str,
@@ -282,6 +289,49 @@ pub(crate) trait TimerQueries {
         incident: Option<i64>,
     ) -> Result<Vec<TimerRow>, StoreError>;
 }
+
+/// The last change of each key (the changes come sorted by key): `None` cancels.
+fn final_changes<'a>(changes: &[&'a TimerChange]) -> Vec<(&'a str, Option<&'a TimerSpec>)> {
+    let mut out: Vec<(&str, Option<&TimerSpec>)> = Vec::with_capacity(changes.len());
+    for change in changes {
+        let wanted = match change {
+            TimerChange::Set(spec) => Some(spec),
+            TimerChange::Cancel { .. } => None,
+        };
+        match out.last_mut() {
+            Some((key, last)) if *key == change.key() => *last = wanted,
+            _ => out.push((change.key(), wanted)),
+        }
+    }
+    out
+}
+
+fn dialect(sqlite: &'static str, pg: &'static str, d: Dialect) -> &'static str {
+    match d {
+        Dialect::Sqlite => sqlite,
+        Dialect::Postgres => pg,
+    }
+}
+
+/// The live rows of a JSON list of keys; locked in key order on PostgreSQL, so two
+/// transactions never wait on each other in a cycle.
+const LIVE_SQLITE: &str = "SELECT id, key, incident, due_at, payload FROM timers \
+     WHERE key IN (SELECT value FROM json_each($1)) AND state IN ('pending', 'claimed')";
+const LIVE_PG: &str = "SELECT id, key, incident, due_at, payload FROM timers \
+     WHERE key = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb))) \
+     AND state IN ('pending', 'claimed') ORDER BY key FOR UPDATE";
+const CANCEL_IDS_SQLITE: &str = "UPDATE timers SET state = 'cancelled', cancelled_at = $2 \
+     WHERE id IN (SELECT value FROM json_each($1))";
+const CANCEL_IDS_PG: &str = "UPDATE timers SET state = 'cancelled', cancelled_at = $2 \
+     WHERE id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)::bigint))";
+/// Arms `[[key, incident, due_at, payload], …]`; answers the keys armed (a key armed
+/// concurrently meanwhile is skipped, not an error).
+const ARM_SQLITE: &str = "INSERT INTO timers (key, incident, due_at, payload, state, attempts, \
+     created_at) SELECT e.value ->> 0, e.value ->> 1, e.value ->> 2, e.value ->> 3, 'pending', \
+     0, $2 FROM json_each($1) e WHERE true ON CONFLICT DO NOTHING RETURNING key";
+const ARM_PG: &str = "INSERT INTO timers (key, incident, due_at, payload, state, attempts, \
+     created_at) SELECT e ->> 0, (e ->> 1)::bigint, (e ->> 2)::bigint, e ->> 3, 'pending', 0, \
+     $2 FROM jsonb_array_elements($1::jsonb) e ON CONFLICT DO NOTHING RETURNING key";
 
 macro_rules! impl_timer_queries {
     ($conn:ty) => {
@@ -350,17 +400,77 @@ macro_rules! impl_timer_queries {
                 )))
             }
 
-            async fn cancel_timer(&mut self, key: &str, now: i64) -> Result<(), StoreError> {
-                sqlx::query(
-                    "UPDATE timers SET state = 'cancelled', cancelled_at = $2 \
-                     WHERE key = $1 AND state IN ('pending', 'claimed')",
-                )
-                .bind(key)
-                .bind(now)
-                .execute(&mut *self)
-                .await
-                .map_err(db_err)?;
-                Ok(())
+            async fn apply_timer_changes(
+                &mut self,
+                changes: &[&TimerChange],
+                now: i64,
+            ) -> Result<bool, StoreError> {
+                let wanted = final_changes(changes);
+                if wanted.is_empty() {
+                    return Ok(false);
+                }
+                let keys: Vec<&str> = wanted.iter().map(|(k, _)| *k).collect();
+                let live: Vec<(i64, String, Option<i64>, i64, String)> =
+                    sqlx::query_as(dialect(LIVE_SQLITE, LIVE_PG, Self::DIALECT))
+                        .bind(serde_json::json!(keys).to_string())
+                        .fetch_all(&mut *self)
+                        .await
+                        .map_err(db_err)?;
+                let live: HashMap<&str, &(i64, String, Option<i64>, i64, String)> =
+                    live.iter().map(|row| (row.1.as_str(), row)).collect();
+                let mut cancel = Vec::new();
+                let mut arm = Vec::new();
+                for (key, spec) in &wanted {
+                    let row = live.get(key);
+                    if let (Some(spec), Some((_, _, incident, due, payload))) = (spec, row)
+                        && *incident == spec.incident.map(|n| n.0)
+                        && *due == codec::ms(spec.due_at)
+                        && decode_json(payload)? == spec.payload
+                    {
+                        continue;
+                    }
+                    if let Some(row) = row {
+                        cancel.push(row.0);
+                    }
+                    if let Some(spec) = spec {
+                        arm.push(*spec);
+                    }
+                }
+                if !cancel.is_empty() {
+                    sqlx::query(dialect(CANCEL_IDS_SQLITE, CANCEL_IDS_PG, Self::DIALECT))
+                        .bind(serde_json::json!(cancel).to_string())
+                        .bind(now)
+                        .execute(&mut *self)
+                        .await
+                        .map_err(db_err)?;
+                }
+                if arm.is_empty() {
+                    return Ok(false);
+                }
+                let mut rows = Vec::with_capacity(arm.len());
+                for spec in &arm {
+                    rows.push(serde_json::json!([
+                        spec.key,
+                        spec.incident.map(|n| n.0),
+                        codec::ms(spec.due_at),
+                        encode_json(&spec.payload)?,
+                    ]));
+                }
+                let armed: Vec<String> =
+                    sqlx::query_scalar(dialect(ARM_SQLITE, ARM_PG, Self::DIALECT))
+                        .bind(serde_json::Value::Array(rows).to_string())
+                        .bind(now)
+                        .fetch_all(&mut *self)
+                        .await
+                        .map_err(db_err)?;
+                // A concurrent transaction armed some key since the read (PostgreSQL): those
+                // go the one-by-one way, which retries.
+                for spec in arm {
+                    if !armed.iter().any(|k| *k == spec.key) {
+                        self.set_timer(spec, now).await?;
+                    }
+                }
+                Ok(true)
             }
 
             async fn claim_timers(

@@ -81,6 +81,27 @@ backend_tests! {
         assert_eq!(state(store, "k").await, OutboxState::Delivered);
     }
 
+    async fn many_items_of_one_decision_are_queued_in_order_known_keys_skipped(db) {
+        let (inc, _) = declare(&db.store, "x", Severity::Sev1, &[]).await;
+        let store = &db.store;
+        let n = Some(IncidentNumber(1));
+        store.apply_effects(at(1), &queue(vec![item("known", n, json!(0))])).await.unwrap();
+        let keys = ["e", "b", "known", "d", "b", "a"];
+        let items = keys.iter().enumerate().map(|(i, k)| item(k, n, json!(i))).collect();
+        store.apply_effects(at(2), &queue(items)).await.unwrap();
+        let records = store.outbox_for_incident(inc.id).await.unwrap();
+        let got: Vec<(&str, serde_json::Value)> =
+            records.iter().map(|r| (r.idempotency_key.as_str(), r.payload.clone())).collect();
+        // Queued in the decision's order, after the item known before; a key's first wins.
+        assert_eq!(
+            got,
+            [("known", json!(0)), ("e", json!(0)), ("b", json!(1)), ("d", json!(3)), ("a", json!(5))]
+        );
+        let claimed = store.claim_outbox("a", at(3), LEASE, 10).await.unwrap();
+        let order: Vec<&str> = claimed.iter().map(|c| c.idempotency_key.as_str()).collect();
+        assert_eq!(order, ["known", "e", "b", "d", "a"]);
+    }
+
     async fn queuing_a_known_key_is_a_no_op(db) {
         let (inc, _) = declare(&db.store, "x", Severity::Sev1, &[]).await;
         let store = &db.store;

@@ -217,6 +217,33 @@ backend_tests! {
         assert_eq!(claimed[0].due_at, at(90));
     }
 
+    async fn one_decision_applies_many_timer_changes_the_last_change_of_a_key_deciding(db) {
+        let store = &db.store;
+        let first = vec![set("same", None, 60), set("moved", None, 60), set("gone", None, 60)];
+        assert!(store.apply_effects(t0(), &timers(first)).await.is_ok());
+        // Unchanged, moved, cancelled, armed twice (the second wins), set then cancelled, new.
+        let changes = vec![
+            set("same", None, 60),
+            set("moved", None, 45),
+            cancel("gone"),
+            set("twice", None, 10),
+            set("twice", None, 20),
+            set("dropped", None, 5),
+            cancel("dropped"),
+            set("new", None, 30),
+        ];
+        store.apply_effects(at(1), &timers(changes)).await.unwrap();
+        assert_eq!(states(store, "same").await, [TimerState::Pending]);
+        assert_eq!(states(store, "moved").await, [TimerState::Cancelled, TimerState::Pending]);
+        assert_eq!(states(store, "gone").await, [TimerState::Cancelled]);
+        assert_eq!(states(store, "twice").await, [TimerState::Pending]);
+        assert!(states(store, "dropped").await.is_empty());
+        let claimed = store.claim_due_timers("a", at(10_000), LEASE, 10).await.unwrap();
+        let due: Vec<(&str, muster_core::Timestamp)> =
+            claimed.iter().map(|t| (t.key.as_str(), t.due_at)).collect();
+        assert_eq!(due, [("twice", at(20)), ("new", at(30)), ("moved", at(45)), ("same", at(60))]);
+    }
+
     async fn claims_take_due_timers_earliest_first_up_to_the_limit(db) {
         let store = &db.store;
         let changes = (0..10).map(|i| set(&format!("t{i}"), None, 100 - i * 10)).collect();
