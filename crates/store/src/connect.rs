@@ -116,6 +116,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "alert_groups",
         include_str!("../migrations/postgres/0010_alert_groups.sql"),
     ),
+    (
+        11,
+        "statement_triggers",
+        include_str!("../migrations/postgres/0011_statement_triggers.sql"),
+    ),
 ];
 
 fn migrator(migrations: &'static [(i64, &'static str, &'static str)]) -> Migrator {

@@ -12,7 +12,6 @@ use crate::error::{corrupt, db_err};
 use crate::outbox::{OutboxItem, OutboxQueries};
 use crate::queries::{Dialect, Queries};
 use crate::timers::{TimerChange, TimerQueries};
-use crate::wake::CHANNEL;
 use crate::{Backend, SLOW_WRITE, Store, StoreError, finish};
 
 /// What a decision asks for besides its timeline changes. Applied in order, timers first.
@@ -41,8 +40,8 @@ pub(crate) fn decode_json(text: &str) -> Result<serde_json::Value, StoreError> {
 /// [`Queries`], so the futures stay `Send`.
 pub(crate) trait EffectQueries {
     /// Applies `effects` (timer changes sorted by key, so concurrent transactions lock keys in
-    /// one order); returns whether a wake-up is due (a timer set or an item queued), in which
-    /// case PostgreSQL has already been asked to notify on commit.
+    /// one order); returns whether a wake-up is due (a timer set or an item queued). On
+    /// PostgreSQL the inserts' statement triggers (migration 0011) notify on commit.
     async fn apply_effects(&mut self, now: i64, effects: &Effects) -> Result<bool, StoreError>;
 
     /// Appends `changes` after `before` (locked by the caller) and writes the snapshot.
@@ -67,14 +66,8 @@ macro_rules! impl_effect_queries {
                 // Stable: the changes of one key keep their order, and the last one decides.
                 timers.sort_by(|a, b| a.key().cmp(b.key()));
                 let mut wake = self.apply_timer_changes(&timers, now).await?;
+                // On PostgreSQL the inserts' statement triggers notify the other processes.
                 wake |= self.insert_outbox(&effects.outbox, now).await?;
-                if wake && <Self as Queries>::DIALECT == Dialect::Postgres {
-                    sqlx::query("SELECT pg_notify($1, '')")
-                        .bind(CHANNEL)
-                        .execute(&mut *self)
-                        .await
-                        .map_err(db_err)?;
-                }
                 Ok(wake)
             }
 

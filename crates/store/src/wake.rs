@@ -2,8 +2,9 @@
 //! polling on a fixed tick.
 //!
 //! Every commit that sets a timer or queues an outbox item bumps an in-process counter and
-//! wakes the waiters of this store. On PostgreSQL the writing transaction also runs
-//! `pg_notify('muster_wakeup', '')` (delivered on commit, to every process), and a listener
+//! wakes the waiters of this store. On PostgreSQL statement triggers on `timers` and `outbox`
+//! inserts run `pg_notify('muster_wakeup', '')` (delivered on commit, to every process; see
+//! migration 0011), and a listener
 //! task started by the first [`Store::wakeups`](crate::Store::wakeups) call forwards those
 //! notifications to the same counter. A lost notification (listener reconnecting) only
 //! delays work until the caller's capped sleep ends; the listener also wakes everyone after
@@ -18,7 +19,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::{Backend, Store};
 
-/// The PostgreSQL channel the store notifies on.
+/// The PostgreSQL channel the store's triggers notify on.
 pub(crate) const CHANNEL: &str = "muster_wakeup";
 /// How long `wakeups()` waits for the PostgreSQL listener to be subscribed.
 const LISTEN_READY_TIMEOUT: Duration = Duration::from_secs(5);
