@@ -29,6 +29,9 @@ pub struct BenchArgs {
     /// With `--pg`: measure PostgreSQL only (ingest).
     #[arg(long)]
     pub skip_sqlite: bool,
+    /// `ingest`: run only this phase, `throughput` (with Alertmanager's) or `page`.
+    #[arg(long)]
+    pub only: Option<String>,
     /// Concurrent clients for the throughput phase.
     #[arg(long, default_value_t = 32)]
     pub clients: usize,

@@ -42,6 +42,11 @@ fn requests_per_client(per: usize) -> usize {
 const PAGE_SAMPLES: usize = 300;
 
 pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    if let Some(only) = args.only.as_deref()
+        && !matches!(only, "page" | "throughput")
+    {
+        bail!("--only {only}: the ingest phases are `throughput` and `page`");
+    }
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = std::env::temp_dir().join(format!("muster-bench-ingest-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -149,7 +154,12 @@ async fn on_backend(args: &BenchArgs, backend: &str, db: &str) -> anyhow::Result
         .duration_since(std::time::UNIX_EPOCH)?
         .as_nanos();
     let url = format!("{base}/api/v1/integrations/demo-alertmanager/alertmanager");
-    for per in SHAPES {
+    let shapes: &[usize] = if args.only.as_deref() == Some("page") {
+        &[]
+    } else {
+        &SHAPES
+    };
+    for &per in shapes {
         let (elapsed, lat) = load(
             &http,
             &url,
@@ -172,6 +182,9 @@ async fn on_backend(args: &BenchArgs, backend: &str, db: &str) -> anyhow::Result
         emit("ingest", "p99", pct(&lat, 0.99), "ms", ctx);
     }
 
+    if args.only.as_deref() == Some("throughput") {
+        return Ok(());
+    }
     let url = format!("{base}/v2/enqueue");
     let (_, lat) = load(&http, &url, 1, PAGE_SAMPLES, move |_, n| {
         json!({"routing_key": "demo-events-v2", "event_action": "trigger", "dedup_key": format!("{run}-page-{n}"),
@@ -208,6 +221,9 @@ impl Drop for Kill {
 }
 
 async fn alertmanager(args: &BenchArgs, dir: &std::path::Path) -> anyhow::Result<()> {
+    if args.only.as_deref() == Some("page") {
+        return Ok(());
+    }
     let Some(bin) = find_alertmanager() else {
         eprintln!("alertmanager not installed: its comparison is skipped");
         return Ok(());

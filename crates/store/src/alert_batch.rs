@@ -341,6 +341,23 @@ fn lock_keys(jobs: &[Job<'_>]) -> Vec<String> {
     keys
 }
 
+/// The open alert of one key, and the current incident of one group: equalities on unique
+/// indexes, so a prepared plan stays right whatever the table's size.
+const OPEN_ONE: &str = "SELECT {cols} FROM alerts a LEFT JOIN incidents i \
+     ON i.number = a.incident WHERE a.integration = $1 AND a.dedup_key = $2 \
+     AND a.status <> 'resolved'";
+const GROUPS_ONE: &str = "SELECT g.integration, g.group_key, g.incident, g.started_at \
+     FROM alert_groups g JOIN incidents i ON i.number = g.incident \
+     WHERE g.integration = $1 AND g.group_key = $2 AND i.status <> 'resolved'";
+
+/// The only key of a set of one.
+fn single(keys: &HashSet<Key>) -> Option<&Key> {
+    match keys.len() {
+        1 => keys.iter().next(),
+        _ => None,
+    }
+}
+
 const SQLITE_OPEN: &str = "SELECT {cols} FROM json_each($1) k \
      CROSS JOIN alerts a ON a.integration = k.value ->> 0 AND a.dedup_key = k.value ->> 1 \
      AND a.status <> 'resolved' LEFT JOIN incidents i ON i.number = a.incident";
@@ -403,26 +420,47 @@ macro_rules! impl_alert_batch {
                         groups.insert((s.integration.clone(), s.group_key.clone()));
                     }
                 }
-                let sql = dialect_sql::<Self>(SQLITE_OPEN, PG_OPEN).replace("{cols}", OPEN_COLUMNS);
-                let rows: Vec<OpenRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                    .bind(keys_json(&dedup.iter().collect()))
-                    .persistent(replan_never::<Self>())
-                    .fetch_all(&mut *self)
-                    .await
-                    .map_err(db_err)?;
+                let rows: Vec<OpenRow> = match single(&dedup) {
+                    // One key (a PagerDuty event, a heartbeat): an equality on the unique
+                    // index, prepared once.
+                    Some((integration, key)) => {
+                        sqlx::query_as(sqlx::AssertSqlSafe(OPEN_ONE.replace("{cols}", OPEN_COLUMNS)))
+                        .bind(integration)
+                        .bind(key)
+                        .fetch_all(&mut *self)
+                        .await
+                        .map_err(db_err)?
+                    }
+                    None => {
+                        let sql = dialect_sql::<Self>(SQLITE_OPEN, PG_OPEN);
+                        sqlx::query_as(sqlx::AssertSqlSafe(sql.replace("{cols}", OPEN_COLUMNS)))
+                            .bind(keys_json(&dedup.iter().collect()))
+                            .persistent(replan_never::<Self>())
+                            .fetch_all(&mut *self)
+                            .await
+                            .map_err(db_err)?
+                    }
+                };
                 batch.open = dedup.into_iter().map(|k| (k, None)).collect();
                 for row in rows {
                     let open = decode_open(row)?;
                     let key = (open.alert.integration.clone(), open.alert.dedup_key.clone());
                     batch.open.insert(key, Some(open));
                 }
-                let rows: Vec<(String, String, i64, i64)> =
-                    sqlx::query_as(dialect_sql::<Self>(SQLITE_GROUPS, PG_GROUPS))
+                let rows: Vec<(String, String, i64, i64)> = match single(&groups) {
+                    Some((integration, group)) => sqlx::query_as(GROUPS_ONE)
+                        .bind(integration)
+                        .bind(group)
+                        .fetch_all(&mut *self)
+                        .await
+                        .map_err(db_err)?,
+                    None => sqlx::query_as(dialect_sql::<Self>(SQLITE_GROUPS, PG_GROUPS))
                         .bind(keys_json(&groups.iter().collect()))
                         .persistent(replan_never::<Self>())
                         .fetch_all(&mut *self)
                         .await
-                        .map_err(db_err)?;
+                        .map_err(db_err)?,
+                };
                 batch.groups = groups.into_iter().map(|k| (k, None)).collect();
                 for (integration, group, n, started) in rows {
                     batch.groups.insert((integration, group), Some((IncidentNumber(n), started)));

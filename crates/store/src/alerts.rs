@@ -13,7 +13,7 @@ use serde_json::Value;
 use sqlx::{PgConnection, SqliteConnection};
 
 use crate::alert_batch::{AlertBatchQueries, Job};
-use crate::codec::{decode_severity, from_ms, ms, stamp, to_millis_precision};
+use crate::codec::{decode_severity, from_ms, ms, to_millis_precision};
 use crate::effects::{EffectQueries, Effects, decode_json};
 use crate::error::{corrupt, db_err};
 use crate::policy_state::PolicyStateQueries;
@@ -317,26 +317,12 @@ macro_rules! impl_alert_queries {
                 reactor: &R,
             ) -> Result<(IncidentNumber, bool), StoreError> {
                 let changes = reactor.declare(signal)?;
-                let number = IncidentNumber(self.next_incident_number().await?);
-                let events = stamp(0, now, actor, changes.clone());
-                let Some((first, rest)) = events.split_first() else {
-                    return Err(StoreError::Internal("declare without changes".into()));
+                let react = |incident: &Incident, state: &mut Value| {
+                    reactor.declared(incident, state, &changes)
                 };
-                let mut incident = Incident::from_declared(number, first).ok_or_else(|| {
-                    StoreError::Internal("declare needs a `declared` change first".into())
-                })?;
-                for event in rest {
-                    incident.apply(event);
-                }
-                self.insert_incident(&incident).await?;
-                self.insert_events(number, &events).await?;
-                let mut state = Value::Null;
-                let (more, effects) = reactor.declared(&incident, &mut state, &changes);
-                self.append_changes(&incident, now, actor, more).await?;
-                let wake = self.apply_effects(ms(now), &effects).await?;
-                if !state.is_null() {
-                    self.save_policy_state(number, &state, ms(now)).await?;
-                }
+                let (incident, _, wake) =
+                    self.declare_incident(changes.clone(), now, actor, react).await?;
+                let number = incident.id;
                 Ok((number, wake))
             }
 

@@ -10,7 +10,8 @@ use sqlx::{PgConnection, SqliteConnection};
 use crate::codec::{self, stamp, to_millis_precision};
 use crate::error::{corrupt, db_err};
 use crate::outbox::{OutboxItem, OutboxQueries};
-use crate::queries::{Dialect, Queries};
+use crate::policy_state::PolicyStateQueries;
+use crate::queries::Queries;
 use crate::timers::{TimerChange, TimerQueries};
 use crate::{Backend, SLOW_WRITE, Store, StoreError, finish};
 
@@ -43,6 +44,28 @@ pub(crate) trait EffectQueries {
     /// one order); returns whether a wake-up is due (a timer set or an item queued). On
     /// PostgreSQL the inserts' statement triggers (migration 0011) notify on commit.
     async fn apply_effects(&mut self, now: i64, effects: &Effects) -> Result<bool, StoreError>;
+    /// [`Self::apply_effects`] for the incident `fresh` created in this transaction: its timers
+    /// cannot be armed yet, so they are inserted without reading first.
+    async fn apply_new_incident_effects(
+        &mut self,
+        now: i64,
+        effects: &Effects,
+        fresh: IncidentNumber,
+    ) -> Result<bool, StoreError>;
+
+    /// Declares an incident from `changes` (a `declared` change first), with the changes and
+    /// effects `react` adds seeing it and its (empty) policy state: the incident is written
+    /// once in its final state, its events with one statement. Returns it, its events and
+    /// whether to wake.
+    async fn declare_incident<F>(
+        &mut self,
+        changes: Vec<Change>,
+        now: Timestamp,
+        actor: &str,
+        react: F,
+    ) -> Result<(Incident, Vec<TimelineEvent>, bool), StoreError>
+    where
+        F: FnOnce(&Incident, &mut serde_json::Value) -> (Vec<Change>, Effects) + Send;
 
     /// Appends `changes` after `before` (locked by the caller) and writes the snapshot.
     async fn append_changes(
@@ -65,10 +88,65 @@ macro_rules! impl_effect_queries {
                 let mut timers: Vec<&TimerChange> = effects.timers.iter().collect();
                 // Stable: the changes of one key keep their order, and the last one decides.
                 timers.sort_by(|a, b| a.key().cmp(b.key()));
-                let mut wake = self.apply_timer_changes(&timers, now).await?;
+                let mut wake = self.apply_timer_changes(&timers, now, None).await?;
                 // On PostgreSQL the inserts' statement triggers notify the other processes.
                 wake |= self.insert_outbox(&effects.outbox, now).await?;
                 Ok(wake)
+            }
+
+            async fn apply_new_incident_effects(
+                &mut self,
+                now: i64,
+                effects: &Effects,
+                fresh: IncidentNumber,
+            ) -> Result<bool, StoreError> {
+                let mut timers: Vec<&TimerChange> = effects.timers.iter().collect();
+                timers.sort_by(|a, b| a.key().cmp(b.key()));
+                let mut wake = self.apply_timer_changes(&timers, now, Some(fresh)).await?;
+                wake |= self.insert_outbox(&effects.outbox, now).await?;
+                Ok(wake)
+            }
+
+            async fn declare_incident<F>(
+                &mut self,
+                changes: Vec<Change>,
+                now: Timestamp,
+                actor: &str,
+                react: F,
+            ) -> Result<(Incident, Vec<TimelineEvent>, bool), StoreError>
+            where
+                F: FnOnce(&Incident, &mut serde_json::Value) -> (Vec<Change>, Effects) + Send,
+            {
+                let number = IncidentNumber(self.next_incident_number().await?);
+                let mut events = stamp(0, now, actor, changes);
+                let Some((first, rest)) = events.split_first() else {
+                    return Err(StoreError::Internal("declare without changes".into()));
+                };
+                let mut incident = Incident::from_declared(number, first).ok_or_else(|| {
+                    StoreError::Internal("declare needs a `declared` change first".into())
+                })?;
+                for event in rest {
+                    incident.apply(event);
+                }
+                let mut state = serde_json::Value::Null;
+                let (more, effects) = react(&incident, &mut state);
+                // The reaction's changes follow the declaration's, and the incident is written
+                // once in its final state: fewer statements on the alert → page path.
+                let more = stamp(incident.last_seq, now, actor, more);
+                for event in &more {
+                    incident.apply(event);
+                }
+                events.extend(more);
+                self.insert_incident(&incident).await?;
+                self.insert_events(number, &events).await?;
+                let wake = self
+                    .apply_new_incident_effects(codec::ms(now), &effects, number)
+                    .await?;
+                if !state.is_null() {
+                    self.save_policy_state(number, &state, codec::ms(now))
+                        .await?;
+                }
+                Ok((incident, events, wake))
             }
 
             async fn append_changes(
@@ -161,7 +239,9 @@ impl Store {
             conn.insert_incident(&incident).await?;
             conn.insert_events(number, &events).await?;
             let effects = effects(&incident);
-            let wake = conn.apply_effects(codec::ms(now), &effects).await?;
+            let wake = conn
+                .apply_new_incident_effects(codec::ms(now), &effects, number)
+                .await?;
             Ok(((incident, events), wake))
         })?;
         if wake {

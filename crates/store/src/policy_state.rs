@@ -13,7 +13,7 @@ use muster_core::{Change, DomainError, Incident, IncidentNumber, TimelineEvent, 
 use serde_json::Value;
 use sqlx::{PgConnection, SqliteConnection};
 
-use crate::codec::{self, stamp, to_millis_precision};
+use crate::codec::{self, to_millis_precision};
 use crate::effects::{EffectQueries, Effects, decode_json, encode_json};
 use crate::error::db_err;
 use crate::queries::Queries;
@@ -133,29 +133,9 @@ impl Store {
             ));
         }
         let now = to_millis_precision(now);
-        let at = codec::ms(now);
         let (result, wake) = write_tx!(self, |conn| {
-            let number = IncidentNumber(conn.next_incident_number().await?);
-            let mut events = stamp(0, now, actor, changes);
-            let Some((first, rest)) = events.split_first() else {
-                return Err(StoreError::Internal("declare without changes".into()));
-            };
-            let mut incident = Incident::from_declared(number, first).ok_or_else(|| {
-                StoreError::Internal("declare needs a `declared` change first".into())
-            })?;
-            for event in rest {
-                incident.apply(event);
-            }
-            conn.insert_incident(&incident).await?;
-            conn.insert_events(number, &events).await?;
-            let mut state = Value::Null;
-            let (more, effects) = react(&incident, &mut state);
-            let (incident, appended) = conn.append_changes(&incident, now, actor, more).await?;
-            events.extend(appended);
-            let wake = conn.apply_effects(at, &effects).await?;
-            if !state.is_null() {
-                conn.save_policy_state(number, &state, at).await?;
-            }
+            let (incident, events, wake) =
+                conn.declare_incident(changes, now, actor, react).await?;
             Ok(((incident, events), wake))
         })?;
         if wake {

@@ -258,10 +258,12 @@ pub(crate) trait TimerQueries {
     async fn set_timer(&mut self, spec: &TimerSpec, now: i64) -> Result<bool, StoreError>;
     /// Applies `changes` (sorted by key; the last change of a key decides) with a read, a
     /// cancel and an insert for all of them; returns whether a timer was armed.
+    /// `fresh`: the incident created in this transaction; its keys are not read first.
     async fn apply_timer_changes(
         &mut self,
         changes: &[&TimerChange],
         now: i64,
+        fresh: Option<IncidentNumber>,
     ) -> Result<bool, StoreError>;
     async fn claim_timers(
         &mut self,
@@ -404,18 +406,27 @@ macro_rules! impl_timer_queries {
                 &mut self,
                 changes: &[&TimerChange],
                 now: i64,
+                fresh: Option<IncidentNumber>,
             ) -> Result<bool, StoreError> {
                 let wanted = final_changes(changes);
                 if wanted.is_empty() {
                     return Ok(false);
                 }
-                let keys: Vec<&str> = wanted.iter().map(|(k, _)| *k).collect();
-                let live: Vec<(i64, String, Option<i64>, i64, String)> =
+                // Timers of an incident created in this transaction cannot be armed yet; were
+                // one armed anyway, its insert would conflict and take the one-by-one way.
+                let unread = fresh.is_some_and(|n| {
+                    wanted.iter().all(|(_, spec)| spec.is_some_and(|s| s.incident == Some(n)))
+                });
+                let live: Vec<(i64, String, Option<i64>, i64, String)> = if unread {
+                    Vec::new()
+                } else {
+                    let keys: Vec<&str> = wanted.iter().map(|(k, _)| *k).collect();
                     sqlx::query_as(dialect(LIVE_SQLITE, LIVE_PG, Self::DIALECT))
                         .bind(serde_json::json!(keys).to_string())
                         .fetch_all(&mut *self)
                         .await
-                        .map_err(db_err)?;
+                        .map_err(db_err)?
+                };
                 let live: HashMap<&str, &(i64, String, Option<i64>, i64, String)> =
                     live.iter().map(|row| (row.1.as_str(), row)).collect();
                 let mut cancel = Vec::new();

@@ -173,6 +173,26 @@ backend_tests! {
         assert_eq!(db.store.outbox_for_incident(inc.id).await.unwrap()[0].idempotency_key, "INC-2/page");
     }
 
+    async fn a_new_incidents_timer_whose_key_is_already_armed_still_moves_it(db) {
+        // Not what the engine does (its keys name the incident), but the unread insert of a new
+        // incident's timers must not lose a set when a key is armed after all.
+        let store = &db.store;
+        store.apply_effects(t0(), &timers(vec![set("INC-1/ack", None, 60)])).await.unwrap();
+        let changes = muster_core::declare("first", Severity::Sev2, &[], &vocab()).unwrap();
+        let (inc, _) = store
+            .declare_with_effects("alice", at(1), changes, |incident| Effects {
+                timers: vec![set("INC-1/ack", Some(incident.id), 300), set("INC-1/b", Some(incident.id), 5)],
+                outbox: Vec::new(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(states(store, "INC-1/ack").await, [TimerState::Cancelled, TimerState::Pending]);
+        let armed = store.timers_for_incident(inc.id).await.unwrap();
+        let keys: BTreeSet<&str> = armed.iter().map(|t| t.key.as_str()).collect();
+        assert_eq!(keys, BTreeSet::from(["INC-1/ack", "INC-1/b"]));
+        assert_eq!(store.next_timer_due().await.unwrap(), Some(at(5)));
+    }
+
     async fn set_moves_and_cancel_disarms(db) {
         let store = &db.store;
         store.apply_effects(t0(), &timers(vec![set("k", None, 60)])).await.unwrap();
