@@ -286,7 +286,7 @@ fn chunk_sizes(mut n: usize) -> Vec<usize> {
 /// SQLite's `INSERT … VALUES (…), (…) RETURNING …` for `rows` rows. Anonymous `?`
 /// parameters: SQLite finds a numbered one by a linear scan, so binding 900 `$N` costs a
 /// quadratic number of steps.
-fn insert_sql(rows: usize) -> String {
+fn insert_sql(rows: usize, returning: bool) -> String {
     const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     let mut sql = format!("INSERT INTO alerts ({INSERT_COLUMNS}) VALUES ");
     for r in 0..rows {
@@ -295,7 +295,9 @@ fn insert_sql(rows: usize) -> String {
         }
         sql.push_str(ROW);
     }
-    sql.push_str(" RETURNING id, integration, dedup_key");
+    if returning {
+        sql.push_str(" RETURNING id, integration, dedup_key");
+    }
     sql
 }
 
@@ -317,15 +319,62 @@ fn numbered(sql: &str) -> String {
 /// The inserted rows, or `Unavailable` when another node inserted the same open key first
 /// (only possible when the advisory lock was bypassed): the sender retries on 503 and dedups
 /// then.
-fn inserted_or_busy(
-    answer: Result<Vec<(i64, String, String)>, sqlx::Error>,
-) -> Result<Vec<(i64, String, String)>, StoreError> {
+fn inserted_or_busy<T>(answer: Result<T, sqlx::Error>) -> Result<T, StoreError> {
     match answer {
         Ok(rows) => Ok(rows),
         Err(sqlx::Error::Database(d)) if d.is_unique_violation() => Err(StoreError::Unavailable(
             "concurrent delivery of the same alert".into(),
         )),
         Err(e) => Err(db_err(e)),
+    }
+}
+
+/// Binds one alert row's columns in [`INSERT_COLUMNS`] order.
+fn bind_row<A: sqlx::Arguments>(args: &mut A, a: &StoredAlert) -> Result<(), StoreError>
+where
+    for<'t> &'t str: sqlx::Encode<'t, A::Database> + sqlx::Type<A::Database>,
+    for<'t> String: sqlx::Encode<'t, A::Database> + sqlx::Type<A::Database>,
+    for<'t> i64: sqlx::Encode<'t, A::Database> + sqlx::Type<A::Database>,
+    for<'t> Option<i64>: sqlx::Encode<'t, A::Database> + sqlx::Type<A::Database>,
+{
+    let bound = (|| {
+        args.add(a.integration.as_str())?;
+        args.add(a.dedup_key.as_str())?;
+        args.add(a.group_key.as_str())?;
+        args.add(a.status.as_str())?;
+        args.add(a.service.as_str())?;
+        args.add(a.severity.as_str())?;
+        args.add(a.summary.as_str())?;
+        Ok::<_, sqlx::error::BoxDynError>(())
+    })();
+    bound.map_err(|e| StoreError::Internal(format!("cannot bind an alert: {e}")))?;
+    let bound = (|| {
+        args.add(encode_labels(&a.labels)?)?;
+        args.add(encode_labels(&a.annotations)?)?;
+        args.add(encode_json(&a.payload)?)?;
+        args.add(a.count)?;
+        args.add(ms(a.first_seen))?;
+        args.add(ms(a.last_seen))?;
+        args.add(a.incident.map(|n| n.0))?;
+        Ok::<_, sqlx::error::BoxDynError>(())
+    })();
+    bound.map_err(|e| StoreError::Internal(format!("cannot bind an alert: {e}")))
+}
+
+/// The id of the last row a statement inserted, where the backend says it (SQLite).
+trait LastId {
+    fn last_id(&self) -> Option<i64>;
+}
+
+impl LastId for sqlx::sqlite::SqliteQueryResult {
+    fn last_id(&self) -> Option<i64> {
+        Some(self.last_insert_rowid())
+    }
+}
+
+impl LastId for sqlx::postgres::PgQueryResult {
+    fn last_id(&self) -> Option<i64> {
+        None
     }
 }
 
@@ -536,32 +585,42 @@ macro_rules! impl_alert_batch {
                     inserted.extend(inserted_or_busy(answer)?);
                     rest = &[];
                 }
+                // SQLite: no RETURNING. Its rows would come back one message (and one thread
+                // wake-up) each; a statement's rows get consecutive ids instead (AUTOINCREMENT,
+                // one writer), the last of which the answer names.
+                let mut sqlite_ids: Vec<i64> = Vec::new();
                 for size in chunk_sizes(rest.len()) {
                     let (chunk, tail) = rest.split_at(size);
                     rest = tail;
                     let sql = match <Self as Queries>::DIALECT {
-                        Dialect::Sqlite => insert_sql(size),
-                        Dialect::Postgres => numbered(&insert_sql(size)),
+                        Dialect::Sqlite => insert_sql(size, false),
+                        Dialect::Postgres => numbered(&insert_sql(size, true)),
                     };
-                    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                    let mut args = <<Self as sqlx::Connection>::Database as sqlx::Database>::Arguments::default();
                     for a in chunk {
-                        query = query
-                            .bind(a.integration.clone())
-                            .bind(a.dedup_key.clone())
-                            .bind(a.group_key.clone())
-                            .bind(a.status.as_str())
-                            .bind(a.service.clone())
-                            .bind(a.severity.as_str())
-                            .bind(a.summary.clone())
-                            .bind(encode_labels(&a.labels)?)
-                            .bind(encode_labels(&a.annotations)?)
-                            .bind(encode_json(&a.payload)?)
-                            .bind(a.count)
-                            .bind(ms(a.first_seen))
-                            .bind(ms(a.last_seen))
-                            .bind(a.incident.map(|n| n.0));
+                        bind_row(&mut args, a)?;
                     }
-                    inserted.extend(inserted_or_busy(query.fetch_all(&mut *self).await)?);
+                    if <Self as Queries>::DIALECT == Dialect::Sqlite {
+                        let done = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+                            .execute(&mut *self)
+                            .await;
+                        let last = inserted_or_busy(done.map(|d| d.last_id()))?
+                            .ok_or_else(|| StoreError::Internal("no id for inserted alerts".into()))?;
+                        let first = last - size as i64 + 1;
+                        sqlite_ids.extend(first..=last);
+                    } else {
+                        let answer = sqlx::query_as_with(sqlx::AssertSqlSafe(sql), args)
+                            .fetch_all(&mut *self)
+                            .await;
+                        inserted.extend(inserted_or_busy(answer)?);
+                    }
+                }
+                drop(rows);
+                for (key, id) in keys.into_iter().zip(sqlite_ids) {
+                    if let Some(Some(open)) = batch.open.get_mut(&key) {
+                        open.alert.id = id;
+                        open.pending = false;
+                    }
                 }
                 for (id, integration, dedup) in inserted {
                     if let Some(Some(open)) = batch.open.get_mut(&(integration, dedup)) {

@@ -84,19 +84,9 @@ impl Batcher {
 }
 
 async fn run(worker: Worker, mut rx: mpsc::Receiver<Job>) {
-    let cap: usize = std::env::var("MUSTER_BATCH_ALERTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(usize::MAX);
-    while let Some(first) = rx.recv().await {
-        let mut alerts = first.signals.len();
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH && alerts < cap {
-            let Ok(job) = rx.try_recv() else { break };
-            alerts += job.signals.len();
-            jobs.push(job);
-        }
-        commit(&worker, jobs).await;
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        commit(&worker, std::mem::take(&mut jobs)).await;
     }
 }
 
