@@ -44,13 +44,13 @@ pub(crate) trait EffectQueries {
     /// one order); returns whether a wake-up is due (a timer set or an item queued). On
     /// PostgreSQL the inserts' statement triggers (migration 0011) notify on commit.
     async fn apply_effects(&mut self, now: i64, effects: &Effects) -> Result<bool, StoreError>;
-    /// [`Self::apply_effects`] for the incident `fresh` created in this transaction: its timers
-    /// cannot be armed yet, so they are inserted without reading first.
-    async fn apply_new_incident_effects(
+    /// [`Self::apply_effects`]; `fresh` names an incident created in this transaction, whose
+    /// timers cannot be armed yet, so they are inserted without reading first.
+    async fn apply_effects_of(
         &mut self,
         now: i64,
         effects: &Effects,
-        fresh: IncidentNumber,
+        fresh: Option<IncidentNumber>,
     ) -> Result<bool, StoreError>;
 
     /// Declares an incident from `changes` (a `declared` change first), with the changes and
@@ -85,24 +85,20 @@ macro_rules! impl_effect_queries {
                 now: i64,
                 effects: &Effects,
             ) -> Result<bool, StoreError> {
-                let mut timers: Vec<&TimerChange> = effects.timers.iter().collect();
-                // Stable: the changes of one key keep their order, and the last one decides.
-                timers.sort_by(|a, b| a.key().cmp(b.key()));
-                let mut wake = self.apply_timer_changes(&timers, now, None).await?;
-                // On PostgreSQL the inserts' statement triggers notify the other processes.
-                wake |= self.insert_outbox(&effects.outbox, now).await?;
-                Ok(wake)
+                self.apply_effects_of(now, effects, None).await
             }
 
-            async fn apply_new_incident_effects(
+            async fn apply_effects_of(
                 &mut self,
                 now: i64,
                 effects: &Effects,
-                fresh: IncidentNumber,
+                fresh: Option<IncidentNumber>,
             ) -> Result<bool, StoreError> {
                 let mut timers: Vec<&TimerChange> = effects.timers.iter().collect();
+                // Stable: the changes of one key keep their order, and the last one decides.
                 timers.sort_by(|a, b| a.key().cmp(b.key()));
-                let mut wake = self.apply_timer_changes(&timers, now, Some(fresh)).await?;
+                let mut wake = self.apply_timer_changes(&timers, now, fresh).await?;
+                // On PostgreSQL the inserts' statement triggers notify the other processes.
                 wake |= self.insert_outbox(&effects.outbox, now).await?;
                 Ok(wake)
             }
@@ -140,7 +136,7 @@ macro_rules! impl_effect_queries {
                 self.insert_incident(&incident).await?;
                 self.insert_events(number, &events).await?;
                 let wake = self
-                    .apply_new_incident_effects(codec::ms(now), &effects, number)
+                    .apply_effects_of(codec::ms(now), &effects, Some(number))
                     .await?;
                 if !state.is_null() {
                     self.save_policy_state(number, &state, codec::ms(now))
@@ -240,7 +236,7 @@ impl Store {
             conn.insert_events(number, &events).await?;
             let effects = effects(&incident);
             let wake = conn
-                .apply_new_incident_effects(codec::ms(now), &effects, number)
+                .apply_effects_of(codec::ms(now), &effects, Some(number))
                 .await?;
             Ok(((incident, events), wake))
         })?;
