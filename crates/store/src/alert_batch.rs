@@ -10,6 +10,7 @@
 //! one global order, so concurrent batches on several nodes neither deadlock nor open two
 //! incidents for one group.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use muster_core::alert::{self, AlertAction, AlertSignal, AlertStatus};
@@ -19,19 +20,27 @@ use sqlx::{PgConnection, SqliteConnection};
 
 use crate::StoreError;
 use crate::alerts::{
-    AlertQueries, AlertReactor, AlertRef, IngestKind, Ingested, StoredAlert, decode_alert,
-    encode_labels, new_alert,
+    AlertQueries, AlertReactor, AlertRef, EncodedAlert, IngestKind, Ingested, StoredAlert,
+    decode_alert, new_alert,
 };
 use crate::codec::{from_ms, ms};
-use crate::effects::{EffectQueries, Effects, encode_json};
+use crate::effects::{EffectQueries, Effects};
 use crate::error::db_err;
 use crate::queries::{Dialect, Queries};
 
 /// (integration, key): a dedup key or a group key.
 pub(crate) type Key = (String, String);
 
-/// One request's signals, extra effects and actor.
-pub type Job<'a> = (&'a [AlertSignal], &'a Effects, &'a str);
+/// One request's signals, extra effects, actor, and the signals' JSON columns when the caller
+/// encoded them already (empty: encoded in the batch).
+pub type Job<'a> = (&'a [AlertSignal], &'a Effects, &'a str, &'a [EncodedAlert]);
+
+/// Where a signal is in the batch: (job, index).
+type Source = (usize, usize);
+
+/// foldhash, hashbrown's own hasher: the batch hashes every alert's keys several times.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type Set<K> = HashSet<K, foldhash::fast::RandomState>;
 
 /// An open alert as the batch knows it.
 #[derive(Clone)]
@@ -41,20 +50,26 @@ pub(crate) struct Open {
     incident_resolved: bool,
     /// Not inserted yet: its id is unknown until the next flush.
     pending: bool,
+    /// A pending alert's signal, whose labels and annotations its insert stores: the batch
+    /// copies none of them.
+    source: Option<Source>,
+    /// The last repeat's signal in this batch, whose payload the next write stores.
+    latest: Option<Source>,
 }
 
 /// The in-memory side of one batch.
-pub(crate) struct Batch {
+pub(crate) struct Batch<'a> {
+    jobs: &'a [Job<'a>],
     now: Timestamp,
     at: i64,
-    open: HashMap<Key, Option<Open>>,
-    groups: HashMap<Key, Option<(IncidentNumber, i64)>>,
-    silenced: HashSet<String>,
-    resolved: HashSet<IncidentNumber>,
+    open: Map<Key, Option<Open>>,
+    groups: Map<Key, Option<(IncidentNumber, i64)>>,
+    silenced: Set<String>,
+    resolved: Set<IncidentNumber>,
     /// Keys of pending alerts, in insertion order.
     inserts: Vec<Key>,
     /// Repeats of stored alerts: id → (key, times).
-    repeats: HashMap<i64, (Key, i64)>,
+    repeats: Map<i64, (Key, i64)>,
     /// Stored alerts whose incident was resolved: closed before a new occurrence opens.
     stale: Vec<i64>,
     results: Vec<Vec<Ingested>>,
@@ -63,7 +78,31 @@ pub(crate) struct Batch {
     wake: bool,
 }
 
-impl Batch {
+impl<'a> Batch<'a> {
+    /// The JSON columns of the signal at `src`: encoded by the caller, or here.
+    fn texts(&self, src: Source) -> Result<Cow<'a, EncodedAlert>, StoreError> {
+        let (signals, _, _, encoded) = self.jobs.get(src.0).ok_or_else(lost)?;
+        if let Some(e) = encoded.get(src.1) {
+            return Ok(Cow::Borrowed(e));
+        }
+        let signal = signals.get(src.1).ok_or_else(lost)?;
+        crate::alerts::encode_alert(signal).map(Cow::Owned)
+    }
+
+    /// A pending alert's JSON columns: labels and annotations from the signal that opened it,
+    /// the payload from its last repeat in the batch.
+    fn insert_texts(&self, open: &Open) -> Result<Cow<'a, EncodedAlert>, StoreError> {
+        let first = self.texts(open.source.ok_or_else(lost)?)?;
+        match open.latest {
+            Some(latest) if Some(latest) != open.source => {
+                let mut mixed = first.into_owned();
+                mixed.payload = self.texts(latest)?.payload.clone();
+                Ok(Cow::Owned(mixed))
+            }
+            _ => Ok(first),
+        }
+    }
+
     /// The open alert of `key`, if any: (pending, whether its incident was resolved).
     fn peek(&self, key: &Key) -> Option<(bool, bool)> {
         let open = self.open.get(key)?.as_ref()?;
@@ -98,13 +137,14 @@ impl Batch {
     }
 
     /// Counts a repeat of the open alert of `key`; a stored one is updated at the flush.
-    fn repeat(&mut self, job: usize, key: Key, signal: &AlertSignal) {
+    fn repeat(&mut self, src: Source, key: Key) {
+        let job = src.0;
         let Some(Some(open)) = self.open.get_mut(&key) else {
             return;
         };
         open.alert.count += 1;
         open.alert.last_seen = self.now;
-        open.alert.payload = signal.payload.clone();
+        open.latest = Some(src);
         let done = Ingested {
             kind: IngestKind::Repeated,
             alert: Some(AlertRef::from(&open.alert)),
@@ -123,6 +163,10 @@ impl Batch {
     }
 }
 
+fn lost() -> StoreError {
+    StoreError::Internal("a signal the batch lost".into())
+}
+
 /// Statements and steps of the batch, per connection type.
 pub(crate) trait AlertBatchQueries {
     /// Applies the jobs' signals in order; returns each job's results and whether to wake.
@@ -134,21 +178,22 @@ pub(crate) trait AlertBatchQueries {
     ) -> Result<(Vec<Vec<Ingested>>, bool), StoreError>;
     /// PostgreSQL only: the advisory locks of all the batch's keys, in one global order.
     async fn lock_all(&mut self, keys: Vec<String>) -> Result<(), StoreError>;
-    async fn prefetch(&mut self, batch: &mut Batch, jobs: &[Job<'_>]) -> Result<(), StoreError>;
-    async fn flush(&mut self, batch: &mut Batch) -> Result<(), StoreError>;
-    async fn insert_pending(&mut self, batch: &mut Batch) -> Result<(), StoreError>;
+    async fn prefetch(&mut self, batch: &mut Batch<'_>, jobs: &[Job<'_>])
+    -> Result<(), StoreError>;
+    async fn flush(&mut self, batch: &mut Batch<'_>) -> Result<(), StoreError>;
+    async fn insert_pending(&mut self, batch: &mut Batch<'_>) -> Result<(), StoreError>;
     async fn apply_signal<R: AlertReactor>(
         &mut self,
-        batch: &mut Batch,
-        job: usize,
+        batch: &mut Batch<'_>,
+        src: Source,
         signal: &AlertSignal,
         actor: &str,
         reactor: &R,
     ) -> Result<(), StoreError>;
     async fn open_new<R: AlertReactor>(
         &mut self,
-        batch: &mut Batch,
-        job: usize,
+        batch: &mut Batch<'_>,
+        src: Source,
         key: Key,
         signal: &AlertSignal,
         actor: &str,
@@ -157,8 +202,8 @@ pub(crate) trait AlertBatchQueries {
     #[allow(clippy::too_many_arguments)]
     async fn settle<R: AlertReactor>(
         &mut self,
-        batch: &mut Batch,
-        job: usize,
+        batch: &mut Batch<'_>,
+        src: Source,
         key: Key,
         signal: &AlertSignal,
         action: AlertAction,
@@ -229,11 +274,13 @@ fn decode_open(r: OpenRow) -> Result<Open, StoreError> {
         alert: decode_alert(row)?,
         incident_resolved: r.14.as_deref() == Some("resolved"),
         pending: false,
+        source: None,
+        latest: None,
     })
 }
 
 /// `[[integration, key], …]` as one JSON parameter, so each statement has one shape.
-fn keys_json(keys: &HashSet<&Key>) -> String {
+fn keys_json(keys: &[&Key]) -> String {
     let list: Vec<[&str; 2]> = keys.iter().map(|(a, b)| [a.as_str(), b.as_str()]).collect();
     json!(list).to_string()
 }
@@ -252,20 +299,22 @@ const PG_INSERT: &str = "INSERT INTO alerts (integration, dedup_key, group_key, 
 /// for thousands of rows the single statement is several times faster.
 const PG_JSON_ROWS: usize = 256;
 
+/// A pending alert's row: its columns, and its JSON columns from its signal.
+type Row<'a> = (&'a StoredAlert, Cow<'a, EncodedAlert>);
+
 /// The rows of a PostgreSQL insert as one JSON parameter (text columns stay text).
-fn rows_json(rows: &[&StoredAlert]) -> Result<String, StoreError> {
+fn rows_json(rows: &[Row<'_>]) -> String {
     let mut list = Vec::with_capacity(rows.len());
-    for a in rows {
+    for (a, texts) in rows {
         list.push(json!({
             "integration": a.integration, "dedup_key": a.dedup_key, "group_key": a.group_key,
             "status": a.status.as_str(), "service": a.service, "severity": a.severity.as_str(),
-            "summary": a.summary, "labels": encode_labels(&a.labels)?,
-            "annotations": encode_labels(&a.annotations)?, "payload": encode_json(&a.payload)?,
-            "count": a.count, "first_seen": ms(a.first_seen), "last_seen": ms(a.last_seen),
-            "incident": a.incident.map(|n| n.0),
+            "summary": a.summary, "labels": texts.labels, "annotations": texts.annotations,
+            "payload": texts.payload, "count": a.count, "first_seen": ms(a.first_seen),
+            "last_seen": ms(a.last_seen), "incident": a.incident.map(|n| n.0),
         }));
     }
-    Ok(Value::Array(list).to_string())
+    Value::Array(list).to_string()
 }
 
 /// Rows per multi-row insert, largest first: a few statement shapes, each prepared once.
@@ -330,7 +379,11 @@ fn inserted_or_busy<T>(answer: Result<T, sqlx::Error>) -> Result<T, StoreError> 
 }
 
 /// Binds one alert row's columns in [`INSERT_COLUMNS`] order.
-fn bind_row<A: sqlx::Arguments>(args: &mut A, a: &StoredAlert) -> Result<(), StoreError>
+fn bind_row<A: sqlx::Arguments>(
+    args: &mut A,
+    a: &StoredAlert,
+    texts: &EncodedAlert,
+) -> Result<(), StoreError>
 where
     for<'t> &'t str: sqlx::Encode<'t, A::Database> + sqlx::Type<A::Database>,
     for<'t> String: sqlx::Encode<'t, A::Database> + sqlx::Type<A::Database>,
@@ -349,9 +402,9 @@ where
     })();
     bound.map_err(|e| StoreError::Internal(format!("cannot bind an alert: {e}")))?;
     let bound = (|| {
-        args.add(encode_labels(&a.labels)?)?;
-        args.add(encode_labels(&a.annotations)?)?;
-        args.add(encode_json(&a.payload)?)?;
+        args.add(texts.labels.as_str())?;
+        args.add(texts.annotations.as_str())?;
+        args.add(texts.payload.as_str())?;
         args.add(a.count)?;
         args.add(ms(a.first_seen))?;
         args.add(ms(a.last_seen))?;
@@ -381,7 +434,7 @@ impl LastId for sqlx::postgres::PgQueryResult {
 /// The advisory-lock keys of a batch, as the per-signal path named them.
 fn lock_keys(jobs: &[Job<'_>]) -> Vec<String> {
     let mut keys = Vec::new();
-    for (signals, _, _) in jobs {
+    for (signals, _, _, _) in jobs {
         for s in signals.iter() {
             keys.push(format!("alert-group:{}:{}", s.integration, s.group_key));
             keys.push(format!("alert-key:{}:{}", s.integration, s.dedup_key));
@@ -400,7 +453,7 @@ const GROUPS_ONE: &str = "SELECT g.integration, g.group_key, g.incident, g.start
      WHERE g.integration = $1 AND g.group_key = $2 AND i.status <> 'resolved'";
 
 /// The only key of a set of one.
-fn single(keys: &HashSet<Key>) -> Option<&Key> {
+fn single(keys: &Set<Key>) -> Option<&Key> {
     match keys.len() {
         1 => keys.iter().next(),
         _ => None,
@@ -460,10 +513,10 @@ macro_rules! impl_alert_batch {
                 Ok(())
             }
 
-            async fn prefetch(&mut self, batch: &mut Batch, jobs: &[Job<'_>]) -> Result<(), StoreError> {
-                let mut dedup: HashSet<Key> = HashSet::new();
-                let mut groups: HashSet<Key> = HashSet::new();
-                for (signals, _, _) in jobs {
+            async fn prefetch(&mut self, batch: &mut Batch<'_>, jobs: &[Job<'_>]) -> Result<(), StoreError> {
+                let mut dedup: Set<Key> = Set::default();
+                let mut groups: Set<Key> = Set::default();
+                for (signals, _, _, _) in jobs {
                     for s in signals.iter() {
                         dedup.insert((s.integration.clone(), s.dedup_key.clone()));
                         groups.insert((s.integration.clone(), s.group_key.clone()));
@@ -483,7 +536,7 @@ macro_rules! impl_alert_batch {
                     None => {
                         let sql = dialect_sql::<Self>(SQLITE_OPEN, PG_OPEN);
                         sqlx::query_as(sqlx::AssertSqlSafe(sql.replace("{cols}", OPEN_COLUMNS)))
-                            .bind(keys_json(&dedup.iter().collect()))
+                            .bind(keys_json(&dedup.iter().collect::<Vec<_>>()))
                             .persistent(replan_never::<Self>())
                             .fetch_all(&mut *self)
                             .await
@@ -504,7 +557,7 @@ macro_rules! impl_alert_batch {
                         .await
                         .map_err(db_err)?,
                     None => sqlx::query_as(dialect_sql::<Self>(SQLITE_GROUPS, PG_GROUPS))
-                        .bind(keys_json(&groups.iter().collect()))
+                        .bind(keys_json(&groups.iter().collect::<Vec<_>>()))
                         .persistent(replan_never::<Self>())
                         .fetch_all(&mut *self)
                         .await
@@ -528,7 +581,7 @@ macro_rules! impl_alert_batch {
 
             /// Writes the buffered outcomes (stale closes first: a new occurrence may reuse
             /// the key) and gives pending alerts and their results their ids.
-            async fn flush(&mut self, batch: &mut Batch) -> Result<(), StoreError> {
+            async fn flush(&mut self, batch: &mut Batch<'_>) -> Result<(), StoreError> {
                 if !batch.stale.is_empty() {
                     sqlx::query(dialect_sql::<Self>(SQLITE_STALE, PG_STALE))
                         .bind(json!(std::mem::take(&mut batch.stale)).to_string())
@@ -540,11 +593,11 @@ macro_rules! impl_alert_batch {
                 if !batch.repeats.is_empty() {
                     let mut rows = Vec::with_capacity(batch.repeats.len());
                     for (id, (key, n)) in std::mem::take(&mut batch.repeats) {
-                        let payload = match batch.open.get(&key) {
-                            Some(Some(open)) => encode_json(&open.alert.payload)?,
-                            _ => continue,
+                        let Some(Some(Open { latest: Some(src), .. })) = batch.open.get(&key) else {
+                            continue;
                         };
-                        rows.push(json!({"id": id, "n": n, "payload": payload}));
+                        let texts = batch.texts(*src)?;
+                        rows.push(json!({"id": id, "n": n, "payload": texts.payload}));
                     }
                     sqlx::query(dialect_sql::<Self>(SQLITE_REPEAT, PG_REPEAT))
                         .bind(Value::Array(rows).to_string())
@@ -566,20 +619,20 @@ macro_rules! impl_alert_batch {
                 Ok(())
             }
 
-            async fn insert_pending(&mut self, batch: &mut Batch) -> Result<(), StoreError> {
+            async fn insert_pending(&mut self, batch: &mut Batch<'_>) -> Result<(), StoreError> {
                 let keys = std::mem::take(&mut batch.inserts);
-                let rows = keys
-                    .iter()
-                    .map(|k| match batch.open.get(k) {
-                        Some(Some(open)) => Ok(&open.alert),
-                        _ => Err(StoreError::Internal("pending alert not in the batch".into())),
-                    })
-                    .collect::<Result<Vec<&StoredAlert>, StoreError>>()?;
+                let mut rows: Vec<Row<'_>> = Vec::with_capacity(keys.len());
+                for k in &keys {
+                    let Some(Some(open)) = batch.open.get(k) else {
+                        return Err(StoreError::Internal("pending alert not in the batch".into()));
+                    };
+                    rows.push((&open.alert, batch.insert_texts(open)?));
+                }
                 let mut inserted: Vec<(i64, String, String)> = Vec::with_capacity(rows.len());
                 let mut rest = rows.as_slice();
                 if <Self as Queries>::DIALECT == Dialect::Postgres && rows.len() > PG_JSON_ROWS {
                     let answer = sqlx::query_as(PG_INSERT)
-                        .bind(rows_json(&rows)?)
+                        .bind(rows_json(&rows))
                         .fetch_all(&mut *self)
                         .await;
                     inserted.extend(inserted_or_busy(answer)?);
@@ -597,8 +650,8 @@ macro_rules! impl_alert_batch {
                         Dialect::Postgres => numbered(&insert_sql(size, true)),
                     };
                     let mut args = <<Self as sqlx::Connection>::Database as sqlx::Database>::Arguments::default();
-                    for a in chunk {
-                        bind_row(&mut args, a)?;
+                    for (a, texts) in chunk {
+                        bind_row(&mut args, a, texts)?;
                     }
                     if <Self as Queries>::DIALECT == Dialect::Sqlite {
                         let done = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
@@ -633,8 +686,8 @@ macro_rules! impl_alert_batch {
 
             async fn apply_signal<R: AlertReactor>(
                 &mut self,
-                batch: &mut Batch,
-                job: usize,
+                batch: &mut Batch<'_>,
+                src: Source,
                 signal: &AlertSignal,
                 actor: &str,
                 reactor: &R,
@@ -655,27 +708,27 @@ macro_rules! impl_alert_batch {
                 }
                 match (signal.action, open) {
                     (AlertAction::Trigger, Some(_)) => {
-                        batch.repeat(job, key, signal);
+                        batch.repeat(src, key);
                         Ok(())
                     }
                     (AlertAction::Trigger, None) => {
-                        self.open_new(batch, job, key, signal, actor, reactor).await
+                        self.open_new(batch, src, key, signal, actor, reactor).await
                     }
                     (_, None) => {
                         let done = Ingested { kind: IngestKind::NoOpenAlert, alert: None };
-                        batch.record(job, done, None);
+                        batch.record(src.0, done, None);
                         Ok(())
                     }
                     (action, Some(_)) => {
-                        self.settle(batch, job, key, signal, action, actor, reactor).await
+                        self.settle(batch, src, key, signal, action, actor, reactor).await
                     }
                 }
             }
 
             async fn open_new<R: AlertReactor>(
                 &mut self,
-                batch: &mut Batch,
-                job: usize,
+                batch: &mut Batch<'_>,
+                src: Source,
                 key: Key,
                 signal: &AlertSignal,
                 actor: &str,
@@ -704,18 +757,24 @@ macro_rules! impl_alert_batch {
                 let done = Ingested { kind, alert: Some(AlertRef::from(&alert)) };
                 batch.open.insert(
                     key.clone(),
-                    Some(Open { alert, incident_resolved: false, pending: true }),
+                    Some(Open {
+                        alert,
+                        incident_resolved: false,
+                        pending: true,
+                        source: Some(src),
+                        latest: None,
+                    }),
                 );
                 batch.inserts.push(key.clone());
-                batch.record(job, done, Some(key));
+                batch.record(src.0, done, Some(key));
                 Ok(())
             }
 
             #[allow(clippy::too_many_arguments)]
             async fn settle<R: AlertReactor>(
                 &mut self,
-                batch: &mut Batch,
-                job: usize,
+                batch: &mut Batch<'_>,
+                src: Source,
                 key: Key,
                 signal: &AlertSignal,
                 action: AlertAction,
@@ -741,14 +800,20 @@ macro_rules! impl_alert_batch {
                 let still_open = updated.filter(|a| a.status != AlertStatus::Resolved);
                 batch.open.insert(
                     key,
-                    still_open.map(|alert| Open { alert, incident_resolved: false, pending: false }),
+                    still_open.map(|alert| Open {
+                        alert,
+                        incident_resolved: false,
+                        pending: false,
+                        source: None,
+                        latest: None,
+                    }),
                 );
                 if let Some(n) = incident
                     && self.incident_resolved(Some(n)).await?
                 {
                     batch.resolved.insert(n);
                 }
-                batch.record(job, done, None);
+                batch.record(src.0, done, None);
                 Ok(())
             }
 
@@ -759,16 +824,17 @@ macro_rules! impl_alert_batch {
                 reactor: &R,
             ) -> Result<(Vec<Vec<Ingested>>, bool), StoreError> {
                 let mut batch = Batch {
+                    jobs,
                     now,
                     at: ms(now),
-                    open: HashMap::new(),
-                    groups: HashMap::new(),
-                    silenced: HashSet::new(),
-                    resolved: HashSet::new(),
+                    open: Map::default(),
+                    groups: Map::default(),
+                    silenced: Set::default(),
+                    resolved: Set::default(),
                     inserts: Vec::new(),
-                    repeats: HashMap::new(),
+                    repeats: Map::default(),
                     stale: Vec::new(),
-                    results: jobs.iter().map(|(s, _, _)| Vec::with_capacity(s.len())).collect(),
+                    results: jobs.iter().map(|j| Vec::with_capacity(j.0.len())).collect(),
                     unpatched: Vec::new(),
                     wake: false,
                 };
@@ -776,12 +842,12 @@ macro_rules! impl_alert_batch {
                     self.lock_all(lock_keys(jobs)).await?;
                 }
                 self.prefetch(&mut batch, jobs).await?;
-                for (job, (signals, extra, actor)) in jobs.iter().enumerate() {
+                for (job, (signals, extra, actor, _)) in jobs.iter().enumerate() {
                     if !extra.is_empty() {
                         batch.wake |= self.apply_effects(batch.at, extra).await?;
                     }
-                    for signal in signals.iter() {
-                        self.apply_signal(&mut batch, job, signal, actor, reactor).await?;
+                    for (i, signal) in signals.iter().enumerate() {
+                        self.apply_signal(&mut batch, (job, i), signal, actor, reactor).await?;
                     }
                 }
                 self.flush(&mut batch).await?;

@@ -26,8 +26,8 @@ use crate::queries::Queries;
 use crate::wake::WakeShared;
 
 pub use crate::alerts::{
-    AlertFilter, AlertReactor, AlertRef, DEFAULT_ALERT_LIMIT, IncidentAction, IngestKind, Ingested,
-    MAX_ALERT_LIMIT, StoredAlert,
+    AlertFilter, AlertReactor, AlertRef, DEFAULT_ALERT_LIMIT, EncodedAlert, IncidentAction,
+    IngestKind, Ingested, MAX_ALERT_LIMIT, StoredAlert, encode_alert,
 };
 pub use crate::effects::Effects;
 pub use crate::outbox::{ClaimedOutbox, MAX_DEAD_LETTERS, OutboxItem, OutboxRecord, OutboxState};

@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 
 use muster_core::Clock;
 use muster_core::alert::AlertSignal;
-use muster_store::{Effects, Ingested, Store, StoreError};
+use muster_store::{Effects, EncodedAlert, Ingested, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Reactor;
@@ -27,6 +27,8 @@ pub type Reply = Result<Vec<Ingested>, StoreError>;
 struct Job {
     actor: String,
     signals: Vec<AlertSignal>,
+    /// The signals' JSON columns, encoded by the request's handler: off the serial path.
+    encoded: Vec<EncodedAlert>,
     extra: Effects,
     /// The signals come back with the answer, so nobody copies them.
     reply: oneshot::Sender<(Vec<AlertSignal>, Reply)>,
@@ -61,10 +63,15 @@ impl Batcher {
         signals: Vec<AlertSignal>,
         extra: Effects,
     ) -> (Vec<AlertSignal>, Reply) {
+        let encoded = match signals.iter().map(muster_store::encode_alert).collect() {
+            Ok(encoded) => encoded,
+            Err(e) => return (signals, Err(e)),
+        };
         let (reply, answer) = oneshot::channel();
         let job = Job {
             actor,
             signals,
+            encoded,
             extra,
             reply,
         };
@@ -107,9 +114,12 @@ async fn commit(worker: &Worker, jobs: Vec<Job>) {
         actor: "integration".into(),
         now,
     };
-    let batch: Vec<(&[AlertSignal], &Effects, &str)> = jobs
+    let batch: Vec<(&[AlertSignal], &Effects, &str, &[EncodedAlert])> = jobs
         .iter()
-        .map(|j| (j.signals.as_slice(), &j.extra, j.actor.as_str()))
+        .map(|j| {
+            let encoded = j.encoded.as_slice();
+            (j.signals.as_slice(), &j.extra, j.actor.as_str(), encoded)
+        })
         .collect();
     let result = worker.store.ingest_alert_batch(&batch, now, &reactor).await;
     drop(batch);
@@ -121,7 +131,12 @@ async fn commit(worker: &Worker, jobs: Vec<Job>) {
         }
         Err(_) if jobs.len() > 1 => {
             for job in jobs {
-                let one = [(job.signals.as_slice(), &job.extra, job.actor.as_str())];
+                let one = [(
+                    job.signals.as_slice(),
+                    &job.extra,
+                    job.actor.as_str(),
+                    job.encoded.as_slice(),
+                )];
                 let r = worker.store.ingest_alert_batch(&one, now, &reactor).await;
                 let _ = job
                     .reply

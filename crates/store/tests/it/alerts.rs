@@ -206,10 +206,22 @@ backend_tests! {
         // past PostgreSQL's switch to one JSON-fed insert.
         let store = &db.store;
         let none = Effects::default();
-        let jobs: Vec<Vec<AlertSignal>> = (0..4)
-            .map(|j| (0..120).map(|n| signal(AlertAction::Trigger, &format!("k{}", (j * 60 + n) % 300), "big")).collect())
+        let one = |j: usize, n: usize| {
+            let key = format!("k{}", (j * 60 + n) % 300);
+            let mut s = signal(AlertAction::Trigger, &key, "big");
+            s.labels.insert("from".into(), format!("{j}-{n}"));
+            s.payload = json!({"k": key, "from": format!("{j}-{n}")});
+            s
+        };
+        let jobs: Vec<Vec<AlertSignal>> = (0..4).map(|j| (0..120).map(|n| one(j, n)).collect()).collect();
+        // Jobs 1 and 3 come with their JSON columns encoded by the caller, as intake does.
+        let encoded: Vec<Vec<muster_store::EncodedAlert>> = jobs
+            .iter()
+            .enumerate()
+            .map(|(j, s)| if j % 2 == 1 { s.iter().map(|s| muster_store::encode_alert(s).unwrap()).collect() } else { Vec::new() })
             .collect();
-        let refs: Vec<(&[AlertSignal], &Effects, &str)> = jobs.iter().map(|j| (j.as_slice(), &none, "am")).collect();
+        let refs: Vec<(&[AlertSignal], &Effects, &str, &[muster_store::EncodedAlert])> =
+            jobs.iter().zip(&encoded).map(|(j, e)| (j.as_slice(), &none, "am", e.as_slice())).collect();
         let done = store.ingest_alert_batch(&refs, at(0), &TestReactor).await.unwrap();
         assert_eq!(done.len(), 4);
         let kinds: Vec<IngestKind> = done.iter().flatten().map(|d| d.kind).collect();
@@ -228,10 +240,33 @@ backend_tests! {
         assert_eq!(all.iter().map(|a| a.count).sum::<i64>(), 480);
         let incidents: std::collections::HashSet<_> = all.iter().map(|a| a.incident).collect();
         assert_eq!(incidents.len(), 1);
+        // Labels from each key's first signal, the payload from its last.
+        for a in &all {
+            let sent: Vec<&AlertSignal> = jobs.iter().flatten().filter(|s| s.dedup_key == a.dedup_key).collect();
+            assert_eq!(a.labels, sent[0].labels, "{}", a.dedup_key);
+            assert_eq!(a.payload, sent[sent.len() - 1].payload, "{}", a.dedup_key);
+        }
         // The answers carry the ids and counts the rows have.
         for d in done.iter().flatten() {
             let a = d.alert.as_ref().expect("alert");
             assert!(all.iter().any(|s| s.id == a.id && s.dedup_key == a.dedup_key && s.count >= a.count));
+        }
+        // Repeats of stored alerts in a later batch replace the payload, not the labels.
+        let again: Vec<AlertSignal> = (0..2).map(|n| {
+            let mut s = one(9, n);
+            s.dedup_key = format!("k{n}");
+            s.payload = json!({"again": n});
+            s
+        }).collect();
+        let again_encoded = vec![muster_store::encode_alert(&again[1]).unwrap()];
+        let refs = [(&again[..1], &none, "am", &[][..]), (&again[1..], &none, "am", &again_encoded[..])];
+        let done = store.ingest_alert_batch(&refs, at(60), &TestReactor).await.unwrap();
+        for (n, d) in done.iter().flatten().enumerate() {
+            assert_eq!(d.kind, IngestKind::Repeated);
+            let stored = store.alert(d.alert.as_ref().unwrap().id).await.unwrap().unwrap();
+            assert_eq!(stored.payload, json!({"again": n}));
+            let first = all.iter().find(|a| a.dedup_key == format!("k{n}")).unwrap();
+            assert_eq!(stored.labels, first.labels);
         }
         // A later webhook of the same group (within its window) joins by one lookup.
         let later = store.ingest_alerts(&[signal(AlertAction::Trigger, "late", "big")], &none, "am", at(120), &TestReactor).await.unwrap();
