@@ -258,7 +258,7 @@ backend_tests! {
             s.payload = json!({"again": n});
             s
         }).collect();
-        let again_encoded = vec![muster_store::encode_alert(&again[1]).unwrap()];
+        let again_encoded = [muster_store::encode_alert(&again[1]).unwrap()];
         let refs = [(&again[..1], &none, "am", &[][..]), (&again[1..], &none, "am", &again_encoded[..])];
         let done = store.ingest_alert_batch(&refs, at(60), &TestReactor).await.unwrap();
         for (n, d) in done.iter().flatten().enumerate() {
