@@ -21,6 +21,12 @@ pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long SQLite waits on another process's write lock before answering "busy".
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const SQLITE_READERS: u32 = 4;
+/// The writer's own automatic checkpoint, in WAL pages: only a safety net. Checkpoints are the
+/// background checkpointer's job ([`checkpoint_wal`]), so the single writer never copies the
+/// log into the database inside a commit — intake's group commit is the one serial step.
+const WRITER_AUTOCHECKPOINT_PAGES: &str = "8192";
+/// How often the checkpointer copies the WAL into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 const PG_MAX_CONNECTIONS: u32 = 10;
 
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -202,13 +208,13 @@ pub(crate) async fn open_sqlite(path: &Path) -> Result<SqlitePools, StoreError> 
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .idle_timeout(None)
         .max_lifetime(None);
-    let writer = retry_busy(|| {
-        writer
-            .clone()
-            .connect_with(options.clone().create_if_missing(true))
-    })
-    .await
-    .map_err(|e| sqlite_open_err(path, e))?;
+    let writer_options = options
+        .clone()
+        .create_if_missing(true)
+        .pragma("wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES);
+    let writer = retry_busy(|| writer.clone().connect_with(writer_options.clone()))
+        .await
+        .map_err(|e| sqlite_open_err(path, e))?;
 
     if let Err(e) = migrate_sqlite(&writer).await {
         writer.close().await;
@@ -319,4 +325,25 @@ pub(crate) async fn open_postgres(options: PgConnectOptions) -> Result<PgPool, S
         return Err(e);
     }
     Ok(pool)
+}
+
+/// Copies the WAL into the database every [`CHECKPOINT_EVERY`] from a reader connection
+/// (`PASSIVE`: it waits for no reader and no writer), until `stop` is dropped with the store or
+/// the pool is closed. A failure is logged; the writer's own checkpoint remains as a net.
+pub(crate) async fn checkpoint_wal(reader: SqlitePool, mut stop: tokio::sync::watch::Receiver<()>) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
+        }
+        if reader.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&reader)
+            .await
+        {
+            tracing::debug!(error = %e, "background WAL checkpoint failed");
+        }
+    }
 }

@@ -224,10 +224,15 @@ impl Store {
     /// Opens `sqlite://PATH` (folders and file created, WAL) or `postgres://…`, and applies
     /// migrations.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let wake = WakeShared::new();
         let backend = match connect::parse_url(url)? {
             connect::Target::Sqlite(path) => {
                 let pools = connect::open_sqlite(&path).await?;
                 tracing::debug!(path = %path.display(), "opened SQLite database");
+                tokio::spawn(connect::checkpoint_wal(
+                    pools.reader.clone(),
+                    wake.stopped(),
+                ));
                 Backend::Sqlite {
                     writer: pools.writer,
                     reader: pools.reader,
@@ -239,10 +244,7 @@ impl Store {
                 Backend::Postgres(pool)
             }
         };
-        Ok(Store {
-            backend,
-            wake: WakeShared::new(),
-        })
+        Ok(Store { backend, wake })
     }
 
     /// "sqlite" or "postgres".

@@ -47,6 +47,11 @@ impl WakeShared {
         })
     }
 
+    /// Changes never; ends (an error) when the store's last clone is dropped.
+    pub(crate) fn stopped(&self) -> watch::Receiver<()> {
+        self.stop.subscribe()
+    }
+
     /// Wakes every [`Wakeups`] of this store (now, or at its next `notified` call).
     pub(crate) fn wake(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);

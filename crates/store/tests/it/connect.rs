@@ -71,6 +71,37 @@ async fn sqlite_creates_folders_and_uses_wal_and_survives_reopening() {
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
 }
 
+#[tokio::test]
+async fn sqlite_checkpoints_in_the_background_not_in_the_writers_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("muster.db");
+    let store = Store::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let before = size();
+    // A few hundred WAL frames: under the writer's own threshold (and SQLite's default of
+    // 1,000), so only the background checkpointer copies them into the database file.
+    for n in 0..40 {
+        declare(
+            &store,
+            &format!("incident {n} {}", "x".repeat(150)),
+            Severity::Sev3,
+            &[],
+        )
+        .await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while size() <= before {
+        assert!(
+            Instant::now() < deadline,
+            "the database file never grew: no checkpoint ran"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    store.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn several_processes_starting_on_one_sqlite_file_migrate_once() {
     let dir = tempfile::tempdir().unwrap();
