@@ -318,7 +318,9 @@ fn rows_json(rows: &[Row<'_>]) -> String {
 }
 
 /// Rows per multi-row insert, largest first: a few statement shapes, each prepared once.
-const INSERT_CHUNKS: [usize; 4] = [64, 16, 4, 1];
+/// Powers of two, so a remainder under 64 rows takes at most six statements (each one a
+/// round trip to SQLite's thread on the serial path).
+const INSERT_CHUNKS: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
 
 /// Splits `n` rows into chunks of [`INSERT_CHUNKS`] sizes.
 fn chunk_sizes(mut n: usize) -> Vec<usize> {
@@ -859,3 +861,21 @@ macro_rules! impl_alert_batch {
 
 impl_alert_batch!(SqliteConnection);
 impl_alert_batch!(PgConnection);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_split_into_few_statements_of_the_prepared_shapes() {
+        assert_eq!(chunk_sizes(127), [64, 32, 16, 8, 4, 2, 1]);
+        assert_eq!(chunk_sizes(300), [64, 64, 64, 64, 32, 8, 4]);
+        assert!(chunk_sizes(0).is_empty());
+        for n in 0..200 {
+            let sizes = chunk_sizes(n);
+            assert_eq!(sizes.iter().sum::<usize>(), n);
+            assert!(sizes.iter().all(|s| INSERT_CHUNKS.contains(s)));
+            assert!(sizes.iter().filter(|s| **s < 64).count() <= 6);
+        }
+    }
+}

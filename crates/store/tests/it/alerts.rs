@@ -202,8 +202,8 @@ backend_tests! {
     }
 
     async fn a_group_commit_of_many_requests_stores_each_alert_once(db) {
-        // 300 new alerts: past every multi-row insert shape on SQLite (64, 16, 4, 1) and
-        // past PostgreSQL's switch to one JSON-fed insert.
+        // 300 new alerts: several multi-row insert shapes on SQLite (64, 32, 8, 4) and past
+        // PostgreSQL's switch to one JSON-fed insert.
         let store = &db.store;
         let none = Effects::default();
         let one = |j: usize, n: usize| {
