@@ -152,13 +152,18 @@ pub type RuntimeOverrides = BTreeMap<String, Vec<muster_core::schedule::Override
 
 /// The live run-time overrides of every schedule.
 pub async fn runtime_overrides(store: &Store) -> Result<RuntimeOverrides, StoreError> {
+    Ok(overrides_by_schedule(store.all_overrides().await?))
+}
+
+/// Stored overrides grouped by schedule, as the resolver takes them.
+pub fn overrides_by_schedule(stored: Vec<muster_store::ScheduleOverride>) -> RuntimeOverrides {
     let mut out = RuntimeOverrides::new();
-    for o in store.all_overrides().await? {
+    for o in stored {
         out.entry(o.schedule.clone())
             .or_default()
             .push(crate::api::schedules::core_override(&o));
     }
-    Ok(out)
+    out
 }
 
 /// What the policies add to a decision about `incident` (before `changes` apply): more

@@ -16,6 +16,7 @@ use crate::alert_batch::{AlertBatchQueries, Job};
 use crate::codec::{decode_severity, from_ms, ms, to_millis_precision};
 use crate::effects::{EffectQueries, Effects, decode_json, encode_json};
 use crate::error::{corrupt, db_err};
+use crate::overrides::{OverrideQueries, ScheduleOverride};
 use crate::policy_state::PolicyStateQueries;
 use crate::queries::Queries;
 use crate::{Backend, SLOW_WRITE, Store, StoreError, finish};
@@ -103,6 +104,15 @@ pub enum IncidentAction {
 
 /// The incident side of alert intake, supplied by the server (config and policies).
 pub trait AlertReactor: Sync {
+    /// Whether [`AlertReactor::prepare`] is still to be called before a reaction.
+    fn needs_overrides(&self) -> bool {
+        false
+    }
+    /// Takes the schedules' live run-time overrides, read inside the transaction just before
+    /// its first declaration or update: a batch that only stores alerts never reads them.
+    fn prepare(&self, overrides: Vec<ScheduleOverride>) {
+        drop(overrides);
+    }
     /// The declaring changes of the incident a new alert opens.
     fn declare(&self, signal: &AlertSignal) -> Result<Vec<Change>, StoreError>;
     /// The policies' reaction to that new incident (its `state` starts `Null`).
@@ -218,6 +228,9 @@ pub(crate) trait AlertQueries {
         incident: Option<IncidentNumber>,
     ) -> Result<bool, StoreError>;
     async fn list_alerts(&mut self, f: &AlertFilter) -> Result<Vec<StoredAlert>, StoreError>;
+    /// Hands the reactor the live run-time overrides, read in this transaction, if it has
+    /// not had them yet.
+    async fn prepare_reactor<R: AlertReactor>(&mut self, reactor: &R) -> Result<(), StoreError>;
     /// Declares the incident `signal` opens; returns its number and whether to wake.
     async fn declare_for<R: AlertReactor>(
         &mut self,
@@ -327,6 +340,16 @@ macro_rules! impl_alert_queries {
                 rows.into_iter().map(decode_alert).collect()
             }
 
+            async fn prepare_reactor<R: AlertReactor>(
+                &mut self,
+                reactor: &R,
+            ) -> Result<(), StoreError> {
+                if reactor.needs_overrides() {
+                    reactor.prepare(self.all_live_overrides().await?);
+                }
+                Ok(())
+            }
+
             async fn declare_for<R: AlertReactor>(
                 &mut self,
                 signal: &AlertSignal,
@@ -334,6 +357,7 @@ macro_rules! impl_alert_queries {
                 now: Timestamp,
                 reactor: &R,
             ) -> Result<(IncidentNumber, bool), StoreError> {
+                self.prepare_reactor(reactor).await?;
                 let changes = reactor.declare(signal)?;
                 let react = |incident: &Incident, state: &mut Value| {
                     reactor.declared(incident, state, &changes)
@@ -357,6 +381,7 @@ macro_rules! impl_alert_queries {
                 };
                 let mut state = self.load_policy_state(id).await?;
                 let original = state.clone();
+                self.prepare_reactor(reactor).await?;
                 let (changes, effects) = reactor.update(&before, &mut state, action);
                 self.append_changes(&before, now, actor, changes).await?;
                 let wake = self.apply_effects(ms(now), &effects).await?;

@@ -19,10 +19,10 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::ApiQuery;
+use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::intake::{self, Reactor, alertmanager, generic, pagerduty};
-use crate::{AppState, policy};
 
 /// An alert as the API shows it. The source payload is included; integration keys never are.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -431,14 +431,8 @@ async fn settle(
         .integrations
         .get(&existing.integration)
         .is_some_and(|i| i.auto_resolve);
-    let overrides = policy::runtime_overrides(&state.store).await?;
     let now = state.clock.now();
-    let reactor = Reactor {
-        cfg: &cfg,
-        overrides: &overrides,
-        actor: caller.name.clone(),
-        now,
-    };
+    let reactor = Reactor::new(&cfg, caller.name.clone(), now);
     let alert = state
         .store
         .settle_alert(id, action, auto_resolve, &caller.name, now, &reactor)

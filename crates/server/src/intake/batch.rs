@@ -15,7 +15,7 @@ use muster_store::{Effects, EncodedAlert, Ingested, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Reactor;
-use crate::{LoadedConfig, policy};
+use crate::LoadedConfig;
 
 /// Requests waiting for a commit at most; beyond, 503.
 pub const QUEUE_CAPACITY: usize = 4096;
@@ -103,17 +103,8 @@ async fn commit(worker: &Worker, jobs: Vec<Job>) {
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
-    let overrides = match policy::runtime_overrides(&worker.store).await {
-        Ok(o) => o,
-        Err(e) => return fail_all(jobs, &e),
-    };
     let now = worker.clock.now();
-    let reactor = Reactor {
-        cfg: &cfg,
-        overrides: &overrides,
-        actor: "integration".into(),
-        now,
-    };
+    let reactor = Reactor::new(&cfg, "integration".into(), now);
     let batch: Vec<(&[AlertSignal], &Effects, &str, &[EncodedAlert])> = jobs
         .iter()
         .map(|j| {

@@ -13,7 +13,9 @@ use jiff::Timestamp;
 use muster_config::{Integration, IntegrationType};
 use muster_core::alert::{self, AlertAction, AlertSignal, Labels, Route};
 use muster_core::{Change, Command, Incident, Status, decide, declare_typed};
-use muster_store::{AlertReactor, Effects, IncidentAction, StoreError};
+use std::sync::OnceLock;
+
+use muster_store::{AlertReactor, Effects, IncidentAction, ScheduleOverride, StoreError};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -119,15 +121,46 @@ pub fn accepts(integration: &Integration, endpoint: IntegrationType) -> bool {
 }
 
 /// The incident side of intake: declarations, acknowledgements and resolutions decided by
-/// the core and reacted to by the policies, inside the store's transaction.
+/// the core and reacted to by the policies, inside the store's transaction. The run-time
+/// overrides the policies page by are read in that transaction, and only when a reaction
+/// needs them (most group commits only store alerts).
 pub struct Reactor<'a> {
     pub cfg: &'a LoadedConfig,
-    pub overrides: &'a RuntimeOverrides,
+    overrides: OnceLock<RuntimeOverrides>,
     pub actor: String,
     pub now: Timestamp,
 }
 
+impl<'a> Reactor<'a> {
+    pub fn new(cfg: &'a LoadedConfig, actor: String, now: Timestamp) -> Self {
+        Reactor {
+            cfg,
+            overrides: OnceLock::new(),
+            actor,
+            now,
+        }
+    }
+
+    /// The overrides the store handed over. The store prepares the reactor before every
+    /// reaction; should that ever be missed, no override is better than no reaction.
+    fn overrides(&self) -> &RuntimeOverrides {
+        static NONE: RuntimeOverrides = RuntimeOverrides::new();
+        self.overrides.get().unwrap_or_else(|| {
+            tracing::error!("alert reaction without the run-time overrides loaded");
+            &NONE
+        })
+    }
+}
+
 impl AlertReactor for Reactor<'_> {
+    fn needs_overrides(&self) -> bool {
+        self.overrides.get().is_none()
+    }
+
+    fn prepare(&self, overrides: Vec<ScheduleOverride>) {
+        let _ = self.overrides.set(policy::overrides_by_schedule(overrides));
+    }
+
     fn declare(&self, signal: &AlertSignal) -> Result<Vec<Change>, StoreError> {
         let title = alert::incident_title(&signal.summary);
         declare_typed(
@@ -148,7 +181,7 @@ impl AlertReactor for Reactor<'_> {
     ) -> (Vec<Change>, Effects) {
         let (mut changes, mut effects) = policy::react_alert_declared(
             self.cfg,
-            self.overrides,
+            self.overrides(),
             incident,
             state,
             declared,
@@ -180,7 +213,7 @@ impl AlertReactor for Reactor<'_> {
         };
         let (more, effects) = policy::react(
             self.cfg,
-            self.overrides,
+            self.overrides(),
             incident,
             state,
             &changes,
