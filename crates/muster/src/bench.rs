@@ -29,7 +29,7 @@ pub struct BenchArgs {
     /// With `--pg`: measure PostgreSQL only (ingest).
     #[arg(long)]
     pub skip_sqlite: bool,
-    /// `ingest`: run only this phase, `throughput` (with Alertmanager's) or `page`.
+    /// `ingest`: run only this phase, `throughput` (with Alertmanager's), `page` or `commit`.
     #[arg(long)]
     pub only: Option<String>,
     /// Concurrent clients for the throughput phase.

@@ -6,6 +6,9 @@
 //!   the rest join it); every answer is a committed transaction.
 //! - `alert_to_page_p50`/`_p99`: PagerDuty triggers that each open an incident; the page is
 //!   in the outbox when the 202 arrives, so the answer time bounds alert → page.
+//! - `commit_alerts_per_second` (`--only commit`): the group commit alone, without HTTP —
+//!   [`COMMIT_JOBS`] requests of [`BATCH`] parsed and routed alerts queued at once, round
+//!   after round; the serial step of intake, and a stable figure to compare builds by.
 //! - `alertmanager_alerts_per_second`: Alertmanager's own `POST /api/v2/alerts` with the same
 //!   clients and the same alerts per request in the same run, when its binary is installed
 //!   (in-memory, no fsync).
@@ -40,12 +43,15 @@ fn requests_per_client(per: usize) -> usize {
     }
 }
 const PAGE_SAMPLES: usize = 300;
+/// `--only commit`: requests queued together per round (one group commit), and rounds.
+const COMMIT_JOBS: usize = 32;
+const COMMIT_ROUNDS: usize = 60;
 
 pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     if let Some(only) = args.only.as_deref()
-        && !matches!(only, "page" | "throughput")
+        && !matches!(only, "page" | "throughput" | "commit")
     {
-        bail!("--only {only}: the ingest phases are `throughput` and `page`");
+        bail!("--only {only}: the ingest phases are `throughput`, `page` and `commit`");
     }
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = std::env::temp_dir().join(format!("muster-bench-ingest-{}", std::process::id()));
@@ -62,7 +68,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn start(args: &BenchArgs, db: &str) -> anyhow::Result<String> {
+async fn state(args: &BenchArgs, db: &str) -> anyhow::Result<AppState> {
     let config = muster_config::load(&args.config).map_err(|d| {
         anyhow::anyhow!(
             "invalid config: {}",
@@ -71,7 +77,11 @@ async fn start(args: &BenchArgs, db: &str) -> anyhow::Result<String> {
     })?;
     let store = Store::connect(db).await.context("bench database")?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let state = AppState::new(store, clock, config, None);
+    Ok(AppState::new(store, clock, config, None))
+}
+
+async fn start(args: &BenchArgs, db: &str) -> anyhow::Result<String> {
+    let state = state(args, db).await?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(muster_server::serve(
@@ -145,7 +155,76 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
     sorted[idx.min(last)].as_secs_f64() * 1000.0
 }
 
+/// The group commit alone: every round queues [`COMMIT_JOBS`] requests of [`BATCH`] new
+/// alerts at once (parsed and routed beforehand, as the handlers do) and waits for them all.
+async fn commit_only(args: &BenchArgs, backend: &str, db: &str) -> anyhow::Result<()> {
+    let state = state(args, db).await?;
+    let cfg = state.config();
+    let integration = cfg
+        .config
+        .integrations
+        .values()
+        .find(|i| i.id == "demo-alertmanager")
+        .context("the config has no `demo-alertmanager` integration")?;
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_nanos();
+    let mut rounds = Vec::with_capacity(COMMIT_ROUNDS);
+    for n in 0..COMMIT_ROUNDS {
+        let mut jobs = Vec::with_capacity(COMMIT_JOBS);
+        for c in 0..COMMIT_JOBS {
+            let body = serde_json::to_vec(&webhook(run, BATCH, c, n))?;
+            let raws =
+                muster_server::intake::alertmanager::parse(&body).map_err(anyhow::Error::msg)?;
+            let signals: Vec<_> = raws
+                .into_iter()
+                .map(|raw| muster_server::intake::signal(integration, raw))
+                .collect::<Result<_, _>>()
+                .map_err(anyhow::Error::msg)?;
+            jobs.push(signals);
+        }
+        rounds.push(jobs);
+    }
+    let intake = state.intake();
+    let started = Instant::now();
+    for jobs in rounds {
+        let mut waiting = Vec::with_capacity(jobs.len());
+        for signals in jobs {
+            let intake = intake.clone();
+            waiting.push(tokio::spawn(async move {
+                let actor = "integration:demo-alertmanager".to_string();
+                intake.submit(actor, signals, Default::default()).await.1
+            }));
+        }
+        for w in waiting {
+            w.await??;
+        }
+    }
+    let alerts = COMMIT_ROUNDS * COMMIT_JOBS * BATCH;
+    let elapsed = started.elapsed().as_secs_f64();
+    let ctx = json!({"backend": backend, "requests_per_commit": COMMIT_JOBS,
+        "alerts_per_request": BATCH, "alerts": alerts});
+    emit(
+        "ingest",
+        "commit_alerts_per_second",
+        alerts as f64 / elapsed,
+        "alerts/s",
+        ctx.clone(),
+    );
+    emit(
+        "ingest",
+        "commit_us_per_alert",
+        elapsed * 1e6 / alerts as f64,
+        "us",
+        ctx,
+    );
+    Ok(())
+}
+
 async fn on_backend(args: &BenchArgs, backend: &str, db: &str) -> anyhow::Result<()> {
+    if args.only.as_deref() == Some("commit") {
+        return commit_only(args, backend, db).await;
+    }
     let base = start(args, db).await?;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(1024)
@@ -221,7 +300,7 @@ impl Drop for Kill {
 }
 
 async fn alertmanager(args: &BenchArgs, dir: &std::path::Path) -> anyhow::Result<()> {
-    if args.only.as_deref() == Some("page") {
+    if matches!(args.only.as_deref(), Some("page" | "commit")) {
         return Ok(());
     }
     let Some(bin) = find_alertmanager() else {

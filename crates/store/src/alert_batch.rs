@@ -3,7 +3,10 @@
 //!
 //! The batch reads what it needs up front (the open alerts of its keys, the current incident
 //! of its groups, the services silenced now), decides each signal in order in memory, and
-//! writes the outcome with one statement per kind (resolve stale, count repeats, insert new).
+//! writes the outcome per kind (resolve stale, count repeats, insert new): on PostgreSQL with
+//! one set-based statement per kind, each a network round trip; on SQLite with prepared
+//! statements stepped per key and per row on the locked writer ([`BatchIo`]), where a round
+//! trip to sqlx's thread would cost more than the statement.
 //! Only the rare steps that change an incident — declaring one for a new group, acknowledging
 //! or resolving — run one by one, after the buffered writes are flushed so they see them.
 //! On PostgreSQL the batch first takes the advisory locks of all its group and dedup keys, in
@@ -27,6 +30,7 @@ use crate::codec::{from_ms, ms};
 use crate::effects::{EffectQueries, Effects};
 use crate::error::db_err;
 use crate::queries::{Dialect, Queries};
+use crate::sqlite_direct::{Direct, Param, Row as DirectRow};
 
 /// (integration, key): a dedup key or a group key.
 pub(crate) type Key = (String, String);
@@ -178,10 +182,6 @@ pub(crate) trait AlertBatchQueries {
     ) -> Result<(Vec<Vec<Ingested>>, bool), StoreError>;
     /// PostgreSQL only: the advisory locks of all the batch's keys, in one global order.
     async fn lock_all(&mut self, keys: Vec<String>) -> Result<(), StoreError>;
-    async fn prefetch(&mut self, batch: &mut Batch<'_>, jobs: &[Job<'_>])
-    -> Result<(), StoreError>;
-    async fn flush(&mut self, batch: &mut Batch<'_>) -> Result<(), StoreError>;
-    async fn insert_pending(&mut self, batch: &mut Batch<'_>) -> Result<(), StoreError>;
     async fn apply_signal<R: AlertReactor>(
         &mut self,
         batch: &mut Batch<'_>,
@@ -212,18 +212,106 @@ pub(crate) trait AlertBatchQueries {
     ) -> Result<(), StoreError>;
 }
 
-/// Whether the batch's reads may keep a prepared statement. Not on PostgreSQL: a plan cached
-/// while `alerts` was nearly empty (a sequential scan) stays cached as the table grows until the
-/// next analyze — measured at 48 ms per batch with 200,000 alerts, against 0.3 ms re-planned.
-fn replan_never<C: Queries>() -> bool {
-    C::DIALECT == Dialect::Sqlite
+/// The batch's reads and buffered writes, per backend: PostgreSQL gets a few set-based
+/// statements (each one a network round trip), SQLite a prepared statement stepped per key
+/// and per row on the locked writer (no round trips at all; see [`crate::sqlite_direct`]).
+pub(crate) trait BatchIo {
+    /// Reads the open alerts of the batch's keys, the current incidents of its groups and
+    /// the services silenced now.
+    async fn prefetch(&mut self, batch: &mut Batch<'_>, jobs: &[Job<'_>])
+    -> Result<(), StoreError>;
+    /// Writes the buffered outcomes (stale closes first: a new occurrence may reuse the key)
+    /// and gives pending alerts and their results their ids.
+    async fn flush(&mut self, batch: &mut Batch<'_>) -> Result<(), StoreError>;
 }
 
-/// The statement for the connection's dialect.
-fn dialect_sql<C: Queries>(sqlite: &'static str, pg: &'static str) -> &'static str {
-    match C::DIALECT {
-        Dialect::Sqlite => sqlite,
-        Dialect::Postgres => pg,
+/// The distinct dedup keys and group keys of a batch.
+fn batch_keys(jobs: &[Job<'_>]) -> (Set<Key>, Set<Key>) {
+    let mut dedup: Set<Key> = Set::default();
+    let mut groups: Set<Key> = Set::default();
+    for (signals, _, _, _) in jobs {
+        for s in signals.iter() {
+            dedup.insert((s.integration.clone(), s.dedup_key.clone()));
+            groups.insert((s.integration.clone(), s.group_key.clone()));
+        }
+    }
+    (dedup, groups)
+}
+
+impl<'a> Batch<'a> {
+    /// Records what the prefetch read: every key of the batch, open or not.
+    fn fill(
+        &mut self,
+        keys: (Set<Key>, Set<Key>),
+        open: Vec<OpenRow>,
+        groups: Vec<(String, String, i64, i64)>,
+        silenced: Vec<String>,
+    ) -> Result<(), StoreError> {
+        let (dedup, group_keys) = keys;
+        self.open = dedup.into_iter().map(|k| (k, None)).collect();
+        for row in open {
+            let open = decode_open(row)?;
+            let key = (open.alert.integration.clone(), open.alert.dedup_key.clone());
+            self.open.insert(key, Some(open));
+        }
+        self.groups = group_keys.into_iter().map(|k| (k, None)).collect();
+        for (integration, group, n, started) in groups {
+            self.groups
+                .insert((integration, group), Some((IncidentNumber(n), started)));
+        }
+        self.silenced = silenced.into_iter().collect();
+        Ok(())
+    }
+
+    /// Gives the results that named a pending alert the id its insert got.
+    fn patch_results(&mut self) {
+        for (job, i, key) in std::mem::take(&mut self.unpatched) {
+            if let (Some(Some(open)), Some(alert)) =
+                (self.open.get(&key), self.results[job][i].alert.as_mut())
+            {
+                alert.id = open.alert.id;
+            }
+        }
+    }
+
+    /// The repeats to write: (id, times, payload of the last repeat).
+    fn repeat_rows(&mut self) -> Result<Vec<(i64, i64, Cow<'a, EncodedAlert>)>, StoreError> {
+        let repeats = std::mem::take(&mut self.repeats);
+        let mut rows = Vec::with_capacity(repeats.len());
+        for (id, (key, n)) in repeats {
+            let Some(Some(Open {
+                latest: Some(src), ..
+            })) = self.open.get(&key)
+            else {
+                continue;
+            };
+            rows.push((id, n, self.texts(*src)?));
+        }
+        Ok(rows)
+    }
+
+    /// The rows of the pending alerts of `keys`, in order.
+    fn rows_of(&self, keys: &[Key]) -> Result<Vec<Row<'_>>, StoreError> {
+        let mut rows: Vec<Row<'_>> = Vec::with_capacity(keys.len());
+        for k in keys {
+            let Some(Some(open)) = self.open.get(k) else {
+                return Err(StoreError::Internal(
+                    "pending alert not in the batch".into(),
+                ));
+            };
+            rows.push((&open.alert, self.insert_texts(open)?));
+        }
+        Ok(rows)
+    }
+
+    /// Marks pending alerts inserted, with their ids.
+    fn inserted(&mut self, ids: impl IntoIterator<Item = (Key, i64)>) {
+        for (key, id) in ids {
+            if let Some(Some(open)) = self.open.get_mut(&key) {
+                open.alert.id = id;
+                open.pending = false;
+            }
+        }
     }
 }
 
@@ -317,9 +405,9 @@ fn rows_json(rows: &[Row<'_>]) -> String {
     Value::Array(list).to_string()
 }
 
-/// Rows per multi-row insert, largest first: a few statement shapes, each prepared once.
-/// Powers of two, so a remainder under 64 rows takes at most six statements (each one a
-/// round trip to SQLite's thread on the serial path).
+/// Rows per multi-row insert on PostgreSQL, largest first: a few statement shapes, each
+/// prepared once. Powers of two, so a remainder under 64 rows takes at most six statements
+/// (each one a round trip on the serial path).
 const INSERT_CHUNKS: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
 
 /// Splits `n` rows into chunks of [`INSERT_CHUNKS`] sizes.
@@ -334,10 +422,9 @@ fn chunk_sizes(mut n: usize) -> Vec<usize> {
     sizes
 }
 
-/// SQLite's `INSERT … VALUES (…), (…) RETURNING …` for `rows` rows. Anonymous `?`
-/// parameters: SQLite finds a numbered one by a linear scan, so binding 900 `$N` costs a
-/// quadratic number of steps.
-fn insert_sql(rows: usize, returning: bool) -> String {
+/// `INSERT … VALUES (…), (…)` for `rows` rows, with anonymous `?` parameters (numbered for
+/// PostgreSQL by [`numbered`]).
+fn insert_sql(rows: usize) -> String {
     const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     let mut sql = format!("INSERT INTO alerts ({INSERT_COLUMNS}) VALUES ");
     for r in 0..rows {
@@ -345,9 +432,6 @@ fn insert_sql(rows: usize, returning: bool) -> String {
             sql.push_str(", ");
         }
         sql.push_str(ROW);
-    }
-    if returning {
-        sql.push_str(" RETURNING id, integration, dedup_key");
     }
     sql
 }
@@ -416,23 +500,6 @@ where
     bound.map_err(|e| StoreError::Internal(format!("cannot bind an alert: {e}")))
 }
 
-/// The id of the last row a statement inserted, where the backend says it (SQLite).
-trait LastId {
-    fn last_id(&self) -> Option<i64>;
-}
-
-impl LastId for sqlx::sqlite::SqliteQueryResult {
-    fn last_id(&self) -> Option<i64> {
-        Some(self.last_insert_rowid())
-    }
-}
-
-impl LastId for sqlx::postgres::PgQueryResult {
-    fn last_id(&self) -> Option<i64> {
-        None
-    }
-}
-
 /// The advisory-lock keys of a batch, as the per-signal path named them.
 fn lock_keys(jobs: &[Job<'_>]) -> Vec<String> {
     let mut keys = Vec::new();
@@ -462,35 +529,256 @@ fn single(keys: &Set<Key>) -> Option<&Key> {
     }
 }
 
-const SQLITE_OPEN: &str = "SELECT {cols} FROM json_each($1) k \
-     CROSS JOIN alerts a ON a.integration = k.value ->> 0 AND a.dedup_key = k.value ->> 1 \
-     AND a.status <> 'resolved' LEFT JOIN incidents i ON i.number = a.incident";
 const PG_OPEN: &str = "SELECT {cols} FROM jsonb_array_elements($1::jsonb) k \
      JOIN alerts a ON a.integration = k ->> 0 AND a.dedup_key = k ->> 1 \
      AND a.status <> 'resolved' LEFT JOIN incidents i ON i.number = a.incident";
-const SQLITE_GROUPS: &str = "SELECT g.integration, g.group_key, g.incident, g.started_at \
-     FROM json_each($1) k CROSS JOIN alert_groups g ON g.integration = k.value ->> 0 \
-     AND g.group_key = k.value ->> 1 JOIN incidents i ON i.number = g.incident \
-     WHERE i.status <> 'resolved'";
 const PG_GROUPS: &str = "SELECT g.integration, g.group_key, g.incident, g.started_at \
      FROM jsonb_array_elements($1::jsonb) k JOIN alert_groups g ON g.integration = k ->> 0 \
      AND g.group_key = k ->> 1 JOIN incidents i ON i.number = g.incident \
      WHERE i.status <> 'resolved'";
 const INSERT_COLUMNS: &str = "integration, dedup_key, group_key, status, service, severity, \
      summary, labels, annotations, payload, count, first_seen, last_seen, incident";
-const SQLITE_REPEAT: &str = "UPDATE alerts SET count = count + (r.value ->> 'n'), \
-     last_seen = $2, payload = r.value ->> 'payload' FROM json_each($1) r \
-     WHERE alerts.id = r.value ->> 'id'";
 const PG_REPEAT: &str = "UPDATE alerts SET count = alerts.count + r.n, last_seen = $2, \
      payload = r.payload FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, n bigint, \
      payload text) WHERE alerts.id = r.id";
-const SQLITE_STALE: &str = "UPDATE alerts SET status = 'resolved', last_seen = $2, \
-     resolved_at = $2 WHERE id IN (SELECT value FROM json_each($1))";
+/// The services silenced at `$1`.
+const SILENCED: &str = "SELECT DISTINCT service FROM silences WHERE deleted_at IS NULL \
+     AND starts_at <= $1 AND ends_at > $1";
+/// SQLite's per-row writes of a flush, stepped on the locked writer.
+const STALE_ONE: &str = "UPDATE alerts SET status = 'resolved', last_seen = $2, \
+     resolved_at = $2 WHERE id = $1";
+const REPEAT_ONE: &str = "UPDATE alerts SET count = count + $2, last_seen = $3, payload = $4 \
+     WHERE id = $1";
 const PG_STALE: &str = "UPDATE alerts SET status = 'resolved', last_seen = $2, \
      resolved_at = $2 WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)";
 const UPSERT_GROUP: &str = "INSERT INTO alert_groups (integration, group_key, incident, \
      started_at) VALUES ($1, $2, $3, $4) ON CONFLICT (integration, group_key) DO UPDATE \
      SET incident = excluded.incident, started_at = excluded.started_at";
+
+impl BatchIo for PgConnection {
+    async fn prefetch(
+        &mut self,
+        batch: &mut Batch<'_>,
+        jobs: &[Job<'_>],
+    ) -> Result<(), StoreError> {
+        let keys = batch_keys(jobs);
+        let open: Vec<OpenRow> = match single(&keys.0) {
+            // One key (a PagerDuty event, a heartbeat): an equality on the unique index,
+            // prepared once.
+            Some((integration, key)) => sqlx::query_as(sqlx::AssertSqlSafe(
+                OPEN_ONE.replace("{cols}", OPEN_COLUMNS),
+            ))
+            .bind(integration)
+            .bind(key)
+            .fetch_all(&mut *self)
+            .await
+            .map_err(db_err)?,
+            None => sqlx::query_as(sqlx::AssertSqlSafe(PG_OPEN.replace("{cols}", OPEN_COLUMNS)))
+                .bind(keys_json(&keys.0.iter().collect::<Vec<_>>()))
+                .persistent(false)
+                .fetch_all(&mut *self)
+                .await
+                .map_err(db_err)?,
+        };
+        let groups: Vec<(String, String, i64, i64)> = match single(&keys.1) {
+            Some((integration, group)) => sqlx::query_as(GROUPS_ONE)
+                .bind(integration)
+                .bind(group)
+                .fetch_all(&mut *self)
+                .await
+                .map_err(db_err)?,
+            None => sqlx::query_as(PG_GROUPS)
+                .bind(keys_json(&keys.1.iter().collect::<Vec<_>>()))
+                .persistent(false)
+                .fetch_all(&mut *self)
+                .await
+                .map_err(db_err)?,
+        };
+        let silenced: Vec<String> = sqlx::query_scalar(SILENCED)
+            .bind(batch.at)
+            .fetch_all(&mut *self)
+            .await
+            .map_err(db_err)?;
+        batch.fill(keys, open, groups, silenced)
+    }
+
+    async fn flush(&mut self, batch: &mut Batch<'_>) -> Result<(), StoreError> {
+        if !batch.stale.is_empty() {
+            sqlx::query(PG_STALE)
+                .bind(json!(std::mem::take(&mut batch.stale)).to_string())
+                .bind(batch.at)
+                .execute(&mut *self)
+                .await
+                .map_err(db_err)?;
+        }
+        let repeats = batch.repeat_rows()?;
+        if !repeats.is_empty() {
+            let rows: Vec<Value> = repeats
+                .iter()
+                .map(|(id, n, texts)| json!({"id": id, "n": n, "payload": texts.payload}))
+                .collect();
+            sqlx::query(PG_REPEAT)
+                .bind(Value::Array(rows).to_string())
+                .bind(batch.at)
+                .execute(&mut *self)
+                .await
+                .map_err(db_err)?;
+        }
+        let keys = std::mem::take(&mut batch.inserts);
+        if !keys.is_empty() {
+            let inserted = pg_insert_rows(self, &batch.rows_of(&keys)?).await?;
+            batch.inserted(
+                inserted
+                    .into_iter()
+                    .map(|(id, integration, dedup)| ((integration, dedup), id)),
+            );
+        }
+        batch.patch_results();
+        Ok(())
+    }
+}
+
+/// PostgreSQL's insert of pending alerts: one JSON-fed statement for a large flush, a few
+/// multi-row inserts for a small one. Returns (id, integration, dedup key) of each row.
+async fn pg_insert_rows(
+    conn: &mut PgConnection,
+    rows: &[Row<'_>],
+) -> Result<Vec<(i64, String, String)>, StoreError> {
+    let mut inserted: Vec<(i64, String, String)> = Vec::with_capacity(rows.len());
+    let mut rest = rows;
+    if rows.len() > PG_JSON_ROWS {
+        let answer = sqlx::query_as(PG_INSERT)
+            .bind(rows_json(rows))
+            .fetch_all(&mut *conn)
+            .await;
+        inserted.extend(inserted_or_busy(answer)?);
+        rest = &[];
+    }
+    for size in chunk_sizes(rest.len()) {
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        let mut args = sqlx::postgres::PgArguments::default();
+        for (a, texts) in chunk {
+            bind_row(&mut args, a, texts)?;
+        }
+        let sql = numbered(&insert_sql(size)) + " RETURNING id, integration, dedup_key";
+        let answer = sqlx::query_as_with(sqlx::AssertSqlSafe(sql), args)
+            .fetch_all(&mut *conn)
+            .await;
+        inserted.extend(inserted_or_busy(answer)?);
+    }
+    Ok(inserted)
+}
+
+impl BatchIo for SqliteConnection {
+    async fn prefetch(
+        &mut self,
+        batch: &mut Batch<'_>,
+        jobs: &[Job<'_>],
+    ) -> Result<(), StoreError> {
+        let keys = batch_keys(jobs);
+        let (open, groups, silenced) = {
+            let direct = Direct::lock(self).await?;
+            let mut stmt = direct.prepare(&OPEN_ONE.replace("{cols}", OPEN_COLUMNS))?;
+            let mut open = Vec::new();
+            for (integration, key) in &keys.0 {
+                open.extend(stmt.query(&[Param::Text(integration), Param::Text(key)], open_row)?);
+            }
+            let mut stmt = direct.prepare(GROUPS_ONE)?;
+            let mut groups = Vec::new();
+            for (integration, group) in &keys.1 {
+                groups.extend(
+                    stmt.query(&[Param::Text(integration), Param::Text(group)], |r| {
+                        Ok((r.text(0)?, r.text(1)?, r.int(2), r.int(3)))
+                    })?,
+                );
+            }
+            let silenced = direct
+                .prepare(SILENCED)?
+                .query(&[Param::Int(batch.at)], |r| r.text(0))?;
+            (open, groups, silenced)
+        };
+        batch.fill(keys, open, groups, silenced)
+    }
+
+    async fn flush(&mut self, batch: &mut Batch<'_>) -> Result<(), StoreError> {
+        if batch.has_buffered() {
+            let at = batch.at;
+            let stale = std::mem::take(&mut batch.stale);
+            let repeats = batch.repeat_rows()?;
+            let keys = std::mem::take(&mut batch.inserts);
+            let ids = {
+                let direct = Direct::lock(self).await?;
+                if !stale.is_empty() {
+                    let mut stmt = direct.prepare(STALE_ONE)?;
+                    for id in stale {
+                        stmt.run(&[Param::Int(id), Param::Int(at)])?;
+                    }
+                }
+                if !repeats.is_empty() {
+                    let mut stmt = direct.prepare(REPEAT_ONE)?;
+                    for (id, n, texts) in &repeats {
+                        let payload = Param::Text(&texts.payload);
+                        stmt.run(&[Param::Int(*id), Param::Int(*n), Param::Int(at), payload])?;
+                    }
+                }
+                let mut ids = Vec::with_capacity(keys.len());
+                if !keys.is_empty() {
+                    let mut stmt = direct.prepare(&insert_sql(1))?;
+                    for (a, texts) in batch.rows_of(&keys)? {
+                        stmt.run(&row_params(a, &texts))?;
+                        ids.push(direct.last_insert_rowid());
+                    }
+                }
+                ids
+            };
+            batch.inserted(keys.into_iter().zip(ids));
+        }
+        batch.patch_results();
+        Ok(())
+    }
+}
+
+/// An open alert's row as [`OPEN_COLUMNS`] lists it.
+fn open_row(r: &DirectRow<'_>) -> Result<OpenRow, StoreError> {
+    Ok((
+        r.int(0),
+        r.text(1)?,
+        r.text(2)?,
+        r.text(3)?,
+        r.text(4)?,
+        r.text(5)?,
+        r.text(6)?,
+        r.text(7)?,
+        r.text(8)?,
+        r.text(9)?,
+        r.int(10),
+        r.int(11),
+        r.int(12),
+        r.opt_int(13),
+        r.opt_text(14)?,
+    ))
+}
+
+/// One alert row's parameters in [`INSERT_COLUMNS`] order.
+fn row_params<'p>(a: &'p StoredAlert, texts: &'p EncodedAlert) -> [Param<'p>; 14] {
+    [
+        Param::Text(&a.integration),
+        Param::Text(&a.dedup_key),
+        Param::Text(&a.group_key),
+        Param::Text(a.status.as_str()),
+        Param::Text(&a.service),
+        Param::Text(a.severity.as_str()),
+        Param::Text(&a.summary),
+        Param::Text(&texts.labels),
+        Param::Text(&texts.annotations),
+        Param::Text(&texts.payload),
+        Param::Int(a.count),
+        Param::Int(ms(a.first_seen)),
+        Param::Int(ms(a.last_seen)),
+        a.incident.map(|n| n.0).into(),
+    ]
+}
 
 macro_rules! impl_alert_batch {
     ($conn:ty) => {
@@ -512,177 +800,6 @@ macro_rules! impl_alert_batch {
                 .fetch_all(&mut *self)
                 .await
                 .map_err(db_err)?;
-                Ok(())
-            }
-
-            async fn prefetch(&mut self, batch: &mut Batch<'_>, jobs: &[Job<'_>]) -> Result<(), StoreError> {
-                let mut dedup: Set<Key> = Set::default();
-                let mut groups: Set<Key> = Set::default();
-                for (signals, _, _, _) in jobs {
-                    for s in signals.iter() {
-                        dedup.insert((s.integration.clone(), s.dedup_key.clone()));
-                        groups.insert((s.integration.clone(), s.group_key.clone()));
-                    }
-                }
-                let rows: Vec<OpenRow> = match single(&dedup) {
-                    // One key (a PagerDuty event, a heartbeat): an equality on the unique
-                    // index, prepared once.
-                    Some((integration, key)) => {
-                        sqlx::query_as(sqlx::AssertSqlSafe(OPEN_ONE.replace("{cols}", OPEN_COLUMNS)))
-                        .bind(integration)
-                        .bind(key)
-                        .fetch_all(&mut *self)
-                        .await
-                        .map_err(db_err)?
-                    }
-                    None => {
-                        let sql = dialect_sql::<Self>(SQLITE_OPEN, PG_OPEN);
-                        sqlx::query_as(sqlx::AssertSqlSafe(sql.replace("{cols}", OPEN_COLUMNS)))
-                            .bind(keys_json(&dedup.iter().collect::<Vec<_>>()))
-                            .persistent(replan_never::<Self>())
-                            .fetch_all(&mut *self)
-                            .await
-                            .map_err(db_err)?
-                    }
-                };
-                batch.open = dedup.into_iter().map(|k| (k, None)).collect();
-                for row in rows {
-                    let open = decode_open(row)?;
-                    let key = (open.alert.integration.clone(), open.alert.dedup_key.clone());
-                    batch.open.insert(key, Some(open));
-                }
-                let rows: Vec<(String, String, i64, i64)> = match single(&groups) {
-                    Some((integration, group)) => sqlx::query_as(GROUPS_ONE)
-                        .bind(integration)
-                        .bind(group)
-                        .fetch_all(&mut *self)
-                        .await
-                        .map_err(db_err)?,
-                    None => sqlx::query_as(dialect_sql::<Self>(SQLITE_GROUPS, PG_GROUPS))
-                        .bind(keys_json(&groups.iter().collect::<Vec<_>>()))
-                        .persistent(replan_never::<Self>())
-                        .fetch_all(&mut *self)
-                        .await
-                        .map_err(db_err)?,
-                };
-                batch.groups = groups.into_iter().map(|k| (k, None)).collect();
-                for (integration, group, n, started) in rows {
-                    batch.groups.insert((integration, group), Some((IncidentNumber(n), started)));
-                }
-                let silenced: Vec<String> = sqlx::query_scalar(
-                    "SELECT DISTINCT service FROM silences WHERE deleted_at IS NULL \
-                     AND starts_at <= $1 AND ends_at > $1",
-                )
-                .bind(batch.at)
-                .fetch_all(&mut *self)
-                .await
-                .map_err(db_err)?;
-                batch.silenced = silenced.into_iter().collect();
-                Ok(())
-            }
-
-            /// Writes the buffered outcomes (stale closes first: a new occurrence may reuse
-            /// the key) and gives pending alerts and their results their ids.
-            async fn flush(&mut self, batch: &mut Batch<'_>) -> Result<(), StoreError> {
-                if !batch.stale.is_empty() {
-                    sqlx::query(dialect_sql::<Self>(SQLITE_STALE, PG_STALE))
-                        .bind(json!(std::mem::take(&mut batch.stale)).to_string())
-                        .bind(batch.at)
-                        .execute(&mut *self)
-                        .await
-                        .map_err(db_err)?;
-                }
-                if !batch.repeats.is_empty() {
-                    let mut rows = Vec::with_capacity(batch.repeats.len());
-                    for (id, (key, n)) in std::mem::take(&mut batch.repeats) {
-                        let Some(Some(Open { latest: Some(src), .. })) = batch.open.get(&key) else {
-                            continue;
-                        };
-                        let texts = batch.texts(*src)?;
-                        rows.push(json!({"id": id, "n": n, "payload": texts.payload}));
-                    }
-                    sqlx::query(dialect_sql::<Self>(SQLITE_REPEAT, PG_REPEAT))
-                        .bind(Value::Array(rows).to_string())
-                        .bind(batch.at)
-                        .execute(&mut *self)
-                        .await
-                        .map_err(db_err)?;
-                }
-                if !batch.inserts.is_empty() {
-                    self.insert_pending(batch).await?;
-                }
-                for (job, i, key) in std::mem::take(&mut batch.unpatched) {
-                    if let (Some(Some(open)), Some(alert)) =
-                        (batch.open.get(&key), batch.results[job][i].alert.as_mut())
-                    {
-                        alert.id = open.alert.id;
-                    }
-                }
-                Ok(())
-            }
-
-            async fn insert_pending(&mut self, batch: &mut Batch<'_>) -> Result<(), StoreError> {
-                let keys = std::mem::take(&mut batch.inserts);
-                let mut rows: Vec<Row<'_>> = Vec::with_capacity(keys.len());
-                for k in &keys {
-                    let Some(Some(open)) = batch.open.get(k) else {
-                        return Err(StoreError::Internal("pending alert not in the batch".into()));
-                    };
-                    rows.push((&open.alert, batch.insert_texts(open)?));
-                }
-                let mut inserted: Vec<(i64, String, String)> = Vec::with_capacity(rows.len());
-                let mut rest = rows.as_slice();
-                if <Self as Queries>::DIALECT == Dialect::Postgres && rows.len() > PG_JSON_ROWS {
-                    let answer = sqlx::query_as(PG_INSERT)
-                        .bind(rows_json(&rows))
-                        .fetch_all(&mut *self)
-                        .await;
-                    inserted.extend(inserted_or_busy(answer)?);
-                    rest = &[];
-                }
-                // SQLite: no RETURNING. Its rows would come back one message (and one thread
-                // wake-up) each; a statement's rows get consecutive ids instead (AUTOINCREMENT,
-                // one writer), the last of which the answer names.
-                let mut sqlite_ids: Vec<i64> = Vec::new();
-                for size in chunk_sizes(rest.len()) {
-                    let (chunk, tail) = rest.split_at(size);
-                    rest = tail;
-                    let sql = match <Self as Queries>::DIALECT {
-                        Dialect::Sqlite => insert_sql(size, false),
-                        Dialect::Postgres => numbered(&insert_sql(size, true)),
-                    };
-                    let mut args = <<Self as sqlx::Connection>::Database as sqlx::Database>::Arguments::default();
-                    for (a, texts) in chunk {
-                        bind_row(&mut args, a, texts)?;
-                    }
-                    if <Self as Queries>::DIALECT == Dialect::Sqlite {
-                        let done = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
-                            .execute(&mut *self)
-                            .await;
-                        let last = inserted_or_busy(done.map(|d| d.last_id()))?
-                            .ok_or_else(|| StoreError::Internal("no id for inserted alerts".into()))?;
-                        let first = last - size as i64 + 1;
-                        sqlite_ids.extend(first..=last);
-                    } else {
-                        let answer = sqlx::query_as_with(sqlx::AssertSqlSafe(sql), args)
-                            .fetch_all(&mut *self)
-                            .await;
-                        inserted.extend(inserted_or_busy(answer)?);
-                    }
-                }
-                drop(rows);
-                for (key, id) in keys.into_iter().zip(sqlite_ids) {
-                    if let Some(Some(open)) = batch.open.get_mut(&key) {
-                        open.alert.id = id;
-                        open.pending = false;
-                    }
-                }
-                for (id, integration, dedup) in inserted {
-                    if let Some(Some(open)) = batch.open.get_mut(&(integration, dedup)) {
-                        open.alert.id = id;
-                        open.pending = false;
-                    }
-                }
                 Ok(())
             }
 

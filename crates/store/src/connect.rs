@@ -211,7 +211,10 @@ pub(crate) async fn open_sqlite(path: &Path) -> Result<SqlitePools, StoreError> 
     let writer_options = options
         .clone()
         .create_if_missing(true)
-        .pragma("wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES);
+        .pragma("wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)
+        // A multi-row statement inside a transaction keeps a statement journal (to undo just
+        // that statement); in memory, not a temporary file opened, written and unlinked.
+        .pragma("temp_store", "memory");
     let writer = retry_busy(|| writer.clone().connect_with(writer_options.clone()))
         .await
         .map_err(|e| sqlite_open_err(path, e))?;

@@ -198,6 +198,7 @@ mod policy_state;
 mod silences;
 mod similar;
 mod slack;
+mod sqlite_direct;
 mod status_page;
 mod timers;
 mod wake;

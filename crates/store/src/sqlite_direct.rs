@@ -1,0 +1,274 @@
+//! Statements stepped directly on the SQLite writer, for alert intake's hot path.
+//!
+//! sqlx runs each SQLite statement on the connection's own thread and hands each answer back
+//! through a channel (a thread wake-up per statement and per row), and copies every bound
+//! string twice. A group commit of a few thousand alerts runs a lookup per key and an insert
+//! per alert; through sqlx, that hand-off and copying cost as much as SQLite's own work. Here
+//! the batch takes the connection's lock ([`SqliteConnection::lock_handle`]), inside the
+//! transaction sqlx began, and steps prepared statements itself with borrowed parameters.
+//!
+//! The unsafe code is confined to this module. Its invariants: the raw handle is only used
+//! while the lock guard lives (every [`Statement`] borrows the [`Direct`] holding it); a
+//! statement is finalized when dropped; a bound string is only referenced during the call that
+//! bound it (bindings are cleared before the call returns).
+
+use std::ffi::{CStr, c_char, c_int};
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+
+use libsqlite3_sys as ffi;
+use sqlx::sqlite::{LockedSqliteHandle, SqliteConnection};
+
+use crate::StoreError;
+use crate::error::db_err;
+
+/// A statement parameter, borrowed for the duration of one call.
+#[derive(Clone, Copy)]
+pub(crate) enum Param<'p> {
+    Text(&'p str),
+    Int(i64),
+    Null,
+}
+
+impl From<Option<i64>> for Param<'_> {
+    fn from(v: Option<i64>) -> Self {
+        v.map_or(Param::Null, Param::Int)
+    }
+}
+
+/// The writer connection, locked for direct use.
+pub(crate) struct Direct<'c> {
+    _guard: LockedSqliteHandle<'c>,
+    db: NonNull<ffi::sqlite3>,
+}
+
+impl<'c> Direct<'c> {
+    pub(crate) async fn lock(conn: &'c mut SqliteConnection) -> Result<Direct<'c>, StoreError> {
+        let mut guard = conn.lock_handle().await.map_err(db_err)?;
+        let db = guard.as_raw_handle();
+        Ok(Direct { _guard: guard, db })
+    }
+
+    /// Prepares `sql`, whose `$N` parameters are the `N`th as on PostgreSQL (SQLite itself
+    /// would number `$N` names by first appearance).
+    pub(crate) fn prepare(&self, sql: &str) -> Result<Statement<'_>, StoreError> {
+        let sql = positional(sql);
+        let len = c_int::try_from(sql.len())
+            .map_err(|_| StoreError::Internal("statement too long".into()))?;
+        let mut stmt = std::ptr::null_mut();
+        // SAFETY: the handle is live and exclusively ours while the guard is held; the SQL
+        // pointer and length describe a valid UTF-8 buffer for the duration of the call.
+        let rc = unsafe {
+            ffi::sqlite3_prepare_v2(
+                self.db.as_ptr(),
+                sql.as_ptr().cast::<c_char>(),
+                len,
+                &mut stmt,
+                std::ptr::null_mut(),
+            )
+        };
+        if rc != ffi::SQLITE_OK {
+            return Err(error(self.db, rc));
+        }
+        let stmt = NonNull::new(stmt)
+            .ok_or_else(|| StoreError::Internal("empty statement prepared".into()))?;
+        Ok(Statement {
+            stmt,
+            db: self.db,
+            _direct: PhantomData,
+        })
+    }
+
+    /// The rowid of the last row inserted on this connection.
+    pub(crate) fn last_insert_rowid(&self) -> i64 {
+        // SAFETY: the handle is live and ours while the guard is held.
+        unsafe { ffi::sqlite3_last_insert_rowid(self.db.as_ptr()) }
+    }
+}
+
+/// The connection's last error as a [`StoreError`], classified as [`db_err`] does. Only
+/// called while the connection's lock is held.
+fn error(db: NonNull<ffi::sqlite3>, rc: c_int) -> StoreError {
+    // SAFETY: the handle is live; sqlite3_errmsg returns a NUL-terminated string owned by the
+    // connection, copied before any other call.
+    let (code, message) = unsafe {
+        let code = ffi::sqlite3_extended_errcode(db.as_ptr());
+        let msg = ffi::sqlite3_errmsg(db.as_ptr());
+        let message = if msg.is_null() {
+            String::new()
+        } else {
+            CStr::from_ptr(msg).to_string_lossy().into_owned()
+        };
+        (code, message)
+    };
+    classify(if code == 0 { rc } else { code }, &message)
+}
+
+/// `$N` parameters as SQLite's `?N`, which binds index `N` whatever the order of appearance.
+fn positional(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        let numbered = c == '$' && chars.peek().is_some_and(char::is_ascii_digit);
+        out.push(if numbered { '?' } else { c });
+    }
+    out
+}
+
+/// SQLite's answer as a store error: unique violations and "busy" say "try again".
+fn classify(code: c_int, message: &str) -> StoreError {
+    const BUSY: c_int = 5;
+    const LOCKED: c_int = 6;
+    const NOMEM: c_int = 7;
+    const IOERR: c_int = 10;
+    const FULL: c_int = 13;
+    const CANTOPEN: c_int = 14;
+    match code {
+        ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+            StoreError::Unavailable("concurrent delivery of the same alert".into())
+        }
+        c if matches!(c & 0xff, BUSY | LOCKED | NOMEM | IOERR | FULL | CANTOPEN) => {
+            StoreError::Unavailable(format!("database busy or failing: {message}"))
+        }
+        c => StoreError::Internal(format!("database error: {message} (SQLite code {c})")),
+    }
+}
+
+/// A prepared statement; finalized when dropped.
+pub(crate) struct Statement<'d> {
+    stmt: NonNull<ffi::sqlite3_stmt>,
+    db: NonNull<ffi::sqlite3>,
+    /// Borrows the locked connection, so it cannot outlive the lock.
+    _direct: PhantomData<&'d ()>,
+}
+
+/// The current row of a query, readable only inside the query's callback.
+pub(crate) struct Row<'s> {
+    stmt: NonNull<ffi::sqlite3_stmt>,
+    _stmt: PhantomData<&'s ()>,
+}
+
+impl Row<'_> {
+    pub(crate) fn int(&self, col: c_int) -> i64 {
+        // SAFETY: the statement is live and positioned on a row during the callback.
+        unsafe { ffi::sqlite3_column_int64(self.stmt.as_ptr(), col) }
+    }
+
+    pub(crate) fn opt_int(&self, col: c_int) -> Option<i64> {
+        // SAFETY: as above.
+        let null = unsafe { ffi::sqlite3_column_type(self.stmt.as_ptr(), col) } == ffi::SQLITE_NULL;
+        (!null).then(|| self.int(col))
+    }
+
+    pub(crate) fn text(&self, col: c_int) -> Result<String, StoreError> {
+        self.opt_text(col)?
+            .ok_or_else(|| StoreError::Internal(format!("column {col} is unexpectedly NULL")))
+    }
+
+    pub(crate) fn opt_text(&self, col: c_int) -> Result<Option<String>, StoreError> {
+        // SAFETY: the statement is live and on a row; the text pointer is valid until the next
+        // step or column call on this column, and is copied before either.
+        unsafe {
+            let p = ffi::sqlite3_column_text(self.stmt.as_ptr(), col);
+            if p.is_null() {
+                return Ok(None);
+            }
+            let len =
+                usize::try_from(ffi::sqlite3_column_bytes(self.stmt.as_ptr(), col)).unwrap_or(0);
+            let bytes = std::slice::from_raw_parts(p, len);
+            String::from_utf8(bytes.to_vec())
+                .map(Some)
+                .map_err(|e| StoreError::Internal(format!("column {col} is not UTF-8: {e}")))
+        }
+    }
+}
+
+impl Statement<'_> {
+    /// Runs the statement with `params` to completion, ignoring any rows.
+    pub(crate) fn run(&mut self, params: &[Param<'_>]) -> Result<(), StoreError> {
+        self.query(params, |_| Ok(())).map(drop)
+    }
+
+    /// Runs the statement with `params`, mapping each row.
+    pub(crate) fn query<T>(
+        &mut self,
+        params: &[Param<'_>],
+        mut each: impl FnMut(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let result = self.bind(params).and_then(|()| {
+            let mut rows = Vec::new();
+            loop {
+                // SAFETY: the statement is live and its parameters bound to buffers that
+                // outlive this call.
+                match unsafe { ffi::sqlite3_step(self.stmt.as_ptr()) } {
+                    ffi::SQLITE_ROW => rows.push(each(&Row {
+                        stmt: self.stmt,
+                        _stmt: PhantomData,
+                    })?),
+                    ffi::SQLITE_DONE => return Ok(rows),
+                    rc => return Err(error(self.db, rc)),
+                }
+            }
+        });
+        // SAFETY: resetting and clearing drop every reference to the borrowed parameters
+        // before they go out of scope.
+        unsafe {
+            ffi::sqlite3_reset(self.stmt.as_ptr());
+            ffi::sqlite3_clear_bindings(self.stmt.as_ptr());
+        }
+        result
+    }
+
+    fn bind(&mut self, params: &[Param<'_>]) -> Result<(), StoreError> {
+        for (i, p) in params.iter().enumerate() {
+            let at = c_int::try_from(i + 1)
+                .map_err(|_| StoreError::Internal("too many parameters".into()))?;
+            let stmt = self.stmt.as_ptr();
+            // SAFETY: the statement is live; SQLITE_STATIC text stays valid because the
+            // bindings are cleared before `query` returns, while `params` is still borrowed.
+            let rc = unsafe {
+                match *p {
+                    Param::Text(s) => {
+                        let len = c_int::try_from(s.len())
+                            .map_err(|_| StoreError::Internal("parameter too long".into()))?;
+                        ffi::sqlite3_bind_text(
+                            stmt,
+                            at,
+                            s.as_ptr().cast::<c_char>(),
+                            len,
+                            ffi::SQLITE_STATIC(),
+                        )
+                    }
+                    Param::Int(v) => ffi::sqlite3_bind_int64(stmt, at, v),
+                    Param::Null => ffi::sqlite3_bind_null(stmt, at),
+                }
+            };
+            if rc != ffi::SQLITE_OK {
+                return Err(error(self.db, rc));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Statement<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the statement was prepared on this connection and is finalized once.
+        unsafe {
+            ffi::sqlite3_finalize(self.stmt.as_ptr());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::positional;
+
+    #[test]
+    fn numbered_parameters_keep_their_numbers() {
+        assert_eq!(
+            positional("UPDATE t SET a = $2, b = '$x' WHERE id = $1 AND c = $12"),
+            "UPDATE t SET a = ?2, b = '$x' WHERE id = ?1 AND c = ?12"
+        );
+    }
+}
