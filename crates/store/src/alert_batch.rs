@@ -162,6 +162,111 @@ impl<'a> Batch<'a> {
         }
     }
 
+    /// Whether applying `signal` now takes statements of its own (declaring an incident,
+    /// settling one, or flushing first), rather than only the batch's buffered writes.
+    fn needs_io(&self, signal: &AlertSignal, key: &Key) -> bool {
+        match self.peek(key) {
+            // A pending alert whose incident was resolved: written before it is closed.
+            Some((true, true)) => true,
+            Some((_, false)) => signal.action != AlertAction::Trigger,
+            Some((false, true)) | None => {
+                signal.action == AlertAction::Trigger
+                    && !self.silenced.contains(&signal.service)
+                    && self
+                        .joinable(
+                            &(signal.integration.clone(), signal.group_key.clone()),
+                            signal.group_window,
+                        )
+                        .is_none()
+            }
+        }
+    }
+
+    /// Closes the stored open alert of `key` (its incident was resolved): the source fires
+    /// again, so this is a new occurrence (as PagerDuty does), not a repeat to count.
+    fn close_stale(&mut self, key: &Key) {
+        if let Some(Some(stale)) = self.open.insert(key.clone(), None) {
+            self.repeats.remove(&stale.alert.id);
+            self.stale.push(stale.alert.id);
+        }
+    }
+
+    /// Applies a signal that [`Batch::needs_io`] says needs no statement of its own.
+    fn apply_buffered(&mut self, src: Source, signal: &AlertSignal, key: Key) {
+        if let Some((_, true)) = self.peek(&key) {
+            self.close_stale(&key);
+        }
+        match (signal.action, self.peek(&key)) {
+            (AlertAction::Trigger, Some(_)) => self.repeat(src, key),
+            (AlertAction::Trigger, None) => {
+                let group = (signal.integration.clone(), signal.group_key.clone());
+                if self.silenced.contains(&signal.service) {
+                    self.open_pending(src, key, signal, None, IngestKind::Silenced);
+                } else if let Some(n) = self.joinable(&group, signal.group_window) {
+                    self.open_pending(src, key, signal, Some(n), IngestKind::Joined);
+                }
+            }
+            (_, _) => {
+                let done = Ingested {
+                    kind: IngestKind::NoOpenAlert,
+                    alert: None,
+                };
+                self.record(src.0, done, None);
+            }
+        }
+    }
+
+    /// A new alert of `key`, written at the next flush.
+    fn open_pending(
+        &mut self,
+        src: Source,
+        key: Key,
+        signal: &AlertSignal,
+        incident: Option<IncidentNumber>,
+        kind: IngestKind,
+    ) {
+        let alert = new_alert(signal, self.now, incident);
+        let done = Ingested {
+            kind,
+            alert: Some(AlertRef::from(&alert)),
+        };
+        self.open.insert(
+            key.clone(),
+            Some(Open {
+                alert,
+                incident_resolved: false,
+                pending: true,
+                source: Some(src),
+                latest: None,
+            }),
+        );
+        self.inserts.push(key.clone());
+        self.record(src.0, done, Some(key));
+    }
+
+    /// Applies signals in order from `from` while none needs a statement of its own; returns
+    /// where it stopped (past the end when it applied them all).
+    fn apply_buffered_run(&mut self, from: Source) -> Source {
+        let jobs = self.jobs;
+        let (mut job, mut i) = from;
+        while let Some((signals, extra, _, _)) = jobs.get(job) {
+            if i == 0 && !extra.is_empty() {
+                return (job, i);
+            }
+            while let Some(signal) = signals.get(i) {
+                let key = (signal.integration.clone(), signal.dedup_key.clone());
+                if self.needs_io(signal, &key) {
+                    return (job, i);
+                }
+                self.apply_buffered((job, i), signal, key);
+                i += 1;
+            }
+            job += 1;
+            i = 0;
+        }
+        (job, i)
+    }
+
     fn has_buffered(&self) -> bool {
         !(self.inserts.is_empty() && self.repeats.is_empty() && self.stale.is_empty())
     }
@@ -217,9 +322,13 @@ pub(crate) trait AlertBatchQueries {
 /// and per row on the locked writer (no round trips at all; see [`crate::sqlite_direct`]).
 pub(crate) trait BatchIo {
     /// Reads the open alerts of the batch's keys, the current incidents of its groups and
-    /// the services silenced now.
-    async fn prefetch(&mut self, batch: &mut Batch<'_>, jobs: &[Job<'_>])
-    -> Result<(), StoreError>;
+    /// the services silenced now. May apply (and write) leading signals that need no
+    /// statement of their own; returns the first signal left to apply.
+    async fn prefetch(
+        &mut self,
+        batch: &mut Batch<'_>,
+        jobs: &[Job<'_>],
+    ) -> Result<Source, StoreError>;
     /// Writes the buffered outcomes (stale closes first: a new occurrence may reuse the key)
     /// and gives pending alerts and their results their ids.
     async fn flush(&mut self, batch: &mut Batch<'_>) -> Result<(), StoreError>;
@@ -560,7 +669,7 @@ impl BatchIo for PgConnection {
         &mut self,
         batch: &mut Batch<'_>,
         jobs: &[Job<'_>],
-    ) -> Result<(), StoreError> {
+    ) -> Result<Source, StoreError> {
         let keys = batch_keys(jobs);
         let open: Vec<OpenRow> = match single(&keys.0) {
             // One key (a PagerDuty event, a heartbeat): an equality on the unique index,
@@ -599,7 +708,8 @@ impl BatchIo for PgConnection {
             .fetch_all(&mut *self)
             .await
             .map_err(db_err)?;
-        batch.fill(keys, open, groups, silenced)
+        batch.fill(keys, open, groups, silenced)?;
+        Ok((0, 0))
     }
 
     async fn flush(&mut self, batch: &mut Batch<'_>) -> Result<(), StoreError> {
@@ -675,9 +785,9 @@ impl BatchIo for SqliteConnection {
         &mut self,
         batch: &mut Batch<'_>,
         jobs: &[Job<'_>],
-    ) -> Result<(), StoreError> {
+    ) -> Result<Source, StoreError> {
         let keys = batch_keys(jobs);
-        let (open, groups, silenced) = {
+        let next = {
             let direct = Direct::lock(self).await?;
             let mut stmt = direct.prepare(&OPEN_ONE.replace("{cols}", OPEN_COLUMNS))?;
             let mut open = Vec::new();
@@ -696,47 +806,58 @@ impl BatchIo for SqliteConnection {
             let silenced = direct
                 .prepare(SILENCED)?
                 .query(&[Param::Int(batch.at)], |r| r.text(0))?;
-            (open, groups, silenced)
+            batch.fill(keys, open, groups, silenced)?;
+            // Most batches only store alerts: decided and written under this one lock.
+            let next = batch.apply_buffered_run((0, 0));
+            if next.0 >= jobs.len() {
+                flush_locked(&direct, batch)?;
+            }
+            next
         };
-        batch.fill(keys, open, groups, silenced)
+        Ok(next)
     }
 
     async fn flush(&mut self, batch: &mut Batch<'_>) -> Result<(), StoreError> {
         if batch.has_buffered() {
-            let at = batch.at;
-            let stale = std::mem::take(&mut batch.stale);
-            let repeats = batch.repeat_rows()?;
-            let keys = std::mem::take(&mut batch.inserts);
-            let ids = {
-                let direct = Direct::lock(self).await?;
-                if !stale.is_empty() {
-                    let mut stmt = direct.prepare(STALE_ONE)?;
-                    for id in stale {
-                        stmt.run(&[Param::Int(id), Param::Int(at)])?;
-                    }
-                }
-                if !repeats.is_empty() {
-                    let mut stmt = direct.prepare(REPEAT_ONE)?;
-                    for (id, n, texts) in &repeats {
-                        let payload = Param::Text(&texts.payload);
-                        stmt.run(&[Param::Int(*id), Param::Int(*n), Param::Int(at), payload])?;
-                    }
-                }
-                let mut ids = Vec::with_capacity(keys.len());
-                if !keys.is_empty() {
-                    let mut stmt = direct.prepare(&insert_sql(1))?;
-                    for (a, texts) in batch.rows_of(&keys)? {
-                        stmt.run(&row_params(a, &texts))?;
-                        ids.push(direct.last_insert_rowid());
-                    }
-                }
-                ids
-            };
-            batch.inserted(keys.into_iter().zip(ids));
+            let direct = Direct::lock(self).await?;
+            flush_locked(&direct, batch)?;
         }
         batch.patch_results();
         Ok(())
     }
+}
+
+/// SQLite's flush on the locked writer: a prepared statement per kind, stepped per row.
+fn flush_locked(direct: &Direct<'_>, batch: &mut Batch<'_>) -> Result<(), StoreError> {
+    let at = batch.at;
+    let stale = std::mem::take(&mut batch.stale);
+    if !stale.is_empty() {
+        let mut stmt = direct.prepare(STALE_ONE)?;
+        for id in stale {
+            stmt.run(&[Param::Int(id), Param::Int(at)])?;
+        }
+    }
+    let repeats = batch.repeat_rows()?;
+    if !repeats.is_empty() {
+        let mut stmt = direct.prepare(REPEAT_ONE)?;
+        for (id, n, texts) in &repeats {
+            let payload = Param::Text(&texts.payload);
+            stmt.run(&[Param::Int(*id), Param::Int(*n), Param::Int(at), payload])?;
+        }
+    }
+    let keys = std::mem::take(&mut batch.inserts);
+    if !keys.is_empty() {
+        let mut ids = Vec::with_capacity(keys.len());
+        let mut stmt = direct.prepare(&insert_sql(1))?;
+        for (a, texts) in batch.rows_of(&keys)? {
+            stmt.run(&row_params(a, &texts))?;
+            ids.push(direct.last_insert_rowid());
+        }
+        drop(stmt);
+        batch.inserted(keys.into_iter().zip(ids));
+    }
+    batch.patch_results();
+    Ok(())
 }
 
 /// An open alert's row as [`OPEN_COLUMNS`] lists it.
@@ -812,17 +933,16 @@ macro_rules! impl_alert_batch {
                 reactor: &R,
             ) -> Result<(), StoreError> {
                 let key = (signal.integration.clone(), signal.dedup_key.clone());
+                if !batch.needs_io(signal, &key) {
+                    batch.apply_buffered(src, signal, key);
+                    return Ok(());
+                }
                 let mut open = batch.peek(&key);
-                // An open alert whose incident a person resolved: the source still fires, so
-                // this is a new occurrence (as PagerDuty does), not a repeat to count.
                 if let Some((pending, true)) = open {
                     if pending {
                         self.flush(batch).await?;
                     }
-                    if let Some(Some(stale)) = batch.open.insert(key.clone(), None) {
-                        batch.repeats.remove(&stale.alert.id);
-                        batch.stale.push(stale.alert.id);
-                    }
+                    batch.close_stale(&key);
                     open = None;
                 }
                 match (signal.action, open) {
@@ -872,20 +992,7 @@ macro_rules! impl_alert_batch {
                     batch.groups.insert(group, Some((n, batch.at)));
                     (Some(n), IngestKind::Opened)
                 };
-                let alert = new_alert(signal, batch.now, incident);
-                let done = Ingested { kind, alert: Some(AlertRef::from(&alert)) };
-                batch.open.insert(
-                    key.clone(),
-                    Some(Open {
-                        alert,
-                        incident_resolved: false,
-                        pending: true,
-                        source: Some(src),
-                        latest: None,
-                    }),
-                );
-                batch.inserts.push(key.clone());
-                batch.record(src.0, done, Some(key));
+                batch.open_pending(src, key, signal, incident, kind);
                 Ok(())
             }
 
@@ -960,12 +1067,13 @@ macro_rules! impl_alert_batch {
                 if <Self as Queries>::DIALECT == Dialect::Postgres {
                     self.lock_all(lock_keys(jobs)).await?;
                 }
-                self.prefetch(&mut batch, jobs).await?;
-                for (job, (signals, extra, actor, _)) in jobs.iter().enumerate() {
-                    if !extra.is_empty() {
+                let (first_job, first) = self.prefetch(&mut batch, jobs).await?;
+                for (job, (signals, extra, actor, _)) in jobs.iter().enumerate().skip(first_job) {
+                    let from = if job == first_job { first } else { 0 };
+                    if from == 0 && !extra.is_empty() {
                         batch.wake |= self.apply_effects(batch.at, extra).await?;
                     }
-                    for (i, signal) in signals.iter().enumerate() {
+                    for (i, signal) in signals.iter().enumerate().skip(from) {
                         self.apply_signal(&mut batch, (job, i), signal, actor, reactor).await?;
                     }
                 }
