@@ -14,6 +14,43 @@ use crate::harness::{assert_consistent, at, vocab};
 /// Declares with the test vocabulary and queues one page per new incident.
 struct TestReactor;
 
+/// The test reactor, counting how often the store handed it the run-time overrides.
+#[derive(Default)]
+struct LazyReactor {
+    prepared: std::sync::atomic::AtomicUsize,
+}
+
+impl AlertReactor for LazyReactor {
+    fn needs_overrides(&self) -> bool {
+        self.prepared.load(std::sync::atomic::Ordering::SeqCst) == 0
+    }
+
+    fn prepare(&self, _: Vec<muster_store::ScheduleOverride>) {
+        self.prepared
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn declare(&self, s: &AlertSignal) -> Result<Vec<Change>, StoreError> {
+        TestReactor.declare(s)
+    }
+
+    fn declared(&self, i: &Incident, state: &mut Value, c: &[Change]) -> (Vec<Change>, Effects) {
+        assert!(
+            !self.needs_overrides(),
+            "declared before the overrides were read"
+        );
+        TestReactor.declared(i, state, c)
+    }
+
+    fn update(&self, i: &Incident, state: &mut Value, a: IncidentAction) -> (Vec<Change>, Effects) {
+        assert!(
+            !self.needs_overrides(),
+            "updated before the overrides were read"
+        );
+        TestReactor.update(i, state, a)
+    }
+}
+
 impl AlertReactor for TestReactor {
     fn declare(&self, s: &AlertSignal) -> Result<Vec<Change>, StoreError> {
         declare(
@@ -201,9 +238,56 @@ backend_tests! {
         assert_eq!(store.outbox_for_incident(second).await.unwrap().len(), 1);
     }
 
+    async fn a_batch_reads_overrides_only_to_react_and_applies_signals_in_order(db) {
+        // A batch that only stores alerts never reads the overrides; one whose later signals
+        // open and settle incidents reads them once, in its transaction.
+        let store = &db.store;
+        let none = Effects::default();
+        let fire = |k: &str, g: &str| signal(AlertAction::Trigger, k, g);
+        let first = LazyReactor::default();
+        store.ingest_alerts(&[fire("a", "g1")], &none, "am", at(0), &first).await.unwrap();
+        assert_eq!(first.prepared.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let quiet = LazyReactor::default();
+        let done = store.ingest_alerts(&[fire("a", "g1"), fire("b", "g1")], &none, "am", at(10), &quiet).await.unwrap();
+        assert_eq!(done.iter().map(|d| d.kind).collect::<Vec<_>>(), [IngestKind::Repeated, IngestKind::Joined]);
+        assert_eq!(quiet.prepared.load(std::sync::atomic::Ordering::SeqCst), 0);
+        // Buffered signals first (a repeat, a join), then a new group's declaration, then
+        // signals that depend on it and on the buffered ones, then a resolve.
+        let mixed = LazyReactor::default();
+        let signals = [
+            fire("a", "g1"), fire("c", "g1"), fire("x", "g2"), fire("y", "g2"), fire("c", "g1"),
+            fire("x", "g2"), signal(AlertAction::Resolve, "y", "g2"), fire("z", "g2"),
+        ];
+        let jobs: Vec<(&[AlertSignal], &Effects, &str, &[muster_store::EncodedAlert])> =
+            signals.chunks(3).map(|c| (c, &none, "am", &[][..])).collect();
+        let done = store.ingest_alert_batch(&jobs, at(20), &mixed).await.unwrap();
+        let kinds: Vec<IngestKind> = done.iter().flatten().map(|d| d.kind).collect();
+        assert_eq!(kinds, [
+            IngestKind::Repeated, IngestKind::Joined, IngestKind::Opened, IngestKind::Joined,
+            IngestKind::Repeated, IngestKind::Repeated, IngestKind::Updated, IngestKind::Joined,
+        ]);
+        assert_eq!(mixed.prepared.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let all = store.alerts(&AlertFilter::default()).await.unwrap();
+        let row = |k: &str| all.iter().find(|a| a.dedup_key == k).map(|a| (a.count, a.status)).unwrap();
+        assert_eq!(row("a"), (3, AlertStatus::Firing));
+        assert_eq!(row("c"), (2, AlertStatus::Firing));
+        assert_eq!(row("x"), (2, AlertStatus::Firing));
+        assert_eq!(row("y"), (1, AlertStatus::Resolved));
+        let incident = |k: &str| all.iter().find(|a| a.dedup_key == k).and_then(|a| a.incident);
+        assert_eq!(incident("c"), incident("a"));
+        assert_eq!(incident("z"), incident("x"));
+        assert_ne!(incident("x"), incident("a"));
+        // Every answer names the id its row got.
+        for (d, s) in done.iter().flatten().zip(&signals) {
+            let a = d.alert.as_ref().expect("alert");
+            assert_eq!(a.dedup_key, s.dedup_key);
+            assert!(all.iter().any(|r| r.id == a.id && r.dedup_key == a.dedup_key), "{}", a.dedup_key);
+        }
+    }
+
     async fn a_group_commit_of_many_requests_stores_each_alert_once(db) {
-        // 300 new alerts: several multi-row insert shapes on SQLite (64, 32, 8, 4) and past
-        // PostgreSQL's switch to one JSON-fed insert.
+        // 300 new alerts: past PostgreSQL's switch to one JSON-fed insert; on SQLite one
+        // prepared insert stepped per row.
         let store = &db.store;
         let none = Effects::default();
         let one = |j: usize, n: usize| {
