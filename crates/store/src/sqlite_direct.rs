@@ -262,7 +262,24 @@ impl Drop for Statement<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::positional;
+    use super::{StoreError, classify, ffi, positional};
+
+    #[test]
+    fn a_duplicate_open_alert_or_a_busy_database_says_try_again() {
+        let unique = classify(ffi::SQLITE_CONSTRAINT_UNIQUE, "UNIQUE constraint failed");
+        assert!(matches!(unique, StoreError::Unavailable(m) if m.contains("concurrent delivery")));
+        let busy = classify(ffi::SQLITE_BUSY_SNAPSHOT, "database is locked");
+        assert!(matches!(busy, StoreError::Unavailable(m) if m.contains("database is locked")));
+        let full = classify(ffi::SQLITE_FULL, "database or disk is full");
+        assert!(matches!(full, StoreError::Unavailable(_)));
+        let fk = classify(
+            ffi::SQLITE_CONSTRAINT_FOREIGNKEY,
+            "FOREIGN KEY constraint failed",
+        );
+        assert!(
+            matches!(fk, StoreError::Internal(m) if m.contains("FOREIGN KEY") && m.contains("787"))
+        );
+    }
 
     #[test]
     fn numbered_parameters_keep_their_numbers() {
