@@ -39,6 +39,9 @@ pub(crate) type Key = (String, String);
 /// encoded them already (empty: encoded in the batch).
 pub type Job<'a> = (&'a [AlertSignal], &'a Effects, &'a str, &'a [EncodedAlert]);
 
+/// Each job's results, whether to wake the scheduler, whether the batch committed.
+pub(crate) type Batched = (Vec<Vec<Ingested>>, bool, bool);
+
 /// Where a signal is in the batch: (job, index).
 type Source = (usize, usize);
 
@@ -80,6 +83,11 @@ pub(crate) struct Batch<'a> {
     /// Results naming a pending alert, patched with its id at the flush.
     unpatched: Vec<(usize, usize, Key)>,
     wake: bool,
+    /// The caller began the transaction with a plain `BEGIN` (SQLite) and lets the batch
+    /// commit it under its lock when it needs nothing else.
+    may_commit: bool,
+    /// The batch committed its transaction itself.
+    committed: bool,
 }
 
 impl<'a> Batch<'a> {
@@ -278,13 +286,16 @@ fn lost() -> StoreError {
 
 /// Statements and steps of the batch, per connection type.
 pub(crate) trait AlertBatchQueries {
-    /// Applies the jobs' signals in order; returns each job's results and whether to wake.
+    /// Applies the jobs' signals in order; returns each job's results, whether to wake, and
+    /// whether it committed the transaction itself (only when `may_commit`: see
+    /// [`crate::alerts`]' SQLite intake).
     async fn ingest_batch<R: AlertReactor>(
         &mut self,
         jobs: &[Job<'_>],
         now: Timestamp,
         reactor: &R,
-    ) -> Result<(Vec<Vec<Ingested>>, bool), StoreError>;
+        may_commit: bool,
+    ) -> Result<Batched, StoreError>;
     /// PostgreSQL only: the advisory locks of all the batch's keys, in one global order.
     async fn lock_all(&mut self, keys: Vec<String>) -> Result<(), StoreError>;
     async fn apply_signal<R: AlertReactor>(
@@ -811,6 +822,10 @@ impl BatchIo for SqliteConnection {
             let next = batch.apply_buffered_run((0, 0));
             if next.0 >= jobs.len() {
                 flush_locked(&direct, batch)?;
+                if batch.may_commit {
+                    direct.prepare("COMMIT")?.run(&[])?;
+                    batch.committed = true;
+                }
             }
             next
         };
@@ -1048,7 +1063,8 @@ macro_rules! impl_alert_batch {
                 jobs: &[Job<'_>],
                 now: Timestamp,
                 reactor: &R,
-            ) -> Result<(Vec<Vec<Ingested>>, bool), StoreError> {
+                may_commit: bool,
+            ) -> Result<Batched, StoreError> {
                 let mut batch = Batch {
                     jobs,
                     now,
@@ -1063,6 +1079,8 @@ macro_rules! impl_alert_batch {
                     results: jobs.iter().map(|j| Vec::with_capacity(j.0.len())).collect(),
                     unpatched: Vec::new(),
                     wake: false,
+                    may_commit,
+                    committed: false,
                 };
                 if <Self as Queries>::DIALECT == Dialect::Postgres {
                     self.lock_all(lock_keys(jobs)).await?;
@@ -1078,7 +1096,7 @@ macro_rules! impl_alert_batch {
                     }
                 }
                 self.flush(&mut batch).await?;
-                Ok((batch.results, batch.wake))
+                Ok((batch.results, batch.wake, batch.committed))
             }
         }
     };

@@ -461,6 +461,61 @@ pub(crate) fn new_alert(
     }
 }
 
+/// SQLite's group commit. The transaction is begun with a plain `BEGIN IMMEDIATE` rather
+/// than sqlx's, so that a batch that only stores alerts can also commit under the one lock it
+/// takes to read and write (one hand-off to sqlx's thread instead of three). If the batch's
+/// future is dropped or panics with the transaction open, the connection is closed instead
+/// of returned to the pool: closing rolls back.
+async fn sqlite_intake<R: AlertReactor>(
+    writer: &sqlx::SqlitePool,
+    jobs: &[Job<'_>],
+    now: Timestamp,
+    reactor: &R,
+) -> Result<(Vec<Vec<Ingested>>, bool), StoreError> {
+    let started = Instant::now();
+    let mut tx = OpenTx(writer.acquire().await.map_err(db_err)?, false);
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *tx.0)
+        .await
+        .map_err(db_err)?;
+    tx.1 = true;
+    let result = match tx.0.ingest_batch(jobs, now, reactor, true).await {
+        Ok((out, wake, committed)) => {
+            if !committed {
+                sqlx::query("COMMIT")
+                    .execute(&mut *tx.0)
+                    .await
+                    .map_err(db_err)?;
+            }
+            tx.1 = false;
+            Ok((out, wake))
+        }
+        Err(e) => {
+            // If even the rollback fails, the guard closes the connection (which rolls back).
+            if sqlx::query("ROLLBACK").execute(&mut *tx.0).await.is_ok() {
+                tx.1 = false;
+            }
+            Err(e)
+        }
+    };
+    let elapsed = started.elapsed();
+    if elapsed > SLOW_WRITE {
+        tracing::debug!(elapsed_ms = elapsed.as_millis() as u64, "slow intake batch");
+    }
+    result
+}
+
+/// The writer with a transaction open (`.1`) until it is committed or rolled back.
+struct OpenTx(sqlx::pool::PoolConnection<sqlx::Sqlite>, bool);
+
+impl Drop for OpenTx {
+    fn drop(&mut self) {
+        if self.1 {
+            self.0.close_on_drop();
+        }
+    }
+}
+
 impl Store {
     /// Applies alert signals in one transaction (one commit, so one fsync, for a whole
     /// webhook), with `extra` effects (e.g. a heartbeat's next deadline). Returns what each
@@ -489,7 +544,15 @@ impl Store {
         reactor: &R,
     ) -> Result<Vec<Vec<Ingested>>, StoreError> {
         let now = to_millis_precision(now);
-        let (out, wake) = write_tx!(self, |conn| conn.ingest_batch(jobs, now, reactor).await)?;
+        let (out, wake) = match &self.backend {
+            Backend::Sqlite { writer, .. } => sqlite_intake(writer, jobs, now, reactor).await?,
+            Backend::Postgres(_) => {
+                let (out, wake, _) = write_tx!(self, |conn| {
+                    conn.ingest_batch(jobs, now, reactor, false).await
+                })?;
+                (out, wake)
+            }
+        };
         if wake {
             self.wake.wake();
         }

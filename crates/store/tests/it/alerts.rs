@@ -14,6 +14,23 @@ use crate::harness::{assert_consistent, at, vocab};
 /// Declares with the test vocabulary and queues one page per new incident.
 struct TestReactor;
 
+/// A reactor whose declarations panic, as a bug in a policy might.
+struct PanickingReactor;
+
+impl AlertReactor for PanickingReactor {
+    fn declare(&self, _: &AlertSignal) -> Result<Vec<Change>, StoreError> {
+        panic!("a bug while declaring");
+    }
+
+    fn declared(&self, i: &Incident, state: &mut Value, c: &[Change]) -> (Vec<Change>, Effects) {
+        TestReactor.declared(i, state, c)
+    }
+
+    fn update(&self, i: &Incident, state: &mut Value, a: IncidentAction) -> (Vec<Change>, Effects) {
+        TestReactor.update(i, state, a)
+    }
+}
+
 /// The test reactor, counting how often the store handed it the run-time overrides.
 #[derive(Default)]
 struct LazyReactor {
@@ -236,6 +253,29 @@ backend_tests! {
             ("b", 1, AlertStatus::Resolved), ("c", 2, AlertStatus::Firing),
         ]);
         assert_eq!(store.outbox_for_incident(second).await.unwrap().len(), 1);
+    }
+
+    async fn a_batch_that_panics_mid_transaction_leaves_nothing_and_the_writer_usable(db) {
+        // Buffered writes first (a repeat, a join), then a declaration that panics: nothing of
+        // the batch is stored, and the next batch finds no transaction left open.
+        let store = db.store.clone();
+        let none = Effects::default();
+        let fire = |k: &str, g: &str| signal(AlertAction::Trigger, k, g);
+        store.ingest_alerts(&[fire("a", "g1")], &none, "am", at(0), &TestReactor).await.unwrap();
+        let panicking = store.clone();
+        let crashed = tokio::spawn(async move {
+            let signals = [fire("a", "g1"), fire("b", "g1"), fire("x", "g2")];
+            let none = Effects::default();
+            panicking.ingest_alerts(&signals, &none, "am", at(10), &PanickingReactor).await
+        })
+        .await;
+        assert!(crashed.is_err_and(|e| e.is_panic()));
+        let done = store.ingest_alerts(&[fire("a", "g1"), fire("c", "g1")], &none, "am", at(20), &TestReactor).await.unwrap();
+        assert_eq!(done.iter().map(|d| d.kind).collect::<Vec<_>>(), [IngestKind::Repeated, IngestKind::Joined]);
+        let all = store.alerts(&AlertFilter::default()).await.unwrap();
+        let mut keys: Vec<(&str, i64)> = all.iter().map(|a| (a.dedup_key.as_str(), a.count)).collect();
+        keys.sort();
+        assert_eq!(keys, [("a", 2), ("c", 1)]);
     }
 
     async fn a_batch_reads_overrides_only_to_react_and_applies_signals_in_order(db) {
