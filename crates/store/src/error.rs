@@ -45,23 +45,25 @@ pub(crate) fn is_sqlite_busy(e: &sqlx::Error) -> bool {
     }
 }
 
+/// Whether a SQLite result code says "not now" (busy, locked, out of memory or disk, I/O);
+/// the primary code is the low byte of the extended one.
+pub(crate) fn sqlite_transient(code: i32) -> bool {
+    const BUSY: i32 = 5;
+    const LOCKED: i32 = 6;
+    const NOMEM: i32 = 7;
+    const IOERR: i32 = 10;
+    const FULL: i32 = 13;
+    const CANTOPEN: i32 = 14;
+    matches!(code & 0xff, BUSY | LOCKED | NOMEM | IOERR | FULL | CANTOPEN)
+}
+
 /// Whether the database says "not now" rather than "no".
 fn is_transient(d: &dyn DatabaseError) -> bool {
     let Some(code) = d.code() else {
         return false;
     };
     if let Ok(sqlite) = code.parse::<i32>() {
-        // SQLite result codes; the primary code is the low byte of the extended one.
-        const BUSY: i32 = 5;
-        const LOCKED: i32 = 6;
-        const NOMEM: i32 = 7;
-        const IOERR: i32 = 10;
-        const FULL: i32 = 13;
-        const CANTOPEN: i32 = 14;
-        return matches!(
-            sqlite & 0xff,
-            BUSY | LOCKED | NOMEM | IOERR | FULL | CANTOPEN
-        );
+        return sqlite_transient(sqlite);
     }
     // PostgreSQL SQLSTATEs.
     code.starts_with("08") // connection exception

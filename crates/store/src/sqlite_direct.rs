@@ -20,7 +20,7 @@ use libsqlite3_sys as ffi;
 use sqlx::sqlite::{LockedSqliteHandle, SqliteConnection};
 
 use crate::StoreError;
-use crate::error::db_err;
+use crate::error::{db_err, sqlite_transient};
 
 /// A statement parameter, borrowed for the duration of one call.
 #[derive(Clone, Copy)]
@@ -117,17 +117,11 @@ fn positional(sql: &str) -> String {
 
 /// SQLite's answer as a store error: unique violations and "busy" say "try again".
 fn classify(code: c_int, message: &str) -> StoreError {
-    const BUSY: c_int = 5;
-    const LOCKED: c_int = 6;
-    const NOMEM: c_int = 7;
-    const IOERR: c_int = 10;
-    const FULL: c_int = 13;
-    const CANTOPEN: c_int = 14;
     match code {
         ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
             StoreError::Unavailable("concurrent delivery of the same alert".into())
         }
-        c if matches!(c & 0xff, BUSY | LOCKED | NOMEM | IOERR | FULL | CANTOPEN) => {
+        c if sqlite_transient(c) => {
             StoreError::Unavailable(format!("database busy or failing: {message}"))
         }
         c => StoreError::Internal(format!("database error: {message} (SQLite code {c})")),
