@@ -25,7 +25,7 @@ use std::path::Path;
 pub use diagnostic::{Diagnostic, Level};
 pub use duration::{Duration, DurationError};
 pub use model::*;
-pub use notifications::{Notifications, Rate, RateLimits};
+pub use notifications::{InboxMode, Notifications, Rate, RateLimits};
 pub use policy_to_core::to_core as policy_to_core;
 
 /// The outcome of [`check`]: the config when it has no errors, and every diagnostic

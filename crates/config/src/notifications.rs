@@ -1,7 +1,9 @@
-//! The `notifications` section: settings of the deliverer, today its per-provider rate limits.
+//! The `notifications` section: settings of the deliverer — what the built-in inbox keeps, and
+//! per-provider rate limits.
 //!
 //! ```yaml
 //! notifications:
+//!   inbox: fallback        # default: what no provider could carry; `all`: a copy of everything
 //!   rate_limits:
 //!     slack_channel:   { rate: 1/s }              # per Slack channel or user
 //!     slack_workspace: { rate: 50/m, burst: 10 }  # every Slack message together
@@ -20,7 +22,19 @@ use crate::raw::S;
 /// The `notifications` section, checked.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Notifications {
+    pub inbox: InboxMode,
     pub rate_limits: RateLimits,
+}
+
+/// What lands in the built-in inbox.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InboxMode {
+    /// Notifications that no configured provider could carry.
+    #[default]
+    Fallback,
+    /// Those, and a copy of every notification.
+    All,
 }
 
 /// Token buckets per provider; `None` is no limit of Muster's own (a provider's 429 is still
@@ -58,6 +72,7 @@ impl Rate {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawNotifications {
+    pub inbox: Option<S>,
     #[serde(default)]
     pub rate_limits: RawRateLimits,
 }
@@ -109,6 +124,17 @@ pub(crate) fn check(
             continue;
         }
         first = Some(here);
+        if let Some(mode) = &section.value.inbox {
+            out.inbox = match mode.value.as_str() {
+                "fallback" => InboxMode::Fallback,
+                "all" => InboxMode::All,
+                other => {
+                    let message = format!("inbox must be `fallback` or `all` (found `{other}`)");
+                    d.error(loc(f, mode), message);
+                    InboxMode::Fallback
+                }
+            };
+        }
         let r = section.value.rate_limits;
         let mut rate = |x: Option<RawRate>| x.and_then(|x| parse_rate(d, f, &x));
         out.rate_limits = RateLimits {

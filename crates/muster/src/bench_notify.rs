@@ -10,10 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use muster_config::Channel;
 use muster_core::Clock;
 use muster_notify::{Secret, Webhook};
-use muster_server::deliver::{Channels, Deliverer, Delivery, Hop, delivery_item};
+use muster_server::deliver::{Channels, Deliverer, Delivery, Hop, Via};
 use muster_server::{AppState, SystemClock};
 use muster_store::{Effects, Store};
 use serde_json::json;
@@ -78,7 +77,7 @@ async fn enqueue(
                 parent: format!("bench/{i}"),
                 to: "sink".into(),
                 chain: vec![Hop {
-                    channel: Channel::Webhook,
+                    channel: Via::Webhook,
                     address: url.to_string(),
                 }],
                 step: 0,
@@ -87,8 +86,10 @@ async fn enqueue(
                 queued_at,
                 not_before: None,
                 blocks: None,
+                copy: false,
+                last_error: None,
             };
-            effects.outbox.push(delivery_item(None, &d));
+            effects.outbox.push(d.item(None));
         }
         let now = Instant::now();
         store

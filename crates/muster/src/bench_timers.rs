@@ -126,6 +126,7 @@ async fn arm(store: &Store, prefix: &str) -> anyhow::Result<Timestamp> {
         let effects = Effects {
             timers,
             outbox: vec![],
+            ..Default::default()
         };
         store.apply_effects(SystemClock.now(), &effects).await?;
     }
@@ -183,6 +184,7 @@ impl TimerHandler for Recorder {
                             Effects {
                                 timers: vec![],
                                 outbox: vec![item],
+                                ..Default::default()
                             },
                         ))
                     },

@@ -9,8 +9,8 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use muster_core::{Access, Clock};
 use muster_server::deliver::{Channels, Deliverer};
-use muster_server::policy::PolicyTimers;
 use muster_server::scheduler::Scheduler;
+use muster_server::timers::Timers;
 use muster_server::{AppState, SystemClock};
 use muster_store::{Store, StoreError};
 use tokio::net::TcpListener;
@@ -149,7 +149,7 @@ fn spawn_scheduler(
     stop: &Arc<tokio::sync::watch::Sender<bool>>,
 ) -> tokio::task::JoinHandle<()> {
     let scheduler = Scheduler::new(state.store.clone(), state.clock.clone());
-    let handler = Arc::new(PolicyTimers::new(state.clone()));
+    let handler = Arc::new(Timers::new(state.clone()));
     let mut stopped = stop.subscribe();
     tokio::spawn(scheduler.run(handler, async move {
         let _ = stopped.wait_for(|s| *s).await;
@@ -178,16 +178,11 @@ fn spawn_reload_on_sighup(state: AppState) {
             return;
         };
         while hup.recv().await.is_some() {
-            let s = state.clone();
-            match tokio::task::spawn_blocking(move || s.reload()).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(errors)) => {
-                    for e in errors {
-                        tracing::error!("{e}");
-                    }
-                    tracing::error!("configuration not reloaded; the old one stays in force");
+            if let Err(errors) = muster_server::reactions::reloaded(&state).await {
+                for e in errors {
+                    tracing::error!("{e}");
                 }
-                Err(e) => tracing::error!(error = %e, "reload task failed"),
+                tracing::error!("configuration not reloaded; the old one stays in force");
             }
         }
     });

@@ -7,16 +7,20 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod deliver;
+pub mod effect;
 pub mod error;
 pub mod intake;
 pub mod language_model;
+pub mod oncall;
 pub mod ops;
-pub mod playbook;
-pub mod policy;
+pub mod policy_state;
 pub mod rate_limit;
+pub mod reactions;
 pub mod scheduler;
 pub mod slack;
 pub mod status;
+pub mod timers;
+pub mod views;
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -59,6 +63,15 @@ impl LoadedConfig {
             config,
             vocab,
             policies,
+        }
+    }
+
+    /// The milestone a deadline policy waits for (`None` for other triggers or an unknown
+    /// policy): what its nudge's button reaches and what its clock entry names.
+    pub fn expected_milestone(&self, policy: &str) -> Option<&str> {
+        match &self.policies.iter().find(|p| p.id == policy)?.trigger {
+            muster_core::engine::Trigger::Deadline { expect, .. } => Some(expect),
+            _ => None,
         }
     }
 }

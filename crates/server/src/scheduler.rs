@@ -262,6 +262,7 @@ mod tests {
                                         effect: "notify".into(),
                                         payload: serde_json::Value::Null,
                                     }],
+                                    ..Default::default()
                                 },
                             ))
                         },
@@ -292,6 +293,7 @@ mod tests {
                 payload: serde_json::Value::Null,
             })],
             outbox: vec![],
+            ..Default::default()
         };
         store.apply_effects(due_at, &effects).await.unwrap();
     }

@@ -383,7 +383,8 @@ macro_rules! impl_alert_queries {
                 let original = state.clone();
                 self.prepare_reactor(reactor).await?;
                 let (changes, effects) = reactor.update(&before, &mut state, action);
-                self.append_changes(&before, now, actor, changes).await?;
+                self.append_changes(&before, now, actor, changes, &effects.acted_by)
+                    .await?;
                 let wake = self.apply_effects(ms(now), &effects).await?;
                 if state != original {
                     self.save_policy_state(id, &state, ms(now)).await?;

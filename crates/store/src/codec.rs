@@ -88,14 +88,16 @@ pub(crate) fn stamp(
     at: Timestamp,
     actor: &str,
     changes: Vec<Change>,
+    acted_by: &std::collections::BTreeMap<usize, String>,
 ) -> Vec<TimelineEvent> {
     changes
         .into_iter()
         .zip(last_seq + 1..)
-        .map(|(change, seq)| TimelineEvent {
+        .enumerate()
+        .map(|(i, (change, seq))| TimelineEvent {
             seq,
             at,
-            actor: actor.to_string(),
+            actor: acted_by.get(&i).map_or(actor, String::as_str).to_string(),
             change,
         })
         .collect()

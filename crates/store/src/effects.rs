@@ -2,6 +2,7 @@
 //! the incident change that caused them: `update_with_effects`, `declare_with_effects`,
 //! `apply_effects`.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use muster_core::{Change, DomainError, Incident, IncidentNumber, TimelineEvent, Timestamp};
@@ -20,6 +21,9 @@ use crate::{Backend, SLOW_WRITE, Store, StoreError, finish};
 pub struct Effects {
     pub timers: Vec<TimerChange>,
     pub outbox: Vec<OutboxItem>,
+    /// The actor of the change at this index of the decision's changes, where it is not the
+    /// caller: a policy acting inside a person's request is named as `policy:<id>`.
+    pub acted_by: BTreeMap<usize, String>,
 }
 
 impl Effects {
@@ -74,6 +78,7 @@ pub(crate) trait EffectQueries {
         now: Timestamp,
         actor: &str,
         changes: Vec<Change>,
+        acted_by: &BTreeMap<usize, String>,
     ) -> Result<(Incident, Vec<TimelineEvent>), StoreError>;
 }
 
@@ -114,7 +119,7 @@ macro_rules! impl_effect_queries {
                 F: FnOnce(&Incident, &mut serde_json::Value) -> (Vec<Change>, Effects) + Send,
             {
                 let number = IncidentNumber(self.next_incident_number().await?);
-                let mut events = stamp(0, now, actor, changes);
+                let mut events = stamp(0, now, actor, changes, &BTreeMap::new());
                 let Some((first, rest)) = events.split_first() else {
                     return Err(StoreError::Internal("declare without changes".into()));
                 };
@@ -128,7 +133,7 @@ macro_rules! impl_effect_queries {
                 let (more, effects) = react(&incident, &mut state);
                 // The reaction's changes follow the declaration's, and the incident is written
                 // once in its final state: fewer statements on the alert → page path.
-                let more = stamp(incident.last_seq, now, actor, more);
+                let more = stamp(incident.last_seq, now, actor, more, &effects.acted_by);
                 for event in &more {
                     incident.apply(event);
                 }
@@ -151,11 +156,12 @@ macro_rules! impl_effect_queries {
                 now: Timestamp,
                 actor: &str,
                 changes: Vec<Change>,
+                acted_by: &BTreeMap<usize, String>,
             ) -> Result<(Incident, Vec<TimelineEvent>), StoreError> {
                 if changes.is_empty() {
                     return Ok((before.clone(), Vec::new()));
                 }
-                let events = stamp(before.last_seq, now, actor, changes);
+                let events = stamp(before.last_seq, now, actor, changes, acted_by);
                 let mut after = before.clone();
                 for event in &events {
                     after.apply(event);
@@ -192,7 +198,9 @@ impl Store {
                 .await?
                 .ok_or(StoreError::NotFound(id))?;
             let (changes, effects) = decide(&before)?;
-            let result = conn.append_changes(&before, now, actor, changes).await?;
+            let result = conn
+                .append_changes(&before, now, actor, changes, &effects.acted_by)
+                .await?;
             let wake = conn.apply_effects(codec::ms(now), &effects).await?;
             Ok((result, wake))
         })?;
@@ -222,7 +230,7 @@ impl Store {
         let now = to_millis_precision(now);
         let (result, wake) = write_tx!(self, |conn| {
             let number = IncidentNumber(conn.next_incident_number().await?);
-            let events = stamp(0, now, actor, changes);
+            let events = stamp(0, now, actor, changes, &BTreeMap::new());
             let Some((first, rest)) = events.split_first() else {
                 return Err(StoreError::Internal("declare without changes".into()));
             };

@@ -102,7 +102,9 @@ impl Store {
             let mut state = conn.load_policy_state(id).await?;
             let original = state.clone();
             let (changes, effects) = decide(&before, &mut state)?;
-            let result = conn.append_changes(&before, now, actor, changes).await?;
+            let result = conn
+                .append_changes(&before, now, actor, changes, &effects.acted_by)
+                .await?;
             let wake = conn.apply_effects(at, &effects).await?;
             if state != original {
                 conn.save_policy_state(id, &state, at).await?;

@@ -717,7 +717,11 @@ impl Store {
                 }
             };
             let events = match &before {
-                Some(before) => conn.append_changes(before, now, actor, changes).await?.1,
+                Some(before) => {
+                    conn.append_changes(before, now, actor, changes, &effects.acted_by)
+                        .await?
+                        .1
+                }
                 None if changes.is_empty() => Vec::new(),
                 None => {
                     return Err(StoreError::Internal(format!(

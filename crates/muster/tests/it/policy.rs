@@ -183,8 +183,8 @@ async fn database_with_history(db: &str) {
 
     use muster_core::{Access, Clock, SimulatedClock};
     use muster_server::AppState;
-    use muster_server::policy::PolicyTimers;
     use muster_server::scheduler::Scheduler;
+    use muster_server::timers::Timers;
 
     let _ = rustls::crypto::ring::default_provider().install_default();
     let t0: jiff::Timestamp = "2026-03-29T03:12:00Z".parse().unwrap();
@@ -197,7 +197,7 @@ async fn database_with_history(db: &str) {
         .unwrap();
     let state = AppState::new(store.clone(), clock.clone() as Arc<dyn Clock>, config, None);
     let scheduler = Scheduler::new(store.clone(), clock.clone()).with_owner("history");
-    let handler = PolicyTimers::new(state.clone());
+    let handler = Timers::new(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(muster_server::serve(

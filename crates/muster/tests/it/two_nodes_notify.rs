@@ -7,9 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use muster_config::Channel;
 use muster_core::{IncidentNumber, Timestamp};
-use muster_server::deliver::{Delivery, Hop, delivery_item};
+use muster_server::deliver::{Delivery, Hop, Via};
 use muster_store::{Effects, OutboxRecord, OutboxState, Store};
 use muster_testkit::fakes::{self, Fake};
 use muster_testkit::{Backend, TestDb};
@@ -38,7 +37,7 @@ fn webhook(i: usize, sink: &str) -> Delivery {
         parent: format!("two-nodes/{i}"),
         to: format!("hook-{i}"),
         chain: vec![Hop {
-            channel: Channel::Webhook,
+            channel: Via::Webhook,
             address: format!("{sink}/hooks/{i}"),
         }],
         step: 0,
@@ -47,6 +46,8 @@ fn webhook(i: usize, sink: &str) -> Delivery {
         queued_at: Timestamp::now().as_millisecond(),
         not_before: None,
         blocks: None,
+        copy: false,
+        last_error: None,
     }
 }
 
@@ -56,7 +57,7 @@ async fn enqueue(store: &Store, sink: &str) -> Vec<String> {
     for start in (0..WEBHOOKS).step_by(BATCH) {
         let mut effects = Effects::default();
         for i in start..(start + BATCH).min(WEBHOOKS) {
-            let item = delivery_item(None, &webhook(i, sink));
+            let item = webhook(i, sink).item(None);
             keys.push(item.idempotency_key.clone());
             effects.outbox.push(item);
         }

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use muster_config::{Integration, IntegrationType};
 use muster_core::alert::{AlertAction, AlertSignal, AlertStatus};
 use muster_core::{Access, IncidentNumber, Severity, Timestamp};
-use muster_store::{AlertFilter, Effects, IngestKind, Ingested, StoreError, StoredAlert};
+use muster_store::{AlertFilter, Effects, Ingested, StoreError, StoredAlert};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -22,7 +22,8 @@ use super::extract::ApiQuery;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::intake::{self, Reactor, alertmanager, generic, pagerduty};
+use crate::intake::{self, alertmanager, generic, ingest, outcome, pagerduty};
+use crate::reactions::AlertReactions;
 
 /// An alert as the API shows it. The source payload is included; integration keys never are.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -91,54 +92,6 @@ pub struct IntakeAlert {
     pub outcome: String,
     pub alert: Option<i64>,
     pub incident: Option<String>,
-}
-
-fn outcome(kind: IngestKind) -> &'static str {
-    match kind {
-        IngestKind::Opened => "opened",
-        IngestKind::Joined => "joined",
-        IngestKind::Silenced => "silenced",
-        IngestKind::Repeated => "repeated",
-        IngestKind::Updated => "updated",
-        IngestKind::NoOpenAlert => "no_open_alert",
-    }
-}
-
-/// Queues the signals for the next group commit, waits for it, and counts them per
-/// integration. Answers with the signals (moved, not copied, through the queue) and what
-/// each did.
-pub(crate) async fn ingest(
-    state: &AppState,
-    integration: &str,
-    signals: Vec<AlertSignal>,
-    extra: Effects,
-) -> Result<(Vec<AlertSignal>, Vec<Ingested>), StoreError> {
-    let actor = format!("integration:{integration}");
-    let (signals, result) = state.intake().submit(actor, signals, extra).await;
-    match &result {
-        Ok(done) => count_outcomes(integration, done),
-        Err(_) => {
-            metrics::counter!("muster_alerts_failed_total", "integration" => integration.to_string())
-                .increment(1);
-        }
-    }
-    Ok((signals, result?))
-}
-
-/// One counter update per outcome, not per alert: a webhook may carry a thousand.
-fn count_outcomes(integration: &str, done: &[Ingested]) {
-    let mut counts: Vec<(IngestKind, u64)> = Vec::new();
-    for d in done {
-        match counts.iter_mut().find(|(k, _)| *k == d.kind) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((d.kind, 1)),
-        }
-    }
-    for (kind, n) in counts {
-        metrics::counter!("muster_alerts_received_total",
-            "integration" => integration.to_string(), "outcome" => outcome(kind))
-        .increment(n);
-    }
 }
 
 fn rejected(integration: &str, e: ApiError) -> ApiError {
@@ -432,7 +385,7 @@ async fn settle(
         .get(&existing.integration)
         .is_some_and(|i| i.auto_resolve);
     let now = state.clock.now();
-    let reactor = Reactor::new(&cfg, caller.name.clone(), now);
+    let reactor = AlertReactions::new(&cfg, caller.name.clone(), now);
     let alert = state
         .store
         .settle_alert(id, action, auto_resolve, &caller.name, now, &reactor)

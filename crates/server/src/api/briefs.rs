@@ -10,19 +10,16 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use muster_core::brief::{
-    self, Audience, Facts, LinkedAlert, MAX_BRIEF_LINES, PendingDeadline, SimilarIncident,
-};
-use muster_core::{Incident, IncidentNumber, TimelineEvent, Timestamp};
-use muster_store::{AlertFilter, MAX_ALERT_LIMIT, MAX_TIMELINE_LIMIT};
+use muster_core::Timestamp;
+use muster_core::brief::{self, Audience, MAX_BRIEF_LINES};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::clock::clock_view;
 use super::extract::{ApiQuery, incident_id};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
+use crate::views::brief::Loaded;
 
 /// One briefing. `markdown` is what to show; `summary` is the same content as structured data
 /// from the deterministic summariser (its fields depend on `kind`).
@@ -84,148 +81,12 @@ pub struct FormatParams {
     pub format: Option<String>,
 }
 
-/// What a summary is made from, loaded once per request.
-struct Loaded {
-    incident: Incident,
-    events: Vec<TimelineEvent>,
-    pending: Vec<PendingDeadline>,
-    alerts: Vec<LinkedAlert>,
-    /// Similar past incidents (the best few), with the people who held roles in them.
-    similar: Vec<SimilarIncident>,
-    now: Timestamp,
-}
-
-impl Loaded {
-    fn facts(&self) -> Facts<'_> {
-        Facts {
-            incident: &self.incident,
-            events: &self.events,
-            pending: &self.pending,
-            alerts: &self.alerts,
-            similar: &self.similar,
-            now: self.now,
-        }
-    }
-}
-
+/// The facts of `raw_id`, or 404.
 async fn load(state: &AppState, raw_id: &str) -> Result<Loaded, ApiError> {
     let id = incident_id(raw_id)?;
-    let incident = state
-        .store
-        .incident(id)
+    Loaded::load(state, id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("incident {id} not found")))?;
-    let mut events = Vec::new();
-    loop {
-        let after = events.last().map_or(0, |e: &TimelineEvent| e.seq);
-        let page = state.store.timeline(id, after, MAX_TIMELINE_LIMIT).await?;
-        let done = page.len() < MAX_TIMELINE_LIMIT as usize;
-        events.extend(page);
-        if done {
-            break;
-        }
-    }
-    let clock = clock_view(state, id).await?;
-    let mut pending: Vec<PendingDeadline> = clock
-        .timers
-        .into_iter()
-        .map(|t| PendingDeadline {
-            policy: t.policy,
-            kind: t.kind,
-            expect: t.expect,
-            due_at: t.due_at,
-        })
-        .collect();
-    // Only the next step of each running escalation: the rest may never come.
-    for step in clock.escalations {
-        if !pending
-            .iter()
-            .any(|p| p.kind == "escalation" && p.policy == step.escalation_policy)
-        {
-            pending.push(PendingDeadline {
-                policy: step.escalation_policy,
-                kind: "escalation".into(),
-                expect: None,
-                due_at: step.due_at,
-            });
-        }
-    }
-    let filter = AlertFilter {
-        incident: Some(id),
-        limit: Some(MAX_ALERT_LIMIT),
-        ..AlertFilter::default()
-    };
-    let mut alerts: Vec<LinkedAlert> = state
-        .store
-        .alerts(&filter)
-        .await?
-        .into_iter()
-        .map(|a| LinkedAlert {
-            id: a.id,
-            service: a.service,
-            severity: a.severity,
-            summary: a.summary,
-            status: a.status.as_str().to_string(),
-            first_seen: a.first_seen,
-            last_seen: a.last_seen,
-            count: a.count,
-        })
-        .collect();
-    alerts.sort_by_key(|a| (a.first_seen, a.id));
-    Ok(Loaded {
-        incident,
-        events,
-        pending,
-        alerts,
-        similar: similar_of(state, id).await,
-        now: clock.now,
-    })
-}
-
-/// Past incidents most like `id` and their experts, for "brief me". Best effort: a brief
-/// without them is still worth answering.
-async fn similar_of(state: &AppState, id: IncidentNumber) -> Vec<SimilarIncident> {
-    match state.store.similar_incidents(id, SIMILAR_IN_BRIEF).await {
-        Ok(found) => found
-            .into_iter()
-            .map(|s| SimilarIncident {
-                id: s.incident.id.to_string(),
-                title: s.incident.title,
-                experts: s.experts.into_iter().map(|e| e.person).collect(),
-            })
-            .collect(),
-        Err(e) => {
-            tracing::warn!(error = %e, incident = %id, "similar incidents left out of the brief");
-            Vec::new()
-        }
-    }
-}
-
-/// How many similar incidents "brief me" names.
-const SIMILAR_IN_BRIEF: u32 = 3;
-
-/// "Brief me" since the declaration, in Slack's mrkdwn, for the `/muster brief` command.
-pub(crate) async fn slack_brief(state: &AppState, id: IncidentNumber) -> Result<String, ApiError> {
-    let loaded = load(state, &id.to_string()).await?;
-    let b = brief::brief(&loaded.facts(), loaded.incident.declared_at);
-    Ok(to_mrkdwn(&b.markdown()))
-}
-
-/// CommonMark as Slack's mrkdwn: `**bold**` is `*bold*` there, and backslash escapes show.
-fn to_mrkdwn(markdown: &str) -> String {
-    let mut out = String::with_capacity(markdown.len());
-    let mut chars = markdown.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '*' if chars.peek() == Some(&'*') => {
-                chars.next();
-                out.push('*');
-            }
-            '\\' if chars.peek().is_some_and(char::is_ascii_punctuation) => {}
-            other => out.push(other),
-        }
-    }
-    out
+        .ok_or_else(|| ApiError::not_found(format!("incident {id} not found")))
 }
 
 /// `?format=` wins; otherwise `Accept: text/markdown` asks for Markdown.

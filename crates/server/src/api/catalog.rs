@@ -74,20 +74,16 @@ pub async fn reload(
     caller: Caller,
 ) -> Result<Json<ReloadResult>, ApiError> {
     caller.require(Access::Admin)?;
-    let dir_state = state.clone();
-    let loaded = tokio::task::spawn_blocking(move || dir_state.reload())
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-        .map_err(|errors| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_config",
-                format!(
-                    "configuration not reloaded; the old one stays in force:\n{}",
-                    errors.join("\n")
-                ),
-            )
-        })?;
+    let loaded = crate::reactions::reloaded(&state).await.map_err(|errors| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_config",
+            format!(
+                "configuration not reloaded; the old one stays in force:\n{}",
+                errors.join("\n")
+            ),
+        )
+    })?;
     Ok(Json(ReloadResult {
         status: "reloaded".into(),
         services: loaded.config.services.len(),

@@ -6,10 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use muster_core::{
-    Access, Command, Incident, IncidentNumber, Severity, Status, TimelineEvent, Timestamp, decide,
-    declare_typed,
-};
+use muster_core::{Access, Command, Incident, IncidentNumber, Severity, Status};
 use muster_store::IncidentFilter;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -18,151 +15,10 @@ use super::extract::{ApiJson, ApiQuery, incident_id};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::policy;
-
-/// An incident as the API shows it.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct IncidentView {
-    #[schema(example = "INC-42")]
-    pub id: String,
-    pub title: String,
-    #[schema(value_type = String, example = "SEV1")]
-    pub severity: Severity,
-    #[schema(value_type = String, example = "investigating")]
-    pub status: Status,
-    pub services: Vec<String>,
-    /// `security`, `data-exposure`, … when declared with a type.
-    pub incident_type: Option<String>,
-    /// People working the incident now.
-    pub responders: Vec<String>,
-    /// Role id → holder.
-    pub roles: BTreeMap<String, RoleView>,
-    pub milestones: Vec<MilestoneView>,
-    pub tasks: Vec<TaskView>,
-    #[schema(value_type = String, format = DateTime)]
-    pub declared_at: Timestamp,
-    pub declared_by: String,
-    #[schema(value_type = String, format = DateTime)]
-    pub updated_at: Timestamp,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub resolved_at: Option<Timestamp>,
-    /// Sequence number of the latest timeline event.
-    pub last_seq: i64,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RoleView {
-    pub person: String,
-    #[schema(value_type = String, format = DateTime)]
-    pub since: Timestamp,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct MilestoneView {
-    pub milestone: String,
-    #[schema(value_type = String, format = DateTime)]
-    pub at: Timestamp,
-    pub actor: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct TaskView {
-    pub id: u32,
-    pub title: String,
-    pub assignee: Option<String>,
-    pub done: bool,
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: Timestamp,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub done_at: Option<Timestamp>,
-}
-
-/// One timeline entry: who did what, when. `data` depends on `kind`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct TimelineEventView {
-    pub seq: i64,
-    #[schema(value_type = String, format = DateTime)]
-    pub at: Timestamp,
-    pub actor: String,
-    #[schema(example = "milestone_reached")]
-    pub kind: String,
-    #[schema(value_type = Object)]
-    pub data: serde_json::Value,
-}
-
-impl From<Incident> for IncidentView {
-    fn from(i: Incident) -> Self {
-        IncidentView {
-            id: i.id.to_string(),
-            title: i.title,
-            severity: i.severity,
-            status: i.status,
-            services: i.services,
-            incident_type: i.incident_type,
-            responders: i.responders,
-            roles: i
-                .roles
-                .into_iter()
-                .map(|(role, h)| {
-                    (
-                        role,
-                        RoleView {
-                            person: h.person,
-                            since: h.since,
-                        },
-                    )
-                })
-                .collect(),
-            milestones: i
-                .milestones
-                .into_iter()
-                .map(|m| MilestoneView {
-                    milestone: m.milestone,
-                    at: m.at,
-                    actor: m.actor,
-                })
-                .collect(),
-            tasks: i.tasks.into_iter().map(TaskView::from).collect(),
-            declared_at: i.declared_at,
-            declared_by: i.declared_by,
-            updated_at: i.updated_at,
-            resolved_at: i.resolved_at,
-            last_seq: i.last_seq,
-        }
-    }
-}
-
-impl From<muster_core::Task> for TaskView {
-    fn from(t: muster_core::Task) -> Self {
-        TaskView {
-            id: t.id,
-            title: t.title,
-            assignee: t.assignee,
-            done: t.done,
-            created_at: t.created_at,
-            done_at: t.done_at,
-        }
-    }
-}
-
-impl From<TimelineEvent> for TimelineEventView {
-    fn from(e: TimelineEvent) -> Self {
-        let kind = e.change.kind().to_string();
-        let data = match serde_json::to_value(&e.change) {
-            Ok(serde_json::Value::Object(mut m)) => {
-                m.remove("data").unwrap_or(serde_json::Value::Null)
-            }
-            _ => serde_json::Value::Null,
-        };
-        TimelineEventView {
-            seq: e.seq,
-            at: e.at,
-            actor: e.actor,
-            kind,
-            data,
-        }
-    }
-}
+use crate::reactions::{self, commit::Declaration};
+pub use crate::views::incident::{
+    IncidentView, MilestoneView, RoleView, TaskView, TimelineEventView,
+};
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -285,37 +141,8 @@ async fn apply(
 ) -> Result<Json<IncidentView>, ApiError> {
     caller.require(Access::Responder)?;
     let id = incident_id(raw_id)?;
-    Ok(Json(
-        apply_as(state, &caller.name, id, command).await?.into(),
-    ))
-}
-
-/// Runs `command` as `actor` (an API token's owner, or a person acting from Slack).
-pub(crate) async fn apply_as(
-    state: &AppState,
-    actor: &str,
-    id: IncidentNumber,
-    command: Command,
-) -> Result<Incident, ApiError> {
-    let cfg = state.config();
-    let overrides = policy::runtime_overrides(&state.store).await?;
-    let now = state.clock.now();
-    // The policies react in the same transaction: their timers, outbox items and timeline
-    // records commit with the change or not at all.
-    let (incident, _events) = state
-        .store
-        .update_with_policy(id, actor, now, |inc, policy_state| {
-            let mut changes = decide(inc, &command, &cfg.vocab)?;
-            let (more, mut effects) =
-                policy::react(&cfg, &overrides, inc, policy_state, &changes, actor, now);
-            changes.extend(more);
-            effects
-                .outbox
-                .extend(crate::slack::channel::on_change(&cfg, inc, &changes));
-            Ok((changes, effects))
-        })
-        .await?;
-    Ok(incident)
+    let incident = reactions::apply(state, &caller.name, id, command).await?;
+    Ok(Json(incident.into()))
 }
 
 async fn load(state: &AppState, raw_id: &str) -> Result<Incident, ApiError> {
@@ -355,7 +182,7 @@ pub async fn declare(
     ApiJson(req): ApiJson<DeclareRequest>,
 ) -> Result<Response, ApiError> {
     caller.require(Access::Responder)?;
-    let incident = declare_as(&state, &caller.name, &req).await?;
+    let incident = reactions::declare(&state, &caller.name, req.declaration()).await?;
     let location = format!("/api/v1/incidents/{}", incident.id);
     Ok((
         StatusCode::CREATED,
@@ -365,37 +192,15 @@ pub async fn declare(
         .into_response())
 }
 
-/// Declares an incident as `actor`, with the policies', playbooks' and Slack's effects.
-pub(crate) async fn declare_as(
-    state: &AppState,
-    actor: &str,
-    req: &DeclareRequest,
-) -> Result<Incident, ApiError> {
-    let cfg = state.config();
-    let changes = declare_typed(
-        &req.title,
-        req.severity,
-        &req.services,
-        req.incident_type.as_deref(),
-        &cfg.vocab,
-    )?;
-    let overrides = policy::runtime_overrides(&state.store).await?;
-    let now = state.clock.now();
-    let declared = changes.clone();
-    let (incident, _) = state
-        .store
-        .declare_with_policy(actor, now, changes, |inc, policy_state| {
-            let (mut changes, mut effects) =
-                policy::react(&cfg, &overrides, inc, policy_state, &declared, actor, now);
-            // The playbooks' tasks and notifications commit with the declaration, like the
-            // policies'.
-            crate::playbook::on_declared(&cfg.config, inc, &mut changes, &mut effects);
-            crate::slack::channel::on_declare(&cfg, inc, now, &mut effects);
-            (changes, effects)
-        })
-        .await?;
-    tracing::info!(incident = %incident.id, severity = %incident.severity, %actor, "incident declared");
-    Ok(incident)
+impl DeclareRequest {
+    pub fn declaration(&self) -> Declaration<'_> {
+        Declaration {
+            title: &self.title,
+            severity: self.severity,
+            services: &self.services,
+            incident_type: self.incident_type.as_deref(),
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents",

@@ -14,8 +14,8 @@ use muster_core::alert::AlertSignal;
 use muster_store::{Effects, EncodedAlert, Ingested, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
-use super::Reactor;
 use crate::LoadedConfig;
+use crate::reactions::AlertReactions;
 
 /// Requests waiting for a commit at most; beyond, 503.
 pub const QUEUE_CAPACITY: usize = 4096;
@@ -104,7 +104,7 @@ async fn commit(worker: &Worker, jobs: Vec<Job>) {
         .unwrap_or_else(|e| e.into_inner())
         .clone();
     let now = worker.clock.now();
-    let reactor = Reactor::new(&cfg, "integration".into(), now);
+    let reactor = AlertReactions::new(&cfg, "integration".into(), now);
     let batch: Vec<(&[AlertSignal], &Effects, &str, &[EncodedAlert])> = jobs
         .iter()
         .map(|j| {

@@ -60,6 +60,7 @@ pub fn ping(integration: &Integration, now: Timestamp) -> Result<(AlertSignal, E
             payload: json!({"heartbeat": integration.id, "last_ping": now.to_string()}),
         })],
         outbox: Vec::new(),
+        ..Default::default()
     };
     Ok((signal, effects))
 }

@@ -1,7 +1,7 @@
 //! Alert intake: the sources' payloads turned into [`AlertSignal`]s (one parser per source,
-//! pure and fuzzable), the integration looked up by its key in constant time, and the
-//! [`Reactor`] through which the store opens, acknowledges and resolves incidents under the
-//! configuration and policies in force.
+//! pure and fuzzable), the integration looked up by its key in constant time, and [`ingest`]:
+//! the signals queued for the next group commit, where `reactions::AlertReactions` decides
+//! what follows for their incidents.
 
 pub mod alertmanager;
 pub mod batch;
@@ -9,19 +9,14 @@ pub mod generic;
 pub mod heartbeat;
 pub mod pagerduty;
 
-use jiff::Timestamp;
 use muster_config::{Integration, IntegrationType};
 use muster_core::alert::{self, AlertAction, AlertSignal, Labels, Route};
-use muster_core::{Change, Command, Incident, Status, decide, declare_typed};
-use std::sync::OnceLock;
-
-use muster_store::{AlertReactor, Effects, IncidentAction, ScheduleOverride, StoreError};
+use muster_store::{Effects, IngestKind, Ingested, StoreError};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::LoadedConfig;
-use crate::policy::{self, RuntimeOverrides};
+use crate::{AppState, LoadedConfig};
 
 /// Limits on one alert, so a runaway label set cannot fill the database.
 pub const MAX_LABELS: usize = 128;
@@ -120,107 +115,50 @@ pub fn accepts(integration: &Integration, endpoint: IntegrationType) -> bool {
     integration.kind == endpoint
 }
 
-/// The incident side of intake: declarations, acknowledgements and resolutions decided by
-/// the core and reacted to by the policies, inside the store's transaction. The run-time
-/// overrides the policies page by are read in that transaction, and only when a reaction
-/// needs them (most group commits only store alerts).
-pub struct Reactor<'a> {
-    pub cfg: &'a LoadedConfig,
-    overrides: OnceLock<RuntimeOverrides>,
-    pub actor: String,
-    pub now: Timestamp,
+pub fn outcome(kind: IngestKind) -> &'static str {
+    match kind {
+        IngestKind::Opened => "opened",
+        IngestKind::Joined => "joined",
+        IngestKind::Silenced => "silenced",
+        IngestKind::Repeated => "repeated",
+        IngestKind::Updated => "updated",
+        IngestKind::NoOpenAlert => "no_open_alert",
+    }
 }
 
-impl<'a> Reactor<'a> {
-    pub fn new(cfg: &'a LoadedConfig, actor: String, now: Timestamp) -> Self {
-        Reactor {
-            cfg,
-            overrides: OnceLock::new(),
-            actor,
-            now,
+/// Queues the signals for the next group commit, waits for it, and counts them per
+/// integration. Answers with the signals (moved, not copied, through the queue) and what
+/// each did.
+pub async fn ingest(
+    state: &AppState,
+    integration: &str,
+    signals: Vec<AlertSignal>,
+    extra: Effects,
+) -> Result<(Vec<AlertSignal>, Vec<Ingested>), StoreError> {
+    let actor = format!("integration:{integration}");
+    let (signals, result) = state.intake().submit(actor, signals, extra).await;
+    match &result {
+        Ok(done) => count_outcomes(integration, done),
+        Err(_) => {
+            metrics::counter!("muster_alerts_failed_total", "integration" => integration.to_string())
+                .increment(1);
         }
     }
-
-    /// The overrides the store handed over. The store prepares the reactor before every
-    /// reaction; should that ever be missed, no override is better than no reaction.
-    fn overrides(&self) -> &RuntimeOverrides {
-        static NONE: RuntimeOverrides = RuntimeOverrides::new();
-        self.overrides.get().unwrap_or_else(|| {
-            tracing::error!("alert reaction without the run-time overrides loaded");
-            &NONE
-        })
-    }
+    Ok((signals, result?))
 }
 
-impl AlertReactor for Reactor<'_> {
-    fn needs_overrides(&self) -> bool {
-        self.overrides.get().is_none()
+/// One counter update per outcome, not per alert: a webhook may carry a thousand.
+fn count_outcomes(integration: &str, done: &[Ingested]) {
+    let mut counts: Vec<(IngestKind, u64)> = Vec::new();
+    for d in done {
+        match counts.iter_mut().find(|(k, _)| *k == d.kind) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((d.kind, 1)),
+        }
     }
-
-    fn prepare(&self, overrides: Vec<ScheduleOverride>) {
-        let _ = self.overrides.set(policy::overrides_by_schedule(overrides));
-    }
-
-    fn declare(&self, signal: &AlertSignal) -> Result<Vec<Change>, StoreError> {
-        let title = alert::incident_title(&signal.summary);
-        declare_typed(
-            &title,
-            signal.severity,
-            std::slice::from_ref(&signal.service),
-            None,
-            &self.cfg.vocab,
-        )
-        .map_err(StoreError::Domain)
-    }
-
-    fn declared(
-        &self,
-        incident: &Incident,
-        state: &mut Value,
-        declared: &[Change],
-    ) -> (Vec<Change>, Effects) {
-        let (mut changes, mut effects) = policy::react_alert_declared(
-            self.cfg,
-            self.overrides(),
-            incident,
-            state,
-            declared,
-            &self.actor,
-            self.now,
-        );
-        crate::playbook::on_declared(&self.cfg.config, incident, &mut changes, &mut effects);
-        (changes, effects)
-    }
-
-    fn update(
-        &self,
-        incident: &Incident,
-        state: &mut Value,
-        action: IncidentAction,
-    ) -> (Vec<Change>, Effects) {
-        let command = match action {
-            IncidentAction::Acknowledge => Command::Acknowledge,
-            IncidentAction::Resolve => Command::Update {
-                title: None,
-                severity: None,
-                status: Some(Status::Resolved),
-                services: None,
-            },
-        };
-        // A refusal (already acknowledged or resolved) means there is nothing left to do.
-        let Ok(mut changes) = decide(incident, &command, &self.cfg.vocab) else {
-            return (Vec::new(), Effects::default());
-        };
-        let (more, effects) = policy::react(
-            self.cfg,
-            self.overrides(),
-            incident,
-            state,
-            &changes,
-            &self.actor,
-            self.now,
-        );
-        changes.extend(more);
-        (changes, effects)
+    for (kind, n) in counts {
+        metrics::counter!("muster_alerts_received_total",
+            "integration" => integration.to_string(), "outcome" => outcome(kind))
+        .increment(n);
     }
 }

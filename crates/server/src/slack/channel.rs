@@ -1,134 +1,38 @@
-//! An incident's Slack channel through the outbox: creating it (`inc-<n>-<slug>`), inviting
-//! responders and role holders, posting and refreshing its header, nudges with buttons,
-//! answers to `response_url`, modals and pinned messages. Each call is one outbox item, so a
-//! failing Slack is retried with backoff (429: at least `Retry-After`) and never blocks a
-//! request; a permanent failure becomes a dead letter.
+//! Slack's outbox effects delivered: creating an incident's channel (`inc-<n>-<slug>`),
+//! inviting responders and role holders, posting and refreshing its header, nudges with
+//! buttons, answers to `response_url`, modals and pinned messages. Which of them follow a
+//! change is decided in `reactions::slack`. Each call is one outbox item, so a failing Slack
+//! is retried with backoff (429: at least `Retry-After`, through the deliverer's
+//! [`Retry::settle`]) and never blocks a request; a permanent failure becomes a dead letter.
 
 use std::collections::BTreeSet;
 
-use jiff::{SignedDuration, Timestamp};
-use muster_core::engine::Trigger;
-use muster_core::{Change, Command, Incident, IncidentNumber};
+use jiff::SignedDuration;
+use muster_core::{Command, Incident, IncidentNumber};
 use muster_notify::{Outcome, Slack};
-use muster_store::{ClaimedOutbox, Effects, OutboxItem, StoreError};
+use muster_store::{ClaimedOutbox, OutboxItem, StoreError};
 use serde_json::{Value, json};
 
 use super::clock_header::{self, button, milestone_label};
-use crate::deliver::Retry;
+use crate::deliver::{Retry, Settled};
+use crate::effect::{Effect, Message, SlackCapture, SlackPost};
+use crate::reactions::slack::{MAX_NAME, channel_name};
+use crate::views::clock::clock_view;
 use crate::{AppState, LoadedConfig};
 
-/// Creates the channel, invites, posts the header.
-pub const CHANNEL: &str = "slack_channel";
-/// Refreshes the header (`chat.update`), rendered when sent.
-pub const HEADER: &str = "slack_header";
-/// Posts a message (text and blocks) in the incident's channel.
-pub const POST: &str = "slack_post";
-/// Answers through a `response_url`.
-pub const RESPONSE: &str = "slack_response";
-/// Invites people into the incident's channel.
-pub const INVITE: &str = "slack_invite";
-/// Opens a modal (`views.open`).
-pub const VIEW: &str = "slack_view";
-/// Puts a pinned message on the timeline (`conversations.history`).
-pub const CAPTURE: &str = "slack_capture";
-/// The effects this module delivers.
-pub const EFFECTS: &[&str] = &[CHANNEL, HEADER, POST, RESPONSE, INVITE, VIEW, CAPTURE];
-
-/// Slack's longest channel name.
-const MAX_NAME: usize = 80;
-
-/// `inc-42-checkout-errors`: lower case, letters, digits, `-` and `_`, at most 80 characters.
-pub fn channel_name(id: IncidentNumber, title: &str) -> String {
-    let mut name = format!("inc-{}", id.0);
-    let mut dash = true;
-    let mut slug = String::new();
-    for c in title.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() || c == '_' {
-            if dash && !slug.is_empty() {
-                slug.push('-');
-            }
-            slug.push(c);
-            dash = false;
-        } else {
-            dash = true;
-        }
-    }
-    if !slug.is_empty() {
-        name.push('-');
-        name.push_str(&slug);
-    }
-    name.truncate(MAX_NAME);
-    name.trim_end_matches('-').to_string()
-}
-
-fn item(id: IncidentNumber, key: &str, effect: &str, payload: Value) -> OutboxItem {
-    OutboxItem {
-        idempotency_key: format!("{id}/slack:{key}"),
-        incident: Some(id),
-        effect: effect.into(),
-        payload,
-    }
-}
-
-/// A header refresh; `suffix` makes its key unique (`seq:12`, `tick:<ms>`).
-pub fn header_item(id: IncidentNumber, suffix: &str) -> OutboxItem {
-    item(id, &format!("header:{suffix}"), HEADER, json!({}))
-}
-
-/// What a declaration queues when Slack is configured: the channel and the first refresh.
-pub fn on_declare(cfg: &LoadedConfig, incident: &Incident, now: Timestamp, effects: &mut Effects) {
-    if cfg.config.slack.is_none() {
-        return;
-    }
-    let name = channel_name(incident.id, &incident.title);
-    effects
-        .outbox
-        .push(item(incident.id, "channel", CHANNEL, json!({"name": name})));
-    effects.timers.push(clock_header::refresh_at(
-        incident.id,
-        now + clock_header::FAST,
-    ));
-}
-
-/// What a change queues: a header refresh, and invitations for new role holders and
-/// responders.
-pub fn on_change(cfg: &LoadedConfig, before: &Incident, changes: &[Change]) -> Vec<OutboxItem> {
-    if cfg.config.slack.is_none() || changes.is_empty() {
-        return Vec::new();
-    }
-    let id = before.id;
-    let seq = before.last_seq + 1;
-    let mut out = vec![header_item(id, &format!("seq:{seq}"))];
-    for c in changes {
-        let person = match c {
-            Change::RoleAssigned { person, .. } | Change::ResponderJoined { person } => person,
-            _ => continue,
-        };
-        out.push(item(
-            id,
-            &format!("invite:{person}:{seq}"),
-            INVITE,
-            json!({"people": [person]}),
-        ));
-    }
-    out
-}
-
-/// The buttons under a nudge: do what the policy waits for, or snooze it.
-pub fn nudge_blocks(cfg: &LoadedConfig, item: &ClaimedOutbox, text: &str) -> Option<Value> {
-    let id = item.incident?;
-    let policy = item.payload.get("policy").and_then(Value::as_str)?;
-    let key = item
-        .idempotency_key
-        .strip_prefix(&format!("{id}/"))
-        .unwrap_or(&item.idempotency_key);
+/// The buttons under a nudge (`key`, the decision's key): do what the policy waits for, or
+/// snooze it.
+pub fn nudge_blocks(
+    cfg: &LoadedConfig,
+    id: IncidentNumber,
+    key: &str,
+    nudge: &Message,
+    text: &str,
+) -> Option<Value> {
+    let policy = nudge.policy()?;
+    let key = key.strip_prefix(&format!("{id}/")).unwrap_or(key);
     let mut buttons = Vec::new();
-    if let Some(Trigger::Deadline { expect, .. }) = cfg
-        .policies
-        .iter()
-        .find(|p| p.id == policy)
-        .map(|p| &p.trigger)
-    {
+    if let Some(expect) = cfg.expected_milestone(policy) {
         buttons.push(button(
             &milestone_label(expect),
             "muster_milestone",
@@ -147,16 +51,20 @@ pub fn nudge_blocks(cfg: &LoadedConfig, item: &ClaimedOutbox, text: &str) -> Opt
 }
 
 /// A nudge in the incident's channel, with its buttons.
-pub fn nudge_item(cfg: &LoadedConfig, parent: &ClaimedOutbox, text: &str) -> Option<OutboxItem> {
+pub fn nudge_item(
+    cfg: &LoadedConfig,
+    id: IncidentNumber,
+    key: &str,
+    nudge: &Message,
+    text: &str,
+) -> Option<OutboxItem> {
     cfg.config.slack.as_ref()?;
-    let id = parent.incident?;
-    let blocks = nudge_blocks(cfg, parent, text)?;
-    Some(OutboxItem {
-        idempotency_key: format!("{}/slack:channel", parent.idempotency_key),
-        incident: Some(id),
-        effect: POST.into(),
-        payload: json!({"text": text, "blocks": blocks}),
-    })
+    let blocks = nudge_blocks(cfg, id, key, nudge, text)?;
+    let post = Effect::SlackPost(SlackPost {
+        text: text.into(),
+        blocks,
+    });
+    Some(post.item(format!("{key}/slack:channel"), Some(id)))
 }
 
 // ---------------------------------------------------------------- delivery
@@ -170,27 +78,24 @@ pub struct Delivery<'a> {
 }
 
 impl Delivery<'_> {
-    pub async fn deliver(&self, item: &ClaimedOutbox) -> Result<(), StoreError> {
+    pub async fn deliver(&self, item: &ClaimedOutbox, effect: Effect) -> Result<(), StoreError> {
         let Some(slack) = self.slack else {
             return self
                 .settle(item, Outcome::Permanent("slack is not configured".into()))
                 .await;
         };
-        let outcome = match (item.effect.as_str(), item.incident) {
-            (RESPONSE, _) => {
-                let url = item.payload["url"].as_str().unwrap_or_default();
-                slack.respond(url, &item.payload["body"]).await
-            }
-            (VIEW, _) => match slack.call("views.open", &item.payload).await {
+        let outcome = match (effect, item.incident) {
+            (Effect::SlackResponse(r), _) => slack.respond(&r.url, &r.body).await,
+            (Effect::SlackView(view), _) => match slack.call("views.open", &view).await {
                 Ok(_) => Outcome::Sent { id: None },
                 Err(o) => o,
             },
-            (CHANNEL, Some(id)) => self.channel(slack, id, item).await?,
-            (HEADER, Some(id)) => self.header(slack, id).await?,
-            (POST, Some(id)) => self.post(slack, id, item).await?,
-            (INVITE, Some(id)) => self.invite_later(slack, id, item).await?,
-            (CAPTURE, Some(id)) => self.capture(slack, id, item).await?,
-            _ => Outcome::Permanent(format!("`{}` without an incident", item.effect)),
+            (Effect::SlackChannel(c), Some(id)) => self.channel(slack, id, c.name).await?,
+            (Effect::SlackHeader(_), Some(id)) => self.header(slack, id).await?,
+            (Effect::SlackPost(p), Some(id)) => self.post(slack, id, &p).await?,
+            (Effect::SlackInvite(i), Some(id)) => self.invite_later(slack, id, &i.people).await?,
+            (Effect::SlackCapture(c), Some(id)) => self.capture(slack, id, &c).await?,
+            (other, _) => Outcome::Permanent(format!("`{}` without an incident", other.name())),
         };
         self.settle(item, outcome).await
     }
@@ -199,7 +104,7 @@ impl Delivery<'_> {
         &self,
         slack: &Slack,
         id: IncidentNumber,
-        item: &ClaimedOutbox,
+        name: Option<String>,
     ) -> Result<Outcome, StoreError> {
         let store = &self.state.store;
         let Some(incident) = store.incident(id).await? else {
@@ -208,10 +113,7 @@ impl Delivery<'_> {
         let channel = match store.slack_channel(id).await? {
             Some(c) => c,
             None => {
-                let name = item.payload["name"]
-                    .as_str()
-                    .map(String::from)
-                    .unwrap_or_else(|| channel_name(id, &incident.title));
+                let name = name.unwrap_or_else(|| channel_name(id, &incident.title));
                 let (channel_id, name) = match create(slack, &name).await {
                     Ok(created) => created,
                     Err(o) => return Ok(o),
@@ -232,7 +134,7 @@ impl Delivery<'_> {
             return Ok(invite);
         }
         if channel.header_ts.is_none() {
-            let clock = crate::api::clock::clock_view(self.state, id).await?;
+            let clock = clock_view(self.state, id).await?;
             let text = clock_header::header_text(&incident, &clock);
             let blocks = clock_header::header_blocks(&incident, &clock);
             match slack.post_blocks(&channel.channel_id, &text, &blocks).await {
@@ -258,7 +160,7 @@ impl Delivery<'_> {
         let Some(ts) = channel.header_ts else {
             return Ok(Outcome::Sent { id: None });
         };
-        let clock = crate::api::clock::clock_view(self.state, id).await?;
+        let clock = clock_view(self.state, id).await?;
         let text = clock_header::header_text(&incident, &clock);
         let blocks = clock_header::header_blocks(&incident, &clock);
         Ok(slack
@@ -270,15 +172,14 @@ impl Delivery<'_> {
         &self,
         slack: &Slack,
         id: IncidentNumber,
-        item: &ClaimedOutbox,
+        post: &SlackPost,
     ) -> Result<Outcome, StoreError> {
         let Some(channel) = self.state.store.slack_channel(id).await? else {
             return Ok(Outcome::Transient(format!("{id} has no slack channel yet")));
         };
-        let text = item.payload["text"].as_str().unwrap_or_default();
         Ok(
             match slack
-                .post_blocks(&channel.channel_id, text, &item.payload["blocks"])
+                .post_blocks(&channel.channel_id, &post.text, &post.blocks)
                 .await
             {
                 Ok(ts) => Outcome::Sent { id: Some(ts) },
@@ -291,23 +192,14 @@ impl Delivery<'_> {
         &self,
         slack: &Slack,
         id: IncidentNumber,
-        item: &ClaimedOutbox,
+        people: &[String],
     ) -> Result<Outcome, StoreError> {
         let Some(channel) = self.state.store.slack_channel(id).await? else {
             // Creating the channel invites everybody working the incident then.
             return Ok(Outcome::Sent { id: None });
         };
-        let people: Vec<String> = item.payload["people"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default();
         Ok(
-            match self.invite(slack, &channel.channel_id, &people).await {
+            match self.invite(slack, &channel.channel_id, people).await {
                 // `already_in_channel` and the like: nothing left to do.
                 Outcome::Permanent(e) => {
                     tracing::info!(incident = %id, error = %e, "slack invite not needed");
@@ -344,10 +236,10 @@ impl Delivery<'_> {
         &self,
         slack: &Slack,
         id: IncidentNumber,
-        item: &ClaimedOutbox,
+        pin: &SlackCapture,
     ) -> Result<Outcome, StoreError> {
-        let ts = item.payload["ts"].as_str().unwrap_or_default();
-        let query = json!({"channel": item.payload["channel"], "latest": ts,
+        let ts = &pin.ts;
+        let query = json!({"channel": pin.channel, "latest": ts,
             "inclusive": true, "limit": 1});
         let found = match slack.call("conversations.history", &query).await {
             Ok(v) => v,
@@ -363,8 +255,8 @@ impl Delivery<'_> {
             None => format!("slack:{user}"),
         };
         let command = Command::AddNote { text };
-        if let Err(e) = crate::api::incidents::apply_as(self.state, &actor, id, command).await {
-            tracing::info!(incident = %id, error = %e.message, "pinned message not recorded");
+        if let Err(e) = crate::reactions::apply(self.state, &actor, id, command).await {
+            tracing::info!(incident = %id, error = %e, "pinned message not recorded");
         }
         Ok(Outcome::Sent { id: None })
     }
@@ -372,25 +264,13 @@ impl Delivery<'_> {
     async fn settle(&self, item: &ClaimedOutbox, outcome: Outcome) -> Result<(), StoreError> {
         let store = &self.state.store;
         let now = self.state.clock.now();
-        let (error, floor) = match outcome {
-            Outcome::Sent { .. } => {
-                store.outbox_delivered(item.id, self.owner, now).await?;
-                return Ok(());
-            }
-            Outcome::RetryAfter(w) => (
-                format!("rate limited; retry after {} s", w.as_secs()),
-                Some(w),
-            ),
-            Outcome::Transient(e) => (e, Some(std::time::Duration::ZERO)),
-            Outcome::Permanent(e) => (e, None),
+        let Settled::Failed { error, retry_in } = self.retry.settle(outcome, item.attempts) else {
+            store.outbox_delivered(item.id, self.owner, now).await?;
+            return Ok(());
         };
         tracing::warn!(key = %item.idempotency_key, %error, "slack call failed");
-        let retry_at = floor
-            .filter(|_| item.attempts < self.retry.attempts)
-            .map(|floor| {
-                let delay = self.retry.delay(item.attempts).max(floor);
-                now + SignedDuration::try_from(delay).unwrap_or(SignedDuration::ZERO)
-            });
+        let retry_at =
+            retry_in.map(|d| now + SignedDuration::try_from(d).unwrap_or(SignedDuration::ZERO));
         store
             .outbox_failed(item.id, self.owner, now, &error, retry_at)
             .await?;
@@ -432,26 +312,4 @@ fn people(incident: &Incident) -> Vec<String> {
         .filter(|p| seen.insert(p.as_str()))
         .cloned()
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn channel_names_follow_slacks_rules() {
-        let n = IncidentNumber(42);
-        assert_eq!(channel_name(n, "Checkout errors"), "inc-42-checkout-errors");
-        assert_eq!(
-            channel_name(n, "  EU: payments — 502s (card_auth)!! "),
-            "inc-42-eu-payments-502s-card_auth"
-        );
-        assert_eq!(channel_name(n, "日本語"), "inc-42");
-        let long = channel_name(n, &"word ".repeat(40));
-        assert!(long.len() <= 80 && !long.ends_with('-'), "{long}");
-        assert!(
-            long.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-        );
-    }
 }

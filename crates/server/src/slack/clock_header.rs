@@ -1,104 +1,18 @@
 //! The header of an incident's channel — severity, status, roles and the live clock (elapsed
-//! time and every pending deadline with the time left) — its refresh timer, and the brief.
+//! time and every pending deadline with the time left) — and the brief, as Slack shows them.
 //!
 //! The header is rendered when it is sent, from the same data as
-//! `GET /api/v1/incidents/{id}/clock`, so it is never staler than its last refresh. A durable
-//! timer (`INC-7/slack:header`) refreshes it: every minute while a deadline is less than ten
-//! minutes away, otherwise every five minutes (and on every change, see `channel::on_change`).
+//! `GET /api/v1/incidents/{id}/clock`, so it is never staler than its last refresh; when it
+//! is refreshed is decided in `reactions::slack`.
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use muster_core::{Incident, IncidentNumber};
-use muster_store::{ClaimedTimer, Effects, FireOutcome, Store, StoreError, TimerChange, TimerSpec};
 use serde_json::{Value, json};
 
-use super::channel;
-use crate::AppState;
-use crate::api::clock::{ClockView, PolicyTimerView, timer_view};
-use crate::policy::PolicyState;
-
-/// While a deadline is this close, the header is refreshed every [`FAST`].
-pub const CLOSE: SignedDuration = SignedDuration::from_mins(10);
-pub const FAST: SignedDuration = SignedDuration::from_mins(1);
-pub const SLOW: SignedDuration = SignedDuration::from_mins(5);
+use crate::views::clock::{ClockView, PolicyTimerView};
 
 /// Roles the header offers to whoever presses, while nobody holds them.
 const CLAIMABLE: [&str; 3] = ["incident_commander", "ops_lead", "comms_lead"];
-
-/// The refresh timer's key.
-pub fn timer_key(id: IncidentNumber) -> String {
-    format!("{id}/slack:header")
-}
-
-/// Whether a timer is a header refresh.
-pub fn is_refresh(payload: &Value) -> bool {
-    payload.get("slack_header").and_then(Value::as_bool) == Some(true)
-}
-
-/// The refresh timer armed for `at`.
-pub fn refresh_at(id: IncidentNumber, at: Timestamp) -> TimerChange {
-    TimerChange::Set(TimerSpec {
-        key: timer_key(id),
-        incident: Some(id),
-        due_at: at,
-        payload: json!({"slack_header": true}),
-    })
-}
-
-/// When to refresh next: in a minute while a deadline is under [`CLOSE`] away; otherwise
-/// after [`SLOW`], or earlier, as soon as the nearest deadline comes under [`CLOSE`].
-pub fn next_refresh(now: Timestamp, deadlines: &[Timestamp]) -> Timestamp {
-    let nearest = deadlines.iter().min().copied();
-    match nearest {
-        Some(d) if d - CLOSE <= now => now + FAST,
-        Some(d) => (d - CLOSE).min(now + SLOW).max(now + FAST),
-        None => now + SLOW,
-    }
-}
-
-/// Fires a refresh: queues a header update and arms the next refresh (none once resolved:
-/// the last update shows it resolved).
-pub async fn fire(
-    state: &AppState,
-    store: &Store,
-    timer: &ClaimedTimer,
-    now: Timestamp,
-) -> Result<FireOutcome, StoreError> {
-    let cfg = state.config();
-    store
-        .fire_timer_with_policy(
-            timer,
-            now,
-            |incident, policy_state| {
-                let mut effects = Effects::default();
-                let Some(incident) = incident else {
-                    return Ok((Vec::new(), effects));
-                };
-                if cfg.config.slack.is_none() {
-                    return Ok((Vec::new(), effects));
-                }
-                let tick = format!("tick:{}", now.as_millisecond());
-                effects
-                    .outbox
-                    .push(channel::header_item(incident.id, &tick));
-                if incident.resolved_at.is_none() {
-                    let st = PolicyState::decode(policy_state).unwrap_or_default();
-                    let deadlines: Vec<Timestamp> = st
-                        .engine
-                        .pending_timers()
-                        .map(|t| timer_view(&cfg.policies, t.key, t.due_at, now))
-                        .filter(|v| v.kind == "deadline")
-                        .map(|v| v.due_at)
-                        .collect();
-                    effects
-                        .timers
-                        .push(refresh_at(incident.id, next_refresh(now, &deadlines)));
-                }
-                Ok((Vec::new(), effects))
-            },
-            "slack",
-        )
-        .await
-}
 
 /// `4m 05s`, `1h 02m`, `12s`; `overdue` when negative.
 pub fn span(secs: i64) -> String {
@@ -268,30 +182,39 @@ pub fn section_text(text: &str) -> String {
     format!("{}…", &text[..end])
 }
 
+/// "Brief me" since the declaration, in Slack's mrkdwn, for the `/muster brief` command.
+pub(crate) async fn slack_brief(
+    state: &crate::AppState,
+    id: IncidentNumber,
+) -> Result<String, String> {
+    let loaded = crate::views::brief::Loaded::load(state, id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("incident {id} not found"))?;
+    let b = muster_core::brief::brief(&loaded.facts(), loaded.incident.declared_at);
+    Ok(to_mrkdwn(&b.markdown()))
+}
+
+/// CommonMark as Slack's mrkdwn: `**bold**` is `*bold*` there, and backslash escapes show.
+fn to_mrkdwn(markdown: &str) -> String {
+    let mut out = String::with_capacity(markdown.len());
+    let mut chars = markdown.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' if chars.peek() == Some(&'*') => {
+                chars.next();
+                out.push('*');
+            }
+            '\\' if chars.peek().is_some_and(char::is_ascii_punctuation) => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn t(m: i64) -> Timestamp {
-        Timestamp::UNIX_EPOCH + SignedDuration::from_mins(m)
-    }
-
-    #[test]
-    fn refresh_every_minute_near_a_deadline() {
-        assert_eq!(next_refresh(t(0), &[]), t(5));
-        assert_eq!(next_refresh(t(0), &[t(20)]), t(5));
-        // The deadline comes under ten minutes at minute 10: refresh then, not at 15.
-        assert_eq!(next_refresh(t(8), &[t(20)]), t(10));
-        assert_eq!(next_refresh(t(10), &[t(20)]), t(11));
-        assert_eq!(next_refresh(t(19), &[t(20), t(60)]), t(20));
-        // Overdue but not fired yet: still every minute.
-        assert_eq!(next_refresh(t(21), &[t(20)]), t(22));
-        // Never sooner than a minute.
-        assert_eq!(
-            next_refresh(t(0), &[t(10) + SignedDuration::from_secs(20)]),
-            t(1)
-        );
-    }
 
     #[test]
     fn spans_and_labels() {

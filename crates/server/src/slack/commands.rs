@@ -12,9 +12,12 @@ use axum::response::{IntoResponse, Response};
 use muster_core::{Command, IncidentNumber, Severity, Status};
 use serde_json::{Value, json};
 
+use super::refusal;
 use super::{clock_header, ephemeral, form, incident_of_channel, person_of, respond_later};
 use crate::AppState;
-use crate::api::incidents::{DeclareRequest, apply_as, declare_as};
+use crate::effect::{Effect, Message, Origin};
+use crate::reactions::{self, commit::Declaration};
+use muster_core::engine::{Action, PageTarget};
 
 /// What the command's text asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -311,9 +314,9 @@ pub(crate) async fn act(
 ) -> Outcome {
     let id = incident.ok_or("no incident here")?;
     let what = describe(&command);
-    apply_as(state, person, id, command)
+    reactions::apply(state, person, id, command)
         .await
-        .map_err(|e| e.message)?;
+        .map_err(refusal)?;
     Ok(Some((true, format!("{person} {what} on {id}."))))
 }
 
@@ -372,21 +375,22 @@ pub(crate) async fn declare(
     title: &str,
 ) -> Outcome {
     let cfg = state.config();
-    let req = DeclareRequest {
-        title: title.to_string(),
+    let services = services_in(title, &cfg.vocab.services);
+    let declaration = Declaration {
+        title,
         severity: severity.unwrap_or(DEFAULT_SEVERITY),
-        services: services_in(title, &cfg.vocab.services),
+        services: &services,
         incident_type: None,
     };
-    let incident = declare_as(state, person, &req)
+    let incident = reactions::declare(state, person, declaration)
         .await
-        .map_err(|e| e.message)?;
+        .map_err(refusal)?;
     let mut text = format!(
         "{person} declared {} {} {}",
         incident.id, incident.severity, incident.title
     );
     if cfg.config.slack.is_some() {
-        let channel = super::channel::channel_name(incident.id, &incident.title);
+        let channel = crate::reactions::slack::channel_name(incident.id, &incident.title);
         text.push_str(&format!(" — join #{channel}"));
     }
     Ok(Some((true, text)))
@@ -402,14 +406,14 @@ async fn post_update(
     let note = Command::AddNote {
         text: format!("Status update: {text}"),
     };
-    apply_as(state, person, id, note)
+    reactions::apply(state, person, id, note)
         .await
-        .map_err(|e| e.message)?;
+        .map_err(refusal)?;
     // The cadence policies wait for this milestone; reaching it again may be refused.
     let posted = Command::ReachMilestone {
         milestone: "status_update_posted".into(),
     };
-    let _ = apply_as(state, person, id, posted).await;
+    let _ = reactions::apply(state, person, id, posted).await;
     Ok(Some((
         true,
         format!("Status update on {id} from {person}: {text}"),
@@ -419,9 +423,7 @@ async fn post_update(
 /// "Brief me" from the core summariser, the same as `GET …/brief`.
 async fn brief(state: &AppState, incident: Option<IncidentNumber>) -> Outcome {
     let id = incident.ok_or("no incident here")?;
-    let text = crate::api::briefs::slack_brief(state, id)
-        .await
-        .map_err(|e| e.message)?;
+    let text = clock_header::slack_brief(state, id).await?;
     Ok(Some((false, clock_header::section_text(&text))))
 }
 
@@ -439,20 +441,23 @@ async fn oncall(state: &AppState, schedule: &str) -> Outcome {
 /// Who is on call for `schedule` now, run-time overrides included.
 async fn on_call_now(state: &AppState, schedule: &str) -> Result<Vec<String>, String> {
     let cfg = state.config();
-    let Some(mut resolved) = cfg.config.core_schedule(schedule) else {
+    if !cfg.config.schedules.contains_key(schedule) {
         let known: Vec<&str> = cfg.config.schedules.keys().map(String::as_str).collect();
         return Err(format!(
             "unknown schedule `{schedule}`; known: {}",
             known.join(", ")
         ));
-    };
-    let overrides = crate::policy::runtime_overrides(&state.store)
+    }
+    let overrides = crate::oncall::runtime_overrides(&state.store)
         .await
         .map_err(|e| e.to_string())?;
-    if let Some(extra) = overrides.get(schedule) {
-        resolved.overrides.extend(extra.iter().cloned());
-    }
-    Ok(muster_core::schedule::on_call(&resolved, state.clock.now()))
+    let now = state.clock.now();
+    Ok(crate::oncall::on_call(
+        &cfg.config,
+        &overrides,
+        schedule,
+        now,
+    ))
 }
 
 /// Pages a schedule's on-call or a person through the deliverer (notification rules,
@@ -487,21 +492,27 @@ async fn page(
             .unwrap_or_else(|| "none".into()),
         now.as_millisecond()
     );
-    let item = muster_store::OutboxItem {
-        idempotency_key: key,
-        incident,
-        effect: "page".into(),
-        payload: json!({
-            "incident": incident.map(|i| i.to_string()),
-            "policy": "slack:page",
-            "reason": reason,
-            "action": {"page": {"target": target}},
-            "to": to,
-        }),
+    let target = if cfg.config.people.contains_key(target) {
+        PageTarget::Person(target.into())
+    } else {
+        PageTarget::Schedule(target.into())
     };
+    let page = Effect::Page(Message {
+        incident: incident.map(|i| i.to_string()),
+        to: to.clone(),
+        origin: Origin::Policy {
+            policy: "slack:page".into(),
+            reason,
+            action: Some(Action::Page { target }),
+            depth: 0,
+            playbook: None,
+        },
+    });
+    let item = page.item(key, incident);
     let effects = muster_store::Effects {
         timers: Vec::new(),
         outbox: vec![item],
+        ..Default::default()
     };
     state
         .store
@@ -544,15 +555,12 @@ pub(crate) async fn open_view(state: &AppState, trigger_id: Option<&str>, view: 
         use sha2::Digest;
         hex::encode(&sha2::Sha256::digest(trigger.as_bytes())[..12])
     };
-    let item = muster_store::OutboxItem {
-        idempotency_key: format!("slack/view:{digest}"),
-        incident: None,
-        effect: super::channel::VIEW.into(),
-        payload: json!({"trigger_id": trigger, "view": view}),
-    };
+    let view = Effect::SlackView(json!({"trigger_id": trigger, "view": view}));
+    let item = view.item(format!("slack/view:{digest}"), None);
     let effects = muster_store::Effects {
         timers: Vec::new(),
         outbox: vec![item],
+        ..Default::default()
     };
     if let Err(e) = state.store.apply_effects(state.clock.now(), &effects).await {
         tracing::warn!(error = %e, "queueing a slack modal failed");

@@ -16,7 +16,6 @@ use serde_json::{Value, json};
 
 use super::{incident_of_channel, person_of};
 use crate::AppState;
-use crate::api::incidents::apply_as;
 
 pub async fn event(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let arrived = std::time::Instant::now();
@@ -114,8 +113,8 @@ async fn handle(state: &AppState, event: &Value) -> Result<(), String> {
         Meaning::Pinned { channel, ts } => return capture(state, id, &channel, &ts).await,
     };
     // A refusal (already a responder, incident resolved) is not an error for Slack.
-    if let Err(e) = apply_as(state, &person, id, command).await {
-        tracing::info!(incident = %id, error = %e.message, "slack event refused");
+    if let Err(e) = crate::reactions::apply(state, &person, id, command).await {
+        tracing::info!(incident = %id, error = %e, "slack event refused");
     }
     Ok(())
 }
@@ -127,15 +126,15 @@ async fn capture(
     channel: &str,
     ts: &str,
 ) -> Result<(), String> {
-    let item = muster_store::OutboxItem {
-        idempotency_key: format!("{id}/slack:pin:{ts}"),
-        incident: Some(id),
-        effect: super::channel::CAPTURE.into(),
-        payload: json!({"channel": channel, "ts": ts}),
-    };
+    let capture = crate::effect::Effect::SlackCapture(crate::effect::SlackCapture {
+        channel: channel.into(),
+        ts: ts.into(),
+    });
+    let item = capture.item(format!("{id}/slack:pin:{ts}"), Some(id));
     let effects = muster_store::Effects {
         timers: Vec::new(),
         outbox: vec![item],
+        ..Default::default()
     };
     state
         .store

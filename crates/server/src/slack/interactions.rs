@@ -222,16 +222,16 @@ async fn view_submission(
                 Ok(f) => f,
                 Err(problems) => return errors(problems),
             };
-            let req = crate::api::incidents::DeclareRequest {
-                title: form.title,
-                severity: form.severity,
-                services: form.services,
-                incident_type: None,
-            };
             let worker = state.clone();
             super::within_deadline(arrived, async move {
-                if let Err(e) = crate::api::incidents::declare_as(&worker, &person, &req).await {
-                    tracing::warn!(error = %e.message, "declaring from the modal failed");
+                let declaration = crate::reactions::commit::Declaration {
+                    title: &form.title,
+                    severity: form.severity,
+                    services: &form.services,
+                    incident_type: None,
+                };
+                if let Err(e) = crate::reactions::declare(&worker, &person, declaration).await {
+                    tracing::warn!(error = %e, "declaring from the modal failed");
                 }
             })
             .await;

@@ -34,6 +34,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
+use crate::effect::{Effect, SlackResponse};
 
 /// How long a request waits for its work before answering "working on it" (Slack allows 3 s).
 pub const ANSWER_WITHIN: Duration = Duration::from_millis(2500);
@@ -198,12 +199,17 @@ pub(crate) fn response_item(
     body: Value,
 ) -> OutboxItem {
     let digest = Sha256::digest(format!("{url}\n{body}").as_bytes());
-    OutboxItem {
-        idempotency_key: format!("slack/response:{}", hex::encode(&digest[..12])),
-        incident,
-        effect: channel::RESPONSE.into(),
-        payload: json!({"url": url, "body": body}),
-    }
+    let response = Effect::SlackResponse(SlackResponse {
+        url: url.into(),
+        body,
+    });
+    let key = format!("slack/response:{}", hex::encode(&digest[..12]));
+    response.item(key, incident)
+}
+
+/// What a refused change says to the person in Slack (the API's error message).
+pub(crate) fn refusal(e: muster_store::StoreError) -> String {
+    crate::error::ApiError::from(e).message
 }
 
 /// Queues an answer to `response_url` (nothing when Slack gave none).
@@ -219,6 +225,7 @@ pub(crate) async fn respond_later(
     let effects = muster_store::Effects {
         timers: Vec::new(),
         outbox: vec![response_item(incident, url, body)],
+        ..Default::default()
     };
     if let Err(e) = state.store.apply_effects(state.clock.now(), &effects).await {
         tracing::warn!(error = %e, "queueing a slack response failed");

@@ -373,7 +373,7 @@ async fn with_scheduler(
 ) -> Option<(
     TestApp,
     muster_server::scheduler::Scheduler,
-    muster_server::policy::PolicyTimers,
+    muster_server::timers::Timers,
 )> {
     let mut slot = None;
     let app = crate::support::spawn_app_with(backend, config, |s| {
@@ -385,7 +385,7 @@ async fn with_scheduler(
     let scheduler =
         muster_server::scheduler::Scheduler::new(state.store.clone(), app.clock.clone())
             .with_owner("test");
-    let handler = muster_server::policy::PolicyTimers::new(state);
+    let handler = muster_server::timers::Timers::new(state);
     Some((app, scheduler, handler))
 }
 

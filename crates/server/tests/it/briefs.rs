@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use jiff::SignedDuration;
 use muster_core::Timestamp;
 use muster_server::language_model::{LanguageModel, LanguageModelConfig};
-use muster_server::policy::PolicyTimers;
 use muster_server::scheduler::Scheduler;
+use muster_server::timers::Timers;
 use muster_testkit::language_model::{Answer, FakeLanguageModel};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -382,7 +382,7 @@ async fn demo_sev1(backend: Backend) {
     };
     let state = slot.expect("state");
     let scheduler = Scheduler::new(state.store.clone(), app.clock.clone()).with_owner("test");
-    let timers = PolicyTimers::new(state.clone());
+    let timers = Timers::new(state.clone());
     let at = |m: i64| {
         app.clock.set(minutes(m));
         async { scheduler.tick(&timers).await.expect("tick") }

@@ -340,6 +340,7 @@ async fn pages_follow_notification_rules_until_acknowledged(backend: Backend) {
         let effects = muster_store::Effects {
             timers: vec![],
             outbox: vec![page],
+            ..Default::default()
         };
         let now = rig.app.clock.now();
         rig.store
@@ -448,7 +449,7 @@ async fn a_deadline_warning_says_how_long_is_left(backend: Backend) {
     let before = rig.slack.requests().len();
     let scheduler =
         muster_server::scheduler::Scheduler::new(rig.state.store.clone(), rig.app.clock.clone());
-    let handler = muster_server::policy::PolicyTimers::new(rig.state.clone());
+    let handler = muster_server::timers::Timers::new(rig.state.clone());
     rig.app.clock.advance(SignedDuration::from_secs(15 * 60));
     scheduler.tick(&handler).await.expect("scheduler");
     rig.drain_without_advancing().await;

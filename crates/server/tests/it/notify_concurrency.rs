@@ -7,10 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use muster_config::Channel;
 use muster_core::Clock;
 use muster_notify::{Secret, Webhook, http_client};
-use muster_server::deliver::{Channels, Deliverer, Delivery, Hop, delivery_item};
+use muster_server::deliver::{Channels, Deliverer, Delivery, Hop, Via};
 use muster_store::{Effects, OutboxState};
 
 use crate::support::{Backend, demo_dir, spawn_app_with};
@@ -85,7 +84,7 @@ async fn sends_concurrently_bounded_and_once(backend: Backend) {
             parent: format!("concurrency/{i}"),
             to: "sink".into(),
             chain: vec![Hop {
-                channel: Channel::Webhook,
+                channel: Via::Webhook,
                 address: url.clone(),
             }],
             step: 0,
@@ -94,8 +93,10 @@ async fn sends_concurrently_bounded_and_once(backend: Backend) {
             queued_at: app.clock.now().as_millisecond(),
             not_before: None,
             blocks: None,
+            copy: false,
+            last_error: None,
         };
-        let item = delivery_item(None, &d);
+        let item = d.item(None);
         keys.push(item.idempotency_key.clone());
         effects.outbox.push(item);
     }

@@ -117,6 +117,7 @@ async fn a_later_rule_step_keeps_its_attempts(backend: Backend) {
     let effects = muster_store::Effects {
         timers: vec![],
         outbox: vec![page],
+        ..Default::default()
     };
     rig.store
         .apply_effects(rig.app.clock.now(), &effects)

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use jiff::SignedDuration;
 use muster_core::{Clock, IncidentNumber, SimulatedClock, Timestamp};
 use muster_server::AppState;
-use muster_server::policy::PolicyTimers;
 use muster_server::scheduler::Scheduler;
+use muster_server::timers::Timers;
 use muster_store::{OutboxRecord, Store};
 use serde_json::{Value, json};
 
@@ -17,7 +17,7 @@ struct PolicyApp {
     app: TestApp,
     state: AppState,
     scheduler: Scheduler,
-    handler: PolicyTimers,
+    handler: Timers,
 }
 
 async fn spawn(backend: Backend, config: &std::path::Path) -> Option<PolicyApp> {
@@ -29,7 +29,7 @@ async fn spawn(backend: Backend, config: &std::path::Path) -> Option<PolicyApp> 
     .await?;
     let state = slot.expect("state captured");
     let scheduler = Scheduler::new(state.store.clone(), app.clock.clone()).with_owner("test");
-    let handler = PolicyTimers::new(state.clone());
+    let handler = Timers::new(state.clone());
     Some(PolicyApp {
         app,
         state,
@@ -383,22 +383,28 @@ async fn two_schedulers_on_postgres_fire_each_policy_timer_once() {
         )
         .expect("declare");
         let declared = changes.clone();
+        let overrides = Default::default();
+        let reactions = muster_server::reactions::Reactions {
+            cfg: &cfg,
+            overrides: &overrides,
+            now: t0(),
+        };
         a.declare_with_policy("alice", t0(), changes, |inc, st| {
-            muster_server::policy::react(
-                &cfg,
-                &Default::default(),
-                inc,
-                st,
-                &declared,
-                "alice",
-                t0(),
-            )
+            reactions
+                .declared(
+                    inc,
+                    st,
+                    &declared,
+                    "alice",
+                    muster_server::reactions::Opener::Person,
+                )
+                .into_parts()
         })
         .await
         .expect("declared");
     }
     clock.set(minutes(60));
-    let (ha, hb) = (PolicyTimers::new(state_a), PolicyTimers::new(state_b));
+    let (ha, hb) = (Timers::new(state_a), Timers::new(state_b));
     let sa = Scheduler::new(a.clone(), clock.clone())
         .with_owner("node-a")
         .with_batch(25);

@@ -7,9 +7,9 @@ use muster_core::{Clock, Timestamp};
 use muster_notify::{Secret, Slack, http_client};
 use muster_server::AppState;
 use muster_server::deliver::{Channels, Deliverer};
-use muster_server::policy::PolicyTimers;
 use muster_server::scheduler::Scheduler;
 use muster_server::slack::SlackRuntime;
+use muster_server::timers::Timers;
 use muster_testkit::fakes::{self, Fake, Recorded};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -70,7 +70,7 @@ struct Rig {
     slack: Fake,
     deliverer: Deliverer,
     scheduler: Scheduler,
-    handler: PolicyTimers,
+    handler: Timers,
     _dir: tempfile::TempDir,
 }
 
@@ -102,7 +102,7 @@ async fn rig_in(backend: Backend, dir: tempfile::TempDir) -> Option<Rig> {
     };
     let deliverer = Deliverer::new(state.clone(), channels).with_owner("test-deliverer");
     let scheduler = Scheduler::new(state.store.clone(), app.clock.clone()).with_owner("test");
-    let handler = PolicyTimers::new(state.clone());
+    let handler = Timers::new(state.clone());
     Some(Rig {
         app,
         slack,

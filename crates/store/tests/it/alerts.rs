@@ -92,6 +92,7 @@ impl AlertReactor for TestReactor {
             Effects {
                 timers: Vec::new(),
                 outbox: vec![page],
+                ..Default::default()
             },
         )
     }

@@ -24,6 +24,7 @@ fn queue(items: Vec<OutboxItem>) -> Effects {
     Effects {
         timers: Vec::new(),
         outbox: items,
+        ..Default::default()
     }
 }
 

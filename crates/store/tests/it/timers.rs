@@ -31,6 +31,7 @@ fn timers(changes: Vec<TimerChange>) -> Effects {
     Effects {
         timers: changes,
         outbox: Vec::new(),
+        ..Default::default()
     }
 }
 
@@ -74,6 +75,7 @@ backend_tests! {
                     Effects {
                         timers: vec![set("INC-1/blast-radius:due", Some(incident.id), 1200)],
                         outbox: vec![item("INC-1/notify:declared", Some(incident.id))],
+                        ..Default::default()
                     },
                 ))
             })
@@ -128,6 +130,7 @@ backend_tests! {
                             item("INC-1/ok", Some(inc.id)),
                             item("INC-99/broken", Some(IncidentNumber(99))),
                         ],
+                        ..Default::default()
                     },
                 ))
             })
@@ -146,6 +149,7 @@ backend_tests! {
             .apply_effects(at(5), &Effects {
                 timers: vec![set("free/t", None, 60)],
                 outbox: vec![item("free/broken", Some(IncidentNumber(99)))],
+                ..Default::default()
             })
             .await
             .unwrap_err();
@@ -162,6 +166,7 @@ backend_tests! {
             .declare_with_effects("alice", t0(), changes, |incident| Effects {
                 timers: vec![set(&format!("{}/ack", incident.id), Some(incident.id), 300)],
                 outbox: vec![item(&format!("{}/page", incident.id), Some(incident.id))],
+                ..Default::default()
             })
             .await
             .unwrap();
@@ -183,6 +188,7 @@ backend_tests! {
             .declare_with_effects("alice", at(1), changes, |incident| Effects {
                 timers: vec![set("INC-1/ack", Some(incident.id), 300), set("INC-1/b", Some(incident.id), 5)],
                 outbox: Vec::new(),
+                ..Default::default()
             })
             .await
             .unwrap();
@@ -293,6 +299,7 @@ backend_tests! {
                     Effects {
                         timers: vec![set("INC-1/ack:again", Some(incident.id), 360)],
                         outbox: vec![item("INC-1/page:escalate", Some(incident.id))],
+                        ..Default::default()
                     },
                 ))
             }, "policy:ack")
@@ -463,6 +470,7 @@ backend_tests! {
                                     Effects {
                                         timers: vec![],
                                         outbox: vec![item(&format!("out/{key}"), Some(incident.id))],
+                                        ..Default::default()
                                     },
                                 ))
                             }, &owner)
@@ -525,7 +533,7 @@ backend_tests! {
         // Seen once: the next wait needs another commit, e.g. an outbox item.
         let idle = tokio::time::timeout(Duration::from_millis(300), wakeups.notified()).await;
         assert!(idle.is_err(), "the same wake-up seen twice");
-        writer.apply_effects(t0(), &Effects { timers: vec![], outbox: vec![item("o", None)] }).await.unwrap();
+        writer.apply_effects(t0(), &Effects { timers: vec![], outbox: vec![item("o", None)], ..Default::default() }).await.unwrap();
         tokio::time::timeout(Duration::from_secs(5), wakeups.notified())
             .await
             .expect("a wake-up after a commit that queued an outbox item");

@@ -1,34 +1,34 @@
-//! The impure half of the policy engine: feeds the engine what happens to incidents and
-//! carries out what it decides, inside the store transaction of the change that caused it.
+//! The policies' part of a reaction: feeds the engine what happens to incidents and carries
+//! out what it decides, inside the store transaction of the change that caused it.
 //!
 //! - Incident [`Change`]s become engine [`Event`]s ([`event_of`]); timers that come due become
-//!   [`Event::TimerFired`] ([`PolicyTimers`], the scheduler's handler).
-//! - The engine's [`Output`] becomes [`Effects`]: timers keyed `INC-7/<engine key>` (payload
+//!   [`Event::TimerFired`] ([`on_timer`]).
+//! - The engine's [`Output`] becomes a [`Followup`]: timers keyed `INC-7/<engine key>` (payload
 //!   `{"engine": key}`), one outbox item per [`PlannedAction`] keyed `INC-7/<idempotency key>`,
 //!   and timeline changes for its records. Assigning a role from a schedule resolves who is on
 //!   call and feeds the assignment back to the engine (bounded by the engine's cascade depth).
 //! - A page to an escalation policy runs that policy on the same timers: step 1 pages at once,
 //!   each later step is a timer (`INC-7/esc:<page key>:<n>`), acknowledgement cancels the rest.
 //!
-//! The state persisted per incident is [`PolicyState`]: the engine's state and the running
-//! escalations. It is written in the same transaction as the timers and outbox items, so a
+//! Changes the policies make name them as their actor (`policy:<id>`, `escalation:<id>`),
+//! even inside a person's request. The state persisted per incident is [`PolicyState`]: the
+//! engine's state and the running escalations. It is written in the same transaction as the timers and outbox items, so a
 //! crash can never leave them disagreeing.
 
 use std::collections::{BTreeMap, VecDeque};
 
 use jiff::{SignedDuration, Timestamp};
-use muster_core::engine::{
-    self, Action, Event, IncidentPolicyState, Output, PageTarget, PlannedAction, Record, Trigger,
-};
-use muster_core::escalation::{self, EscalationTarget};
-use muster_core::{Change, DomainError, Incident, IncidentNumber};
-use muster_store::{ClaimedTimer, Effects, FireOutcome, OutboxItem, Store, StoreError};
-use muster_store::{TimerChange, TimerSpec};
-use serde::{Deserialize, Serialize};
+use muster_core::engine::{self, Action, Event, Output, PageTarget, PlannedAction, Record};
+use muster_core::escalation::EscalationTarget;
+use muster_core::{Change, Incident, IncidentNumber};
+use muster_store::{ClaimedTimer, TimerChange, TimerSpec};
 use serde_json::{Value, json};
 
-use crate::scheduler::{BoxFuture, TimerHandler};
-use crate::{AppState, LoadedConfig};
+use super::{Followup, Reactions};
+use crate::LoadedConfig;
+use crate::effect::{Effect, Message, Origin};
+use crate::oncall::{self, RuntimeOverrides};
+use crate::policy_state::{EscalationRun, PolicyState, steps};
 
 /// A timer that fires within this of its due time counts as on time, so ordinary scheduling
 /// jitter does not write "late by 0 s" on the timeline.
@@ -36,66 +36,6 @@ pub const LATE_TOLERANCE: SignedDuration = SignedDuration::from_secs(1);
 /// Events one reaction handles at most (the engine bounds cascades by depth; this bounds
 /// the fan-out of a single level too).
 const MAX_EVENTS_PER_REACTION: usize = 256;
-
-/// What is persisted per incident (as JSON, opaque to the store).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PolicyState {
-    pub engine: IncidentPolicyState,
-    /// Running or finished escalations, by the idempotency key of the page that started them.
-    #[serde(default)]
-    pub escalations: BTreeMap<String, EscalationRun>,
-}
-
-/// One escalation policy being run for an incident.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EscalationRun {
-    pub escalation_policy: String,
-    pub started_at: Timestamp,
-    /// The next step to page (index into [`steps`]) and when; `None` once finished or stopped.
-    pub next: Option<(u32, Timestamp)>,
-}
-
-/// One step of an escalation plan: all targets notified at the same time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlannedStep {
-    pub pass: u32,
-    pub step: u32,
-    pub at: Timestamp,
-    pub targets: Vec<EscalationTarget>,
-}
-
-impl PolicyState {
-    /// Reads the stored JSON (`Null`: a fresh state).
-    pub fn decode(value: &Value) -> Result<PolicyState, String> {
-        if value.is_null() {
-            return Ok(PolicyState::default());
-        }
-        serde_json::from_value(value.clone()).map_err(|e| format!("unreadable policy state: {e}"))
-    }
-
-    fn encode(&self) -> Value {
-        // Serializing plain data into a Value cannot fail; Null would only reset the state.
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
-}
-
-/// The steps of an escalation policy started at `start`, in firing order.
-pub fn steps(policy: &escalation::EscalationPolicy, start: Timestamp) -> Vec<PlannedStep> {
-    let mut out: Vec<PlannedStep> = Vec::new();
-    for n in escalation::plan(policy, start, None) {
-        let step = u32::try_from(n.step).unwrap_or(u32::MAX);
-        match out.last_mut() {
-            Some(last) if last.pass == n.pass && last.step == step => last.targets.push(n.target),
-            _ => out.push(PlannedStep {
-                pass: n.pass,
-                step,
-                at: n.at,
-                targets: vec![n.target],
-            }),
-        }
-    }
-    out
-}
 
 /// The engine event an incident change means, if any.
 pub fn event_of(change: &Change, actor: &str) -> Option<Event> {
@@ -146,38 +86,16 @@ pub fn event_of(change: &Change, actor: &str) -> Option<Event> {
     })
 }
 
-/// Run-time schedule overrides by schedule id, loaded before a decision so that pages and
-/// role assignments reach whoever is really on call.
-pub type RuntimeOverrides = BTreeMap<String, Vec<muster_core::schedule::Override>>;
-
-/// The live run-time overrides of every schedule.
-pub async fn runtime_overrides(store: &Store) -> Result<RuntimeOverrides, StoreError> {
-    Ok(overrides_by_schedule(store.all_overrides().await?))
-}
-
-/// Stored overrides grouped by schedule, as the resolver takes them.
-pub fn overrides_by_schedule(stored: Vec<muster_store::ScheduleOverride>) -> RuntimeOverrides {
-    let mut out = RuntimeOverrides::new();
-    for o in stored {
-        out.entry(o.schedule.clone())
-            .or_default()
-            .push(crate::api::schedules::core_override(&o));
-    }
-    out
-}
-
 /// What the policies add to a decision about `incident` (before `changes` apply): more
 /// timeline changes and the effects. `state` is the stored policy state, updated in place.
 pub fn react(
-    cfg: &LoadedConfig,
-    overrides: &RuntimeOverrides,
+    ctx: &Reactions<'_>,
     incident: &Incident,
     state: &mut Value,
     changes: &[Change],
     actor: &str,
-    now: Timestamp,
-) -> (Vec<Change>, Effects) {
-    let mut run = Reaction::new(cfg, overrides, incident, millis(now));
+) -> Followup {
+    let mut run = Reaction::new(ctx.cfg, ctx.overrides, incident, millis(ctx.now));
     let Some(mut st) = run.decode(state) else {
         return run.finish();
     };
@@ -197,51 +115,47 @@ pub fn react(
     run.finish()
 }
 
-/// What an incident opened by an alert gets besides its declaration: the policies' reaction
-/// to it, then the escalation policy of its service started at once (step 1 in the outbox,
-/// later steps on timers), so an alert pages event-driven, not on the scheduler's next tick.
-pub fn react_alert_declared(
-    cfg: &LoadedConfig,
-    overrides: &RuntimeOverrides,
+/// The escalation policies of an alert-opened incident's services, started at once (step 1
+/// in the outbox, later steps on timers), so an alert pages event-driven, not on the
+/// scheduler's next tick.
+pub fn start_service_escalations(
+    ctx: &Reactions<'_>,
     incident: &Incident,
     state: &mut Value,
-    declared: &[Change],
-    actor: &str,
-    now: Timestamp,
-) -> (Vec<Change>, Effects) {
-    let (mut changes, mut effects) = react(cfg, overrides, incident, state, declared, actor, now);
+) -> Followup {
     let eps: Vec<String> = incident
         .services
         .iter()
-        .filter_map(|s| cfg.config.services.get(s)?.escalation_policy.clone())
+        .filter_map(|s| ctx.cfg.config.services.get(s)?.escalation_policy.clone())
         .collect();
-    let mut run = Reaction::new(cfg, overrides, incident, millis(now));
+    let mut run = Reaction::new(ctx.cfg, ctx.overrides, incident, millis(ctx.now));
     if let Some(mut st) = run.decode(state) {
         for ep in eps {
             run.start_escalation_run(&mut st, "alert", format!("alert:{ep}"), &ep);
         }
         *state = st.encode();
     }
-    let (more, extra) = run.finish();
-    changes.extend(more);
-    effects.timers.extend(extra.timers);
-    effects.outbox.extend(extra.outbox);
-    (changes, effects)
+    run.finish()
+}
+
+/// What a configuration reload means for the incident's armed policy timers.
+pub fn replan(ctx: &Reactions<'_>, incident: &Incident, state: &mut Value) -> Followup {
+    let mut run = Reaction::new(ctx.cfg, ctx.overrides, incident, millis(ctx.now));
+    let Some(st) = run.decode(state) else {
+        return run.finish();
+    };
+    *state = st.encode();
+    run.finish()
 }
 
 /// What firing the timer `timer` decides for its incident.
 pub fn on_timer(
-    cfg: &LoadedConfig,
-    overrides: &RuntimeOverrides,
-    incident: Option<&Incident>,
+    ctx: &Reactions<'_>,
+    incident: &Incident,
     state: &mut Value,
     timer: &ClaimedTimer,
-    now: Timestamp,
-) -> (Vec<Change>, Effects) {
-    let Some(incident) = incident else {
-        return (Vec::new(), Effects::default());
-    };
-    let mut run = Reaction::new(cfg, overrides, incident, millis(now));
+) -> Followup {
+    let mut run = Reaction::new(ctx.cfg, ctx.overrides, incident, millis(ctx.now));
     let Some(mut st) = run.decode(state) else {
         return run.finish();
     };
@@ -265,7 +179,19 @@ pub fn timer_actor(timer: &ClaimedTimer) -> String {
     if let Some(key) = timer.payload.get("engine").and_then(Value::as_str) {
         return format!("policy:{}", key.split(':').nth(1).unwrap_or("unknown"));
     }
-    "escalation".to_string()
+    match timer.payload.get("escalation").and_then(Value::as_str) {
+        Some(run) => format!("escalation:{}", run_policy(run)),
+        None => "escalation".to_string(),
+    }
+}
+
+/// The escalation policy a run id names: `alert:<ep>`, or a policy page's key.
+fn run_policy(run: &str) -> &str {
+    run.strip_prefix("alert:").unwrap_or(run)
+}
+
+fn by_policy(policy: &str) -> Option<String> {
+    Some(format!("policy:{policy}"))
 }
 
 /// One reaction: accumulates the changes and effects of one transaction.
@@ -278,8 +204,7 @@ struct Reaction<'a> {
     roles: BTreeMap<String, String>,
     /// Highest task number so far, so tasks a policy creates get the next ones.
     last_task: u32,
-    changes: Vec<Change>,
-    effects: Effects,
+    out: Followup,
 }
 
 impl<'a> Reaction<'a> {
@@ -301,13 +226,12 @@ impl<'a> Reaction<'a> {
             now,
             roles,
             last_task: incident.tasks.iter().map(|t| t.id).max().unwrap_or(0),
-            changes: Vec::new(),
-            effects: Effects::default(),
+            out: Followup::default(),
         }
     }
 
-    fn finish(self) -> (Vec<Change>, Effects) {
-        (self.changes, self.effects)
+    fn finish(self) -> Followup {
+        self.out
     }
 
     /// The stored state, or `None` (and an error on the timeline) when it cannot be read:
@@ -317,10 +241,13 @@ impl<'a> Reaction<'a> {
             Ok(st) => Some(st),
             Err(message) => {
                 tracing::error!(incident = %self.id, %message, "policies skipped");
-                self.changes.push(Change::PolicyError {
-                    policy: "*".into(),
-                    message,
-                });
+                self.out.push(
+                    by_policy("*"),
+                    Change::PolicyError {
+                        policy: "*".into(),
+                        message,
+                    },
+                );
                 None
             }
         }
@@ -346,13 +273,13 @@ impl<'a> Reaction<'a> {
         while let Some((event, depth)) = queue.pop_front() {
             handled += 1;
             if handled > MAX_EVENTS_PER_REACTION {
-                self.changes.push(Change::PolicyError {
-                    policy: "*".into(),
-                    message: format!(
-                        "more than {MAX_EVENTS_PER_REACTION} policy events in one reaction; \
-                         the rest were dropped"
-                    ),
-                });
+                let message = format!(
+                    "more than {MAX_EVENTS_PER_REACTION} policy events in one reaction; \
+                     the rest were dropped"
+                );
+                let policy = "*".to_string();
+                self.out
+                    .push(by_policy(&policy), Change::PolicyError { policy, message });
                 break;
             }
             let out =
@@ -389,7 +316,8 @@ impl<'a> Reaction<'a> {
     /// Writes an engine output as effects and changes; returns the events its actions cause.
     fn carry_out(&mut self, st: &mut PolicyState, out: Output) -> Vec<(Event, u8)> {
         for op in out.timers {
-            self.effects.timers.push(self.engine_timer_change(op));
+            let timer = self.engine_timer_change(op);
+            self.out.timer(timer);
         }
         let mut follow = Vec::new();
         let mut recipients: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
@@ -401,8 +329,8 @@ impl<'a> Reaction<'a> {
                 .extend(to);
         }
         for record in out.records {
-            let change = self.record(record, &mut recipients);
-            self.changes.push(change);
+            let (policy, change) = self.record(record, &mut recipients);
+            self.out.push(by_policy(&policy), change);
         }
         follow
     }
@@ -437,43 +365,37 @@ impl<'a> Reaction<'a> {
             Action::Notify { alias, .. } => vec![format!("alias:{alias}")],
             Action::AssignRole { role, to } => self.assign(pa, role, to, follow),
             Action::CreateTask { title } => {
-                self.add_task(title);
+                self.add_task(&pa.policy, title);
                 Vec::new()
             }
             Action::DraftStatusUpdate { .. } => Vec::new(),
         };
-        self.outbox(
-            format!("{}/{}", self.id, pa.idempotency_key),
-            pa.action.kind(),
-            json!({
-                "incident": self.id.to_string(),
-                "policy": pa.policy,
-                "reason": pa.reason,
-                "action": pa.action,
-                "to": to,
-                "depth": pa.depth,
-            }),
-        );
+        let message = Message {
+            incident: Some(self.id.to_string()),
+            to: to.clone(),
+            origin: Origin::Policy {
+                policy: pa.policy.clone(),
+                reason: pa.reason.clone(),
+                action: Some(pa.action.clone()),
+                depth: pa.depth,
+                playbook: None,
+            },
+        };
+        let key = format!("{}/{}", self.id, pa.idempotency_key);
+        self.out
+            .outbox(Effect::of_action(&pa.action, message).item(key, Some(self.id)));
         to
     }
 
     /// A policy's task goes straight onto the incident's checklist, in this transaction.
-    fn add_task(&mut self, title: &str) {
+    fn add_task(&mut self, policy: &str, title: &str) {
         self.last_task += 1;
-        self.changes.push(Change::TaskAdded {
+        let task = Change::TaskAdded {
             task_id: self.last_task,
             title: title.to_string(),
             assignee: None,
-        });
-    }
-
-    fn outbox(&mut self, key: String, effect: &str, payload: Value) {
-        self.effects.outbox.push(OutboxItem {
-            idempotency_key: key,
-            incident: Some(self.id),
-            effect: effect.into(),
-            payload,
-        });
+        };
+        self.out.push(by_policy(policy), task);
     }
 
     fn page_target(&self, target: &PageTarget) -> Vec<String> {
@@ -485,16 +407,9 @@ impl<'a> Reaction<'a> {
         }
     }
 
-    /// Who is on call for `schedule` now, run-time overrides included (empty in a gap or
-    /// when unknown).
+    /// Who is on call for `schedule` now, run-time overrides included.
     fn on_call(&self, schedule: &str) -> Vec<String> {
-        let Some(mut resolved) = self.cfg.config.core_schedule(schedule) else {
-            return Vec::new();
-        };
-        if let Some(extra) = self.overrides.get(schedule) {
-            resolved.overrides.extend(extra.iter().cloned());
-        }
-        muster_core::schedule::on_call(&resolved, self.now)
+        oncall::on_call(&self.cfg.config, self.overrides, schedule, self.now)
     }
 
     /// Assigns a vacant role (a policy never takes a role from someone a person chose) and
@@ -511,21 +426,24 @@ impl<'a> Reaction<'a> {
             engine::Assignee::Schedule(s) => self.on_call(s).into_iter().next(),
         };
         let Some(person) = person.filter(|p| self.cfg.config.people.contains_key(p)) else {
-            self.changes.push(Change::PolicyError {
+            let message = format!("cannot assign {role}: nobody to assign it to right now");
+            let error = Change::PolicyError {
                 policy: pa.policy.clone(),
-                message: format!("cannot assign {role}: nobody to assign it to right now"),
-            });
+                message,
+            };
+            self.out.push(by_policy(&pa.policy), error);
             return Vec::new();
         };
         if self.roles.contains_key(role) || !self.cfg.vocab.roles.contains(role) {
             return vec![person];
         }
         self.roles.insert(role.into(), person.clone());
-        self.changes.push(Change::RoleAssigned {
+        let assigned = Change::RoleAssigned {
             role: role.into(),
             person: person.clone(),
             previous: None,
-        });
+        };
+        self.out.push(by_policy(&pa.policy), assigned);
         let event = Event::RoleAssigned {
             role: role.into(),
             person: person.clone(),
@@ -534,12 +452,19 @@ impl<'a> Reaction<'a> {
         vec![person]
     }
 
+    /// The timeline change of an engine record, and the policy that made it.
     fn record(
         &self,
         record: Record,
         recipients: &mut BTreeMap<(String, String), Vec<String>>,
-    ) -> Change {
-        match record {
+    ) -> (String, Change) {
+        let policy = match &record {
+            Record::Fired { policy, .. }
+            | Record::Cancelled { policy, .. }
+            | Record::Error { policy, .. } => policy.clone(),
+            Record::Outcome(o) => o.policy.clone(),
+        };
+        let change = match record {
             Record::Fired {
                 policy,
                 reason,
@@ -557,7 +482,11 @@ impl<'a> Reaction<'a> {
                     .map(|l| i64::try_from(l.as_millis()).unwrap_or(i64::MAX)),
             },
             Record::Outcome(o) => Change::DeadlineOutcome {
-                expect: self.expect_of(&o.policy),
+                expect: self
+                    .cfg
+                    .expected_milestone(&o.policy)
+                    .unwrap_or_default()
+                    .to_string(),
                 policy: o.policy,
                 instance: o.instance,
                 met: o.met,
@@ -568,19 +497,8 @@ impl<'a> Reaction<'a> {
             },
             Record::Cancelled { policy, reason } => Change::PolicyCancelled { policy, reason },
             Record::Error { policy, message } => Change::PolicyError { policy, message },
-        }
-    }
-
-    fn expect_of(&self, policy: &str) -> String {
-        self.cfg
-            .policies
-            .iter()
-            .find(|p| p.id == policy)
-            .and_then(|p| match &p.trigger {
-                Trigger::Deadline { expect, .. } => Some(expect.clone()),
-                _ => None,
-            })
-            .unwrap_or_default()
+        };
+        (policy, change)
     }
 
     /// Starts escalation policy `ep` for the page `pa`: step 1 now, the rest on timers.
@@ -606,10 +524,12 @@ impl<'a> Reaction<'a> {
             return Vec::new();
         }
         if self.cfg.config.core_escalation_policy(ep).is_none() {
-            self.changes.push(Change::PolicyError {
+            let message = format!("escalation policy `{ep}` is not configured; nobody paged");
+            let error = Change::PolicyError {
                 policy: policy.into(),
-                message: format!("escalation policy `{ep}` is not configured; nobody paged"),
-            });
+                message,
+            };
+            self.out.push(by_policy(policy), error);
             return Vec::new();
         }
         st.escalations.insert(
@@ -651,18 +571,18 @@ impl<'a> Reaction<'a> {
         let mut paged = Vec::new();
         for (i, target) in step.targets.iter().enumerate() {
             let to = self.escalation_target(target);
-            self.outbox(
-                format!("{}/{run_id}/esc:{}:{}:{i}", self.id, step.pass, step.step),
-                "page",
-                json!({
-                    "incident": self.id.to_string(),
-                    "escalation_policy": ep,
-                    "pass": step.pass,
-                    "step": step.step,
-                    "target": target,
-                    "to": to,
-                }),
-            );
+            let page = Effect::Page(Message {
+                incident: Some(self.id.to_string()),
+                to: to.clone(),
+                origin: Origin::Escalation {
+                    escalation_policy: ep.clone(),
+                    pass: step.pass,
+                    step: step.step,
+                    target: target.clone(),
+                },
+            });
+            let key = format!("{}/{run_id}/esc:{}:{}:{i}", self.id, step.pass, step.step);
+            self.out.outbox(page.item(key, Some(self.id)));
             paged.extend(to);
         }
         let reason = if n == 0 {
@@ -675,7 +595,8 @@ impl<'a> Reaction<'a> {
             )
         };
         let late = due.map(|d| self.now.duration_since(d));
-        self.changes.push(Change::EscalationStep {
+        let by = Some(format!("escalation:{ep}"));
+        let change = Change::EscalationStep {
             escalation_policy: ep,
             pass: step.pass,
             step: step.step,
@@ -684,9 +605,10 @@ impl<'a> Reaction<'a> {
             late_by_ms: late
                 .filter(|l| *l > LATE_TOLERANCE)
                 .map(|l| i64::try_from(l.as_millis()).unwrap_or(i64::MAX)),
-        });
+        };
+        self.out.push(by, change);
         if let Some((m, at)) = next {
-            self.effects.timers.push(TimerChange::Set(TimerSpec {
+            self.out.timer(TimerChange::Set(TimerSpec {
                 key: escalation_key(self.id, run_id, m),
                 incident: Some(self.id),
                 due_at: at,
@@ -711,13 +633,15 @@ impl<'a> Reaction<'a> {
             let Some((n, _)) = run.next.take() else {
                 continue;
             };
-            self.effects.timers.push(TimerChange::Cancel {
+            self.out.timer(TimerChange::Cancel {
                 key: escalation_key(self.id, run_id, n),
             });
-            self.changes.push(Change::EscalationStopped {
+            // The acknowledgement stopped it: the change keeps the acknowledger as its actor.
+            let stopped = Change::EscalationStopped {
                 escalation_policy: run.escalation_policy.clone(),
                 reason: format!("acknowledged by {by} at {}", hm(self.now)),
-            });
+            };
+            self.out.push(None, stopped);
         }
     }
 }
@@ -742,86 +666,4 @@ fn dur(d: SignedDuration) -> String {
         (m, 0) => format!("{m} min"),
         (m, s) => format!("{m} min {s} s"),
     }
-}
-
-/// The scheduler's handler: fires policy and escalation timers through the engine, with the
-/// configuration in force at firing time (a reload applies to timers already armed).
-pub struct PolicyTimers {
-    state: AppState,
-}
-
-impl PolicyTimers {
-    pub fn new(state: AppState) -> Self {
-        PolicyTimers { state }
-    }
-}
-
-impl TimerHandler for PolicyTimers {
-    fn fire<'a>(
-        &'a self,
-        store: &'a Store,
-        timer: &'a ClaimedTimer,
-        now: Timestamp,
-    ) -> BoxFuture<'a, Result<FireOutcome, StoreError>> {
-        Box::pin(async move {
-            if crate::slack::clock_header::is_refresh(&timer.payload) {
-                return crate::slack::clock_header::fire(&self.state, store, timer, now).await;
-            }
-            if let Some(integration) = crate::intake::heartbeat::watched(&timer.payload) {
-                return fire_heartbeat(&self.state, store, timer, integration, now).await;
-            }
-            let cfg = self.state.config();
-            let overrides = runtime_overrides(store).await?;
-            let actor = timer_actor(timer);
-            store
-                .fire_timer_with_policy(
-                    timer,
-                    now,
-                    |incident, state| -> Result<_, DomainError> {
-                        let (changes, mut effects) =
-                            on_timer(&cfg, &overrides, incident, state, timer, now);
-                        if let Some(incident) = incident {
-                            // What a policy did shows in the incident's Slack header at once.
-                            let refresh =
-                                crate::slack::channel::on_change(&cfg, incident, &changes);
-                            effects.outbox.extend(refresh);
-                        }
-                        Ok((changes, effects))
-                    },
-                    &actor,
-                )
-                .await
-        })
-    }
-}
-
-/// A heartbeat deadline passed without a ping: the missed alert opens (dedup makes a retry
-/// after a crash between the two transactions harmless), then the timer is marked fired.
-async fn fire_heartbeat(
-    state: &AppState,
-    store: &Store,
-    timer: &ClaimedTimer,
-    integration: &str,
-    now: Timestamp,
-) -> Result<FireOutcome, StoreError> {
-    let cfg = state.config();
-    let found = cfg.config.integrations.get(integration).cloned();
-    if let Some(found) = found {
-        let last = timer.payload.get("last_ping").and_then(Value::as_str);
-        match crate::intake::heartbeat::missed(&found, last, now) {
-            Ok(signal) => {
-                crate::api::alerts::ingest(state, integration, vec![signal], Effects::default())
-                    .await?;
-            }
-            Err(message) => tracing::warn!(%integration, %message, "heartbeat alert not opened"),
-        }
-    }
-    store
-        .fire_timer(
-            timer,
-            now,
-            |_| Ok((Vec::new(), Effects::default())),
-            &timer_actor(timer),
-        )
-        .await
 }

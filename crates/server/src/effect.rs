@@ -1,0 +1,318 @@
+//! What an outbox item asks for, typed. Reactions build [`Effect`]s, the store keeps them as
+//! `(effect, payload)` (the tag and its content), and the deliverer decodes and matches them
+//! exhaustively. The payload shapes are those the outbox has always held, so rows written
+//! before this type existed still decode; one that does not is dead-lettered with the reason.
+
+use muster_core::IncidentNumber;
+use muster_core::engine::Action;
+use muster_core::escalation::EscalationTarget;
+use muster_store::{ClaimedOutbox, OutboxItem};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+use crate::deliver::plan::Delivery;
+
+/// Every effect an outbox item can carry. The serde tag is the store's `effect` column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "effect", content = "payload", rename_all = "snake_case")]
+pub enum Effect {
+    /// Wake people: notification rules' later steps apply.
+    Page(Message),
+    /// Tell an audience (an alias, a template): immediate steps only.
+    Notify(Message),
+    /// Remind a role holder; also posted in the incident's channel with buttons.
+    Nudge(Message),
+    /// Done in the transaction that queued it; kept for the record.
+    AssignRole(Message),
+    CreateTask(Message),
+    DraftStatusUpdate(Message),
+    /// One message to one recipient over a chain of channels.
+    Delivery(Delivery),
+    /// Create the incident's channel, invite the people working it, post the header.
+    SlackChannel(SlackChannel),
+    /// Refresh the header (rendered when sent).
+    SlackHeader(Empty),
+    /// Post a message (text and blocks) in the incident's channel.
+    SlackPost(SlackPost),
+    /// Answer through a slash command's or button's `response_url`.
+    SlackResponse(SlackResponse),
+    /// Invite people into the incident's channel.
+    SlackInvite(SlackInvite),
+    /// Open a modal (`views.open`); the payload is Slack's own.
+    SlackView(Value),
+    /// Put a pinned message on the timeline.
+    SlackCapture(SlackCapture),
+}
+
+/// An empty payload (`{}`), which older rows may also hold as `null`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Empty {}
+
+impl<'de> Deserialize<'de> for Empty {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Value::deserialize(d).map(|_| Empty {})
+    }
+}
+
+/// A decision to message somebody, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// `INC-7`; `None` for a page that belongs to no incident (`/muster page`).
+    #[serde(default)]
+    pub incident: Option<String>,
+    /// People ids, `alias:<id>`, `#channel`, as the reaction resolved them.
+    #[serde(default)]
+    pub to: Vec<String>,
+    #[serde(flatten)]
+    pub origin: Origin,
+}
+
+/// What made the decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Origin {
+    /// A step of an escalation policy.
+    Escalation {
+        escalation_policy: String,
+        pass: u32,
+        step: u32,
+        target: EscalationTarget,
+    },
+    /// A policy's action, a playbook (`policy: playbook:<id>`) or a person (`slack:page`).
+    Policy {
+        policy: String,
+        #[serde(default)]
+        reason: String,
+        /// `None` when a stored action is not one this version knows: the message still goes.
+        #[serde(default, deserialize_with = "lenient")]
+        action: Option<Action>,
+        #[serde(default)]
+        depth: u8,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        playbook: Option<String>,
+    },
+}
+
+fn lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Action>, D::Error> {
+    Ok(serde_json::from_value(Value::deserialize(d)?).ok())
+}
+
+impl Message {
+    pub fn policy(&self) -> Option<&str> {
+        match &self.origin {
+            Origin::Policy { policy, .. } => Some(policy),
+            Origin::Escalation { .. } => None,
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match &self.origin {
+            Origin::Policy { reason, .. } => Some(reason),
+            Origin::Escalation { .. } => None,
+        }
+    }
+
+    pub fn playbook(&self) -> Option<&str> {
+        match &self.origin {
+            Origin::Policy { playbook, .. } => playbook.as_deref(),
+            Origin::Escalation { .. } => None,
+        }
+    }
+
+    /// The template a decision names (`notify` always, `nudge` optionally).
+    pub fn template(&self) -> Option<&str> {
+        match &self.origin {
+            Origin::Policy {
+                action: Some(Action::Notify { template, .. }),
+                ..
+            } => Some(template),
+            Origin::Policy {
+                action:
+                    Some(Action::Nudge {
+                        template: Some(t), ..
+                    }),
+                ..
+            } => Some(t),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlackChannel {
+    /// `inc-42-checkout-errors`; derived from the incident when absent.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlackPost {
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub blocks: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlackResponse {
+    pub url: String,
+    pub body: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlackInvite {
+    #[serde(default)]
+    pub people: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlackCapture {
+    pub channel: String,
+    pub ts: String,
+}
+
+impl Effect {
+    /// The store's `effect` column: the serde tag.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Effect::Page(_) => "page",
+            Effect::Notify(_) => "notify",
+            Effect::Nudge(_) => "nudge",
+            Effect::AssignRole(_) => "assign_role",
+            Effect::CreateTask(_) => "create_task",
+            Effect::DraftStatusUpdate(_) => "draft_status_update",
+            Effect::Delivery(_) => "delivery",
+            Effect::SlackChannel(_) => "slack_channel",
+            Effect::SlackHeader(_) => "slack_header",
+            Effect::SlackPost(_) => "slack_post",
+            Effect::SlackResponse(_) => "slack_response",
+            Effect::SlackInvite(_) => "slack_invite",
+            Effect::SlackView(_) => "slack_view",
+            Effect::SlackCapture(_) => "slack_capture",
+        }
+    }
+
+    /// The message decision of a policy action: `page`, `notify`, `nudge` or one of the
+    /// actions carried out in the transaction.
+    pub fn of_action(action: &Action, message: Message) -> Effect {
+        match action {
+            Action::Page { .. } => Effect::Page(message),
+            Action::Notify { .. } => Effect::Notify(message),
+            Action::Nudge { .. } => Effect::Nudge(message),
+            Action::AssignRole { .. } => Effect::AssignRole(message),
+            Action::CreateTask { .. } => Effect::CreateTask(message),
+            Action::DraftStatusUpdate { .. } => Effect::DraftStatusUpdate(message),
+        }
+    }
+
+    /// The outbox item that carries this effect under `key`.
+    pub fn item(&self, key: String, incident: Option<IncidentNumber>) -> OutboxItem {
+        // Serializing plain data cannot fail; an empty object would only dead-letter it.
+        let payload = match serde_json::to_value(self) {
+            Ok(Value::Object(mut m)) => m.remove("payload").unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+        OutboxItem {
+            idempotency_key: key,
+            incident,
+            effect: self.name().into(),
+            payload,
+        }
+    }
+
+    /// Reads a claimed item; the error names the effect and what is wrong with it.
+    pub fn decode(item: &ClaimedOutbox) -> Result<Effect, String> {
+        let tagged = serde_json::json!({"effect": item.effect, "payload": item.payload});
+        serde_json::from_value(tagged)
+            .map_err(|e| format!("undecodable `{}` effect: {e}", item.effect))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use muster_core::Timestamp;
+    use serde_json::json;
+
+    fn claimed(effect: &str, payload: Value) -> ClaimedOutbox {
+        ClaimedOutbox {
+            id: 1,
+            idempotency_key: "INC-1/x".into(),
+            incident: Some(IncidentNumber(1)),
+            effect: effect.into(),
+            payload,
+            attempts: 1,
+            created_at: Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn rows_written_before_the_type_still_decode() {
+        let policy = claimed(
+            "nudge",
+            json!({"incident": "INC-1", "policy": "p", "reason": "r", "depth": 0,
+                "action": {"nudge": {"role": "ops_lead", "template": "t"}}, "to": ["alice"]}),
+        );
+        let Ok(Effect::Nudge(m)) = Effect::decode(&policy) else {
+            panic!("{:?}", Effect::decode(&policy));
+        };
+        assert_eq!((m.policy(), m.template()), (Some("p"), Some("t")));
+        let escalation = claimed(
+            "page",
+            json!({"incident": "INC-1", "escalation_policy": "ep", "pass": 0, "step": 1,
+                "target": {"schedule": "primary"}, "to": ["bob"]}),
+        );
+        assert!(matches!(
+            Effect::decode(&escalation),
+            Ok(Effect::Page(Message {
+                origin: Origin::Escalation { step: 1, .. },
+                ..
+            }))
+        ));
+        // `/muster page` once wrote its target as a bare string.
+        let slack_page = claimed(
+            "page",
+            json!({"incident": null, "policy": "slack:page", "reason": "r",
+                "action": {"page": {"target": "primary"}}, "to": ["bob"]}),
+        );
+        let Ok(Effect::Page(m)) = Effect::decode(&slack_page) else {
+            panic!("{:?}", Effect::decode(&slack_page));
+        };
+        assert_eq!((m.incident, m.to), (None, vec!["bob".to_string()]));
+        assert!(matches!(
+            Effect::decode(&claimed("slack_header", json!({}))),
+            Ok(Effect::SlackHeader(_))
+        ));
+        assert!(matches!(
+            Effect::decode(&claimed("slack_channel", json!({"name": "inc-1-x"}))),
+            Ok(Effect::SlackChannel(SlackChannel { name: Some(n) })) if n == "inc-1-x"
+        ));
+    }
+
+    #[test]
+    fn an_item_round_trips_through_the_store_columns() {
+        let effect = Effect::SlackCapture(SlackCapture {
+            channel: "C1".into(),
+            ts: "1.2".into(),
+        });
+        let item = effect.item("INC-1/slack:pin:1.2".into(), Some(IncidentNumber(1)));
+        assert_eq!(item.effect, "slack_capture");
+        assert_eq!(item.payload, json!({"channel": "C1", "ts": "1.2"}));
+        let back = Effect::decode(&claimed(&item.effect, item.payload)).map_err(|e| e.to_string());
+        assert_eq!(back, Ok(effect));
+    }
+
+    #[test]
+    fn an_unknown_or_malformed_effect_names_what_is_wrong() {
+        let unknown = Effect::decode(&claimed("fax", json!({})));
+        assert!(
+            matches!(&unknown, Err(e) if e.starts_with("undecodable `fax` effect: unknown variant")),
+            "{unknown:?}"
+        );
+        let broken = Effect::decode(&claimed("slack_response", json!({"url": 3})));
+        assert!(
+            matches!(&broken, Err(e) if e.starts_with("undecodable `slack_response` effect")),
+            "{broken:?}"
+        );
+    }
+}

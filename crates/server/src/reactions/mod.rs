@@ -1,0 +1,175 @@
+//! Reactions: the one place that decides what follows a change to an incident.
+//!
+//! Every origin of a change — the API and CLI, a Slack command, button or event, each alert
+//! source and the batch intake, a missed heartbeat, a timer coming due, a configuration
+//! reload — asks here, inside the store transaction of the change, and gets a [`Followup`]:
+//! more timeline changes (each naming its actor: `policy:<id>`, `playbook:<id>`,
+//! `escalation:<id>`) and typed effects ([`crate::effect::Effect`] outbox items and timers).
+//! What follows, in order:
+//!
+//! 1. the policies ([`policy`]): the engine's reaction, escalations started and stopped;
+//! 2. for a new incident, the escalation policies of its services when an alert opened it
+//!    (a person who declares is already working it), then the matching playbooks
+//!    ([`playbook`]);
+//! 3. Slack ([`slack`]): the channel and the header's refresh timer for a new incident, a
+//!    header refresh and invitations for a change.
+//!
+//! The rule of the house: **entry points call reactions; reactions never call entry points**
+//! (nothing here imports `api`, `intake`, the Slack handlers or the deliverer). The pure
+//! part is [`Reactions`]; [`commit`] runs it in the store's transactions.
+
+pub mod commit;
+pub mod playbook;
+pub mod policy;
+pub mod slack;
+
+use jiff::Timestamp;
+use muster_core::{Change, Incident};
+use muster_store::{ClaimedTimer, Effects, OutboxItem, TimerChange};
+use serde_json::Value;
+
+use crate::LoadedConfig;
+use crate::oncall::RuntimeOverrides;
+
+pub use commit::{AlertReactions, apply, declare, fire_timer, reloaded};
+
+/// Who opened an incident: a person (API, CLI, Slack) or an alert (any source).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opener {
+    Person,
+    Alert,
+}
+
+/// What follows a change: timeline changes, each with its actor where that is not the
+/// change's own, and effects.
+#[derive(Debug, Default)]
+pub struct Followup {
+    changes: Vec<Change>,
+    effects: Effects,
+}
+
+impl Followup {
+    /// Appends a change made by `by` (`None`: by whoever made the change reacted to).
+    pub fn push(&mut self, by: Option<String>, change: Change) {
+        if let Some(by) = by {
+            self.effects.acted_by.insert(self.changes.len(), by);
+        }
+        self.changes.push(change);
+    }
+
+    pub fn outbox(&mut self, item: OutboxItem) {
+        self.effects.outbox.push(item);
+    }
+
+    pub fn timer(&mut self, timer: TimerChange) {
+        self.effects.timers.push(timer);
+    }
+
+    pub fn changes(&self) -> &[Change] {
+        &self.changes
+    }
+
+    pub fn effects(&self) -> &Effects {
+        &self.effects
+    }
+
+    /// Appends `other`, keeping the actor of each of its changes.
+    pub fn extend(&mut self, other: Followup) {
+        let base = self.changes.len();
+        for (i, by) in other.effects.acted_by {
+            self.effects.acted_by.insert(base + i, by);
+        }
+        self.changes.extend(other.changes);
+        self.effects.timers.extend(other.effects.timers);
+        self.effects.outbox.extend(other.effects.outbox);
+    }
+
+    /// These changes alone, for the store to write after a declaration's own.
+    pub fn into_parts(self) -> (Vec<Change>, Effects) {
+        (self.changes, self.effects)
+    }
+
+    /// The whole decision: `decided` (the caller's own changes), then these.
+    pub fn after(self, mut decided: Vec<Change>) -> (Vec<Change>, Effects) {
+        let base = decided.len();
+        let mut effects = self.effects;
+        effects.acted_by = std::mem::take(&mut effects.acted_by)
+            .into_iter()
+            .map(|(i, by)| (base + i, by))
+            .collect();
+        decided.extend(self.changes);
+        (decided, effects)
+    }
+}
+
+/// The pure reactions under one configuration, the live run-time overrides and one instant.
+pub struct Reactions<'a> {
+    pub cfg: &'a LoadedConfig,
+    pub overrides: &'a RuntimeOverrides,
+    pub now: Timestamp,
+}
+
+impl Reactions<'_> {
+    /// What follows a new incident (`declared`: its declaring changes, already applied).
+    pub fn declared(
+        &self,
+        incident: &Incident,
+        state: &mut Value,
+        declared: &[Change],
+        actor: &str,
+        opener: Opener,
+    ) -> Followup {
+        let mut out = policy::react(self, incident, state, declared, actor);
+        if opener == Opener::Alert {
+            out.extend(policy::start_service_escalations(self, incident, state));
+        }
+        out.extend(playbook::on_declared(&self.cfg.config, incident, &out));
+        out.extend(slack::on_declare(self.cfg, incident, self.now));
+        out
+    }
+
+    /// What follows `changes` (decided by the core, not yet applied) to `before`.
+    pub fn changed(
+        &self,
+        before: &Incident,
+        state: &mut Value,
+        changes: &[Change],
+        actor: &str,
+    ) -> Followup {
+        let mut out = policy::react(self, before, state, changes, actor);
+        let all: Vec<&Change> = changes.iter().chain(out.changes()).collect();
+        out.extend(slack::on_change(self.cfg, before, &all));
+        out
+    }
+
+    /// What follows `timer` coming due for `incident` (gone: nothing).
+    pub fn timer_fired(
+        &self,
+        incident: Option<&Incident>,
+        state: &mut Value,
+        timer: &ClaimedTimer,
+    ) -> Followup {
+        let Some(incident) = incident else {
+            return Followup::default();
+        };
+        if slack::is_refresh(&timer.payload) {
+            return slack::refresh(self, incident, state);
+        }
+        let mut out = policy::on_timer(self, incident, state, timer);
+        let all: Vec<&Change> = out.changes().iter().collect();
+        // What a policy did shows in the incident's Slack header at once.
+        let refresh = slack::on_change(self.cfg, incident, &all);
+        out.extend(refresh);
+        out
+    }
+
+    /// What follows a configuration reload for an open incident: its armed policy timers
+    /// re-planned under the policies now in force.
+    pub fn reloaded(&self, incident: &Incident, state: &mut Value) -> Followup {
+        let mut out = policy::replan(self, incident, state);
+        let all: Vec<&Change> = out.changes().iter().collect();
+        let refresh = slack::on_change(self.cfg, incident, &all);
+        out.extend(refresh);
+        out
+    }
+}
