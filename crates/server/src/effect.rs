@@ -3,14 +3,13 @@
 //! exhaustively. The payload shapes are those the outbox has always held, so rows written
 //! before this type existed still decode; one that does not is dead-lettered with the reason.
 
+use muster_config::Channel;
 use muster_core::IncidentNumber;
 use muster_core::engine::Action;
 use muster_core::escalation::EscalationTarget;
 use muster_store::{ClaimedOutbox, OutboxItem};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
-
-use crate::deliver::plan::Delivery;
 
 /// Every effect an outbox item can carry. The serde tag is the store's `effect` column.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -169,6 +168,133 @@ pub struct SlackInvite {
 pub struct SlackCapture {
     pub channel: String,
     pub ts: String,
+}
+
+// ------------------------------------------------------------ delivery
+
+/// The way one message goes: a provider, or the built-in inbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    Slack,
+    Email,
+    Sms,
+    Webhook,
+    Phone,
+    Inbox,
+}
+
+impl Via {
+    pub fn name(self) -> &'static str {
+        match self {
+            Via::Slack => "slack",
+            Via::Email => "email",
+            Via::Sms => "sms",
+            Via::Webhook => "webhook",
+            Via::Phone => "phone",
+            Via::Inbox => "inbox",
+        }
+    }
+
+    /// The provider channel (`None`: the inbox, which needs none).
+    pub fn provider(self) -> Option<Channel> {
+        Some(match self {
+            Via::Slack => Channel::Slack,
+            Via::Email => Channel::Email,
+            Via::Sms => Channel::Sms,
+            Via::Webhook => Channel::Webhook,
+            Via::Phone => Channel::Phone,
+            Via::Inbox => return None,
+        })
+    }
+}
+
+impl From<Channel> for Via {
+    fn from(c: Channel) -> Via {
+        match c {
+            Channel::Slack => Via::Slack,
+            Channel::Email => Via::Email,
+            Channel::Sms => Via::Sms,
+            Channel::Webhook => Via::Webhook,
+            Channel::Phone => Via::Phone,
+        }
+    }
+}
+
+/// One step of a recipient's channel chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hop {
+    pub channel: Via,
+    pub address: String,
+}
+
+impl Hop {
+    /// The inbox of `who` (`person:alice`, `#payments`, `alias:pr`).
+    pub fn inbox(who: &str) -> Hop {
+        Hop {
+            channel: Via::Inbox,
+            address: who.into(),
+        }
+    }
+}
+
+/// The payload of a `delivery` item.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// The decision item this came from.
+    pub parent: String,
+    /// `person:alice`, `#payments`, `legal@example.com`: who, for the timeline.
+    pub to: String,
+    /// The channels to try, in order; `step` is the one this item tries.
+    pub chain: Vec<Hop>,
+    pub step: usize,
+    pub subject: String,
+    pub text: String,
+    /// When the decision was queued (ms): latency is measured from here.
+    pub queued_at: i64,
+    /// Not before this time (ms): a later notification-rule step.
+    #[serde(default)]
+    pub not_before: Option<i64>,
+    /// Slack Block Kit blocks (buttons) sent with the text on Slack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<Value>,
+    /// A copy for the inbox (`notifications.inbox: all`), besides the real delivery.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub copy: bool,
+    /// Why the previous channel of the chain gave up, for the inbox to say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+impl Delivery {
+    pub fn hop(&self) -> Option<&Hop> {
+        self.chain.get(self.step)
+    }
+
+    /// `<parent>/<to>/<first channel>`, plus `/fallback:<channel>` past the first step: the
+    /// fallback of one rule step never collides with another step naming that channel.
+    pub fn key(&self) -> String {
+        let name = |h: Option<&Hop>| h.map(|h| h.channel.name()).unwrap_or("none");
+        let base = format!("{}/{}/{}", self.parent, self.to, name(self.chain.first()));
+        match self.step {
+            0 => base,
+            _ => format!("{base}/fallback:{}", name(self.hop())),
+        }
+    }
+
+    /// Why a delivery reached the inbox, as the inbox shows it.
+    pub fn inbox_reason(&self) -> String {
+        match (&self.last_error, self.copy) {
+            (_, true) => "copy of every notification (notifications.inbox: all)".into(),
+            (Some(e), false) => format!("every configured channel failed; the last said: {e}"),
+            (None, false) => "no configured provider reaches them".into(),
+        }
+    }
+
+    /// The outbox item that delivers this.
+    pub fn item(&self, incident: Option<IncidentNumber>) -> OutboxItem {
+        Effect::Delivery(self.clone()).item(self.key(), incident)
+    }
 }
 
 impl Effect {

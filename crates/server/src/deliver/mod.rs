@@ -35,21 +35,23 @@ use std::time::Duration;
 
 pub mod message;
 pub mod plan;
+pub mod retry;
 mod send;
 
 use jiff::{SignedDuration, Timestamp};
 use muster_config::{Channel, InboxMode};
 use muster_core::{Change, IncidentNumber};
-use muster_notify::{Email, Outcome, Slack, Sms, Webhook};
+use muster_notify::{Email, Slack, Sms, Webhook};
 use muster_store::{ClaimedOutbox, Effects, OutboxItem, StoreError};
 
 use crate::AppState;
+pub use crate::effect::{Delivery, Hop, Via};
 use crate::effect::{Effect, Message};
 use crate::oncall;
 use crate::rate_limit::Limiter;
 use crate::views::clock::{ClockView, PolicyTimerView, clock_view};
 use plan::Planner;
-pub use plan::{Delivery, Hop, Via};
+pub use retry::{Retry, Settled};
 
 /// The actor of the deliverer's timeline events.
 pub const ACTOR: &str = "notifier";
@@ -95,67 +97,6 @@ impl Channels {
             Channel::Sms | Channel::Phone => self.sms.is_some(),
             Channel::Webhook => self.webhook.is_some(),
         }
-    }
-}
-
-/// Retry timing: attempt n waits `base * 2^(n-1)`, capped, ± 20 % jitter so a burst of
-/// failures does not retry in lock-step.
-#[derive(Clone, Copy, Debug)]
-pub struct Retry {
-    pub base: Duration,
-    pub max: Duration,
-    /// Attempts per channel before falling back.
-    pub attempts: u32,
-}
-
-impl Default for Retry {
-    fn default() -> Self {
-        Retry {
-            base: Duration::from_secs(2),
-            max: Duration::from_secs(300),
-            attempts: 6,
-        }
-    }
-}
-
-/// What a provider's answer means for an item.
-#[derive(Debug, PartialEq)]
-pub enum Settled {
-    Sent,
-    /// Failed: try again after `retry_in` (`None`: no attempt left on this channel, or a
-    /// permanent failure).
-    Failed {
-        error: String,
-        retry_in: Option<Duration>,
-    },
-}
-
-impl Retry {
-    /// How an item on its `attempts`-th attempt settles after `outcome`: a transient
-    /// failure waits with backoff (a 429 at least its `Retry-After`), while attempts last.
-    pub fn settle(&self, outcome: Outcome, attempts: u32) -> Settled {
-        let (error, floor) = match outcome {
-            Outcome::Sent { .. } => return Settled::Sent,
-            Outcome::RetryAfter(w) => (
-                format!("rate limited; retry after {} s", w.as_secs()),
-                Some(w),
-            ),
-            Outcome::Transient(e) => (e, Some(Duration::ZERO)),
-            Outcome::Permanent(e) => (e, None),
-        };
-        let retry_in = floor
-            .filter(|_| attempts < self.attempts)
-            .map(|floor| self.delay(attempts).max(floor));
-        Settled::Failed { error, retry_in }
-    }
-
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let exp = self
-            .base
-            .saturating_mul(1 << attempt.saturating_sub(1).min(20));
-        let capped = exp.min(self.max);
-        let jitter = 0.8 + rand::random::<f64>() * 0.4;
-        capped.mul_f64(jitter)
     }
 }
 

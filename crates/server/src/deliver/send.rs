@@ -9,8 +9,8 @@ use muster_core::{Change, IncidentNumber};
 use muster_notify::Outcome;
 use muster_store::{ClaimedOutbox, NewInboxEntry, StoreError};
 
-use super::plan::{Delivery, Hop, Via};
 use super::{Deliverer, Settled};
+use crate::effect::{Delivery, Hop, Via};
 use crate::rate_limit::buckets;
 
 impl Deliverer {

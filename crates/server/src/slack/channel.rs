@@ -14,7 +14,7 @@ use muster_store::{ClaimedOutbox, OutboxItem, StoreError};
 use serde_json::{Value, json};
 
 use super::clock_header::{self, button, milestone_label};
-use crate::deliver::{Retry, Settled};
+use crate::deliver::retry::{Retry, Settled};
 use crate::effect::{Effect, Message, SlackCapture, SlackPost};
 use crate::reactions::slack::{MAX_NAME, channel_name};
 use crate::views::clock::clock_view;

@@ -63,7 +63,20 @@ both!(
                 .all(|k| ["policy_fired", "role_assigned", "task_added"].contains(k)),
             "{kinds:?}"
         );
-        assert!(tl.as_array().unwrap().iter().all(|e| e["actor"] == "alice"));
+        // The person declared; what the policies and playbooks did is theirs.
+        let actors: Vec<&str> = tl
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["actor"].as_str().unwrap())
+            .collect();
+        assert_eq!(actors[..2], ["alice", "alice"]);
+        assert!(
+            actors[2..]
+                .iter()
+                .all(|a| ["policy:staff-major-incidents", "playbook:sev1-payments"].contains(a)),
+            "{actors:?}"
+        );
         assert_eq!(tl[1]["data"]["milestone"], "declared");
     }
 );

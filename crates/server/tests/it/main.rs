@@ -10,6 +10,7 @@ mod notify_pacing;
 mod openapi;
 mod playbooks;
 mod policies;
+mod reactions;
 mod schedules;
 mod similar;
 mod slack;

@@ -250,20 +250,26 @@ async fn slack_down_falls_back_to_email_on_the_timeline(backend: Backend) {
             .iter()
             .any(|e| e["data"]["to"] == "person:alice" && e["data"]["channel"] == "email")
     );
-    // The Slack channels have nothing to fall back to: dead letters, visible in the API.
+    // A Slack channel has no other provider: it falls back to the inbox, which takes it, so
+    // nothing is a dead letter.
+    assert!(
+        failed.iter().any(|e| {
+            e["data"]["to"].as_str().unwrap_or("").contains("#payments")
+                && e["data"]["fallback"] == "inbox"
+                && e["data"]["error"].as_str().unwrap_or("").contains("500")
+        }),
+        "{failed:?}"
+    );
+    assert!(
+        of_kind(&events, "notification_sent").iter().any(|e| {
+            e["data"]["to"].as_str().unwrap_or("").contains("#payments")
+                && e["data"]["channel"] == "inbox"
+        }),
+        "{events:#?}"
+    );
     let (s, dead) = rig.app.get("/api/v1/outbox/dead-letters").await;
     assert_eq!(s, 200, "{dead}");
-    let keys: Vec<&str> = dead
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|d| d["key"].as_str())
-        .collect();
-    assert!(keys.iter().any(|k| k.contains("#payments")), "{keys:?}");
-    assert!(
-        dead[0]["last_error"].as_str().unwrap_or("").contains("500"),
-        "{dead}"
-    );
+    assert_eq!(dead, serde_json::json!([]));
     let (s, _, _) = rig
         .app
         .send(
@@ -292,8 +298,8 @@ async fn channel_not_found_is_permanent_and_rate_limits_wait(backend: Backend) {
         "{waited:?}"
     );
     rig.drain().await;
-    // Every Slack answer is now `channel_not_found`: a channel has no fallback (a dead
-    // letter), a person falls back to email.
+    // Every Slack answer is now `channel_not_found`: a channel falls back to the inbox at
+    // once (a permanent error is not retried), a person to email.
     rig.slack
         .always(Reply::SlackError("channel_not_found".into()));
     let id = rig.app.declare("Checkout is failing again").await;
@@ -310,7 +316,7 @@ async fn channel_not_found_is_permanent_and_rate_limits_wait(backend: Backend) {
                 .as_str()
                 .unwrap_or("")
                 .contains("channel_not_found")
-                && e["data"]["fallback"].is_null()
+                && e["data"]["fallback"] == "inbox"
                 && e["data"]["retry_in_ms"].is_null()
         }),
         "{events:#?}"

@@ -65,8 +65,8 @@ fn the_harness_signs_like_slacks_published_example() {
     );
 }
 
-struct Rig {
-    app: TestApp,
+pub(crate) struct Rig {
+    pub(crate) app: TestApp,
     slack: Fake,
     deliverer: Deliverer,
     scheduler: Scheduler,
@@ -74,7 +74,8 @@ struct Rig {
     _dir: tempfile::TempDir,
 }
 
-const SLACK_YAML: &str = "slack:\n  command: /muster\n  timeline: reaction\n  reaction: pushpin\n";
+pub(crate) const SLACK_YAML: &str =
+    "slack:\n  command: /muster\n  timeline: reaction\n  reaction: pushpin\n";
 
 async fn rig(backend: Backend, slack_yaml: &str) -> Option<Rig> {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -83,7 +84,7 @@ async fn rig(backend: Backend, slack_yaml: &str) -> Option<Rig> {
     rig_in(backend, dir).await
 }
 
-async fn rig_in(backend: Backend, dir: tempfile::TempDir) -> Option<Rig> {
+pub(crate) async fn rig_in(backend: Backend, dir: tempfile::TempDir) -> Option<Rig> {
     let slack = fakes::slack().await;
     let http = http_client().expect("client");
     let client = Slack::new(http, &slack.url, Secret::new("xoxb-test"));
@@ -113,7 +114,7 @@ async fn rig_in(backend: Backend, dir: tempfile::TempDir) -> Option<Rig> {
     })
 }
 
-fn minutes(m: i64) -> Timestamp {
+pub(crate) fn minutes(m: i64) -> Timestamp {
     T0.parse::<Timestamp>().expect("t0") + SignedDuration::from_mins(m)
 }
 
@@ -160,7 +161,7 @@ impl Rig {
     }
 
     /// `/muster <text>` from `user` in `channel`.
-    async fn command(&self, user: &str, channel: &str, text: &str) -> (u16, Value) {
+    pub(crate) async fn command(&self, user: &str, channel: &str, text: &str) -> (u16, Value) {
         let response_url = format!("{}/response.hook", self.slack.url);
         let body = form_body(&[
             ("token", "unused"),
@@ -204,7 +205,7 @@ impl Rig {
     }
 
     /// Delivers until nothing is due (the clock stays where it is).
-    async fn deliver(&self) {
+    pub(crate) async fn deliver(&self) {
         for _ in 0..50 {
             if self.deliverer.tick().await.expect("deliver") == 0 {
                 return;
@@ -213,13 +214,13 @@ impl Rig {
     }
 
     /// Moves the clock, fires what is due, delivers what that queued.
-    async fn at(&self, at: Timestamp) {
+    pub(crate) async fn at(&self, at: Timestamp) {
         self.app.clock.set(at);
         self.scheduler.tick(&self.handler).await.expect("tick");
         self.deliver().await;
     }
 
-    fn calls(&self, method: &str) -> Vec<Recorded> {
+    pub(crate) fn calls(&self, method: &str) -> Vec<Recorded> {
         self.slack
             .requests()
             .into_iter()
@@ -227,7 +228,7 @@ impl Rig {
             .collect()
     }
 
-    fn in_channel(&self, method: &str, channel: &str) -> Vec<Value> {
+    pub(crate) fn in_channel(&self, method: &str, channel: &str) -> Vec<Value> {
         self.calls(method)
             .iter()
             .map(Recorded::json)
@@ -235,7 +236,7 @@ impl Rig {
             .collect()
     }
 
-    async fn timeline(&self, id: &str) -> Vec<Value> {
+    pub(crate) async fn timeline(&self, id: &str) -> Vec<Value> {
         let (s, v) = self
             .app
             .get(&format!("/api/v1/incidents/{id}/timeline"))
@@ -244,7 +245,7 @@ impl Rig {
         v.as_array().cloned().unwrap_or_default()
     }
 
-    async fn incidents(&self) -> Vec<Value> {
+    pub(crate) async fn incidents(&self) -> Vec<Value> {
         let (s, v) = self.app.get("/api/v1/incidents").await;
         assert_eq!(s, 200, "{v}");
         v.as_array().cloned().unwrap_or_default()
