@@ -52,11 +52,14 @@ impl Planner<'_> {
         dedup(out)
     }
 
-    /// Each planned delivery that does not already end up only in the inbox, copied there.
+    /// One inbox copy per recipient and time of the planned deliveries that do not already
+    /// go only to the inbox (a person told by Slack and email at once gets one copy).
     pub fn copies(planned: &[Planned]) -> Vec<Planned> {
+        let mut seen = std::collections::BTreeSet::new();
         planned
             .iter()
             .filter(|(_, chain, _)| chain.first().is_some_and(|h| h.channel != Via::Inbox))
+            .filter(|(who, _, delay)| seen.insert((who.clone(), delay.as_millis())))
             .map(|(who, _, delay)| (who.clone(), vec![Hop::inbox(who)], *delay))
             .collect()
     }
