@@ -75,6 +75,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "alert_groups",
         include_str!("../migrations/sqlite/0010_alert_groups.sql"),
     ),
+    (
+        12,
+        "inbox",
+        include_str!("../migrations/sqlite/0012_inbox.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -126,6 +131,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         "statement_triggers",
         include_str!("../migrations/postgres/0011_statement_triggers.sql"),
+    ),
+    (
+        12,
+        "inbox",
+        include_str!("../migrations/postgres/0012_inbox.sql"),
     ),
 ];
 

@@ -30,6 +30,9 @@ pub use crate::alerts::{
     IngestKind, Ingested, MAX_ALERT_LIMIT, StoredAlert, encode_alert,
 };
 pub use crate::effects::Effects;
+pub use crate::inbox::{
+    DEFAULT_INBOX_LIMIT, InboxEntry, InboxFilter, MAX_INBOX_LIMIT, NewInboxEntry,
+};
 pub use crate::outbox::{ClaimedOutbox, MAX_DEAD_LETTERS, OutboxItem, OutboxRecord, OutboxState};
 pub use crate::overrides::{AuditEntry, MAX_AUDIT_ENTRIES, NewOverride, ScheduleOverride};
 pub use crate::silences::Silence;
@@ -192,6 +195,7 @@ mod alert_batch;
 mod alerts;
 mod brief_reads;
 mod effects;
+mod inbox;
 mod outbox;
 mod overrides;
 mod policy_state;

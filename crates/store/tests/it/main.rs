@@ -8,6 +8,7 @@ mod alerts;
 mod brief_reads;
 mod concurrency;
 mod connect;
+mod inbox;
 mod incidents;
 mod outbox;
 mod overrides;
