@@ -4,7 +4,9 @@
 //!   them in its own zone without needing `VTIMEZONE` data.
 //! - `UID` is derived from the schedule id, the person and the shift's start, so re-fetching the
 //!   feed updates events instead of duplicating them; `SEQUENCE` is the caller's revision number
-//!   (bump it whenever the schedule or its overrides change).
+//!   of the event's schedule (bump it whenever the schedule or its overrides change: clients
+//!   only update an event whose sequence increased). A calendar mixing schedules carries each
+//!   event's own schedule's sequence.
 //! - `DTSTAMP` is deterministic: the stamp passed to [`schedule_calendar_stamped`], or else the
 //!   shift's own start, so the same shifts always render to the same bytes (cacheable, ETag-able).
 //! - Lines end in CRLF and are folded at 75 octets without splitting UTF-8 characters; text is
@@ -26,9 +28,10 @@ pub fn schedule_calendar(schedule_id: &str, name: &str, shifts: &[Shift], sequen
             schedule_id,
             schedule_name: name,
             shift,
+            sequence,
         })
         .collect();
-    render(name, &entries, sequence, None)
+    render(name, &entries, None)
 }
 
 /// One shift of some schedule, for calendars that mix schedules (a person's feed).
@@ -37,12 +40,14 @@ pub struct CalendarShift<'a> {
     pub schedule_id: &'a str,
     pub schedule_name: &'a str,
     pub shift: &'a Shift,
+    /// The `SEQUENCE` of this event: its schedule's revision.
+    pub sequence: u32,
 }
 
 /// A calendar named `name` of shifts from any schedules, e.g. everything one person covers.
-/// UIDs are the same as in each schedule's own feed.
-pub fn calendar(name: &str, entries: &[CalendarShift<'_>], sequence: u32) -> String {
-    render(name, entries, sequence, None)
+/// UIDs and sequences are the same as in each schedule's own feed.
+pub fn calendar(name: &str, entries: &[CalendarShift<'_>]) -> String {
+    render(name, entries, None)
 }
 
 /// [`schedule_calendar`] with an explicit `DTSTAMP` for every event.
@@ -59,9 +64,10 @@ pub fn schedule_calendar_stamped(
             schedule_id,
             schedule_name: name,
             shift,
+            sequence,
         })
         .collect();
-    render(name, &entries, sequence, Some(dtstamp))
+    render(name, &entries, Some(dtstamp))
 }
 
 /// The stable `UID` of a shift of `schedule_id`.
@@ -74,12 +80,7 @@ pub fn shift_uid(schedule_id: &str, shift: &Shift) -> String {
     )
 }
 
-fn render(
-    name: &str,
-    entries: &[CalendarShift<'_>],
-    sequence: u32,
-    dtstamp: Option<Timestamp>,
-) -> String {
+fn render(name: &str, entries: &[CalendarShift<'_>], dtstamp: Option<Timestamp>) -> String {
     let mut out = String::with_capacity(256 + entries.len() * 300);
     let mut line = |s: &str| fold_into(&mut out, s);
     line("BEGIN:VCALENDAR");
@@ -96,7 +97,7 @@ fn render(
         line(&format!("DTSTAMP:{}", utc(dtstamp.unwrap_or(shift.start))));
         line(&format!("DTSTART:{}", utc(shift.start)));
         line(&format!("DTEND:{}", utc(shift.end)));
-        line(&format!("SEQUENCE:{sequence}"));
+        line(&format!("SEQUENCE:{}", entry.sequence));
         line(&format!(
             "SUMMARY:{}",
             escape(&format!("On call: {} ({name})", shift.person))
@@ -235,6 +236,40 @@ mod tests {
             shift_uid("s.x", &s),
             "20260101T000000Z.a%20b%3Bc.s%2Ex@muster"
         );
+    }
+
+    #[test]
+    fn each_event_carries_its_own_schedules_sequence() {
+        let a = shift("alice", "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z");
+        let b = shift("alice", "2026-01-03T00:00:00Z", "2026-01-04T00:00:00Z");
+        let cal = calendar(
+            "On call: Alice",
+            &[
+                CalendarShift {
+                    schedule_id: "primary",
+                    schedule_name: "Primary",
+                    shift: &a,
+                    sequence: 4,
+                },
+                CalendarShift {
+                    schedule_id: "secondary",
+                    schedule_name: "Secondary",
+                    shift: &b,
+                    sequence: 0,
+                },
+            ],
+        );
+        let events: Vec<&str> = cal.split("BEGIN:VEVENT").skip(1).collect();
+        assert_eq!(events.len(), 2);
+        assert!(events[0].contains("\r\nUID:20260101T000000Z.alice.primary@muster\r\n"));
+        assert!(events[0].contains("\r\nSEQUENCE:4\r\n"), "{}", events[0]);
+        assert!(events[1].contains("\r\nUID:20260103T000000Z.alice.secondary@muster\r\n"));
+        assert!(events[1].contains("\r\nSEQUENCE:0\r\n"), "{}", events[1]);
+        // The schedule feed writes its one sequence on every event, the UID unchanged.
+        let feed = schedule_calendar("primary", "Primary", std::slice::from_ref(&a), 1);
+        assert!(feed.contains("\r\nUID:20260101T000000Z.alice.primary@muster\r\n"));
+        assert!(feed.contains("\r\nSEQUENCE:1\r\n"));
+        assert!(!feed.contains("SEQUENCE:0"));
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod bench_similar;
 mod bench_timers;
 mod briefing;
 mod client;
+mod inbox;
 mod overrides;
 mod policy;
 mod schedule;
@@ -76,6 +77,13 @@ enum Cmd {
         conn: client::Connection,
         #[command(subcommand)]
         command: overrides::OverrideCmd,
+    },
+    /// The inbox on a running server: notifications no configured provider could carry.
+    Inbox {
+        #[command(flatten)]
+        conn: client::Connection,
+        #[command(flatten)]
+        args: inbox::InboxArgs,
     },
     /// Built-in benchmarks; each prints one JSON object per line.
     Bench(bench::BenchArgs),
@@ -152,6 +160,7 @@ fn main() -> ExitCode {
         Cmd::Override { conn, command } => {
             runtime().and_then(|rt| rt.block_on(overrides::run(conn, command)))
         }
+        Cmd::Inbox { conn, args } => runtime().and_then(|rt| rt.block_on(inbox::run(conn, args))),
         Cmd::Bench(args) => runtime().and_then(|rt| rt.block_on(bench::run(args))),
     };
     match result {

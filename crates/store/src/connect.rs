@@ -80,6 +80,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "inbox",
         include_str!("../migrations/sqlite/0012_inbox.sql"),
     ),
+    (
+        13,
+        "schedule_versions",
+        include_str!("../migrations/sqlite/0013_schedule_versions.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -136,6 +141,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         12,
         "inbox",
         include_str!("../migrations/postgres/0012_inbox.sql"),
+    ),
+    (
+        13,
+        "schedule_versions",
+        include_str!("../migrations/postgres/0013_schedule_versions.sql"),
     ),
 ];
 

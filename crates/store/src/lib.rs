@@ -199,6 +199,7 @@ mod inbox;
 mod outbox;
 mod overrides;
 mod policy_state;
+mod schedule_versions;
 mod silences;
 mod similar;
 mod slack;

@@ -66,6 +66,65 @@ pub struct Schedule {
     pub overrides: Vec<Override>,
 }
 
+impl Schedule {
+    /// A stable digest of the definition (zone, layers, overrides; not the id): SHA-256 of a
+    /// canonical JSON form, lower-case hex. Calendar feeds bump their `SEQUENCE` when it
+    /// changes, so clients re-read edited events.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(self.canonical().to_string().as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Every field that decides who is on call, each under a fixed key in a fixed order.
+    fn canonical(&self) -> serde_json::Value {
+        let zone = match self.time_zone.iana_name() {
+            Some(name) => name.to_string(),
+            None => format!("{:?}", self.time_zone),
+        };
+        let layers: Vec<serde_json::Value> = self
+            .layers
+            .iter()
+            .map(|l| {
+                let restrictions: Vec<serde_json::Value> = l
+                    .restrictions
+                    .iter()
+                    .map(|r| {
+                        serde_json::json!({
+                            "days": r.days.iter().map(|d| format!("{d:?}")).collect::<Vec<_>>(),
+                            "from": r.from.to_string(),
+                            "to": r.to.to_string(),
+                        })
+                    })
+                    .collect();
+                serde_json::json!({
+                    "name": l.name,
+                    "members": l.members,
+                    "shift": String::from(l.shift),
+                    "handoff": l.handoff.to_string(),
+                    "start": l.start.to_string(),
+                    "restrictions": restrictions,
+                })
+            })
+            .collect();
+        let overrides: Vec<serde_json::Value> = self
+            .overrides
+            .iter()
+            .map(|o| {
+                serde_json::json!({
+                    "id": o.id,
+                    "person": o.person,
+                    "replaces": o.replaces,
+                    "from": o.from.to_string(),
+                    "to": o.to.to_string(),
+                    "reason": o.reason,
+                })
+            })
+            .collect();
+        serde_json::json!({"zone": zone, "layers": layers, "overrides": overrides})
+    }
+}
+
 /// One rotation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Layer {

@@ -45,6 +45,75 @@ fn schedule(zone: &str, layers: Vec<Layer>) -> Schedule {
     }
 }
 
+#[test]
+fn fingerprint_is_stable_and_changes_with_every_part_of_the_definition() {
+    let base = || {
+        schedule(
+            "Europe/London",
+            vec![layer(
+                "weekly",
+                &["alice", "bob"],
+                ShiftLength::Weeks(1),
+                "09:00",
+                "2026-03-02",
+            )],
+        )
+    };
+    let fp = base().fingerprint();
+    assert_eq!(fp.len(), 64);
+    assert!(
+        fp.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+        "{fp}"
+    );
+    assert_eq!(
+        base().fingerprint(),
+        fp,
+        "same definition, same fingerprint"
+    );
+    let mut renamed = base();
+    renamed.id = "other".into();
+    assert_eq!(
+        renamed.fingerprint(),
+        fp,
+        "the id is not part of the definition"
+    );
+
+    let mut changes: Vec<(&str, Schedule)> = Vec::new();
+    let mut s = base();
+    s.time_zone = tz("America/New_York");
+    changes.push(("zone", s));
+    let mut s = base();
+    s.layers[0].members.reverse();
+    changes.push(("member order", s));
+    let mut s = base();
+    s.layers[0].handoff = time("10:00");
+    changes.push(("handoff", s));
+    let mut s = base();
+    s.layers[0].shift = ShiftLength::Days(7);
+    changes.push(("shift length", s));
+    let mut s = base();
+    s.layers[0].restrictions.push(Restriction {
+        days: vec![Weekday::Monday],
+        from: time("09:00"),
+        to: time("17:00"),
+    });
+    changes.push(("restriction", s));
+    let mut s = base();
+    s.overrides.push(Override {
+        id: None,
+        person: "carol".into(),
+        replaces: None,
+        from: ts("2026-03-10T00:00:00Z"),
+        to: ts("2026-03-11T00:00:00Z"),
+        reason: None,
+    });
+    changes.push(("override", s));
+    for (what, changed) in &changes {
+        assert_ne!(changed.fingerprint(), fp, "{what} changes the fingerprint");
+    }
+}
+
 /// (person, start, end) of each shift, as RFC 3339 UTC strings.
 fn triples(shifts: &[Shift]) -> Vec<(String, String, String)> {
     shifts

@@ -593,3 +593,115 @@ fn overrides_from_the_cli_change_who_is_on_call() {
         serde_json::json!(["alice"])
     );
 }
+
+/// `muster inbox` shows what the server's inbox holds, as a table or as JSON, filtered.
+#[test]
+fn inbox_lists_undeliverable_notifications() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/m.db", dir.path().display());
+    let out = run(
+        &[
+            "token",
+            "create",
+            "--name",
+            "dana",
+            "--role",
+            "responder",
+            "--db",
+            &db,
+        ],
+        &[],
+    );
+    let token = stdout(&out).lines().last().unwrap().trim().to_string();
+    let server = Server::start(&db);
+    let env = [
+        ("MUSTER_SERVER", server.url.as_str()),
+        ("MUSTER_TOKEN", token.as_str()),
+    ];
+    let out = run(
+        &[
+            "incident",
+            "declare",
+            "--title",
+            "Checkout failing",
+            "--severity",
+            "sev1",
+            "--service",
+            "checkout",
+        ],
+        &env,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = muster_store::Store::connect(&db).await.expect("store");
+        let put = |key: &str, incident: Option<i64>, person: Option<&str>, recipient: &str| {
+            muster_store::NewInboxEntry {
+                key: key.into(),
+                incident: incident.map(muster_core::IncidentNumber),
+                person: person.map(String::from),
+                recipient: recipient.into(),
+                subject: format!("Subject {key}"),
+                text: "body".into(),
+                reason: "no configured provider reaches them".into(),
+            }
+        };
+        let t0: muster_core::Timestamp = "2026-03-29T03:13:00Z".parse().unwrap();
+        let t1: muster_core::Timestamp = "2026-03-29T03:14:00Z".parse().unwrap();
+        let alice = put("INC-1/page/alice", Some(1), Some("alice"), "person:alice");
+        let legal = put("digest/legal", None, None, "legal@example.com");
+        assert!(store.inbox_put(&alice, t0).await.unwrap());
+        assert!(store.inbox_put(&legal, t1).await.unwrap());
+        store.close().await;
+    });
+
+    let out = run(&["inbox"], &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = stdout(&out);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(
+        lines[0].starts_with("TIME")
+            && lines[0].contains("RECIPIENT")
+            && lines[0].contains("REASON"),
+        "{table}"
+    );
+    assert!(
+        lines[1].starts_with("2026-03-29T03:14:00Z") && lines[1].contains("legal@example.com"),
+        "newest first: {table}"
+    );
+    assert!(
+        lines[2].contains("person:alice")
+            && lines[2].contains("INC-1")
+            && lines[2].contains("Subject INC-1/page/alice")
+            && lines[2].contains("no configured provider reaches them"),
+        "{table}"
+    );
+
+    let out = run(&["inbox", "--person", "alice", "--json"], &env);
+    assert!(out.status.success());
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["key"], "INC-1/page/alice");
+    assert_eq!(list[0]["incident"], "INC-1");
+
+    let out = run(&["inbox", "--incident", "nope"], &env);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("incident: `nope` is not an incident id"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -7,6 +7,7 @@ pub mod briefs;
 pub mod catalog;
 pub mod clock;
 pub mod extract;
+pub mod inbox;
 pub mod incidents;
 pub mod outbox;
 pub mod schedules;
@@ -87,6 +88,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(schedules::delete_override))
         .routes(routes!(audit::list_audit))
         .routes(routes!(outbox::dead_letters))
+        .routes(routes!(inbox::list_inbox))
         .routes(routes!(alerts::list_alerts))
         .routes(routes!(alerts::show_alert))
         .routes(routes!(alerts::ack_alert))

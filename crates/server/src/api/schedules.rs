@@ -403,6 +403,24 @@ fn calendar_response(body: String) -> Response {
         .into_response()
 }
 
+/// The `SEQUENCE` of a schedule's events: one more for each change of its configured
+/// definition (seen by fingerprint, recorded in the store so every node and restart agrees)
+/// and for each change of its run-time overrides (their audit entries). Both only grow, so
+/// calendar clients re-read the events after either changes.
+async fn feed_sequence(state: &AppState, id: &str) -> Result<u32, ApiError> {
+    let configured = state
+        .config()
+        .config
+        .core_schedule(id)
+        .ok_or_else(|| ApiError::not_found(format!("schedule `{id}` not found")))?;
+    let definition = state
+        .store
+        .schedule_sequence(id, &configured.fingerprint(), state.clock.now())
+        .await?;
+    let overrides = state.store.schedule_revision(id).await?;
+    Ok(definition.saturating_add(overrides))
+}
+
 /// `GET /ical/schedules/{id}.ics?token=…`: the schedule's shifts from 30 days ago to 180 ahead.
 pub async fn schedule_feed(
     State(state): State<AppState>,
@@ -414,7 +432,7 @@ pub async fn schedule_feed(
     let (schedule, name) = effective_schedule(&state, id).await?;
     let now = state.clock.now();
     let resolution = schedule::shifts(&schedule, now - FEED_PAST, now + FEED_AHEAD);
-    let sequence = state.store.schedule_revision(id).await?;
+    let sequence = feed_sequence(&state, id).await?;
     Ok(calendar_response(ical::schedule_calendar(
         id,
         &name,
@@ -439,32 +457,37 @@ pub async fn person_feed(
         .map(|p| p.name.clone())
         .ok_or_else(|| ApiError::not_found(format!("person `{person}` not found")))?;
     let now = state.clock.now();
-    let mut owned: Vec<(String, String, Shift)> = Vec::new();
-    let mut sequence = 0;
+    let mut owned: Vec<(String, String, Shift, u32)> = Vec::new();
     for id in cfg.config.schedules.keys() {
         let (schedule, name) = effective_schedule(&state, id).await?;
-        sequence += state.store.schedule_revision(id).await?;
         let resolution = schedule::shifts(&schedule, now - FEED_PAST, now + FEED_AHEAD);
+        let mine: Vec<Shift> = resolution
+            .shifts
+            .into_iter()
+            .filter(|s| s.person == person)
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        // Each event keeps the sequence it has in its schedule's own feed.
+        let sequence = feed_sequence(&state, id).await?;
         owned.extend(
-            resolution
-                .shifts
-                .into_iter()
-                .filter(|s| s.person == person)
-                .map(|s| (id.clone(), name.clone(), s)),
+            mine.into_iter()
+                .map(|s| (id.clone(), name.clone(), s, sequence)),
         );
     }
-    owned.sort_by_key(|(_, _, s)| s.start);
+    owned.sort_by_key(|(_, _, s, _)| s.start);
     let entries: Vec<CalendarShift<'_>> = owned
         .iter()
-        .map(|(id, name, shift)| CalendarShift {
+        .map(|(id, name, shift, sequence)| CalendarShift {
             schedule_id: id,
             schedule_name: name,
             shift,
+            sequence: *sequence,
         })
         .collect();
     Ok(calendar_response(ical::calendar(
         &format!("On call: {display}"),
         &entries,
-        sequence,
     )))
 }

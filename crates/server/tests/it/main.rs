@@ -4,6 +4,7 @@
 mod alerts;
 mod api;
 mod briefs;
+mod inbox;
 mod inbox_fallback;
 mod notify;
 mod notify_concurrency;

@@ -44,6 +44,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/v1/schedules/{id}/overrides/{override_id}"),
     ("get", "/api/v1/audit"),
     ("get", "/api/v1/outbox/dead-letters"),
+    ("get", "/api/v1/inbox"),
     ("get", "/api/v1/alerts"),
     ("get", "/api/v1/alerts/{id}"),
     ("post", "/api/v1/alerts/{id}/ack"),

@@ -287,3 +287,91 @@ async fn feeds_need_a_valid_token() {
     assert_eq!(s, 200);
     assert!(body.starts_with("BEGIN:VCALENDAR\r\n"));
 }
+
+/// The event of `uid` in a calendar, unfolded: its lines from BEGIN to END.
+fn event<'a>(ics: &'a str, uid: &str) -> Option<&'a str> {
+    ics.split("BEGIN:VEVENT")
+        .skip(1)
+        .find(|e| e.contains(&format!("\r\nUID:{uid}\r\n")))
+}
+
+/// Editing a schedule in the configuration bumps `SEQUENCE` (so calendar clients re-read the
+/// events), keeps the UIDs, and a person's feed carries each schedule's own sequence.
+async fn edited_schedule_bumps_the_feed_sequence(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    crate::support::copy_dir(&crate::support::demo_dir(), dir.path());
+    let Some(app) = crate::support::spawn_app_with_config(backend, dir.path()).await else {
+        return;
+    };
+    let path = format!("/ical/schedules/payments-primary.ics?token={}", app.viewer);
+    // Alice's week from Monday 09:00 London (08:00Z, after the clocks went forward).
+    let uid = "20260330T080000Z.alice.payments-primary@muster";
+    let (s, before) = feed(&app, &path).await;
+    assert_eq!(s, 200, "{before}");
+    let alice = event(&before, uid).unwrap_or_else(|| panic!("{before}"));
+    assert!(alice.contains("\r\nSEQUENCE:0\r\n"), "{alice}");
+    assert!(alice.contains("\r\nDTEND:20260406T080000Z\r\n"), "{alice}");
+    assert_eq!(feed(&app, &path).await.1, before, "unchanged: same bytes");
+
+    // Bob covers Tuesday: Alice's event keeps its UID and ends earlier.
+    let file = dir.path().join("schedules.yaml");
+    let yaml = std::fs::read_to_string(&file).unwrap();
+    let edited = yaml.replacen(
+        "    overrides:\n",
+        "    overrides:\n      - { person: bob, replaces: alice, from: 2026-03-31T00:00:00Z, to: 2026-04-01T00:00:00Z }\n",
+        1,
+    );
+    assert_ne!(edited, yaml);
+    std::fs::write(&file, edited).unwrap();
+    let (s, v, _) = app
+        .send(
+            Method::POST,
+            "/api/v1/config/reload",
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+
+    let (_, after) = feed(&app, &path).await;
+    let alice = event(&after, uid).unwrap_or_else(|| panic!("same UID: {after}"));
+    assert!(alice.contains("\r\nSEQUENCE:1\r\n"), "{alice}");
+    assert!(alice.contains("\r\nDTEND:20260331T000000Z\r\n"), "{alice}");
+    assert!(
+        !after.contains("SEQUENCE:0\r\n"),
+        "every event of the schedule: {after}"
+    );
+    assert_eq!(
+        feed(&app, &path).await.1,
+        after,
+        "stays at 1 until the next change"
+    );
+
+    // Alice's own feed: payments-primary's events at 1, payments-secondary's still at 0.
+    let (_, mine) = feed(
+        &app,
+        &format!("/ical/people/alice.ics?token={}", app.viewer),
+    )
+    .await;
+    let primary = event(&mine, uid).unwrap_or_else(|| panic!("{mine}"));
+    assert!(primary.contains("\r\nSEQUENCE:1\r\n"), "{primary}");
+    let secondary: Vec<&str> = mine
+        .split("BEGIN:VEVENT")
+        .skip(1)
+        .filter(|e| e.contains(".payments-secondary@muster\r\n"))
+        .collect();
+    assert!(!secondary.is_empty(), "{mine}");
+    for e in secondary {
+        assert!(e.contains("\r\nSEQUENCE:0\r\n"), "{e}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edited_schedule_bumps_the_feed_sequence_sqlite() {
+    edited_schedule_bumps_the_feed_sequence(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edited_schedule_bumps_the_feed_sequence_postgres() {
+    edited_schedule_bumps_the_feed_sequence(Backend::Postgres).await;
+}
