@@ -518,55 +518,9 @@ pub enum Event {
     SeverityChanged,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Recipient {
-    Role(String),
-    Schedule(String),
-    Person(String),
-    Alias(String),
-    EscalationPolicy(String),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PageTarget {
-    Schedule(String),
-    EscalationPolicy(String),
-    Person(String),
-    Alias(String),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Assignee {
-    Schedule(String),
-    Person(String),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Page(PageTarget),
-    Notify {
-        alias: String,
-        template: String,
-    },
-    Nudge {
-        role: String,
-        template: Option<String>,
-    },
-    AssignRole {
-        role: String,
-        to: Assignee,
-    },
-    CreateTask {
-        title: String,
-    },
-    DraftStatusUpdate {
-        template: Option<String>,
-    },
-}
+// A policy's recipients and actions are the engine's own types: one definition, and one
+// JSON shape of an action in the config listing, the timeline and the outbox.
+pub use muster_core::engine::{Action, Assignee, PageTarget, Recipient};
 
 // ---------------------------------------------------------------- playbooks
 

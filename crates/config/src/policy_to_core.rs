@@ -2,9 +2,7 @@
 
 use muster_core::engine;
 
-use crate::model::{
-    Action, Assignee, Conditions, Config, Event, PageTarget, Policy, Recipient, Trigger,
-};
+use crate::model::{Conditions, Config, Event, Policy, Trigger};
 
 impl Config {
     /// Every policy in id order, as the engine runs them.
@@ -19,9 +17,9 @@ pub fn to_core(p: &Policy) -> engine::Policy {
         id: p.id.clone(),
         when: conditions(&p.when),
         trigger: trigger(&p.trigger),
-        on_warn: p.on_warn.iter().map(action).collect(),
-        on_missed: p.on_missed.iter().map(action).collect(),
-        actions: p.actions.iter().map(action).collect(),
+        on_warn: p.on_warn.clone(),
+        on_missed: p.on_missed.clone(),
+        actions: p.actions.clone(),
     }
 }
 
@@ -64,58 +62,10 @@ fn trigger(t: &Trigger) -> engine::Trigger {
             reset_on: reset_on.clone(),
             while_: conditions(while_),
             escalate_after: escalate_after.map(|d| d.to_signed()),
-            escalate_to: escalate_to.as_ref().map(recipient),
+            escalate_to: escalate_to.clone(),
         },
         Trigger::SoloResponder { for_ } => engine::Trigger::SoloResponder {
             for_: for_.to_signed(),
-        },
-    }
-}
-
-fn recipient(r: &Recipient) -> engine::Recipient {
-    match r {
-        Recipient::Role(x) => engine::Recipient::Role(x.clone()),
-        Recipient::Schedule(x) => engine::Recipient::Schedule(x.clone()),
-        Recipient::Person(x) => engine::Recipient::Person(x.clone()),
-        Recipient::Alias(x) => engine::Recipient::Alias(x.clone()),
-        Recipient::EscalationPolicy(x) => engine::Recipient::EscalationPolicy(x.clone()),
-    }
-}
-
-fn page_target(t: &PageTarget) -> engine::PageTarget {
-    match t {
-        PageTarget::Schedule(x) => engine::PageTarget::Schedule(x.clone()),
-        PageTarget::EscalationPolicy(x) => engine::PageTarget::EscalationPolicy(x.clone()),
-        PageTarget::Person(x) => engine::PageTarget::Person(x.clone()),
-        PageTarget::Alias(x) => engine::PageTarget::Alias(x.clone()),
-    }
-}
-
-pub(crate) fn action(a: &Action) -> engine::Action {
-    match a {
-        Action::Page(t) => engine::Action::Page {
-            target: page_target(t),
-        },
-        Action::Notify { alias, template } => engine::Action::Notify {
-            alias: alias.clone(),
-            template: template.clone(),
-        },
-        Action::Nudge { role, template } => engine::Action::Nudge {
-            role: role.clone(),
-            template: template.clone(),
-        },
-        Action::AssignRole { role, to } => engine::Action::AssignRole {
-            role: role.clone(),
-            to: match to {
-                Assignee::Schedule(s) => engine::Assignee::Schedule(s.clone()),
-                Assignee::Person(p) => engine::Assignee::Person(p.clone()),
-            },
-        },
-        Action::CreateTask { title } => engine::Action::CreateTask {
-            title: title.clone(),
-        },
-        Action::DraftStatusUpdate { template } => engine::Action::DraftStatusUpdate {
-            template: template.clone(),
         },
     }
 }

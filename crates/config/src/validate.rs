@@ -1441,7 +1441,7 @@ impl V<'_> {
         );
         let mut out = None;
         if let Some(p) = &v.page {
-            out = self.page(f, p).map(Action::Page);
+            out = self.page(f, p).map(|target| Action::Page { target });
         }
         if let Some(n) = &v.notify {
             out = Some(Action::Notify {

@@ -106,7 +106,9 @@ fn demo_has_the_seed_policy_exactly() {
     assert_eq!(
         p.on_missed,
         vec![
-            Action::Page(PageTarget::Schedule("platform-secondary".into())),
+            Action::Page {
+                target: PageTarget::Schedule("platform-secondary".into())
+            },
             Action::Notify {
                 alias: "comms-leads".into(),
                 template: "sev-escalated".into()
