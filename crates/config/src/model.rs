@@ -591,24 +591,8 @@ pub struct Heartbeat {
     pub grace: Duration,
 }
 
-/// A secret string. `Debug` and `Display` never show it; read it with [`Secret::expose`].
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+/// The integration keys' type, shared with the outgoing channels (`Debug` hides the value).
+pub use muster_core::Secret;
 
 // ---------------------------------------------------------------- templates
 

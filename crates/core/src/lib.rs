@@ -12,6 +12,7 @@ pub mod escalation;
 pub mod ical;
 pub mod incident;
 pub mod schedule;
+pub mod secret;
 pub mod status_page;
 pub mod timeline;
 
@@ -22,4 +23,5 @@ pub use incident::{
     Task, Vocabulary, decide, declare, declare_typed,
 };
 pub use jiff::Timestamp;
+pub use secret::Secret;
 pub use timeline::{Change, TimelineEvent};

@@ -14,10 +14,12 @@ pub mod slack;
 pub mod sms;
 pub mod webhook;
 
-use std::fmt;
 use std::time::Duration;
 
 pub use email::Email;
+/// The core's secret type, so a configured credential is handed over without copying it into
+/// another type.
+pub use muster_core::Secret;
 pub use slack::Slack;
 pub use sms::Sms;
 pub use webhook::Webhook;
@@ -43,25 +45,6 @@ pub enum Outcome {
 impl Outcome {
     pub fn is_sent(&self) -> bool {
         matches!(self, Outcome::Sent { .. })
-    }
-}
-
-/// A secret string. `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
     }
 }
 
@@ -123,5 +106,18 @@ pub(crate) fn clip(s: &str) -> String {
     match s.char_indices().nth(MAX) {
         Some((cut, _)) => format!("{}…", &s[..cut]),
         None => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The channels take the core's `Secret`, the type the configuration's keys have too.
+    #[test]
+    fn secret_is_the_cores_and_debug_hides_it() {
+        let secret: crate::Secret = muster_core::Secret::new("xoxb-123");
+        let hook = crate::Webhook::new(crate::http_client().expect("client"), secret);
+        let debug = format!("{hook:?}");
+        assert!(!debug.contains("xoxb-123"), "{debug}");
+        assert!(debug.contains("Secret(***)"), "{debug}");
     }
 }

@@ -4,6 +4,7 @@
 //! store runs it inside the transaction that holds the incident's lock, so concurrent writers
 //! serialise per incident and the timeline stays gap-free and append-only.
 
+mod claim;
 mod codec;
 mod connect;
 mod error;

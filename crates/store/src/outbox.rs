@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use muster_core::{IncidentNumber, Timestamp};
 use sqlx::{PgConnection, SqliteConnection};
 
+use crate::claim::{LeasedClaim, leased_claim};
 use crate::codec::{self, from_ms};
 use crate::effects::{decode_json, encode_json};
 use crate::error::{corrupt, db_err};
@@ -240,6 +241,17 @@ const INSERT_PG: &str = "INSERT INTO outbox (idempotency_key, incident, effect, 
      FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS r(e, n) ORDER BY r.n \
      ON CONFLICT (idempotency_key) DO NOTHING";
 
+/// Claims deliverable items; a claimed row answers a [`ClaimRow`].
+pub(crate) const CLAIM: LeasedClaim = leased_claim!(
+    table: "outbox",
+    ready: "state IN ('queued', 'failed')",
+    due: "next_attempt_at",
+    also_set: ", updated_at = $2",
+    returning: [
+        "id", "idempotency_key", "incident", "effect", "payload", "attempts", "created_at",
+    ],
+);
+
 macro_rules! impl_outbox_queries {
     ($conn:ty) => {
         impl OutboxQueries for $conn {
@@ -281,30 +293,7 @@ macro_rules! impl_outbox_queries {
                 lease_until: i64,
                 limit: u32,
             ) -> Result<Vec<ClaimRow>, StoreError> {
-                let sql = match <Self as Queries>::DIALECT {
-                    Dialect::Sqlite => {
-                        "UPDATE outbox SET state = 'claimed', lease_owner = $1, \
-                         lease_until = $3, attempts = attempts + 1, updated_at = $2 \
-                         WHERE id IN (SELECT id FROM outbox \
-                             WHERE (state IN ('queued', 'failed') AND next_attempt_at <= $2) \
-                                OR (state = 'claimed' AND lease_until < $2) \
-                             ORDER BY next_attempt_at, id LIMIT $4) \
-                         RETURNING id, idempotency_key, incident, effect, payload, attempts, \
-                             created_at"
-                    }
-                    Dialect::Postgres => {
-                        "WITH due AS (SELECT id FROM outbox \
-                             WHERE (state IN ('queued', 'failed') AND next_attempt_at <= $2) \
-                                OR (state = 'claimed' AND lease_until < $2) \
-                             ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
-                         UPDATE outbox o SET state = 'claimed', lease_owner = $1, \
-                             lease_until = $3, attempts = o.attempts + 1, updated_at = $2 \
-                         FROM due WHERE o.id = due.id \
-                         RETURNING o.id, o.idempotency_key, o.incident, o.effect, o.payload, \
-                             o.attempts, o.created_at"
-                    }
-                };
-                sqlx::query_as(sql)
+                sqlx::query_as(CLAIM.sql(Self::DIALECT))
                     .bind(owner)
                     .bind(now)
                     .bind(lease_until)

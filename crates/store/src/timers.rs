@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use muster_core::{Change, DomainError, Incident, IncidentNumber, TimelineEvent, Timestamp};
 use sqlx::{PgConnection, SqliteConnection};
 
+use crate::claim::{LeasedClaim, leased_claim};
 use crate::codec::{self, from_ms, to_millis_precision};
 use crate::effects::{EffectQueries, Effects, decode_json, encode_json};
 use crate::error::{corrupt, db_err};
@@ -335,6 +336,17 @@ const ARM_PG: &str = "INSERT INTO timers (key, incident, due_at, payload, state,
      created_at) SELECT e ->> 0, (e ->> 1)::bigint, (e ->> 2)::bigint, e ->> 3, 'pending', 0, \
      $2 FROM jsonb_array_elements($1::jsonb) e ON CONFLICT DO NOTHING RETURNING key";
 
+/// Claims due timers; a claimed row answers a [`ClaimRow`].
+pub(crate) const CLAIM: LeasedClaim = leased_claim!(
+    table: "timers",
+    ready: "state = 'pending'",
+    due: "due_at",
+    also_set: "",
+    returning: [
+        "id", "key", "incident", "due_at", "payload", "attempts", "lease_owner", "lease_until",
+    ],
+);
+
 macro_rules! impl_timer_queries {
     ($conn:ty) => {
         impl TimerQueries for $conn {
@@ -491,33 +503,7 @@ macro_rules! impl_timer_queries {
                 lease_until: i64,
                 limit: u32,
             ) -> Result<Vec<ClaimRow>, StoreError> {
-                let sql = match <Self as Queries>::DIALECT {
-                    // Inside BEGIN IMMEDIATE: no other writer runs meanwhile.
-                    Dialect::Sqlite => {
-                        "UPDATE timers SET state = 'claimed', lease_owner = $1, \
-                         lease_until = $3, attempts = attempts + 1 \
-                         WHERE id IN (SELECT id FROM timers \
-                             WHERE (state = 'pending' AND due_at <= $2) \
-                                OR (state = 'claimed' AND lease_until < $2) \
-                             ORDER BY due_at, id LIMIT $4) \
-                         RETURNING id, key, incident, due_at, payload, attempts, \
-                             lease_owner, lease_until"
-                    }
-                    // Rows another claimer holds are skipped, not waited for; rows it claimed
-                    // and committed meanwhile are re-checked against the WHERE clause.
-                    Dialect::Postgres => {
-                        "WITH due AS (SELECT id FROM timers \
-                             WHERE (state = 'pending' AND due_at <= $2) \
-                                OR (state = 'claimed' AND lease_until < $2) \
-                             ORDER BY due_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
-                         UPDATE timers t SET state = 'claimed', lease_owner = $1, \
-                             lease_until = $3, attempts = t.attempts + 1 \
-                         FROM due WHERE t.id = due.id \
-                         RETURNING t.id, t.key, t.incident, t.due_at, t.payload, t.attempts, \
-                             t.lease_owner, t.lease_until"
-                    }
-                };
-                sqlx::query_as(sql)
+                sqlx::query_as(CLAIM.sql(Self::DIALECT))
                     .bind(owner)
                     .bind(now)
                     .bind(lease_until)

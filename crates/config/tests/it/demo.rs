@@ -145,4 +145,8 @@ fn secrets_are_never_serialized_or_debug_printed() {
     assert!(!json.contains("\"key\""), "no key field in {json}");
     let debug = format!("{:?}", c.integrations["ledger-batch-heartbeat"]);
     assert!(!debug.contains("demo-ledger-heartbeat"), "{debug}");
+    assert!(debug.contains("key: Secret(***)"), "{debug}");
+    // The core's one `Secret`, the type the outgoing channels take as well.
+    let key: &muster_core::Secret = &c.integrations["ledger-batch-heartbeat"].key;
+    assert_eq!(key.expose(), "demo-ledger-heartbeat");
 }
