@@ -88,18 +88,22 @@ fn slack_token(inner: &str) -> String {
 
 /// Escapes text for Markdown: the characters that would start emphasis, links, code or
 /// table cells are backslash-escaped (`_` only where it could start emphasis, `#` only where
-/// it could start a heading, so ids stay readable), and `<`, `>`, `&` become entities so that
-/// no renderer ever passes HTML through.
+/// it could start a heading, so ids stay readable). Markdown is read raw too (a terminal, a
+/// diff), so `p99 > 2s` stays as typed: only a `<` that could open an HTML tag, a `&` that
+/// could start an entity and a leading `>` (a quote) are backslash-escaped, which is enough
+/// for no renderer ever to pass HTML through. HTML output escapes on its own.
 pub fn md(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     let mut prev: Option<char> = None;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        let next = chars.peek().copied();
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let next = chars.peek().map(|&(_, n)| n);
         match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
+            '<' if next.is_some_and(|n| n.is_ascii_alphabetic() || "/!?".contains(n)) => {
+                out.push_str("\\<")
+            }
+            '>' if prev.is_none() => out.push_str("\\>"),
+            '&' if starts_entity(&text[i..]) => out.push_str("\\&"),
             '_' if prev.is_some_and(char::is_alphanumeric)
                 && next.is_some_and(char::is_alphanumeric) =>
             {
@@ -118,15 +122,49 @@ pub fn md(text: &str) -> String {
     out
 }
 
+/// Whether `rest` (starting at a `&`) is a character reference a renderer would decode:
+/// `&amp;`, `&#62;`, `&#x3e;`.
+fn starts_entity(rest: &str) -> bool {
+    let body = &rest[1..];
+    let Some(end) = body.find(';') else {
+        return false;
+    };
+    let name = &body[..end];
+    let digits = |s: &str, hex: bool| {
+        !s.is_empty()
+            && s.chars().all(|c| {
+                if hex {
+                    c.is_ascii_hexdigit()
+                } else {
+                    c.is_ascii_digit()
+                }
+            })
+    };
+    match name.strip_prefix('#') {
+        Some(n) => match n.strip_prefix(['x', 'X']) {
+            Some(h) => digits(h, true),
+            None => digits(n, false),
+        },
+        None => {
+            name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && name.chars().all(|c| c.is_ascii_alphanumeric())
+        }
+    }
+}
+
 /// Text that came from outside the summariser (a language model's answer) made safe to hand
-/// on as Markdown: HTML is neutralised, structure (lists, emphasis) is kept.
+/// on as Markdown: HTML is neutralised (a `<` that could open a tag, a character reference),
+/// structure (lists, emphasis, quotes) is kept, and `p99 > 2s` stays as written.
 pub fn untrusted_markdown(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let next = chars.peek().map(|&(_, n)| n);
         match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
+            '<' if next.is_some_and(|n| n.is_ascii_alphabetic() || "/!?".contains(n)) => {
+                out.push_str("\\<")
+            }
+            '&' if starts_entity(&text[i..]) => out.push_str("\\&"),
             '\r' => {}
             c if c.is_control() && c != '\n' && c != '\t' => {}
             c => out.push(c),
@@ -257,14 +295,23 @@ mod tests {
     }
 
     #[test]
-    fn markdown_and_html_are_escaped() {
+    fn markdown_is_escaped_without_html_entities() {
         assert_eq!(
             md("# <b>*x*</b> | [a](b) & #1_ a_b"),
-            "\\# &lt;b&gt;\\*x\\*&lt;/b&gt; \\| \\[a\\](b) &amp; #1\\_ a_b"
+            "\\# \\<b>\\*x\\*\\</b> \\| \\[a\\](b) & #1\\_ a_b"
         );
+        // What people type reads as typed: comparisons, ampersands, arrows.
         assert_eq!(
-            untrusted_markdown("**Hi** <img src=x onerror=alert(1)>\r\n- ok"),
-            "**Hi** &lt;img src=x onerror=alert(1)&gt;\n- ok"
+            md("p99 > 2s & p50 < 1s -> AT&T"),
+            "p99 > 2s & p50 < 1s -> AT&T"
+        );
+        // Only what a renderer would turn into markup is escaped.
+        assert_eq!(md("> quoted"), "\\> quoted");
+        assert_eq!(md("&amp; &#62; &#x3E; &x"), "\\&amp; \\&#62; \\&#x3E; &x");
+        assert_eq!(md("<!-- x --> <?php"), "\\<!-- x --> \\<?php");
+        assert_eq!(
+            untrusted_markdown("**Hi** <img src=x onerror=alert(1)>\r\n- ok p99 > 2s &lt;"),
+            "**Hi** \\<img src=x onerror=alert(1)>\n- ok p99 > 2s \\&lt;"
         );
     }
 

@@ -206,6 +206,10 @@ fn to_mrkdwn(markdown: &str) -> String {
                 out.push('*');
             }
             '\\' if chars.peek().is_some_and(char::is_ascii_punctuation) => {}
+            // Slack's own three escapes: its text shows them as the characters again.
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
             other => out.push(other),
         }
     }
@@ -215,6 +219,14 @@ fn to_mrkdwn(markdown: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn markdown_becomes_slack_mrkdwn_with_slacks_escapes() {
+        assert_eq!(
+            to_mrkdwn("**INC-1** p99 > 2s & \\<b>x\\</b> \\*y\\*"),
+            "*INC-1* p99 &gt; 2s &amp; &lt;b&gt;x&lt;/b&gt; *y*"
+        );
+    }
 
     #[test]
     fn spans_and_labels() {

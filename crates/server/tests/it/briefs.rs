@@ -93,7 +93,8 @@ both!(every_briefing_as_json_and_markdown, |app| async move {
         assert_eq!(v["generated_by"], "deterministic");
         assert_eq!(v["model"], Value::Null);
         let md = v["markdown"].as_str().expect("markdown");
-        assert!(!md.contains("<script>"), "{kind}: {md}");
+        // A tag in the title reaches no Markdown renderer as a tag.
+        assert!(!md.replace("\\<", "").contains("<script>"), "{kind}: {md}");
         assert!(v["summary"].is_object(), "{kind}");
 
         let (s, text, by) = app
@@ -241,7 +242,7 @@ async fn language_model_faults(backend: Backend) {
     assert_eq!(v["generated_by"], "language_model");
     assert_eq!(v["model"], "fake-model-1");
     assert_eq!(
-        v["markdown"], "**Checkout** is failing. &lt;img src=x onerror=alert(1)&gt;\n",
+        v["markdown"], "**Checkout** is failing. \\<img src=x onerror=alert(1)>\n",
         "the model's answer is never passed on as HTML"
     );
     assert_eq!(
