@@ -69,10 +69,7 @@ impl LoadedConfig {
     /// The milestone a deadline policy waits for (`None` for other triggers or an unknown
     /// policy): what its nudge's button reaches and what its clock entry names.
     pub fn expected_milestone(&self, policy: &str) -> Option<&str> {
-        match &self.policies.iter().find(|p| p.id == policy)?.trigger {
-            muster_core::engine::Trigger::Deadline { expect, .. } => Some(expect),
-            _ => None,
-        }
+        muster_core::engine::expected_milestone(&self.policies, policy)
     }
 }
 

@@ -34,23 +34,42 @@ pub(super) fn outcome(event: &TimelineEvent) -> Option<DeadlineResult> {
     })
 }
 
-/// The deadline outcomes among `events`, one per deadline: a deadline missed at expiry is
-/// recorded again when its milestone finally comes (with how late), and the later record
-/// replaces the earlier one in place.
+/// The deadline outcomes among `events`, one per deadline instance. A deadline missed at
+/// expiry reads as late once its expected milestone comes: `at` and the (negative) margin are
+/// taken from the milestone's first arrival after the due time. Timelines written before one
+/// outcome per instance hold a second, later record for the late milestone: it replaces the
+/// first in place.
 pub(super) fn outcomes<'a>(
     events: impl IntoIterator<Item = &'a TimelineEvent>,
 ) -> Vec<DeadlineResult> {
-    let mut out: Vec<DeadlineResult> = Vec::new();
-    for d in events.into_iter().filter_map(outcome) {
+    // Each outcome, and whether it was recorded at expiry (no one reached the milestone).
+    let mut out: Vec<(DeadlineResult, bool)> = Vec::new();
+    for e in events {
+        if let Change::MilestoneReached { milestone } = &e.change {
+            for (o, at_expiry) in out.iter_mut().filter(|(o, x)| *x && o.expect == *milestone) {
+                o.at = e.at;
+                o.margin_secs = text::secs_between(e.at, o.due_at);
+                *at_expiry = false;
+            }
+        }
+        let Some(d) = outcome(e) else { continue };
+        let at_expiry = matches!(
+            &e.change,
+            Change::DeadlineOutcome {
+                met: false,
+                by: None,
+                ..
+            }
+        );
         match out
             .iter_mut()
-            .find(|o| o.policy == d.policy && o.instance == d.instance)
+            .find(|(o, _)| o.policy == d.policy && o.instance == d.instance)
         {
-            Some(o) => *o = d,
-            None => out.push(d),
+            Some(o) => *o = (d, at_expiry),
+            None => out.push((d, at_expiry)),
         }
     }
-    out
+    out.into_iter().map(|(o, _)| o).collect()
 }
 
 /// One page or notification sent on the incident's behalf.

@@ -241,21 +241,8 @@ fn sev1() -> Fx {
             milestone: "blast_radius_validated".into(),
         },
     );
-    // The engine records a missed deadline again when its milestone finally comes.
-    fx.push(
-        23,
-        "bob",
-        vec![Change::DeadlineOutcome {
-            policy: "blast-radius-20m".into(),
-            instance: 1,
-            met: false,
-            expect: "blast_radius_validated".into(),
-            at: t(23),
-            due_at: t(20),
-            margin_secs: -180,
-            by: Some("bob".into()),
-        }],
-    );
+    // One outcome per deadline instance: the late milestone adds none; how late it came is
+    // read from the milestone.
     fx.cmd(
         24,
         "carol",
@@ -533,7 +520,7 @@ fn review_draft_of_a_resolved_sev1() {
     assert_eq!(
         r.adherence.len(),
         2,
-        "one row per deadline, the later record wins"
+        "one row per deadline; the late milestone makes the missed one late"
     );
     assert_eq!(r.adherence[0].margin_secs, -180);
     assert_eq!(r.adherence.iter().filter(|d| d.met).count(), 1);
@@ -603,6 +590,35 @@ fn no_summary_ever_emits_raw_html_from_a_title() {
         );
         assert!(md.contains("\\<b>") || !md.contains("500s"), "{md}");
     }
+}
+
+/// Timelines written before one outcome per instance hold a second record for the late
+/// milestone: it still reads as one late deadline.
+#[test]
+fn an_older_second_outcome_record_still_reads_as_one_late_deadline() {
+    let mut fx = sev1();
+    let late = Change::DeadlineOutcome {
+        policy: "blast-radius-20m".into(),
+        instance: 1,
+        met: false,
+        expect: "blast_radius_validated".into(),
+        at: t(23),
+        due_at: t(20),
+        margin_secs: -180,
+        by: Some("bob".into()),
+    };
+    fx.push(23, "bob", vec![late]);
+    let r = review_draft(&fx.facts(&[], 70));
+    let row = r
+        .adherence
+        .iter()
+        .filter(|d| d.policy == "blast-radius-20m")
+        .collect::<Vec<_>>();
+    assert_eq!(row.len(), 1);
+    assert_eq!(
+        (row[0].met, row[0].margin_secs, row[0].at),
+        (false, -180, t(23))
+    );
 }
 
 #[test]

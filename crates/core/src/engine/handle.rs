@@ -347,16 +347,9 @@ fn deadline(
                 return;
             }
             Phase::Missed => {
+                // The instance has its one outcome (missed, at expiry); how late the milestone
+                // came is read from the milestone itself (`late_arrival`), not recorded again.
                 run.phase = Phase::Closed;
-                out.records.push(Record::Outcome(Outcome {
-                    policy: policy.id.clone(),
-                    instance: run.seq,
-                    met: false,
-                    at: cx.now,
-                    due_at: due,
-                    margin: due.duration_since(cx.now),
-                    by: Some(c.actor.to_string()),
-                }));
                 return;
             }
             _ => {}

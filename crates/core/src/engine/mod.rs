@@ -15,8 +15,9 @@
 //!   they start to hold (then the clock runs from that moment: a SEV3 raised to SEV1 gets the
 //!   full `within`). Reaching `expect` while pending cancels both timers and records a *met*
 //!   outcome with its margin and actor. At expiry `on_missed` fires and a *missed* outcome is
-//!   recorded; if `expect` arrives later, a second outcome for the same instance says how late
-//!   (negative margin) and nothing else fires. If the conditions stop holding while pending
+//!   recorded: **one outcome per deadline instance**. If `expect` arrives later nothing fires
+//!   and nothing more is recorded; how late it came is read from the milestone itself
+//!   ([`Outcome::late_arrival`]; [`simulate`] and the briefings' adherence do so). If the conditions stop holding while pending
 //!   (downgraded to SEV3, resolved), the timers are cancelled with a [`Record::Cancelled`] and
 //!   no outcome; it re-arms if they hold again. A deadline whose `expect` was already reached
 //!   is never armed; a met or missed deadline never re-arms.
@@ -171,8 +172,9 @@ pub enum Record {
     },
 }
 
-/// A deadline's result. `margin` = `due_at - at`: ≥ 0 when met, < 0 when the expected milestone
-/// came late (0 at the expiry itself, or minus the timer's lateness).
+/// A deadline's result. `margin` = `due_at - at`: ≥ 0 when met; at expiry 0 (or minus the
+/// timer's lateness). A missed outcome updated by [`Outcome::late_arrival`] says when the expected
+/// milestone finally came (< 0) and who reached it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
     pub policy: String,
@@ -184,6 +186,27 @@ pub struct Outcome {
     pub margin: SignedDuration,
     /// Who reached the expected milestone (`None` when recorded at expiry).
     pub by: Option<String>,
+}
+
+impl Outcome {
+    /// A missed outcome, as it reads once the expected milestone came late: at `at`, by `by`.
+    /// Unchanged when met or already updated.
+    pub fn late_arrival(&mut self, at: Timestamp, by: &str) {
+        if self.met || self.by.is_some() || at < self.due_at {
+            return;
+        }
+        self.at = at;
+        self.margin = self.due_at.duration_since(at);
+        self.by = Some(by.to_string());
+    }
+}
+
+/// The milestone a deadline policy waits for (`None` for other triggers or an unknown id).
+pub fn expected_milestone<'a>(policies: &'a [Policy], policy: &str) -> Option<&'a str> {
+    match &policies.iter().find(|p| p.id == policy)?.trigger {
+        Trigger::Deadline { expect, .. } => Some(expect),
+        _ => None,
+    }
 }
 
 /// Everything one [`handle`] call asks the shell to do, in order.

@@ -7,8 +7,8 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::handle::add;
 use super::{
-    Event, IncidentPolicyState, Outcome, Output, PlannedAction, Policy, Record, TimerOp, follow_up,
-    handle_caused,
+    Event, IncidentPolicyState, Outcome, Output, PlannedAction, Policy, Record, TimerOp,
+    expected_milestone, follow_up, handle_caused,
 };
 
 /// At most this many timer firings per simulation (a guard; cadences are bounded by `until`).
@@ -19,7 +19,8 @@ const MAX_TIMER_FIRINGS: usize = 100_000;
 pub struct Simulation {
     pub actions: Vec<(Timestamp, PlannedAction)>,
     pub records: Vec<(Timestamp, Record)>,
-    /// The final outcome of each deadline instance (a late milestone replaces the expiry's).
+    /// The final outcome of each deadline instance (a missed one updated by the expected
+    /// milestone's late arrival, see [`Outcome::late_arrival`]).
     pub outcomes: Vec<Outcome>,
     /// Every timer set, cancelled and fired, in order.
     pub timer_log: Vec<(Timestamp, TimerLog)>,
@@ -106,6 +107,18 @@ fn step(
     at: Timestamp,
     queue: &mut VecDeque<(Event, u8)>,
 ) {
+    let reached = match event {
+        Event::MilestoneReached { milestone, actor } => Some((milestone.as_str(), actor)),
+        Event::StatusUpdatePosted { actor } => Some(("status_update_posted", actor)),
+        _ => None,
+    };
+    if let Some((milestone, actor)) = reached {
+        for o in &mut sim.outcomes {
+            if expected_milestone(policies, &o.policy) == Some(milestone) {
+                o.late_arrival(at, actor);
+            }
+        }
+    }
     let out = handle_caused(policies, &mut sim.state, event, at, 0);
     absorb(sim, out, at, queue);
     while let Some((event, depth)) = queue.pop_front() {

@@ -347,7 +347,10 @@ fn milestone_after_expiry_records_lateness_and_fires_nothing_new() {
         .iter()
         .filter(|(_, r)| matches!(r, Record::Outcome(_)))
         .count();
-    assert_eq!(outcome_records, 2, "expiry, then the late milestone");
+    assert_eq!(
+        outcome_records, 1,
+        "one outcome per deadline instance, at expiry"
+    );
     assert_eq!(sim.outcomes.len(), 1, "one deadline instance");
     let o = &sim.outcomes[0];
     assert!(!o.met);

@@ -209,6 +209,47 @@ both_policies!(
         assert_eq!(outcome["data"]["met"], false);
 
         assert!(deadline_timers(&p.clock(&id).await, "blast-radius-20m").is_empty());
+        // The milestone comes late: the instance keeps its one outcome, and the review reads
+        // it as late by how long it took.
+        p.at(minutes(23)).await;
+        let (s, v) = p
+            .app
+            .post(
+                &format!("/api/v1/incidents/{id}/milestones"),
+                json!({"milestone": "blast_radius_validated"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let outcomes: Vec<Value> = p
+            .timeline(&id)
+            .await
+            .into_iter()
+            .filter(|e| {
+                e["kind"] == "deadline_outcome" && e["data"]["policy"] == "blast-radius-20m"
+            })
+            .collect();
+        assert_eq!(
+            outcomes.len(),
+            1,
+            "one outcome per deadline instance: {outcomes:?}"
+        );
+        let (s, review) = p
+            .app
+            .get(&format!("/api/v1/incidents/{id}/review-draft"))
+            .await;
+        assert_eq!(s, 200, "{review}");
+        let row = review["summary"]["adherence"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|d| d["policy"] == "blast-radius-20m")
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            (&row["met"], &row["margin_secs"]),
+            (&json!(false), &json!(-180)),
+            "{review}"
+        );
         // Nothing fires twice.
         p.at(minutes(90)).await;
         assert_eq!(p.fired(&id, "blast-radius-20m").await.len(), 2);
