@@ -112,6 +112,13 @@ pub enum Change {
         policy: String,
         reason: String,
     },
+    /// A configuration reload moved one of the policy's pending timers (`key`, the engine's).
+    PolicyReplanned {
+        policy: String,
+        key: String,
+        from: Timestamp,
+        to: Timestamp,
+    },
     /// A policy could not run as written (bounded cascade, unknown target at run time…).
     PolicyError {
         policy: String,
@@ -185,6 +192,7 @@ impl Change {
             Change::PolicyFired { .. } => "policy_fired",
             Change::DeadlineOutcome { .. } => "deadline_outcome",
             Change::PolicyCancelled { .. } => "policy_cancelled",
+            Change::PolicyReplanned { .. } => "policy_replanned",
             Change::PolicyError { .. } => "policy_error",
             Change::EscalationStep { .. } => "escalation_step",
             Change::EscalationStopped { .. } => "escalation_stopped",

@@ -72,6 +72,19 @@ pub(super) fn outcomes<'a>(
     out.into_iter().map(|(o, _)| o).collect()
 }
 
+/// An engine timer key (`deadline:<policy>:1:warn`) as a reader would say it.
+fn timer_words(key: &str) -> &'static str {
+    let mut parts = key.split(':');
+    match (parts.next(), parts.nth(2)) {
+        (Some("deadline"), Some("warn")) => "its deadline warning",
+        (Some("deadline"), _) => "its deadline",
+        (Some("cadence"), Some("escalate")) => "its reminder escalation",
+        (Some("cadence"), _) => "its next reminder",
+        (Some("solo"), _) => "its solo-responder check",
+        _ => "a timer",
+    }
+}
+
 /// One page or notification sent on the incident's behalf.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageRecord {
@@ -242,6 +255,17 @@ pub(super) fn describe(change: &Change) -> Option<String> {
                 plain(reason, QUOTE_CHARS)
             )
         }
+        Change::PolicyReplanned {
+            policy,
+            key,
+            from,
+            to,
+        } => format!(
+            "Policy {policy}: {} moved from {} to {} by a configuration reload",
+            timer_words(key),
+            text::full_time(*from),
+            text::full_time(*to)
+        ),
         Change::PolicyError { policy, message } => {
             format!(
                 "Policy {policy} could not run: {}",

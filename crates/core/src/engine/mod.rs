@@ -50,11 +50,14 @@
 
 mod handle;
 mod policy;
+mod replan;
 mod simulate;
 mod state;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_replan;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -65,6 +68,7 @@ pub use handle::{follow_up, handle, handle_caused};
 pub use policy::{
     Action, Assignee, Conditions, EventTrigger, PageTarget, Policy, Recipient, Trigger,
 };
+pub use replan::replan;
 pub use simulate::{Simulation, TimerLog, simulate};
 pub use state::{IncidentPolicyState, PendingTimer};
 
@@ -161,10 +165,18 @@ pub enum Record {
         late_by: Option<SignedDuration>,
     },
     Outcome(Outcome),
-    /// A pending deadline stopped applying (conditions no longer hold); it has no outcome.
+    /// A pending deadline stopped applying (conditions no longer hold, or the policy left the
+    /// configuration); it has no outcome.
     Cancelled {
         policy: String,
         reason: String,
+    },
+    /// A configuration reload moved a pending timer ([`replan`]).
+    Replanned {
+        policy: String,
+        key: String,
+        from: Timestamp,
+        to: Timestamp,
     },
     Error {
         policy: String,

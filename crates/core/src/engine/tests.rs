@@ -8,11 +8,11 @@ use proptest::prelude::*;
 use super::*;
 use crate::incident::{Severity, Status};
 
-fn t0() -> Timestamp {
+pub(super) fn t0() -> Timestamp {
     "2026-03-02T03:12:00Z".parse().unwrap()
 }
 
-fn min(m: i64) -> SignedDuration {
+pub(super) fn min(m: i64) -> SignedDuration {
     SignedDuration::from_mins(m)
 }
 
@@ -24,7 +24,7 @@ fn sev(list: &[Severity]) -> Conditions {
 }
 
 /// The demo's `blast-radius-20m`.
-fn blast_radius() -> Policy {
+pub(super) fn blast_radius() -> Policy {
     Policy {
         id: "blast-radius-20m".into(),
         when: sev(&[Severity::Sev1, Severity::Sev2]),
@@ -51,7 +51,7 @@ fn blast_radius() -> Policy {
     }
 }
 
-fn status_cadence() -> Policy {
+pub(super) fn status_cadence() -> Policy {
     Policy {
         id: "sev1-status-updates".into(),
         when: sev(&[Severity::Sev1]),
@@ -154,7 +154,7 @@ fn all_policies() -> Vec<Policy> {
     ]
 }
 
-fn declared(s: Severity) -> Event {
+pub(super) fn declared(s: Severity) -> Event {
     Event::Declared {
         severity: s,
         services: vec!["checkout".into()],

@@ -531,6 +531,7 @@ impl Incident {
             | Change::PolicyFired { .. }
             | Change::DeadlineOutcome { .. }
             | Change::PolicyCancelled { .. }
+            | Change::PolicyReplanned { .. }
             | Change::PolicyError { .. }
             | Change::EscalationStep { .. }
             | Change::EscalationStopped { .. }

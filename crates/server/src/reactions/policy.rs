@@ -141,9 +141,14 @@ pub fn start_service_escalations(
 /// What a configuration reload means for the incident's armed policy timers.
 pub fn replan(ctx: &Reactions<'_>, incident: &Incident, state: &mut Value) -> Followup {
     let mut run = Reaction::new(ctx.cfg, ctx.overrides, incident, millis(ctx.now));
-    let Some(st) = run.decode(state) else {
+    let Some(mut st) = run.decode(state) else {
         return run.finish();
     };
+    let out = engine::replan(&ctx.cfg.policies, &mut st.engine, run.now);
+    if out.is_empty() {
+        return run.finish();
+    }
+    run.carry_out(&mut st, out);
     *state = st.encode();
     run.finish()
 }
@@ -461,6 +466,7 @@ impl<'a> Reaction<'a> {
         let policy = match &record {
             Record::Fired { policy, .. }
             | Record::Cancelled { policy, .. }
+            | Record::Replanned { policy, .. }
             | Record::Error { policy, .. } => policy.clone(),
             Record::Outcome(o) => o.policy.clone(),
         };
@@ -496,6 +502,17 @@ impl<'a> Reaction<'a> {
                 by: o.by.filter(|b| !b.is_empty()),
             },
             Record::Cancelled { policy, reason } => Change::PolicyCancelled { policy, reason },
+            Record::Replanned {
+                policy,
+                key,
+                from,
+                to,
+            } => Change::PolicyReplanned {
+                policy,
+                key,
+                from,
+                to,
+            },
             Record::Error { policy, message } => Change::PolicyError { policy, message },
         };
         (policy, change)

@@ -727,3 +727,121 @@ both_policies!(
         );
     }
 );
+
+/// A configuration reload re-plans the armed timers of open incidents: a changed deadline
+/// moves (from when it was armed), a removed policy's timers are cancelled, and both are on
+/// the timeline, named for the reload.
+async fn a_reload_replans_armed_timers(backend: Backend) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_dir(&demo_dir(), dir.path());
+    let Some(p) = spawn(backend, dir.path()).await else {
+        return;
+    };
+    let id = p.app.declare("Checkout slow").await;
+    let due = |clock: &Value, policy: &str, kind: &str| {
+        clock["timers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["policy"] == policy && t["kind"] == kind)
+            .map(|t| t["due_at"].as_str().unwrap_or_default().to_string())
+    };
+    let clock = p.clock(&id).await;
+    assert_eq!(
+        due(&clock, "blast-radius-20m", "deadline").as_deref(),
+        Some("2026-03-29T03:32:00Z"),
+        "{clock}"
+    );
+    assert!(due(&clock, "sev1-customers-notified-30m", "deadline").is_some());
+
+    // 20 minutes become 30; the customers deadline leaves the configuration.
+    let policies = dir.path().join("policies");
+    let blast = std::fs::read_to_string(policies.join("blast-radius.yaml")).expect("read");
+    std::fs::write(
+        policies.join("blast-radius.yaml"),
+        blast.replace("within: 20m", "within: 30m"),
+    )
+    .expect("write");
+    let comms = std::fs::read_to_string(policies.join("communication.yaml")).expect("read");
+    let start = comms
+        .find("  - id: sev1-customers-notified-30m")
+        .expect("policy");
+    let end = comms.find("  # Executives").expect("next policy");
+    std::fs::write(
+        policies.join("communication.yaml"),
+        format!("{}{}", &comms[..start], &comms[end..]),
+    )
+    .expect("write");
+    std::fs::remove_dir_all(policies.join("tests")).expect("drop the policy tests");
+    p.app.clock.set(minutes(5));
+    let (s, v, _) = p
+        .app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/config/reload",
+            Some(&p.app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+
+    let clock = p.clock(&id).await;
+    assert_eq!(
+        due(&clock, "blast-radius-20m", "deadline").as_deref(),
+        Some("2026-03-29T03:42:00Z"),
+        "{clock}"
+    );
+    assert_eq!(
+        due(&clock, "blast-radius-20m", "deadline_warning").as_deref(),
+        Some("2026-03-29T03:37:00Z")
+    );
+    assert!(
+        due(&clock, "sev1-customers-notified-30m", "deadline").is_none(),
+        "{clock}"
+    );
+    let timeline = p.timeline(&id).await;
+    let replanned: Vec<&Value> = timeline
+        .iter()
+        .filter(|e| e["kind"] == "policy_replanned")
+        .collect();
+    assert_eq!(replanned.len(), 2, "{timeline:#?}");
+    assert_eq!(replanned[0]["actor"], "policy:blast-radius-20m");
+    assert_eq!(
+        (&replanned[0]["data"]["from"], &replanned[0]["data"]["to"]),
+        (
+            &json!("2026-03-29T03:32:00Z"),
+            &json!("2026-03-29T03:42:00Z")
+        )
+    );
+    assert!(timeline.iter().any(|e| e["kind"] == "policy_cancelled"
+        && e["data"]["policy"] == "sev1-customers-notified-30m"
+        && e["data"]["reason"] == "policy removed from the configuration"));
+
+    // The stored timers moved too: nothing at the old time, the deadline at the new one.
+    p.at(minutes(20)).await;
+    assert_eq!(p.fired(&id, "blast-radius-20m").await.len(), 0);
+    p.at(minutes(30)).await;
+    assert!(p.fired(&id, "sev1-customers-notified-30m").await.is_empty());
+    p.at(minutes(42)).await;
+    let fired = p.fired(&id, "blast-radius-20m").await;
+    assert_eq!(fired.len(), 2, "warning at 37, missed at 42: {fired:?}");
+    assert!(
+        fired[1]["data"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("30 min since declared"),
+        "{fired:?}"
+    );
+}
+
+mod a_reload_replans_armed_timers {
+    use super::*;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite() {
+        super::a_reload_replans_armed_timers(Backend::Sqlite).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres() {
+        super::a_reload_replans_armed_timers(Backend::Postgres).await
+    }
+}
