@@ -216,15 +216,9 @@ pub fn context(
     })
 }
 
-/// `42 min`, `1 h 5 min`, `30 s`: how people say elapsed time.
+/// How people say elapsed time (`42 min`, `1 h 05 min`, `30 s`): [`muster_core::words`].
 pub fn minutes(d: jiff::SignedDuration) -> String {
-    let secs = d.as_secs().max(0);
-    match (secs / 3600, (secs % 3600) / 60) {
-        (0, 0) => format!("{secs} s"),
-        (0, m) => format!("{m} min"),
-        (h, 0) => format!("{h} h"),
-        (h, m) => format!("{h} h {m} min"),
-    }
+    muster_core::words::duration(d)
 }
 
 #[cfg(test)]

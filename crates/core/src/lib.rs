@@ -15,6 +15,7 @@ pub mod schedule;
 pub mod secret;
 pub mod status_page;
 pub mod timeline;
+pub mod words;
 
 pub use access::Access;
 pub use clock::{Clock, SimulatedClock};

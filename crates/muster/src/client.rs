@@ -405,19 +405,7 @@ fn late(d: &Value) -> String {
 
 /// `1 min`, `42 s`, `1 h 5 min`.
 fn secs_words(secs: i64) -> String {
-    let secs = secs.unsigned_abs();
-    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
-    let mut parts = Vec::new();
-    if h > 0 {
-        parts.push(format!("{h} h"));
-    }
-    if m > 0 {
-        parts.push(format!("{m} min"));
-    }
-    if s > 0 || parts.is_empty() {
-        parts.push(format!("{s} s"));
-    }
-    parts.join(" ")
+    muster_core::words::duration_secs(secs)
 }
 
 fn or_nobody(list: String) -> String {

@@ -195,16 +195,9 @@ pub fn full_time(at: Timestamp) -> String {
     format!("{} {:02}:{:02} UTC", a.date(), a.hour(), a.minute())
 }
 
-/// A span as people say it: `45 s`, `12 min`, `1 h 05 min`, `2 d 3 h`. Negative spans are
-/// written as their magnitude (the caller says "late" or "ago").
+/// A span as people say it (see [`crate::words`]); negative spans as their magnitude.
 pub fn duration(secs: i64) -> String {
-    let s = secs.unsigned_abs();
-    match s {
-        0..60 => format!("{s} s"),
-        60..3_600 => format!("{} min", s / 60),
-        3_600..86_400 => format!("{} h {:02} min", s / 3_600, (s % 3_600) / 60),
-        _ => format!("{} d {} h", s / 86_400, (s % 86_400) / 3_600),
-    }
+    crate::words::duration_secs(secs)
 }
 
 /// Whole seconds from `from` to `to` (negative when `to` is earlier).

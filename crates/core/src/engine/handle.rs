@@ -664,19 +664,7 @@ fn not_reached(milestone: &str) -> String {
 
 /// `20 min`, `1 h 30 min`, `45 s`.
 pub(super) fn dur(d: SignedDuration) -> String {
-    let secs = d.as_secs().unsigned_abs();
-    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
-    let mut parts = Vec::new();
-    if h > 0 {
-        parts.push(format!("{h} h"));
-    }
-    if m > 0 {
-        parts.push(format!("{m} min"));
-    }
-    if s > 0 || parts.is_empty() {
-        parts.push(format!("{s} s"));
-    }
-    parts.join(" ")
+    crate::words::duration(d)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! when none is named or it fails), with the incident, its pending deadlines, the policy and
 //! the playbook's links in the template's context.
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use muster_config::Config;
 use muster_core::{Change, Incident};
 use serde_json::{Value, json};
@@ -134,8 +134,5 @@ impl Draft<'_> {
 
 /// `5 min`, or `overdue` once the deadline passed.
 fn remaining(seconds: i64) -> String {
-    if seconds < 0 {
-        return "overdue".into();
-    }
-    muster_config::templates::minutes(SignedDuration::from_secs(seconds))
+    muster_core::words::remaining_secs(seconds)
 }

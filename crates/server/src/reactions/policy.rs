@@ -677,10 +677,5 @@ fn hm(t: Timestamp) -> String {
 }
 
 fn dur(d: SignedDuration) -> String {
-    let secs = d.as_secs().unsigned_abs();
-    match (secs / 60, secs % 60) {
-        (0, s) => format!("{s} s"),
-        (m, 0) => format!("{m} min"),
-        (m, s) => format!("{m} min {s} s"),
-    }
+    muster_core::words::duration(d)
 }

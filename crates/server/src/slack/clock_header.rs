@@ -14,17 +14,9 @@ use crate::views::clock::{ClockView, PolicyTimerView};
 /// Roles the header offers to whoever presses, while nobody holds them.
 const CLAIMABLE: [&str; 3] = ["incident_commander", "ops_lead", "comms_lead"];
 
-/// `4m 05s`, `1h 02m`, `12s`; `overdue` when negative.
+/// A span on the header: [`muster_core::words`], `overdue` when negative.
 pub fn span(secs: i64) -> String {
-    if secs < 0 {
-        return "overdue".into();
-    }
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    match (h, m) {
-        (0, 0) => format!("{s}s"),
-        (0, _) => format!("{m}m {s:02}s"),
-        _ => format!("{h}h {m:02}m"),
-    }
+    muster_core::words::remaining_secs(secs)
 }
 
 fn hm(t: Timestamp) -> String {
@@ -230,9 +222,9 @@ mod tests {
 
     #[test]
     fn spans_and_labels() {
-        assert_eq!(span(0), "0s");
-        assert_eq!(span(245), "4m 05s");
-        assert_eq!(span(3720), "1h 02m");
+        assert_eq!(span(0), "0 s");
+        assert_eq!(span(245), "4 min");
+        assert_eq!(span(3720), "1 h 02 min");
         assert_eq!(span(-1), "overdue");
         assert_eq!(
             milestone_label("blast_radius_validated"),
