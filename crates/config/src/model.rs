@@ -9,19 +9,9 @@ use serde::Serialize;
 
 use crate::{Diagnostic, Duration};
 
-/// Roles every configuration knows; a `roles` section adds more.
-pub const BUILTIN_ROLES: [&str; 4] = ["incident_commander", "ops_lead", "comms_lead", "scribe"];
-
-/// Milestones every configuration knows; a `milestones` section adds more.
-pub const BUILTIN_MILESTONES: [&str; 7] = [
-    "declared",
-    "acknowledged",
-    "blast_radius_validated",
-    "mitigated",
-    "resolved",
-    "status_update_posted",
-    "customers_notified",
-];
+/// Roles and milestones every configuration knows (a `roles` or `milestones` section adds
+/// more): the core's, defined once.
+pub use muster_core::incident::{BUILTIN_MILESTONES, BUILTIN_ROLES};
 
 /// A whole configuration directory, checked. Maps are keyed by id.
 #[derive(Clone, Debug, Serialize)]
