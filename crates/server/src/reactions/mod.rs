@@ -173,3 +173,6 @@ impl Reactions<'_> {
         out
     }
 }
+
+#[cfg(test)]
+mod tests;

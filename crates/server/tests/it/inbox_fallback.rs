@@ -180,3 +180,52 @@ mod with_inbox_all_every_notification_is_copied {
         super::with_inbox_all_every_notification_is_copied(Backend::Postgres).await
     }
 }
+
+/// An outbox item whose effect cannot be decoded is never dropped: it is a dead letter that
+/// says what is wrong with it.
+async fn an_undecodable_effect_is_a_dead_letter_with_its_reason(backend: Backend) {
+    let Some(demo) = demo(backend, None).await else {
+        return;
+    };
+    let item = muster_store::OutboxItem {
+        idempotency_key: "stray/fax".into(),
+        incident: None,
+        effect: "fax".into(),
+        payload: serde_json::json!({"to": "+15550100"}),
+    };
+    let effects = muster_store::Effects {
+        outbox: vec![item],
+        ..Default::default()
+    };
+    let now = muster_core::Clock::now(demo.app.clock.as_ref());
+    demo.state
+        .store
+        .apply_effects(now, &effects)
+        .await
+        .expect("queued");
+    deliver_all(&demo.state, Channels::default()).await;
+    let (s, dead) = demo.app.get("/api/v1/outbox/dead-letters").await;
+    assert_eq!(s, 200, "{dead}");
+    let letters = dead.as_array().cloned().unwrap_or_default();
+    assert_eq!(letters.len(), 1, "{dead}");
+    assert_eq!(letters[0]["key"], "stray/fax");
+    assert!(
+        letters[0]["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("undecodable `fax` effect: unknown variant `fax`"),
+        "{dead}"
+    );
+}
+
+mod an_undecodable_effect_is_a_dead_letter_with_its_reason {
+    use super::*;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite() {
+        super::an_undecodable_effect_is_a_dead_letter_with_its_reason(Backend::Sqlite).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres() {
+        super::an_undecodable_effect_is_a_dead_letter_with_its_reason(Backend::Postgres).await
+    }
+}
