@@ -7,15 +7,15 @@ use axum::response::{IntoResponse, Response};
 use jiff::{SignedDuration, Timestamp};
 use muster_core::Access;
 use muster_core::ical::{self, CalendarShift};
-use muster_core::schedule::{self, Override, Schedule, Shift, ShiftSource};
+use muster_core::schedule::{self, Schedule, Shift, ShiftSource};
 use muster_store::{NewOverride, ScheduleOverride};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{ApiJson, ApiQuery};
-use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
+use crate::{AppState, oncall};
 
 /// Longest window `/shifts` resolves in one call.
 const MAX_WINDOW: SignedDuration = SignedDuration::from_hours(24 * 366);
@@ -127,39 +127,22 @@ fn instant(name: &str, raw: Option<&str>, default: Timestamp) -> Result<Timestam
     }
 }
 
-/// The configured schedule with the run-time overrides applied after the configured ones
-/// (later overrides win where they overlap).
+/// The configured schedule with its run-time overrides (`oncall`'s rule), and its name.
 pub async fn effective_schedule(
     state: &AppState,
     id: &str,
 ) -> Result<(Schedule, String), ApiError> {
     let cfg = state.config();
+    let not_found = || ApiError::not_found(format!("schedule `{id}` not found"));
     let name = cfg
         .config
         .schedules
         .get(id)
         .map(|s| s.name.clone())
-        .ok_or_else(|| ApiError::not_found(format!("schedule `{id}` not found")))?;
-    let mut schedule = cfg
-        .config
-        .core_schedule(id)
-        .ok_or_else(|| ApiError::not_found(format!("schedule `{id}` not found")))?;
-    for o in state.store.overrides(id).await? {
-        schedule.overrides.push(core_override(&o));
-    }
+        .ok_or_else(not_found)?;
+    let overrides = oncall::overrides_by_schedule(state.store.overrides(id).await?);
+    let schedule = oncall::effective_schedule(&cfg.config, &overrides, id).ok_or_else(not_found)?;
     Ok((schedule, name))
-}
-
-/// A stored run-time override as the core resolves it.
-pub fn core_override(o: &ScheduleOverride) -> Override {
-    Override {
-        id: Some(o.id.clone()),
-        person: o.person.clone(),
-        replaces: o.replaces.clone(),
-        from: o.from,
-        to: o.to,
-        reason: Some(o.reason.clone()),
-    }
 }
 
 fn shift_view(s: Shift) -> ShiftView {
