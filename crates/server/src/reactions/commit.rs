@@ -7,7 +7,7 @@
 //! - [`fire_timer`]: a policy, escalation or Slack header timer coming due.
 //! - [`reloaded`]: a new configuration, and the open incidents' timers re-planned under it.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use jiff::Timestamp;
 use muster_core::alert::{self, AlertSignal};
@@ -25,6 +25,32 @@ use super::{Opener, Reactions};
 use crate::oncall::{self, RuntimeOverrides};
 use crate::{AppState, LoadedConfig};
 
+/// What reactions decide with: the configuration in force (read once, so a reload during the
+/// transaction cannot mix two), the live run-time overrides, and the instant.
+struct Inputs {
+    cfg: Arc<LoadedConfig>,
+    overrides: RuntimeOverrides,
+    now: Timestamp,
+}
+
+impl Inputs {
+    async fn read(state: &AppState, now: Timestamp) -> Result<Inputs, StoreError> {
+        Ok(Inputs {
+            cfg: state.config(),
+            overrides: oncall::runtime_overrides(&state.store).await?,
+            now,
+        })
+    }
+
+    fn reactions(&self) -> Reactions<'_> {
+        Reactions {
+            cfg: &self.cfg,
+            overrides: &self.overrides,
+            now: self.now,
+        }
+    }
+}
+
 /// A person's declaration, as the API, the CLI and Slack take it.
 #[derive(Debug, Clone)]
 pub struct Declaration<'a> {
@@ -40,16 +66,11 @@ pub async fn declare(
     actor: &str,
     d: Declaration<'_>,
 ) -> Result<Incident, StoreError> {
-    let cfg = state.config();
-    let changes = declare_typed(d.title, d.severity, d.services, d.incident_type, &cfg.vocab)
+    let inputs = Inputs::read(state, state.clock.now()).await?;
+    let (ctx, now) = (inputs.reactions(), inputs.now);
+    let vocab = &ctx.cfg.vocab;
+    let changes = declare_typed(d.title, d.severity, d.services, d.incident_type, vocab)
         .map_err(StoreError::Domain)?;
-    let overrides = oncall::runtime_overrides(&state.store).await?;
-    let now = state.clock.now();
-    let ctx = Reactions {
-        cfg: &cfg,
-        overrides: &overrides,
-        now,
-    };
     let declared = changes.clone();
     let (incident, _) = state
         .store
@@ -69,18 +90,12 @@ pub async fn apply(
     id: IncidentNumber,
     command: Command,
 ) -> Result<Incident, StoreError> {
-    let cfg = state.config();
-    let overrides = oncall::runtime_overrides(&state.store).await?;
-    let now = state.clock.now();
-    let ctx = Reactions {
-        cfg: &cfg,
-        overrides: &overrides,
-        now,
-    };
+    let inputs = Inputs::read(state, state.clock.now()).await?;
+    let (ctx, now) = (inputs.reactions(), inputs.now);
     let (incident, _events) = state
         .store
         .update_with_policy(id, actor, now, |inc, policy_state| {
-            let changes = decide(inc, &command, &cfg.vocab)?;
+            let changes = decide(inc, &command, &ctx.cfg.vocab)?;
             Ok(ctx
                 .changed(inc, policy_state, &changes, actor)
                 .after(changes))
@@ -96,13 +111,8 @@ pub async fn fire_timer(
     timer: &ClaimedTimer,
     now: Timestamp,
 ) -> Result<FireOutcome, StoreError> {
-    let cfg = state.config();
-    let overrides = oncall::runtime_overrides(&state.store).await?;
-    let ctx = Reactions {
-        cfg: &cfg,
-        overrides: &overrides,
-        now,
-    };
+    let inputs = Inputs::read(state, now).await?;
+    let ctx = inputs.reactions();
     let actor = timer_actor(timer);
     state
         .store
@@ -120,7 +130,7 @@ pub async fn fire_timer(
 
 /// Swaps in the configuration reloaded from disk (the old one stays on any error), then
 /// re-plans the armed timers of every open incident under it, each in its own transaction.
-pub async fn reloaded(state: &AppState) -> Result<std::sync::Arc<LoadedConfig>, Vec<String>> {
+pub async fn reloaded(state: &AppState) -> Result<Arc<LoadedConfig>, Vec<String>> {
     let reloading = state.clone();
     let loaded = tokio::task::spawn_blocking(move || reloading.reload())
         .await
@@ -137,7 +147,6 @@ async fn replan_open_incidents(state: &AppState) -> Result<(), StoreError> {
         limit: Some(500),
         ..IncidentFilter::default()
     };
-    let overrides = oncall::runtime_overrides(&state.store).await?;
     let mut before = None;
     loop {
         let page = state
@@ -148,13 +157,8 @@ async fn replan_open_incidents(state: &AppState) -> Result<(), StoreError> {
             })
             .await?;
         for incident in &page {
-            let cfg = state.config();
-            let now = state.clock.now();
-            let ctx = Reactions {
-                cfg: &cfg,
-                overrides: &overrides,
-                now,
-            };
+            let inputs = Inputs::read(state, state.clock.now()).await?;
+            let (ctx, now) = (inputs.reactions(), inputs.now);
             state
                 .store
                 .update_with_policy(incident.id, "config-reload", now, |inc, policy_state| {
