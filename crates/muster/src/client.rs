@@ -377,14 +377,14 @@ fn deadline_outcome(d: &Value) -> String {
         return format!(
             "{} met: {expect}{by}, {} to spare",
             s(d, "policy"),
-            secs_words(margin)
+            muster_core::words::duration_secs(margin)
         );
     }
     if d["by"].is_string() {
         format!(
             "{} missed: {expect}{by}, {} late",
             s(d, "policy"),
-            secs_words(-margin)
+            muster_core::words::duration_secs(-margin)
         )
     } else {
         format!(
@@ -399,13 +399,13 @@ fn deadline_outcome(d: &Value) -> String {
 fn late(d: &Value) -> String {
     d["late_by_ms"]
         .as_i64()
-        .map(|ms| format!(" (late by {})", secs_words(ms / 1000)))
+        .map(|ms| {
+            format!(
+                " (late by {})",
+                muster_core::words::duration_secs(ms / 1000)
+            )
+        })
         .unwrap_or_default()
-}
-
-/// `1 min`, `42 s`, `1 h 5 min`.
-fn secs_words(secs: i64) -> String {
-    muster_core::words::duration_secs(secs)
 }
 
 fn or_nobody(list: String) -> String {
@@ -453,8 +453,8 @@ fn clock_section(clock: &Value) -> String {
 
 fn remaining(v: &Value) -> String {
     match v["seconds_remaining"].as_i64() {
-        Some(n) if n < 0 => format!("overdue {}", secs_words(n)),
-        Some(n) => secs_words(n),
+        Some(n) if n < 0 => format!("overdue {}", muster_core::words::duration_secs(n)),
+        Some(n) => muster_core::words::duration_secs(n),
         None => String::new(),
     }
 }

@@ -4,6 +4,7 @@
 
 use jiff::Timestamp;
 use muster_config::Config;
+use muster_core::words::remaining_secs;
 use muster_core::{Change, Incident};
 use serde_json::{Value, json};
 
@@ -71,7 +72,7 @@ impl Draft<'_> {
             .iter()
             .find(|d| Some(d.policy.as_str()) == policy)
         {
-            ctx["policy"]["deadline_in"] = json!(remaining(d.seconds_remaining));
+            ctx["policy"]["deadline_in"] = json!(remaining_secs(d.seconds_remaining));
         }
         ctx["deadlines"] = json!(
             self.deadlines
@@ -80,7 +81,7 @@ impl Draft<'_> {
                     "policy": d.policy,
                     "expect": d.expect,
                     "due_at": d.due_at.to_string(),
-                    "remaining": remaining(d.seconds_remaining),
+                    "remaining": remaining_secs(d.seconds_remaining),
                 }))
                 .collect::<Vec<_>>()
         );
@@ -130,9 +131,4 @@ impl Draft<'_> {
             inc["url"].as_str().unwrap_or("")
         )
     }
-}
-
-/// `5 min`, or `overdue` once the deadline passed.
-fn remaining(seconds: i64) -> String {
-    muster_core::words::remaining_secs(seconds)
 }

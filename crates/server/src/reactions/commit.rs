@@ -147,6 +147,9 @@ async fn replan_open_incidents(state: &AppState) -> Result<(), StoreError> {
         limit: Some(500),
         ..IncidentFilter::default()
     };
+    // One configuration, one set of overrides and one instant for the whole re-plan.
+    let inputs = Inputs::read(state, state.clock.now()).await?;
+    let (ctx, now) = (inputs.reactions(), inputs.now);
     let mut before = None;
     loop {
         let page = state
@@ -157,8 +160,6 @@ async fn replan_open_incidents(state: &AppState) -> Result<(), StoreError> {
             })
             .await?;
         for incident in &page {
-            let inputs = Inputs::read(state, state.clock.now()).await?;
-            let (ctx, now) = (inputs.reactions(), inputs.now);
             state
                 .store
                 .update_with_policy(incident.id, "config-reload", now, |inc, policy_state| {

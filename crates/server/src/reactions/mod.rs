@@ -136,10 +136,8 @@ impl Reactions<'_> {
         changes: &[Change],
         actor: &str,
     ) -> Followup {
-        let mut out = policy::react(self, before, state, changes, actor);
-        let all: Vec<&Change> = changes.iter().chain(out.changes()).collect();
-        out.extend(slack::on_change(self.cfg, before, &all));
-        out
+        let out = policy::react(self, before, state, changes, actor);
+        self.shown_in_slack(before, changes, out)
     }
 
     /// What follows `timer` coming due for `incident` (gone: nothing).
@@ -155,20 +153,22 @@ impl Reactions<'_> {
         if slack::is_refresh(&timer.payload) {
             return slack::refresh(self, incident, state);
         }
-        let mut out = policy::on_timer(self, incident, state, timer);
-        let all: Vec<&Change> = out.changes().iter().collect();
         // What a policy did shows in the incident's Slack header at once.
-        let refresh = slack::on_change(self.cfg, incident, &all);
-        out.extend(refresh);
-        out
+        let out = policy::on_timer(self, incident, state, timer);
+        self.shown_in_slack(incident, &[], out)
     }
 
     /// What follows a configuration reload for an open incident: its armed policy timers
     /// re-planned under the policies now in force.
     pub fn reloaded(&self, incident: &Incident, state: &mut Value) -> Followup {
-        let mut out = policy::replan(self, incident, state);
-        let all: Vec<&Change> = out.changes().iter().collect();
-        let refresh = slack::on_change(self.cfg, incident, &all);
+        let out = policy::replan(self, incident, state);
+        self.shown_in_slack(incident, &[], out)
+    }
+
+    /// `out`, with the header refresh and invitations that `decided` and `out`'s own changes
+    /// call for in the incident's Slack channel.
+    fn shown_in_slack(&self, before: &Incident, decided: &[Change], mut out: Followup) -> Followup {
+        let refresh = slack::on_change(self.cfg, before, decided.iter().chain(out.changes()));
         out.extend(refresh);
         out
     }

@@ -77,9 +77,14 @@ pub fn on_declare(cfg: &LoadedConfig, incident: &Incident, now: Timestamp) -> Fo
 
 /// A change (`changes`, applied after `before`): a header refresh, and invitations for new
 /// role holders and responders.
-pub fn on_change(cfg: &LoadedConfig, before: &Incident, changes: &[&Change]) -> Followup {
+pub fn on_change<'c>(
+    cfg: &LoadedConfig,
+    before: &Incident,
+    changes: impl IntoIterator<Item = &'c Change>,
+) -> Followup {
     let mut out = Followup::default();
-    if cfg.config.slack.is_none() || changes.is_empty() {
+    let mut changes = changes.into_iter().peekable();
+    if cfg.config.slack.is_none() || changes.peek().is_none() {
         return out;
     }
     let id = before.id;

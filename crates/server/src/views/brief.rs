@@ -31,9 +31,7 @@ impl Loaded {
             now: self.now,
         }
     }
-}
 
-impl Loaded {
     /// The whole timeline, the live clock, the linked alerts and similar incidents of `id`
     /// (`None`: no such incident).
     pub async fn load(state: &AppState, id: IncidentNumber) -> Result<Option<Loaded>, StoreError> {
