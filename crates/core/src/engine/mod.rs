@@ -69,7 +69,7 @@ pub use policy::{
     Action, Assignee, Conditions, EventTrigger, PageTarget, Policy, Recipient, Trigger,
 };
 pub use replan::replan;
-pub use simulate::{Simulation, TimerLog, simulate};
+pub use simulate::{FollowUp, Simulation, Simulator, TimerLog, simulate};
 pub use state::{IncidentPolicyState, PendingTimer};
 
 /// How many follow-up generations a single event may cause before firings are suppressed.

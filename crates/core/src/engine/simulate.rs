@@ -1,4 +1,6 @@
 //! [`simulate`]: the engine on a simulated clock, for policy tests, replay, drills and staffing.
+//! [`Simulator`] is the same loop one step at a time, for callers (drills) whose next events
+//! depend on what has happened so far.
 
 use std::borrow::Borrow;
 use std::collections::VecDeque;
@@ -50,105 +52,131 @@ pub fn simulate<E: Borrow<Event>>(
     events: &[(SignedDuration, E)],
     until: SignedDuration,
 ) -> Simulation {
-    let mut sim = Simulation::default();
+    let mut sim = Simulator::new(policies);
     let mut order: Vec<usize> = (0..events.len()).collect();
     order.sort_by_key(|&i| events[i].0);
-    let mut firings = 0usize;
-    let mut queue = VecDeque::new();
     for i in order {
         let (offset, event) = &events[i];
-        let at = add(start, *offset);
-        fire_due(policies, &mut sim, at, false, &mut firings, &mut queue);
-        step(policies, &mut sim, event.borrow(), at, &mut queue);
+        sim.feed(event.borrow(), add(start, *offset), &follow_up);
     }
-    let end = add(start, until);
-    fire_due(policies, &mut sim, end, true, &mut firings, &mut queue);
-    sim
+    sim.advance(add(start, until), true, &follow_up);
+    sim.finish()
 }
 
-/// Fire every pending timer due before `limit` (or at it, when `inclusive`), in due order.
-fn fire_due(
-    policies: &[Policy],
-    sim: &mut Simulation,
-    limit: Timestamp,
-    inclusive: bool,
-    firings: &mut usize,
-    queue: &mut VecDeque<(Event, u8)>,
-) {
-    while let Some((key, due)) = sim.state.next_timer() {
-        if due > limit || (due == limit && !inclusive) {
-            return;
-        }
-        if *firings >= MAX_TIMER_FIRINGS {
-            let policy = key.split(':').nth(1).unwrap_or_default().to_string();
-            sim.records.push((
-                due,
-                Record::Error {
-                    policy,
-                    message: format!("simulation stopped after {MAX_TIMER_FIRINGS} timer firings"),
-                },
-            ));
-            sim.state.timers.clear();
-            return;
-        }
-        *firings += 1;
-        let key = key.to_string();
-        sim.timer_log
-            .push((due, TimerLog::Fired { key: key.clone() }));
-        step(policies, sim, &Event::TimerFired { key }, due, queue);
-    }
+/// The engine driven step by step on a simulated clock: [`Simulator::feed`] an event at an
+/// instant (the timers due before it fire first), [`Simulator::advance`] to let time pass.
+/// `follow` turns an action into the event it causes (usually [`follow_up`]; a drill also
+/// hands roles to the participants who play them).
+pub struct Simulator<'p> {
+    policies: &'p [Policy],
+    sim: Simulation,
+    firings: usize,
+    queue: VecDeque<(Event, u8)>,
 }
 
-/// Handle one event and, breadth first, the follow-up events its actions cause.
-fn step(
-    policies: &[Policy],
-    sim: &mut Simulation,
-    event: &Event,
-    at: Timestamp,
-    queue: &mut VecDeque<(Event, u8)>,
-) {
-    let reached = match event {
-        Event::MilestoneReached { milestone, actor } => Some((milestone.as_str(), actor)),
-        Event::StatusUpdatePosted { actor } => Some(("status_update_posted", actor)),
-        _ => None,
-    };
-    if let Some((milestone, actor)) = reached {
-        for o in &mut sim.outcomes {
-            if expected_milestone(policies, &o.policy) == Some(milestone) {
-                o.late_arrival(at, actor);
+/// What an action causes, as [`Simulator`] asks it.
+pub type FollowUp<'a> = &'a dyn Fn(&PlannedAction) -> Option<Event>;
+
+impl<'p> Simulator<'p> {
+    pub fn new(policies: &'p [Policy]) -> Self {
+        Simulator {
+            policies,
+            sim: Simulation::default(),
+            firings: 0,
+            queue: VecDeque::new(),
+        }
+    }
+
+    /// What happened so far.
+    pub fn simulation(&self) -> &Simulation {
+        &self.sim
+    }
+
+    /// Fire the timers due before `at`, then handle `event` at `at`.
+    pub fn feed(&mut self, event: &Event, at: Timestamp, follow: FollowUp<'_>) {
+        self.advance(at, false, follow);
+        self.step(event, at, follow);
+    }
+
+    /// Fire every pending timer due before `limit` (or at it, when `inclusive`), in due order.
+    pub fn advance(&mut self, limit: Timestamp, inclusive: bool, follow: FollowUp<'_>) {
+        while let Some((key, due)) = self.sim.state.next_timer() {
+            if due > limit || (due == limit && !inclusive) {
+                return;
+            }
+            if self.firings >= MAX_TIMER_FIRINGS {
+                let policy = key.split(':').nth(1).unwrap_or_default().to_string();
+                self.sim.records.push((
+                    due,
+                    Record::Error {
+                        policy,
+                        message: format!(
+                            "simulation stopped after {MAX_TIMER_FIRINGS} timer firings"
+                        ),
+                    },
+                ));
+                self.sim.state.timers.clear();
+                return;
+            }
+            self.firings += 1;
+            let key = key.to_string();
+            self.sim
+                .timer_log
+                .push((due, TimerLog::Fired { key: key.clone() }));
+            self.step(&Event::TimerFired { key }, due, follow);
+        }
+    }
+
+    pub fn finish(self) -> Simulation {
+        self.sim
+    }
+
+    /// Handle one event and, breadth first, the follow-up events its actions cause.
+    fn step(&mut self, event: &Event, at: Timestamp, follow: FollowUp<'_>) {
+        let reached = match event {
+            Event::MilestoneReached { milestone, actor } => Some((milestone.as_str(), actor)),
+            Event::StatusUpdatePosted { actor } => Some(("status_update_posted", actor)),
+            _ => None,
+        };
+        if let Some((milestone, actor)) = reached {
+            for o in &mut self.sim.outcomes {
+                if expected_milestone(self.policies, &o.policy) == Some(milestone) {
+                    o.late_arrival(at, actor);
+                }
             }
         }
+        let out = handle_caused(self.policies, &mut self.sim.state, event, at, 0);
+        self.absorb(out, at, follow);
+        while let Some((event, depth)) = self.queue.pop_front() {
+            let out = handle_caused(self.policies, &mut self.sim.state, &event, at, depth);
+            self.absorb(out, at, follow);
+        }
     }
-    let out = handle_caused(policies, &mut sim.state, event, at, 0);
-    absorb(sim, out, at, queue);
-    while let Some((event, depth)) = queue.pop_front() {
-        let out = handle_caused(policies, &mut sim.state, &event, at, depth);
-        absorb(sim, out, at, queue);
-    }
-}
 
-/// Collect one output into the simulation; queue the follow-up events of its actions.
-fn absorb(sim: &mut Simulation, out: Output, at: Timestamp, queue: &mut VecDeque<(Event, u8)>) {
-    for action in out.actions {
-        if let Some(next) = follow_up(&action) {
-            queue.push_back((next, action.depth.saturating_add(1)));
-        }
-        sim.actions.push((at, action));
-    }
-    for op in out.timers {
-        sim.timer_log.push((at, TimerLog::Op(op)));
-    }
-    for record in out.records {
-        if let Record::Outcome(o) = &record {
-            match sim
-                .outcomes
-                .iter_mut()
-                .find(|x| x.policy == o.policy && x.instance == o.instance)
-            {
-                Some(x) => *x = o.clone(),
-                None => sim.outcomes.push(o.clone()),
+    /// Collect one output; queue the follow-up events of its actions.
+    fn absorb(&mut self, out: Output, at: Timestamp, follow: FollowUp<'_>) {
+        let sim = &mut self.sim;
+        for action in out.actions {
+            if let Some(next) = follow(&action) {
+                self.queue.push_back((next, action.depth.saturating_add(1)));
             }
+            sim.actions.push((at, action));
         }
-        sim.records.push((at, record));
+        for op in out.timers {
+            sim.timer_log.push((at, TimerLog::Op(op)));
+        }
+        for record in out.records {
+            if let Record::Outcome(o) = &record {
+                match sim
+                    .outcomes
+                    .iter_mut()
+                    .find(|x| x.policy == o.policy && x.instance == o.instance)
+                {
+                    Some(x) => *x = o.clone(),
+                    None => sim.outcomes.push(o.clone()),
+                }
+            }
+            sim.records.push((at, record));
+        }
     }
 }
