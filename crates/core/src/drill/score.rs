@@ -125,7 +125,7 @@ pub fn score(scenario: &Scenario, policies: &[Policy], played: &Played) -> Score
         .iter()
         .map(|r| r.verdict)
         .chain(targets.iter().map(|t| t.verdict));
-    let (mut met, mut not_met) = (0, 0);
+    let (mut met, mut not_met) = (0usize, 0usize);
     for good in verdicts.filter_map(Verdict::scored) {
         if good {
             met += 1;
