@@ -9,6 +9,7 @@
 //! See `README.md` in this crate for the file format.
 
 mod diagnostic;
+mod drills_raw;
 mod duration;
 mod load;
 mod model;
@@ -27,6 +28,15 @@ pub use duration::{Duration, DurationError};
 pub use model::*;
 pub use notifications::{InboxMode, Notifications, Rate, RateLimits};
 pub use policy_to_core::to_core as policy_to_core;
+
+/// Load a drill profile file (`muster drill run --profile FILE`), checked against `config`;
+/// every problem as `file:line:col`.
+pub fn load_drill_profile(
+    path: &Path,
+    config: &Config,
+) -> Result<muster_core::drill::Profile, Vec<Diagnostic>> {
+    validate::profile_file(path, config)
+}
 
 /// The outcome of [`check`]: the config when it has no errors, and every diagnostic
 /// (errors and warnings) sorted by path, line and column.

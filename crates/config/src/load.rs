@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_saphyr::MessageFormatter;
 
 use crate::diagnostic::{Diags, Level};
-use crate::raw;
+use crate::{drills_raw, raw};
 
 /// Everything read from a directory, before semantic checks.
 #[derive(Default)]
@@ -14,6 +14,10 @@ pub(crate) struct Sources {
     /// Parsed config files (index into `Diags::files`, content), in path order.
     pub files: Vec<(usize, raw::File)>,
     pub templates: Vec<TemplateFile>,
+    /// `drills/*.yaml`: exercise scenarios.
+    pub scenarios: Vec<(usize, drills_raw::Scenario)>,
+    /// `drills/profiles/*.yaml`: scripted participants for headless drills.
+    pub profiles: Vec<(usize, drills_raw::Profile)>,
 }
 
 pub(crate) struct TemplateFile {
@@ -59,10 +63,23 @@ pub(crate) fn read_dir(dir: &Path, diags: &mut Diags) -> Sources {
             .components()
             .next()
             .is_some_and(|c| c.as_os_str() == "templates");
-        if is_yaml {
+        let mut parts = rel.components().map(|c| c.as_os_str());
+        let in_drills = parts.next().is_some_and(|c| c == "drills");
+        let in_profiles = in_drills && parts.next().is_some_and(|c| c == "profiles");
+        if is_yaml && in_profiles {
             let file = diags.add_file(rel);
-            if let Some(parsed) = parse_file(dir, file, diags) {
-                sources.files.push((file, parsed));
+            if let Some(Some(parsed)) = parse_file(dir, file, diags) {
+                sources.profiles.push((file, parsed));
+            }
+        } else if is_yaml && in_drills {
+            let file = diags.add_file(rel);
+            if let Some(Some(parsed)) = parse_file(dir, file, diags) {
+                sources.scenarios.push((file, parsed));
+            }
+        } else if is_yaml {
+            let file = diags.add_file(rel);
+            if let Some(parsed) = parse_file::<raw::File>(dir, file, diags) {
+                sources.files.push((file, parsed.unwrap_or_default()));
             }
         } else if in_templates {
             let file = diags.add_file(rel.clone());
@@ -136,7 +153,12 @@ fn walk(dir: &Path, rel: &Path, out: &mut Vec<PathBuf>, diags: &mut Diags) {
     }
 }
 
-fn parse_file(dir: &Path, file: usize, diags: &mut Diags) -> Option<raw::File> {
+/// Parse one YAML file of the directory; an empty file is `Some(None)`.
+pub(crate) fn parse_file<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    file: usize,
+    diags: &mut Diags,
+) -> Option<Option<T>> {
     let rel = diags.rel_path(file);
     let bytes = match fs::read(dir.join(&rel)) {
         Ok(b) => b,
@@ -149,8 +171,8 @@ fn parse_file(dir: &Path, file: usize, diags: &mut Diags) -> Option<raw::File> {
         diags.at_path(&rel, 0, 0, Level::Error, "file is not valid utf-8".into());
         return None;
     };
-    match serde_saphyr::from_str::<Option<raw::File>>(&text) {
-        Ok(parsed) => Some(parsed.unwrap_or_default()),
+    match serde_saphyr::from_str::<Option<T>>(&text) {
+        Ok(parsed) => Some(parsed),
         Err(e) => {
             let (line, col) = e
                 .location()

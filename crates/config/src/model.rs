@@ -42,6 +42,10 @@ pub struct Config {
     /// The Slack app, when a file has a `slack` section. Its secrets come from the
     /// environment (`MUSTER_SLACK_SIGNING_SECRET`, `MUSTER_SLACK_BOT_TOKEN`), never from here.
     pub slack: Option<SlackConfig>,
+    /// Drill scenarios (`drills/*.yaml`), keyed by id.
+    pub drills: BTreeMap<String, muster_core::drill::Scenario>,
+    /// Scripted participants for headless drills (`drills/profiles/*.yaml`), keyed by id.
+    pub drill_profiles: BTreeMap<String, muster_core::drill::Profile>,
 }
 
 /// Which messages in an incident channel go onto the timeline.
@@ -100,6 +104,8 @@ impl Default for Config {
             status_page: None,
             warnings: Vec::new(),
             slack: None,
+            drills: BTreeMap::new(),
+            drill_profiles: BTreeMap::new(),
         }
     }
 }

@@ -9,6 +9,16 @@ impl Config {
     pub fn engine_policies(&self) -> Vec<engine::Policy> {
         self.policies.values().map(to_core).collect()
     }
+
+    /// The names commands are checked against: roles, milestones, services, people.
+    pub fn vocabulary(&self) -> muster_core::Vocabulary {
+        muster_core::Vocabulary {
+            roles: self.roles.clone(),
+            milestones: self.milestones.clone(),
+            services: self.services.keys().cloned().collect(),
+            people: self.people.keys().cloned().collect(),
+        }
+    }
 }
 
 /// One config policy as an engine policy.

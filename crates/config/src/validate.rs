@@ -15,6 +15,8 @@ use crate::load::Sources;
 use crate::model::*;
 use crate::raw::{self, S};
 
+mod drills;
+pub(crate) use drills::profile_file;
 mod status_page;
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -307,6 +309,7 @@ pub(crate) fn validate(
             );
         }
     }
+    v.drills(src.scenarios, src.profiles, &mut config);
     v.coverage_lints(&config, now);
     Some(config)
 }

@@ -11,6 +11,7 @@ mod bench_similar;
 mod bench_timers;
 mod briefing;
 mod client;
+mod drill;
 mod inbox;
 mod overrides;
 mod policy;
@@ -99,6 +100,11 @@ enum Cmd {
         #[command(subcommand)]
         command: policy::PolicyCmd,
     },
+    /// Drills: scenarios as code, run headless on a simulated clock and scored.
+    Drill {
+        #[command(subcommand)]
+        command: drill::DrillCmd,
+    },
     /// Message templates: `muster template render DIR NAME --incident FILE` previews one.
     Template {
         #[command(subcommand)]
@@ -132,6 +138,7 @@ fn main() -> ExitCode {
         Cmd::Schedule { command } => schedule::run(command),
         Cmd::Policy { command } => return policy::policy(command),
         Cmd::Template { command } => return template::run(command),
+        Cmd::Drill { command } => return drill::run(command),
         Cmd::Replay {
             dir,
             incidents,

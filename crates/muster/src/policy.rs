@@ -50,7 +50,7 @@ pub fn policy(command: PolicyCmd) -> ExitCode {
     }
 }
 
-fn load_config(dir: &Path) -> Option<muster_config::Config> {
+pub fn load_config(dir: &Path) -> Option<muster_config::Config> {
     match muster_config::load(dir) {
         Ok(c) => Some(c),
         Err(diags) => {

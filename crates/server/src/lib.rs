@@ -52,12 +52,7 @@ pub struct LoadedConfig {
 
 impl LoadedConfig {
     pub fn new(config: Config) -> Self {
-        let vocab = Vocabulary {
-            roles: config.roles.clone(),
-            milestones: config.milestones.clone(),
-            services: config.services.keys().cloned().collect(),
-            people: config.people.keys().cloned().collect(),
-        };
+        let vocab = config.vocabulary();
         let policies = config.engine_policies();
         LoadedConfig {
             config,

@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 use crate::incident::{Severity, Status};
 
 pub use chart::svg;
-pub use report::{Report, markdown};
+pub use report::{Report, markdown, timeline_lines};
 pub use run::{InjectLog, Message, MessageKind, Played, RoleLog, run, start_of};
 pub use score::{PolicyScore, Score, TargetScore, Totals, Verdict, score};
 
@@ -63,6 +63,8 @@ pub struct Scenario {
     pub personas: Vec<Persona>,
     /// Roles and persona ids the participants play.
     pub play: Vec<String>,
+    /// Who plays a role or persona unless the facilitator says otherwise (person ids).
+    pub players: std::collections::BTreeMap<String, String>,
     pub injects: Vec<Inject>,
     pub targets: Vec<Target>,
 }
@@ -316,4 +318,16 @@ impl Expected {
         }
         out
     }
+}
+
+/// A headless drill from start to report: [`run`], [`score`], [`Report::new`].
+pub fn headless(
+    scenario: &Scenario,
+    profile: Option<&Profile>,
+    policies: &[crate::engine::Policy],
+    players: &std::collections::BTreeMap<String, String>,
+) -> Report {
+    let played = run(scenario, profile, policies, players);
+    let score = score(scenario, policies, &played);
+    Report::new(scenario, played, score)
 }

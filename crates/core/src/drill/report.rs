@@ -188,3 +188,8 @@ pub(super) fn timeline(p: &Played, s: &Score) -> Vec<(i64, String)> {
     rows.sort_by_key(|(at, kind, i, _)| (*at, *kind, *i));
     rows.into_iter().map(|(at, _, _, l)| (at, l)).collect()
 }
+
+/// The report's timeline as (offset in seconds, line), for pacing it live.
+pub fn timeline_lines(r: &Report) -> Vec<(i64, String)> {
+    timeline(&r.played, &r.score)
+}

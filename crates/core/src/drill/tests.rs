@@ -103,6 +103,7 @@ fn scenario() -> Scenario {
             "comms_lead".into(),
             "executive".into(),
         ],
+        players: BTreeMap::new(),
         injects: vec![Inject {
             at: min(45),
             what: InjectKind::Message {

@@ -48,6 +48,7 @@
 //! Determinism: policies are evaluated in slice order, state is kept in `BTreeMap`s, and keys
 //! are built from policy ids and per-policy counters only.
 
+mod events;
 mod handle;
 mod policy;
 mod replan;
@@ -64,6 +65,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::incident::{Severity, Status};
 
+pub use events::event_of;
 pub use handle::{follow_up, handle, handle_caused};
 pub use policy::{
     Action, Assignee, Conditions, EventTrigger, PageTarget, Policy, Recipient, Trigger,

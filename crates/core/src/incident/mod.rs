@@ -25,6 +25,9 @@ pub const BUILTIN_MILESTONES: [&str; 7] = [
     "status_update_posted",
     "customers_notified",
 ];
+/// Milestones that are events rather than stages: each time counts (a cadence of status
+/// updates resets on every one).
+const RECURRING: [&str; 1] = ["status_update_posted"];
 /// Milestones that may be reached again after a reopen.
 const REPEATABLE_AFTER_REOPEN: [&str; 2] = ["mitigated", "resolved"];
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -787,7 +790,10 @@ fn decide_milestone(
         return Ok(resolve_changes(incident));
     }
     incident.refuse_if_resolved("reaching milestones")?;
-    if let Some(done) = incident.milestone(milestone) {
+    if let Some(done) = incident
+        .milestone(milestone)
+        .filter(|_| !RECURRING.contains(&milestone))
+    {
         return Err(DomainError::Conflict(format!(
             "{} already reached {milestone} at {} ({})",
             incident.id, done.at, done.actor

@@ -93,6 +93,26 @@ fn acknowledging_twice_is_a_conflict() {
 }
 
 #[test]
+fn every_status_update_is_recorded_not_only_the_first() {
+    let (mut inc, mut log) = declared();
+    let post = || Command::ReachMilestone {
+        milestone: "status_update_posted".into(),
+    };
+    assert_eq!(run(&mut inc, &mut log, post()), Ok(1));
+    assert_eq!(
+        run(&mut inc, &mut log, post()),
+        Ok(1),
+        "a cadence expects many"
+    );
+    let posted = inc
+        .milestones
+        .iter()
+        .filter(|m| m.milestone == "status_update_posted")
+        .count();
+    assert_eq!(posted, 2);
+}
+
+#[test]
 fn milestone_on_resolved_incident_needs_a_reopen() {
     let (mut inc, mut log) = declared();
     run(&mut inc, &mut log, Command::Resolve).unwrap();

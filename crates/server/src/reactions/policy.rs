@@ -18,7 +18,9 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use jiff::{SignedDuration, Timestamp};
-use muster_core::engine::{self, Action, Event, Output, PageTarget, PlannedAction, Record};
+use muster_core::engine::{
+    self, Action, Event, Output, PageTarget, PlannedAction, Record, event_of,
+};
 use muster_core::escalation::EscalationTarget;
 use muster_core::{Change, Incident, IncidentNumber};
 use muster_store::{ClaimedTimer, TimerChange, TimerSpec};
@@ -36,55 +38,6 @@ pub const LATE_TOLERANCE: SignedDuration = SignedDuration::from_secs(1);
 /// Events one reaction handles at most (the engine bounds cascades by depth; this bounds
 /// the fan-out of a single level too).
 const MAX_EVENTS_PER_REACTION: usize = 256;
-
-/// The engine event an incident change means, if any.
-pub fn event_of(change: &Change, actor: &str) -> Option<Event> {
-    Some(match change {
-        Change::Declared {
-            severity,
-            services,
-            incident_type,
-            ..
-        } => Event::Declared {
-            severity: *severity,
-            services: services.clone(),
-            incident_type: incident_type.clone(),
-            labels: BTreeMap::new(),
-        },
-        Change::ResponderJoined { person } => Event::ResponderJoined {
-            person: person.clone(),
-        },
-        Change::ResponderLeft { person } => Event::ResponderLeft {
-            person: person.clone(),
-        },
-        Change::NudgeAcknowledged { key } => Event::NudgeAcknowledged { key: key.clone() },
-        Change::SeverityChanged { to, .. } => Event::SeverityChanged { to: *to },
-        Change::StatusChanged { to, .. } | Change::Reopened { to } => {
-            Event::StatusChanged { to: *to }
-        }
-        // The engine reaches `declared` from the Declared event itself; `declare` also
-        // writes the milestone, which must not count twice.
-        Change::MilestoneReached { milestone } if milestone == "declared" => return None,
-        Change::MilestoneReached { milestone } if milestone == "status_update_posted" => {
-            Event::StatusUpdatePosted {
-                actor: actor.into(),
-            }
-        }
-        Change::MilestoneReached { milestone } => Event::MilestoneReached {
-            milestone: milestone.clone(),
-            actor: actor.into(),
-        },
-        Change::RoleAssigned { role, person, .. } => Event::RoleAssigned {
-            role: role.clone(),
-            person: person.clone(),
-        },
-        Change::RoleReleased { role, .. } => Event::RoleReleased { role: role.clone() },
-        Change::NoteAdded { .. } => Event::MessagePosted {
-            person: actor.into(),
-        },
-        _ => return None,
-    })
-}
 
 /// What the policies add to a decision about `incident` (before `changes` apply): more
 /// timeline changes and the effects. `state` is the stored policy state, updated in place.
