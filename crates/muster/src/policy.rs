@@ -399,7 +399,7 @@ fn record_event(rec: &mut Recorded, e: muster_core::TimelineEvent) {
                 policy: policy.clone(),
                 action: action.clone(),
             }));
-    } else if let Some(event) = muster_server::reactions::policy::event_of(&e.change, &e.actor) {
+    } else if let Some(event) = muster_core::engine::event_of(&e.change, &e.actor) {
         rec.events.push(RecordedEvent { at: e.at, event });
     }
 }
