@@ -215,6 +215,7 @@ fn run_one(
         scenario,
         profile.as_ref(),
         &config.engine_policies(),
+        &config.vocabulary(),
         &players,
     );
     if let Some(speed) = speed {
@@ -264,13 +265,14 @@ fn pace(report: &Report, speed: f64) -> anyhow::Result<()> {
 fn test(dir: &Path) -> anyhow::Result<ExitCode> {
     let config = config(dir)?;
     let policies = config.engine_policies();
+    let vocab = config.vocabulary();
     let (mut passed, mut failed) = (0, 0);
     for p in config.drill_profiles.values() {
         let (Some(expect), Some(id)) = (&p.expect, &p.scenario) else {
             continue;
         };
         let scenario = scenario(&config, id)?;
-        let report = drill::headless(scenario, Some(p), &policies, &scenario.players);
+        let report = drill::headless(scenario, Some(p), &policies, &vocab, &scenario.players);
         let differences = expect.differences(&report.score);
         if differences.is_empty() {
             passed += 1;

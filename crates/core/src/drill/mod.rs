@@ -325,9 +325,10 @@ pub fn headless(
     scenario: &Scenario,
     profile: Option<&Profile>,
     policies: &[crate::engine::Policy],
+    vocab: &crate::incident::Vocabulary,
     players: &std::collections::BTreeMap<String, String>,
 ) -> Report {
-    let played = run(scenario, profile, policies, players);
+    let played = run(scenario, profile, policies, vocab, players);
     let score = score(scenario, policies, &played);
     Report::new(scenario, played, score)
 }

@@ -168,6 +168,14 @@ pub(super) fn timeline(p: &Played, s: &Score) -> Vec<(i64, String)> {
             ),
         ));
     }
+    for (i, (at, why)) in p.refusals.iter().enumerate() {
+        rows.push((
+            *at,
+            2,
+            p.messages.len() + i,
+            format!("refused: {}", md(why)),
+        ));
+    }
     for (i, row) in s.policies.iter().enumerate() {
         let Some(due) = row.due_s else { continue };
         let line = match row.verdict {

@@ -8,8 +8,10 @@ use serde::Serialize;
 
 use super::{Act, DRILL_DATE, Inject, InjectKind, Profile, Scenario, Step};
 use crate::engine::{
-    Action, Event, PageTarget, PlannedAction, Policy, Simulation, Simulator, follow_up,
+    Action, Event, PageTarget, PlannedAction, Policy, Simulation, Simulator, event_of, follow_up,
 };
+use crate::incident::{Command, Incident, IncidentNumber, Vocabulary, decide, declare_typed};
+use crate::timeline::{Change, TimelineEvent};
 
 /// Everything a drill did, in the order it happened: what scoring and the report read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -25,6 +27,8 @@ pub struct Played {
     pub messages: Vec<Message>,
     /// Every step of the profile, taken or not (the player was unreachable).
     pub steps: Vec<(i64, String, String, bool)>,
+    /// Commands the incident's rules refused (resolving twice, …): offset and why.
+    pub refusals: Vec<(i64, String)>,
     #[serde(skip)]
     pub simulation: Simulation,
 }
@@ -91,18 +95,30 @@ fn player_of(scenario: &Scenario, players: &BTreeMap<String, String>, role: &str
 }
 
 /// Run `scenario` with the participants scripted by `profile` (none: nobody does anything)
-/// under `policies`, from [`start_of`] to the end of its length.
+/// under `policies`, from [`start_of`] to the end of its length. Every participant's act
+/// and inject goes through the incident's own rules ([`decide`]) and reaches the engine as
+/// the changes it makes ([`event_of`]), as in a live incident.
 pub fn run(
     scenario: &Scenario,
     profile: Option<&Profile>,
     policies: &[Policy],
+    vocab: &Vocabulary,
     players: &BTreeMap<String, String>,
 ) -> Played {
     let start = start_of(scenario);
+    let mut vocab = vocab.clone();
+    vocab.people.extend(
+        scenario
+            .play
+            .iter()
+            .map(|r| player_of(scenario, players, r)),
+    );
     let mut drill = Drill {
         scenario,
         players,
         start,
+        vocab,
+        incident: None,
         sim: Simulator::new(policies),
         played: Played {
             scenario: scenario.id.clone(),
@@ -114,10 +130,10 @@ pub fn run(
             injects: Vec::new(),
             messages: Vec::new(),
             steps: Vec::new(),
+            refusals: Vec::new(),
             simulation: Simulation::default(),
         },
         unreachable: BTreeSet::new(),
-        joined: BTreeSet::new(),
         seen_actions: 0,
     };
     drill.open();
@@ -166,10 +182,11 @@ struct Drill<'a> {
     players: &'a BTreeMap<String, String>,
     start: Timestamp,
     sim: Simulator<'a>,
+    vocab: Vocabulary,
+    /// The drill's incident, folded from the changes it went through (`None` until opened).
+    incident: Option<Incident>,
     played: Played,
     unreachable: BTreeSet<String>,
-    /// Players who have joined (a second join is not a new responder).
-    joined: BTreeSet<String>,
     /// How many of the simulation's actions have been turned into messages.
     seen_actions: usize,
 }
@@ -189,12 +206,6 @@ impl Drill<'_> {
 
     fn open(&mut self) {
         let o = &self.scenario.incident;
-        let event = Event::Declared {
-            severity: o.severity,
-            services: o.services.clone(),
-            incident_type: o.incident_type.clone(),
-            labels: BTreeMap::new(),
-        };
         if let Some(summary) = &o.alert {
             self.played.messages.push(Message {
                 at_s: 0,
@@ -205,8 +216,82 @@ impl Drill<'_> {
                 answered: true,
             });
         }
-        self.reach("declared", 0, "scenario");
-        self.feed(event, self.start);
+        let opener = if o.alert.is_some() {
+            "alert"
+        } else {
+            "scenario"
+        };
+        let declared = declare_typed(
+            &o.title,
+            o.severity,
+            &o.services,
+            o.incident_type.as_deref(),
+            &self.vocab,
+        );
+        match declared {
+            Ok(changes) => {
+                for change in changes {
+                    self.record(change, opener, self.start, true);
+                }
+            }
+            Err(e) => self.played.refusals.push((0, format!("declaring: {e}"))),
+        }
+    }
+
+    /// Ask the incident's rules; carry out the changes they allow, note a refusal.
+    fn command(&mut self, command: Command, actor: &str, t: Timestamp) {
+        let Some(incident) = &self.incident else {
+            return;
+        };
+        match decide(incident, &command, &self.vocab) {
+            Ok(changes) => {
+                for change in changes {
+                    self.record(change, actor, t, true);
+                }
+            }
+            Err(e) => {
+                let at_s = self.offset(t);
+                self.played.refusals.push((at_s, format!("{actor}: {e}")));
+            }
+        }
+    }
+
+    /// Fold one change into the incident, log what scoring reads, and (when `feed`) tell
+    /// the engine.
+    fn record(&mut self, change: Change, actor: &str, t: Timestamp, feed: bool) {
+        let event = event_of(&change, actor);
+        let at_s = self.offset(t);
+        match &change {
+            Change::MilestoneReached { milestone } => self.reach(milestone, at_s, actor),
+            Change::RoleAssigned { role, person, .. } => self.note_role(role, person, at_s, false),
+            Change::ResponderJoined { person } => {
+                let roles: Vec<String> = self
+                    .scenario
+                    .play
+                    .iter()
+                    .filter(|r| self.player(r) == *person)
+                    .cloned()
+                    .collect();
+                for role in roles {
+                    self.note_role(&role, person, at_s, true);
+                }
+            }
+            _ => {}
+        }
+        let seq = self.incident.as_ref().map_or(1, |i| i.last_seq + 1);
+        let stamped = TimelineEvent {
+            seq,
+            at: t,
+            actor: actor.to_string(),
+            change,
+        };
+        match &mut self.incident {
+            Some(incident) => incident.apply(&stamped),
+            None => self.incident = Incident::from_declared(IncidentNumber(0), &stamped),
+        }
+        if feed && let Some(event) = event {
+            self.feed(event, t);
+        }
     }
 
     /// Let the simulated clock run to `limit`, delivering what the policies did meanwhile.
@@ -219,7 +304,6 @@ impl Drill<'_> {
     fn feed(&mut self, event: Event, t: Timestamp) {
         let follow = self.follow();
         self.sim.feed(&event, t, &follow);
-        self.note_roles(&event, t);
         self.deliver();
     }
 
@@ -305,7 +389,7 @@ impl Drill<'_> {
             InjectKind::Unreachable { role } => {
                 self.unreachable.insert(self.player(role));
             }
-            InjectKind::Severity { to } => self.feed(Event::SeverityChanged { to: *to }, t),
+            InjectKind::Severity { to } => self.command(update_severity(*to), "scenario", t),
         }
     }
 
@@ -323,59 +407,52 @@ impl Drill<'_> {
         if !taken {
             return;
         }
-        let at_s = step.at.as_secs();
         match &step.act {
             Act::Acknowledge => {
                 self.join(&step.by, t);
-                self.milestone("acknowledged", at_s, &player, t);
+                self.command(Command::Acknowledge, &player, t);
             }
             Act::Join => self.join(&step.by, t),
-            Act::Milestone(m) => self.milestone(m, at_s, &player, t),
-            Act::StatusUpdate => {
-                self.reach("status_update_posted", at_s, &player);
-                self.feed(Event::StatusUpdatePosted { actor: player }, t);
+            Act::Milestone(m) => {
+                let milestone = m.clone();
+                self.command(Command::ReachMilestone { milestone }, &player, t);
             }
-            Act::Status(to) => self.feed(Event::StatusChanged { to: *to }, t),
-            Act::Severity(to) => self.feed(Event::SeverityChanged { to: *to }, t),
-            Act::Message => self.feed(Event::MessagePosted { person: player }, t),
+            Act::StatusUpdate => {
+                let milestone = "status_update_posted".to_string();
+                self.command(Command::ReachMilestone { milestone }, &player, t);
+            }
+            Act::Status(to) => {
+                let update = Command::Update {
+                    title: None,
+                    severity: None,
+                    status: Some(*to),
+                    services: None,
+                };
+                self.command(update, &player, t);
+            }
+            Act::Severity(to) => self.command(update_severity(*to), &player, t),
+            Act::Message => {
+                let text = "(drill) an update in the incident".to_string();
+                self.command(Command::AddNote { text }, &player, t);
+            }
         }
     }
 
-    fn milestone(&mut self, milestone: &str, at_s: i64, player: &str, t: Timestamp) {
-        self.reach(milestone, at_s, player);
-        self.feed(
-            Event::MilestoneReached {
-                milestone: milestone.to_string(),
-                actor: player.to_string(),
-            },
-            t,
-        );
-    }
-
-    /// The player of `role` joins (once) and holds the role if a policy has not handed it yet.
+    /// The player of `role` joins and, if nobody holds the role yet, takes it.
     fn join(&mut self, role: &str, t: Timestamp) {
         let player = self.player(role);
-        if self.joined.insert(player.clone()) {
-            self.feed(
-                Event::ResponderJoined {
-                    person: player.clone(),
-                },
-                t,
-            );
-        }
-        let holds = self
-            .played
-            .roles
-            .iter()
-            .any(|r| r.role == role && r.assigned_s.is_some());
-        if self.plays(role) && !holds {
-            self.feed(
-                Event::RoleAssigned {
-                    role: role.to_string(),
-                    person: player,
-                },
-                t,
-            );
+        let person = player.clone();
+        self.command(Command::Join { person }, &player, t);
+        let held = self
+            .incident
+            .as_ref()
+            .is_some_and(|i| i.roles.contains_key(role));
+        if self.plays(role) && !held {
+            let command = Command::AssignRole {
+                role: role.to_string(),
+                person: player.clone(),
+            };
+            self.command(command, &player, t);
         }
     }
 
@@ -387,45 +464,30 @@ impl Drill<'_> {
         }
     }
 
-    /// Keep each played role's assignment and join times (the first of each).
-    fn note_roles(&mut self, event: &Event, t: Timestamp) {
-        let at_s = self.offset(t);
-        let (role, person, joined) = match event {
-            Event::RoleAssigned { role, person } => (Some(role.as_str()), person.clone(), false),
-            Event::ResponderJoined { person } => (None, person.clone(), true),
-            _ => return,
-        };
-        let roles: Vec<String> = match role {
-            Some(r) => vec![r.to_string()],
-            None => self
-                .scenario
-                .play
-                .iter()
-                .filter(|r| self.player(r) == person)
-                .cloned()
-                .collect(),
-        };
-        for role in roles {
-            let log = match self.played.roles.iter_mut().find(|r| r.role == role) {
-                Some(log) => log,
-                None => {
-                    self.played.roles.push(RoleLog {
-                        role: role.clone(),
-                        player: person.clone(),
-                        assigned_s: None,
-                        joined_s: None,
-                    });
-                    let last = self.played.roles.len() - 1;
-                    &mut self.played.roles[last]
-                }
-            };
-            let slot = if joined {
-                &mut log.joined_s
-            } else {
-                &mut log.assigned_s
-            };
-            slot.get_or_insert(at_s);
+    /// Keep a played role's first assignment and first join.
+    fn note_role(&mut self, role: &str, person: &str, at_s: i64, joined: bool) {
+        if !self.plays(role) {
+            return;
         }
+        let i = match self.played.roles.iter().position(|r| r.role == role) {
+            Some(i) => i,
+            None => {
+                self.played.roles.push(RoleLog {
+                    role: role.to_string(),
+                    player: person.to_string(),
+                    assigned_s: None,
+                    joined_s: None,
+                });
+                self.played.roles.len() - 1
+            }
+        };
+        let log = &mut self.played.roles[i];
+        let slot = if joined {
+            &mut log.joined_s
+        } else {
+            &mut log.assigned_s
+        };
+        slot.get_or_insert(at_s);
     }
 
     /// Turn the policies' new actions into messages: nudges to the played role's player, pages
@@ -457,17 +519,20 @@ impl Drill<'_> {
                 | Action::CreateTask { .. }
                 | Action::DraftStatusUpdate { .. } => {}
             }
+            // The engine already has the hand-over (`follow`); the incident records it.
             if let Action::AssignRole { role, .. } = &a.action
                 && self.plays(role)
+                && let Some(incident) = &self.incident
             {
-                let player = self.player(role);
-                self.note_roles(
-                    &Event::RoleAssigned {
-                        role: role.clone(),
-                        person: player,
-                    },
-                    t,
-                );
+                let command = Command::AssignRole {
+                    role: role.clone(),
+                    person: self.player(role),
+                };
+                if let Ok(changes) = decide(incident, &command, &self.vocab) {
+                    for change in changes {
+                        self.record(change, &from, t, false);
+                    }
+                }
             }
         }
     }
@@ -491,5 +556,14 @@ fn target_words(target: &PageTarget) -> String {
         PageTarget::EscalationPolicy(e) => format!("escalation policy {e}"),
         PageTarget::Person(p) => format!("person {p}"),
         PageTarget::Alias(a) => format!("alias {a}"),
+    }
+}
+
+fn update_severity(to: crate::incident::Severity) -> Command {
+    Command::Update {
+        title: None,
+        severity: Some(to),
+        status: None,
+        services: None,
     }
 }

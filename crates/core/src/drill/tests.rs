@@ -6,6 +6,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::*;
 use crate::engine::{Action, Assignee, Conditions, EventTrigger, PageTarget, Policy, Trigger};
+use crate::incident::Status;
 
 fn min(m: i64) -> SignedDuration {
     SignedDuration::from_mins(m)
@@ -60,7 +61,10 @@ fn updates() -> Policy {
         trigger: Trigger::Cadence {
             every: min(30),
             reset_on: Some("status_update_posted".into()),
-            while_: Conditions::default(),
+            while_: Conditions {
+                status: vec![Status::Investigating, Status::Identified],
+                ..Conditions::default()
+            },
             escalate_after: None,
             escalate_to: None,
         },
@@ -149,7 +153,8 @@ fn profile(steps: Vec<Step>) -> Profile {
 
 fn play(s: &Scenario, p: &Profile) -> (Played, Score) {
     let policies = policies();
-    let played = run(s, Some(p), &policies, &BTreeMap::new());
+    let vocab = crate::incident::Vocabulary::builtin(["checkout".to_string()], []);
+    let played = run(s, Some(p), &policies, &vocab, &BTreeMap::new());
     let score = score(s, &policies, &played);
     (played, score)
 }
@@ -323,6 +328,7 @@ fn an_unreachable_player_takes_no_more_steps_and_leaves_messages_unanswered() {
 #[test]
 fn a_cadence_is_kept_only_when_no_reminder_fires() {
     let kept = profile(vec![
+        step(1, "incident_commander", Act::Acknowledge),
         step(25, "comms_lead", Act::StatusUpdate),
         step(50, "comms_lead", Act::StatusUpdate),
         step(75, "comms_lead", Act::StatusUpdate),
@@ -331,6 +337,13 @@ fn a_cadence_is_kept_only_when_no_reminder_fires() {
     let (_, score) = play(&scenario(), &kept);
     assert_eq!(score.policy_verdict("updates"), Some(Verdict::Kept));
     let (_, score) = play(&scenario(), &profile(vec![]));
+    assert_eq!(
+        score.policy_verdict("updates"),
+        Some(Verdict::NotApplied),
+        "nobody acknowledged: the incident stayed in triage"
+    );
+    let silent = profile(vec![step(0, "incident_commander", Act::Acknowledge)]);
+    let (_, score) = play(&scenario(), &silent);
     assert_eq!(score.policy_verdict("updates"), Some(Verdict::NotKept));
     let row = score
         .policies
@@ -343,6 +356,7 @@ fn a_cadence_is_kept_only_when_no_reminder_fires() {
 #[test]
 fn the_score_counts_met_against_scored_verdicts() {
     let p = profile(vec![
+        step(1, "incident_commander", Act::Acknowledge),
         step(
             10,
             "ops_lead",

@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod crash_ingest;
 mod crash_notify;
+mod drill;
 mod oncall;
 mod oracle;
 mod policy;
