@@ -15,7 +15,8 @@ use tokio::net::TcpListener;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Which benchmark: `api`, `replay`.
+    /// Which benchmark: `api`, `replay`, `schedules`, `timers`, `notify`, `ingest`, `brief`,
+    /// `similar`, `drills`.
     pub name: String,
     /// Output JSON lines (the only format; accepted for scripts that pass it).
     #[arg(long)]
@@ -64,9 +65,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "ingest" => crate::bench_ingest::run(&args).await,
         "brief" => crate::bench_brief::run(&args).await,
         "similar" => crate::bench_similar::run(&args).await,
+        "drills" => crate::bench_drills::run(&args.config),
         other => {
             bail!(
-                "unknown benchmark `{other}`; available: api, replay, schedules, timers, notify, ingest, brief, similar"
+                "unknown benchmark `{other}`; available: api, replay, schedules, timers, notify, ingest, brief, similar, drills"
             )
         }
     }

@@ -3,6 +3,7 @@
 mod alerts;
 mod bench;
 mod bench_brief;
+mod bench_drills;
 mod bench_ingest;
 mod bench_notify;
 mod bench_replay;
