@@ -6,6 +6,7 @@ mod api;
 mod briefs;
 mod inbox;
 mod inbox_fallback;
+mod intake_limits;
 mod notify;
 mod notify_concurrency;
 mod notify_pacing;
