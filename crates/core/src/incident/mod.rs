@@ -329,7 +329,7 @@ impl DomainError {
         }
     }
 
-    fn invalid(field: &str, reason: impl Into<String>) -> Self {
+    pub fn invalid(field: &str, reason: impl Into<String>) -> Self {
         DomainError::Invalid {
             field: field.into(),
             reason: reason.into(),
@@ -382,6 +382,7 @@ pub fn declare_typed(
 
 fn valid_title(title: &str) -> Result<String, DomainError> {
     let title = title.trim();
+    crate::control::check("title", title)?;
     if title.is_empty() {
         return Err(DomainError::invalid("title", "must not be empty"));
     }
@@ -609,6 +610,7 @@ pub fn decide(
             }])
         }
         Command::AddTask { title, assignee } => {
+            crate::control::check("title", title)?;
             let title = valid_title(title).map_err(|_| {
                 DomainError::invalid("title", "task title must be 1 to 200 characters")
             })?;
@@ -638,6 +640,7 @@ pub fn decide(
         }
         Command::AddNote { text } => {
             let text = text.trim();
+            crate::control::check("text", text)?;
             if text.is_empty() || text.len() > 10_000 {
                 return Err(DomainError::invalid("text", "must be 1 to 10000 bytes"));
             }
@@ -666,6 +669,7 @@ pub fn decide(
         }
         Command::AcknowledgeNudge { key } => {
             let key = key.trim();
+            crate::control::check("key", key)?;
             if key.is_empty() || key.len() > 300 {
                 return Err(DomainError::invalid(
                     "key",

@@ -144,6 +144,7 @@ fn missing(id: &str) -> ApiError {
 
 fn text_field(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
     let value = value.trim();
+    muster_core::control::check(field, value)?;
     if value.is_empty() || value.chars().count() > max {
         return Err(ApiError::unprocessable(format!(
             "{field}: must be 1 to {max} characters"

@@ -130,8 +130,37 @@ pub fn check_limits(raw: &RawAlert) -> Result<(), String> {
     Ok(())
 }
 
-/// Routes and maps a parsed alert with its integration's rules.
-pub fn signal(integration: &Integration, raw: RawAlert) -> Result<AlertSignal, String> {
+impl RawAlert {
+    /// Replaces the control characters of every text (`muster_core::control`), so an alert
+    /// carrying one is stored the same on both backends and its siblings are never lost.
+    pub fn replace_controls(&mut self) {
+        use muster_core::control::{replace, replace_in, replace_json};
+        if let Some(k) = &mut self.dedup_key {
+            replace_in(k);
+        }
+        replace_in(&mut self.summary);
+        if let Some(s) = &mut self.severity {
+            replace_in(s);
+        }
+        for map in [&mut self.labels, &mut self.annotations] {
+            if map
+                .iter()
+                .any(|(k, v)| replace(k) != *k || replace(v) != *v)
+            {
+                *map = std::mem::take(map)
+                    .into_iter()
+                    .map(|(k, v)| (replace(&k).into_owned(), replace(&v).into_owned()))
+                    .collect();
+            }
+        }
+        replace_json(&mut self.payload);
+    }
+}
+
+/// Routes and maps a parsed alert with its integration's rules (control characters replaced
+/// first: every source comes through here).
+pub fn signal(integration: &Integration, mut raw: RawAlert) -> Result<AlertSignal, String> {
+    raw.replace_controls();
     check_limits(&raw)?;
     let routes: Vec<Route<'_>> = integration
         .routes

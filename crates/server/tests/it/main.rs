@@ -4,6 +4,7 @@
 mod alerts;
 mod api;
 mod briefs;
+mod control_chars;
 mod inbox;
 mod inbox_fallback;
 mod intake_limits;
