@@ -86,6 +86,7 @@ impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         match e {
             DomainError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            DomainError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
             other => ApiError::unprocessable(other.to_string()),
         }
     }

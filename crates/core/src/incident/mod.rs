@@ -318,6 +318,9 @@ pub enum DomainError {
     /// The command does not fit the incident's current state (409).
     #[error("{0}")]
     Conflict(String),
+    /// The actor may not give this command on this incident (403).
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl DomainError {
@@ -340,9 +343,32 @@ impl DomainError {
     pub fn field(&self) -> Option<&str> {
         match self {
             DomainError::Unknown { field, .. } | DomainError::Invalid { field, .. } => Some(field),
-            DomainError::Conflict(_) => None,
+            DomainError::Conflict(_) | DomainError::Forbidden(_) => None,
         }
     }
+}
+
+/// The role that only the incident's commander hands out (an admin may too; who is an admin
+/// is the caller's to decide).
+pub const COMMANDER_ASSIGNS: &str = "comms_lead";
+
+/// Whether `actor` may assign `role` on `incident`: `comms_lead` only by the person holding
+/// `incident_commander` now; every other role by anyone who may change the incident.
+pub fn check_assigner(incident: &Incident, role: &str, actor: &str) -> Result<(), DomainError> {
+    if role != COMMANDER_ASSIGNS {
+        return Ok(());
+    }
+    let commander = incident.roles.get("incident_commander");
+    if commander.is_some_and(|h| h.person == actor) {
+        return Ok(());
+    }
+    let who = commander.map_or_else(
+        || "nobody holds it on the incident".to_string(),
+        |h| format!("it is held by `{}`", h.person),
+    );
+    Err(DomainError::Forbidden(format!(
+        "only the incident's incident_commander or an admin may assign {COMMANDER_ASSIGNS}; {who}"
+    )))
 }
 
 /// The changes that declare a new incident, after validating the request.

@@ -19,4 +19,5 @@ mod schedules;
 mod similar;
 mod slack;
 mod status_page;
+mod status_page_roles;
 mod support;
