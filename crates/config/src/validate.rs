@@ -635,7 +635,10 @@ impl V<'_> {
         if !ok {
             self.d.error(
                 loc(f, s),
-                format!("invalid url `{v}` (expected http:// or https://)"),
+                format!(
+                    "invalid url `{}` (expected http:// or https://)",
+                    muster_core::secret::redact_url(v)
+                ),
             );
         }
     }
