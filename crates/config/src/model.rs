@@ -35,6 +35,8 @@ pub struct Config {
     pub templates: BTreeMap<String, Template>,
     /// The `notifications` section: the deliverer's rate limits.
     pub notifications: crate::notifications::Notifications,
+    /// The `limits` section: how much one intake request may carry.
+    pub limits: crate::limits::Limits,
     /// The public status page, when a `status_page` section defines one.
     pub status_page: Option<StatusPage>,
     /// Warnings found while loading (the configuration is usable despite them).
@@ -101,6 +103,7 @@ impl Default for Config {
                 .collect(),
             templates: BTreeMap::new(),
             notifications: Default::default(),
+            limits: Default::default(),
             status_page: None,
             warnings: Vec::new(),
             slack: None,

@@ -39,6 +39,7 @@ pub(crate) struct File {
     /// The Slack app's settings (at most one file has them).
     pub slack: Option<Spanned<Slack>>,
     pub notifications: Option<Spanned<crate::notifications::RawNotifications>>,
+    pub limits: Option<Spanned<crate::limits::RawLimits>>,
     pub status_page: Option<Spanned<StatusPage>>,
 }
 

@@ -227,9 +227,13 @@ pub(crate) fn validate(
     let mut depends: Vec<(String, Vec<(String, Loc)>)> = Vec::new();
     let mut slack_seen: Option<Loc> = None;
     let mut notifications = Vec::new();
+    let mut limits = Vec::new();
     for (f, mut file) in src.files {
         if let Some(n) = file.notifications.take() {
             notifications.push((f, n));
+        }
+        if let Some(l) = file.limits.take() {
+            limits.push((f, l));
         }
         for x in file.people {
             let p = v.person(f, x);
@@ -294,6 +298,7 @@ pub(crate) fn validate(
         }
     }
     config.notifications = crate::notifications::check(v.d, notifications);
+    config.limits = crate::limits::check(v.d, limits);
     v.dependency_cycles(&depends);
     for svc in config.services.values() {
         if svc.escalation_policy.is_none()
@@ -633,7 +638,10 @@ impl V<'_> {
         if !ok {
             self.d.error(
                 loc(f, s),
-                format!("invalid url `{v}` (expected http:// or https://)"),
+                format!(
+                    "invalid url `{}` (expected http:// or https://)",
+                    muster_core::secret::redact_url(v)
+                ),
             );
         }
     }

@@ -7,6 +7,7 @@ pub mod access;
 pub mod alert;
 pub mod brief;
 pub mod clock;
+pub mod control;
 pub mod drill;
 pub mod engine;
 pub mod escalation;

@@ -93,7 +93,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(args.config.clone()),
     );
     if let Some(cfg) = muster_server::language_model::LanguageModelConfig::from_env() {
-        tracing::info!(url = %cfg.url, model = %cfg.model, "briefings may be rewritten by a language model");
+        let url = muster_core::secret::redact_url(&cfg.url);
+        tracing::info!(%url, model = %cfg.model, "briefings may be rewritten by a language model");
         let model = muster_server::language_model::LanguageModel::new(cfg, clock)?;
         state = state.with_language_model(model);
     }

@@ -32,7 +32,7 @@ pub struct LanguageModelConfig {
 impl std::fmt::Debug for LanguageModelConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LanguageModelConfig")
-            .field("url", &self.url)
+            .field("url", &muster_core::secret::redact_url(&self.url))
             .field("model", &self.model)
             .field("api_key", &self.api_key.as_ref().map(|_| "<hidden>"))
             .field("timeout", &self.timeout)

@@ -36,7 +36,8 @@ use tower::ServiceBuilder;
 
 pub use clock::SystemClock;
 
-/// Largest request body accepted anywhere.
+/// Largest request body accepted, except on the alert intake routes, which read theirs up to
+/// `limits.intake_body` (16 MiB by default) after checking the integration key.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Requests in flight beyond this are shed with 503 + Retry-After instead of queueing forever.
 pub const MAX_IN_FLIGHT: usize = 1024;

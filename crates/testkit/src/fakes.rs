@@ -296,6 +296,24 @@ async fn sink(
     }
 }
 
+/// aiosmtpd with an authenticator: `HOST PORT MAILDIR USER PASSWORD`.
+const SMTPD_WITH_AUTH: &str = r#"
+import sys, time
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import AuthResult, LoginPassword
+host, port, maildir, user, password = sys.argv[1:6]
+def authenticate(server, session, envelope, mechanism, data):
+    ok = (isinstance(data, LoginPassword) and data.login == user.encode()
+          and data.password == password.encode())
+    return AuthResult(success=ok, handled=False)
+c = Controller(Mailbox(maildir), hostname=host, port=int(port), authenticator=authenticate,
+               auth_required=True, auth_require_tls=False)
+c.start()
+while True:
+    time.sleep(3600)
+"#;
+
 /// A real SMTP server: `python3 -m aiosmtpd` with its Maildir handler, on a free port.
 /// Stopped (killed) on drop.
 pub struct Smtpd {
@@ -308,6 +326,16 @@ pub struct Smtpd {
 impl Smtpd {
     /// `None` when Python or aiosmtpd is not installed (the test command installs it).
     pub fn start() -> Option<Smtpd> {
+        Self::spawn(None)
+    }
+
+    /// A server that requires authentication (AUTH PLAIN or LOGIN over plain text) as `user`
+    /// with `password`; it refuses mail without it (530) and a wrong password (535).
+    pub fn start_with_auth(user: &str, password: &str) -> Option<Smtpd> {
+        Self::spawn(Some((user, password)))
+    }
+
+    fn spawn(auth: Option<(&str, &str)>) -> Option<Smtpd> {
         let dir = tempfile::tempdir().ok()?;
         let maildir = dir.path().join("mail");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -315,11 +343,23 @@ impl Smtpd {
             .local_addr()
             .ok()?
             .port();
-        let child = std::process::Command::new("python3")
-            .args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
+        let mut command = std::process::Command::new("python3");
+        match auth {
+            None => {
+                command
+                    .args(["-m", "aiosmtpd", "-n", "-l"])
+                    .arg(format!("127.0.0.1:{port}"))
+                    .args(["-c", "aiosmtpd.handlers.Mailbox"])
+                    .arg(&maildir);
+            }
+            Some((user, password)) => {
+                command
+                    .args(["-c", SMTPD_WITH_AUTH, "127.0.0.1", &port.to_string()])
+                    .arg(&maildir)
+                    .args([user, password]);
+            }
+        }
+        let child = command
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

@@ -321,6 +321,9 @@ pub enum DomainError {
     /// The command does not fit the incident's current state (409).
     #[error("{0}")]
     Conflict(String),
+    /// The actor may not give this command on this incident (403).
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl DomainError {
@@ -332,7 +335,7 @@ impl DomainError {
         }
     }
 
-    fn invalid(field: &str, reason: impl Into<String>) -> Self {
+    pub fn invalid(field: &str, reason: impl Into<String>) -> Self {
         DomainError::Invalid {
             field: field.into(),
             reason: reason.into(),
@@ -343,9 +346,32 @@ impl DomainError {
     pub fn field(&self) -> Option<&str> {
         match self {
             DomainError::Unknown { field, .. } | DomainError::Invalid { field, .. } => Some(field),
-            DomainError::Conflict(_) => None,
+            DomainError::Conflict(_) | DomainError::Forbidden(_) => None,
         }
     }
+}
+
+/// The role that only the incident's commander hands out (an admin may too; who is an admin
+/// is the caller's to decide).
+pub const COMMANDER_ASSIGNS: &str = "comms_lead";
+
+/// Whether `actor` may assign `role` on `incident`: `comms_lead` only by the person holding
+/// `incident_commander` now; every other role by anyone who may change the incident.
+pub fn check_assigner(incident: &Incident, role: &str, actor: &str) -> Result<(), DomainError> {
+    if role != COMMANDER_ASSIGNS {
+        return Ok(());
+    }
+    let commander = incident.roles.get("incident_commander");
+    if commander.is_some_and(|h| h.person == actor) {
+        return Ok(());
+    }
+    let who = commander.map_or_else(
+        || "nobody holds it on the incident".to_string(),
+        |h| format!("it is held by `{}`", h.person),
+    );
+    Err(DomainError::Forbidden(format!(
+        "only the incident's incident_commander or an admin may assign {COMMANDER_ASSIGNS}; {who}"
+    )))
 }
 
 /// The changes that declare a new incident, after validating the request.
@@ -385,6 +411,7 @@ pub fn declare_typed(
 
 fn valid_title(title: &str) -> Result<String, DomainError> {
     let title = title.trim();
+    crate::control::check("title", title)?;
     if title.is_empty() {
         return Err(DomainError::invalid("title", "must not be empty"));
     }
@@ -612,6 +639,7 @@ pub fn decide(
             }])
         }
         Command::AddTask { title, assignee } => {
+            crate::control::check("title", title)?;
             let title = valid_title(title).map_err(|_| {
                 DomainError::invalid("title", "task title must be 1 to 200 characters")
             })?;
@@ -641,6 +669,7 @@ pub fn decide(
         }
         Command::AddNote { text } => {
             let text = text.trim();
+            crate::control::check("text", text)?;
             if text.is_empty() || text.len() > 10_000 {
                 return Err(DomainError::invalid("text", "must be 1 to 10000 bytes"));
             }
@@ -669,6 +698,7 @@ pub fn decide(
         }
         Command::AcknowledgeNudge { key } => {
             let key = key.trim();
+            crate::control::check("key", key)?;
             if key.is_empty() || key.len() > 300 {
                 return Err(DomainError::invalid(
                     "key",

@@ -202,6 +202,49 @@ async fn email_reaches_a_real_smtp_server_with_headers_and_body() {
 }
 
 #[tokio::test]
+async fn email_authenticates_with_the_url_credentials() {
+    let smtpd = fakes::Smtpd::start_with_auth("ops", "hunter2:p@ss")
+        .expect("python3 with aiosmtpd (pip install aiosmtpd)");
+    let port = smtpd.url.rsplit(':').next().expect("port");
+    // The password is percent-encoded in the URL.
+    let url = format!("smtp://ops:hunter2%3Ap%40ss@127.0.0.1:{port}");
+    let email = Email::new(&url, "Muster <muster@example.com>").unwrap();
+    let sent = email
+        .send(
+            "alice@example.com",
+            "[INC-1] SEV1",
+            "Authenticated.",
+            "INC-1/a",
+        )
+        .await;
+    assert!(sent.is_sent(), "{sent:?}");
+    // Without credentials, and with a wrong password: refused for good, never delivered.
+    let anonymous = Email::new(&smtpd.url, "muster@example.com").unwrap();
+    let outcome = anonymous
+        .send("alice@example.com", "s", "anonymous", "k1")
+        .await;
+    assert!(
+        matches!(&outcome, Outcome::Permanent(m) if m.contains("530")),
+        "{outcome:?}"
+    );
+    let wrong = format!("smtp://ops:wrong@127.0.0.1:{port}");
+    let outcome = Email::new(&wrong, "muster@example.com")
+        .unwrap()
+        .send("alice@example.com", "s", "wrong password", "k2")
+        .await;
+    match &outcome {
+        Outcome::Permanent(m) => {
+            assert!(m.contains("535"), "{m}");
+            assert!(!m.contains("wrong"), "the password is never echoed: {m}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let mail = smtpd.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(mail.len(), 1);
+    assert!(fakes::email_body(&mail[0]).contains("Authenticated."));
+}
+
+#[tokio::test]
 async fn unreachable_smtp_is_transient() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

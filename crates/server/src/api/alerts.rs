@@ -6,14 +6,15 @@
 //! Alertmanager retries (it gives up on every 4xx).
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
 use axum::response::{IntoResponse, Response};
 use muster_config::{Integration, IntegrationType};
 use muster_core::alert::{AlertAction, AlertSignal, AlertStatus};
 use muster_core::{Access, IncidentNumber, Severity, Timestamp};
-use muster_store::{AlertFilter, Effects, Ingested, StoreError, StoredAlert};
+use muster_store::{AlertFilter, Effects, Ingested, StoredAlert};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -163,17 +164,17 @@ fn result_view(signals: &[AlertSignal], done: Vec<Ingested>) -> IntakeResult {
     responses((status = 200, description = "Committed", body = IntakeResult),
         (status = 400, description = "Malformed payload or wrong version", body = ErrorBody),
         (status = 404, description = "Unknown integration key", body = ErrorBody),
-        (status = 503, description = "Overloaded or database away; retry", body = ErrorBody)))]
+        (status = 503, description = "Overloaded, database away, or the request is past `limits.alerts_per_request` or `limits.intake_body` (code `too_many_alerts` or `payload_too_large`); retry after Retry-After", body = ErrorBody)))]
 pub async fn alertmanager_webhook(
     State(state): State<AppState>,
     Path(key): Path<String>,
-    body: Bytes,
+    body: Body,
 ) -> Result<Json<IntakeResult>, ApiError> {
     receive(
         &state,
         &key,
         IntegrationType::Alertmanager,
-        &body,
+        body,
         alertmanager::parse,
     )
     .await
@@ -186,55 +187,80 @@ pub async fn alertmanager_webhook(
     responses((status = 200, description = "Committed", body = IntakeResult),
         (status = 400, description = "Malformed event", body = ErrorBody),
         (status = 404, description = "Unknown integration key", body = ErrorBody),
-        (status = 503, description = "Overloaded or database away; retry", body = ErrorBody)))]
+        (status = 503, description = "Overloaded, database away, or the body is past `limits.intake_body` (code `payload_too_large`); retry after Retry-After", body = ErrorBody)))]
 pub async fn generic_event(
     State(state): State<AppState>,
     Path(key): Path<String>,
-    body: Bytes,
+    body: Body,
 ) -> Result<Json<IntakeResult>, ApiError> {
-    receive(&state, &key, IntegrationType::Generic, &body, |b| {
+    receive(&state, &key, IntegrationType::Generic, body, |b| {
         generic::parse(b).map(|raw| vec![raw])
     })
     .await
 }
 
-/// A source's request: its integration by key, its payload parsed (400 naming the problem,
-/// nothing stored), routed, committed and answered.
+/// A source's request: its integration by key (before the body is read), its body read up to
+/// `limits.intake_body`, its payload parsed (400 naming the problem, nothing stored), its
+/// alerts counted against `limits.alerts_per_request`, routed, committed and answered.
 async fn receive(
     state: &AppState,
     key: &str,
     kind: IntegrationType,
-    body: &[u8],
+    body: Body,
     parse: impl Fn(&[u8]) -> Result<Vec<intake::RawAlert>, String>,
 ) -> Result<Json<IntakeResult>, ApiError> {
     let integration = integration_for(state, key, kind)?;
     let id = integration.id.clone();
-    let raws = parse(body).map_err(|m| rejected(&id, ApiError::bad_request(m)))?;
+    let limits = state.config().config.limits.clone();
+    let body = intake::read_body(body, limits.intake_body)
+        .await
+        .map_err(|e| rejected(&id, e))?;
+    let raws = parse(&body).map_err(|m| rejected(&id, ApiError::bad_request(m)))?;
+    intake::check_count(raws.len(), limits.alerts_per_request).map_err(|e| rejected(&id, e))?;
+    drop(body);
     let signals = signals(&integration, raws).map_err(|e| rejected(&id, e))?;
     let (signals, done) = ingest(state, &id, signals, Effects::default()).await?;
     Ok(Json(result_view(&signals, done)))
 }
 
-/// `POST /v2/enqueue`: PagerDuty Events API v2, answered in PagerDuty's own shapes.
-pub async fn enqueue(State(state): State<AppState>, body: Bytes) -> Response {
-    match enqueue_inner(&state, &body).await {
+/// `POST /v2/enqueue`: PagerDuty Events API v2, answered in PagerDuty's own shapes (every
+/// refusal too: 400, 404, 503 with Retry-After).
+pub async fn enqueue(State(state): State<AppState>, body: Body) -> Response {
+    match enqueue_inner(&state, body).await {
         Ok(dedup_key) => {
             (StatusCode::ACCEPTED, Json(pagerduty::success(&dedup_key))).into_response()
         }
         Err(Enqueue::Invalid(errors)) => {
             (StatusCode::BAD_REQUEST, Json(pagerduty::invalid(errors))).into_response()
         }
-        Err(Enqueue::Store(e)) => ApiError::from(e).into_response(),
+        Err(Enqueue::Refused(e)) => pagerduty_refusal(e),
     }
 }
 
 enum Enqueue {
     Invalid(Vec<String>),
-    Store(StoreError),
+    Refused(ApiError),
 }
 
-async fn enqueue_inner(state: &AppState, body: &[u8]) -> Result<String, Enqueue> {
-    let event = pagerduty::parse(body).map_err(Enqueue::Invalid)?;
+/// An error answer in PagerDuty's shape, with the same status and Retry-After.
+fn pagerduty_refusal(e: ApiError) -> Response {
+    let body = pagerduty::refused(e.status, &e.message);
+    let status = e.status;
+    let retry = e.into_response().headers().get(RETRY_AFTER).cloned();
+    let mut out = (status, Json(body)).into_response();
+    if let Some(retry) = retry {
+        out.headers_mut().insert(RETRY_AFTER, retry);
+    }
+    out
+}
+
+async fn enqueue_inner(state: &AppState, body: Body) -> Result<String, Enqueue> {
+    let limit = state.config().config.limits.intake_body;
+    let body = intake::read_body(body, limit)
+        .await
+        .map_err(Enqueue::Refused)?;
+    let event = pagerduty::parse(&body).map_err(Enqueue::Invalid)?;
+    drop(body);
     let integration = integration_for(
         state,
         &event.routing_key,
@@ -250,7 +276,7 @@ async fn enqueue_inner(state: &AppState, body: &[u8]) -> Result<String, Enqueue>
     let dedup_key = signal.dedup_key.clone();
     ingest(state, &integration.id, vec![signal], Effects::default())
         .await
-        .map_err(Enqueue::Store)?;
+        .map_err(|e| Enqueue::Refused(e.into()))?;
     Ok(dedup_key)
 }
 

@@ -294,18 +294,31 @@ pub async fn roles(
 
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/roles", tag = "incidents", request_body = RoleRequest,
     params(("id" = String, Path, description = "Incident id")),
-    responses((status = 200, description = "OK", body = IncidentView), (status = 404, description = "No such incident", body = ErrorBody), (status = 409, description = "Conflicts with the incident's current state", body = ErrorBody), (status = 422, description = "A field has an invalid or unknown value", body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = IncidentView),
+        (status = 403, description = "The token's role may not do this; `comms_lead` is assigned only by the incident's incident_commander or an admin token", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody), (status = 409, description = "Conflicts with the incident's current state", body = ErrorBody), (status = 422, description = "A field has an invalid or unknown value", body = ErrorBody)))]
 pub async fn assign_role(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<RoleRequest>,
 ) -> Result<Json<IncidentView>, ApiError> {
+    caller.require(Access::Responder)?;
+    let number = incident_id(&id)?;
+    let admin = caller.access.allows(Access::Admin);
+    let role = req.role.clone();
     let command = Command::AssignRole {
         role: req.role,
         person: req.person,
     };
-    apply(&state, &caller, &id, command).await
+    let incident = reactions::apply_guarded(&state, &caller.name, number, command, |inc| {
+        if admin {
+            return Ok(());
+        }
+        muster_core::incident::check_assigner(inc, &role, &caller.name)
+    })
+    .await?;
+    Ok(Json(incident.into()))
 }
 
 #[utoipa::path(delete, path = "/api/v1/incidents/{id}/roles/{role}", tag = "incidents",

@@ -309,6 +309,7 @@ pub async fn create_override(
             "to: the override must end after it starts",
         ));
     }
+    muster_core::control::check("reason", &req.reason)?;
     if req.reason.trim().is_empty() {
         return Err(ApiError::unprocessable(
             "reason: say why (it is kept in the audit trail)",

@@ -1,7 +1,7 @@
 //! `/api/v1/status-page/…`: public incidents and their updates as responders work them.
 //!
 //! An update is drafted (responder), approved by the linked incident's comms lead or an admin
-//! token, then published (responder). With `status_page.require_approval: false` a draft may
+//! token other than its drafter, then published (responder). With `status_page.require_approval: false` a draft may
 //! be published directly. Only published updates ever reach the public page (`crate::status`).
 
 use axum::Json;
@@ -144,6 +144,7 @@ fn missing(id: &str) -> ApiError {
 
 fn text_field(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
     let value = value.trim();
+    muster_core::control::check(field, value)?;
     if value.is_empty() || value.chars().count() > max {
         return Err(ApiError::unprocessable(format!(
             "{field}: must be 1 to {max} characters"
@@ -315,7 +316,7 @@ fn default_components(
 #[utoipa::path(post, path = "/api/v1/status-page/incidents/{id}/updates/{update_id}/approve", tag = "status-page", operation_id = "approve_public_update",
     params(("id" = String, Path, description = "Public incident id"), ("update_id" = String, Path, description = "Update id, e.g. pu-1")),
     responses((status = 200, description = "Approved (not yet public)", body = PublicUpdateView),
-        (status = 403, description = "Only the incident's comms lead or an admin token may approve", body = ErrorBody),
+        (status = 403, description = "Only the incident's comms lead or an admin token may approve, and never the update's drafter", body = ErrorBody),
         (status = 404, description = "No such update", body = ErrorBody),
         (status = 409, description = "Not a draft", body = ErrorBody)))]
 pub async fn approve(
@@ -328,6 +329,22 @@ pub async fn approve(
         .public_incident(&id)
         .await?
         .ok_or_else(|| missing(&id))?;
+    let drafter = public
+        .updates
+        .iter()
+        .find(|u| u.id == update_id)
+        .map(|u| u.drafted_by.as_str());
+    if drafter == Some(caller.name.as_str()) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "`{}` drafted this update and may not approve it; another person must (the \
+                 incident's {APPROVER_ROLE} or an admin)",
+                caller.name
+            ),
+        ));
+    }
     let internal = state.store.incident(public.incident).await?;
     may_approve(&caller, internal.as_ref())?;
     let approved = state

@@ -8,7 +8,7 @@ use muster_core::alert::{AlertAction, Labels};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{MAX_ALERTS_PER_REQUEST, RawAlert};
+use super::RawAlert;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -49,11 +49,6 @@ pub fn parse(body: &[u8]) -> Result<Vec<RawAlert>, String> {
         return Err(format!(
             "unsupported webhook payload version `{}`; Muster reads version 4",
             hook.version
-        ));
-    }
-    if hook.alerts.len() > MAX_ALERTS_PER_REQUEST {
-        return Err(format!(
-            "too many alerts in one webhook (at most {MAX_ALERTS_PER_REQUEST})"
         ));
     }
     hook.alerts

@@ -9,6 +9,7 @@ pub mod generic;
 pub mod heartbeat;
 pub mod pagerduty;
 
+use axum::body::{Body, Bytes};
 use muster_config::{Integration, IntegrationType};
 use muster_core::alert::{self, AlertAction, AlertSignal, Labels, Route};
 use muster_store::{Effects, IngestKind, Ingested, StoreError};
@@ -16,13 +17,12 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::error::ApiError;
 use crate::{AppState, LoadedConfig};
 
 /// Limits on one alert, so a runaway label set cannot fill the database.
 pub const MAX_LABELS: usize = 128;
 pub const MAX_LABEL_BYTES: usize = 4096;
-/// The most alerts one request may carry.
-pub const MAX_ALERTS_PER_REQUEST: usize = 1000;
 
 /// The integration whose key is `key`. Every configured key is compared (as SHA-256 digests,
 /// in constant time), so neither timing nor length tells an attacker how close a guess was.
@@ -51,6 +51,61 @@ pub struct RawAlert {
     pub payload: Value,
 }
 
+/// An intake request's body, read up to `limit` bytes (`limits.intake_body`). Past it: 503
+/// with Retry-After (code `payload_too_large`), never a 4xx, on which Alertmanager would drop
+/// the group for good; a body that breaks off is a 400. The rest of a body that is too large is
+/// read and dropped (up to [`DRAIN_FACTOR`] times the limit, within the request timeout), so a
+/// sender still writing it gets the answer rather than a broken connection.
+pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    use http_body_util::BodyExt;
+    let broken =
+        |e: axum::Error| ApiError::bad_request(format!("cannot read the request body: {e}"));
+    let mut body = body;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut seen: usize = 0;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(broken)?.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen <= limit {
+            buf.extend_from_slice(&data);
+        } else {
+            buf = Vec::new();
+            if seen > limit.saturating_mul(DRAIN_FACTOR) {
+                break;
+            }
+        }
+    }
+    if seen > limit {
+        return Err(ApiError::overloaded(
+            "payload_too_large",
+            format!(
+                "the request body is larger than {limit} bytes (limits.intake_body); raise the \
+                 limit or send smaller groups"
+            ),
+        ));
+    }
+    Ok(Bytes::from(buf))
+}
+
+/// How much of a body past the limit is read and dropped before answering, in limits.
+pub const DRAIN_FACTOR: usize = 4;
+
+/// The number of alerts in one request against `limits.alerts_per_request`: past it, 503
+/// with Retry-After (code `too_many_alerts`), so nothing is dropped while the limit is raised.
+pub fn check_count(n: usize, cap: usize) -> Result<(), ApiError> {
+    if n <= cap {
+        return Ok(());
+    }
+    Err(ApiError::overloaded(
+        "too_many_alerts",
+        format!(
+            "{n} alerts in one request; at most {cap} are accepted (limits.alerts_per_request)"
+        ),
+    ))
+}
+
 /// Checks the size limits; the message names what is too big.
 pub fn check_limits(raw: &RawAlert) -> Result<(), String> {
     for (what, map) in [("labels", &raw.labels), ("annotations", &raw.annotations)] {
@@ -75,8 +130,37 @@ pub fn check_limits(raw: &RawAlert) -> Result<(), String> {
     Ok(())
 }
 
-/// Routes and maps a parsed alert with its integration's rules.
-pub fn signal(integration: &Integration, raw: RawAlert) -> Result<AlertSignal, String> {
+impl RawAlert {
+    /// Replaces the control characters of every text (`muster_core::control`), so an alert
+    /// carrying one is stored the same on both backends and its siblings are never lost.
+    pub fn replace_controls(&mut self) {
+        use muster_core::control::{replace, replace_in, replace_json};
+        if let Some(k) = &mut self.dedup_key {
+            replace_in(k);
+        }
+        replace_in(&mut self.summary);
+        if let Some(s) = &mut self.severity {
+            replace_in(s);
+        }
+        for map in [&mut self.labels, &mut self.annotations] {
+            if map
+                .iter()
+                .any(|(k, v)| replace(k) != *k || replace(v) != *v)
+            {
+                *map = std::mem::take(map)
+                    .into_iter()
+                    .map(|(k, v)| (replace(&k).into_owned(), replace(&v).into_owned()))
+                    .collect();
+            }
+        }
+        replace_json(&mut self.payload);
+    }
+}
+
+/// Routes and maps a parsed alert with its integration's rules (control characters replaced
+/// first: every source comes through here).
+pub fn signal(integration: &Integration, mut raw: RawAlert) -> Result<AlertSignal, String> {
+    raw.replace_controls();
     check_limits(&raw)?;
     let routes: Vec<Route<'_>> = integration
         .routes

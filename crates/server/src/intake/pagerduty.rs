@@ -1,6 +1,7 @@
 //! PagerDuty Events API v2 (`POST /v2/enqueue`): the event checks and answers PagerDuty
 //! gives, so its client libraries and Alertmanager's `pagerduty_configs` work unchanged.
 
+use axum::http::StatusCode;
 use muster_core::alert::{AlertAction, Labels};
 use serde_json::{Map, Value, json};
 
@@ -24,6 +25,20 @@ pub fn success(dedup_key: &str) -> Value {
 /// 400 body.
 pub fn invalid(errors: Vec<String>) -> Value {
     json!({"status": "invalid event", "message": "Event object is invalid", "errors": errors})
+}
+
+/// The body of any other refusal (404, 413, 429, 503…), in the same shape; `status` names
+/// the kind as PagerDuty's own refusals do (`throttle event` for 429).
+pub fn refused(status: StatusCode, message: &str) -> Value {
+    let kind = match status {
+        StatusCode::TOO_MANY_REQUESTS => "throttle event",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload too large",
+        StatusCode::NOT_FOUND => "not found",
+        s if s.is_server_error() => "error",
+        _ => "invalid event",
+    };
+    json!({"status": kind, "message": message, "errors": [message]})
 }
 
 /// Checks an event as PagerDuty does; every problem found is listed.

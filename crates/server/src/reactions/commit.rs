@@ -90,11 +90,24 @@ pub async fn apply(
     id: IncidentNumber,
     command: Command,
 ) -> Result<Incident, StoreError> {
+    apply_guarded(state, actor, id, command, |_| Ok(())).await
+}
+
+/// [`apply`], refused with `guard`'s error unless the incident, read under its lock, lets
+/// the actor give the command (e.g. `core::incident::check_assigner`).
+pub async fn apply_guarded(
+    state: &AppState,
+    actor: &str,
+    id: IncidentNumber,
+    command: Command,
+    guard: impl Fn(&Incident) -> Result<(), DomainError> + Send + Sync,
+) -> Result<Incident, StoreError> {
     let inputs = Inputs::read(state, state.clock.now()).await?;
     let (ctx, now) = (inputs.reactions(), inputs.now);
     let (incident, _events) = state
         .store
         .update_with_policy(id, actor, now, |inc, policy_state| {
+            guard(inc)?;
             let changes = decide(inc, &command, &ctx.cfg.vocab)?;
             Ok(ctx
                 .changed(inc, policy_state, &changes, actor)

@@ -31,7 +31,7 @@ use serde_json::Value;
 use crate::LoadedConfig;
 use crate::oncall::RuntimeOverrides;
 
-pub use commit::{AlertReactions, apply, declare, fire_timer, reloaded};
+pub use commit::{AlertReactions, apply, apply_guarded, declare, fire_timer, reloaded};
 
 /// Who opened an incident: a person (API, CLI, Slack) or an alert (any source).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -222,7 +222,7 @@ pub fn html(page: &StatusPage, m: &Model) -> Result<String, ApiError> {
 }
 
 /// Minimal HTML escaping for the feed's `type="html"` content (the template then escapes the
-/// whole for XML, as RFC 4287 wants).
+/// whole for XML, as RFC 4287 wants); control characters XML cannot carry become U+FFFD.
 fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -232,6 +232,10 @@ fn escape_html(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            // Published before the rule existed: shown, but never breaking the feed's XML.
+            c if muster_core::control::is_forbidden(c) => {
+                out.push(muster_core::control::REPLACEMENT)
+            }
             c => out.push(c),
         }
     }

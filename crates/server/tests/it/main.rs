@@ -4,8 +4,10 @@
 mod alerts;
 mod api;
 mod briefs;
+mod control_chars;
 mod inbox;
 mod inbox_fallback;
+mod intake_limits;
 mod notify;
 mod notify_concurrency;
 mod notify_pacing;
@@ -17,4 +19,5 @@ mod schedules;
 mod similar;
 mod slack;
 mod status_page;
+mod status_page_roles;
 mod support;

@@ -1,0 +1,112 @@
+//! The one rule for control characters in stored text, the same on both backends.
+//!
+//! NUL and the other C0 controls except tab, newline and carriage return — and U+FFFE and
+//! U+FFFF — are what PostgreSQL cannot store (NUL) or XML 1.0 cannot carry (all of them, so
+//! the Atom feed would break). Machine input (alerts: labels, annotations, summaries, dedup
+//! keys, payload strings and keys) has each one replaced with U+FFFD at intake, so a sibling
+//! alert is never lost with it; what people type through the API (titles, notes, task titles,
+//! public names and update bodies, reasons) is refused with the field named (422).
+
+use std::borrow::Cow;
+
+use crate::DomainError;
+
+/// What replaces a forbidden character in machine input.
+pub const REPLACEMENT: char = '\u{FFFD}';
+
+/// Whether `c` may not appear in stored text.
+pub fn is_forbidden(c: char) -> bool {
+    matches!(c, '\0'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
+}
+
+/// `s` with each forbidden character replaced with U+FFFD (borrowed when there is none).
+pub fn replace(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_forbidden) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(
+        s.chars()
+            .map(|c| if is_forbidden(c) { REPLACEMENT } else { c })
+            .collect(),
+    )
+}
+
+/// [`replace`] in place.
+pub fn replace_in(s: &mut String) {
+    if let Cow::Owned(clean) = replace(s) {
+        *s = clean;
+    }
+}
+
+/// [`replace`] on every string of a JSON value, object keys included.
+pub fn replace_json(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => replace_in(s),
+        Value::Array(items) => items.iter_mut().for_each(replace_json),
+        Value::Object(map) => {
+            if map.keys().any(|k| k.chars().any(is_forbidden)) {
+                let old = std::mem::take(map);
+                for (k, mut v) in old {
+                    replace_json(&mut v);
+                    map.insert(replace(&k).into_owned(), v);
+                }
+            } else {
+                map.values_mut().for_each(replace_json);
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// Refuses text a person typed that holds a forbidden character, naming the field, the
+/// character and where it is (counted in characters from 1).
+pub fn check(field: &str, s: &str) -> Result<(), DomainError> {
+    match s.chars().enumerate().find(|(_, c)| is_forbidden(*c)) {
+        None => Ok(()),
+        Some((i, c)) => Err(DomainError::invalid(
+            field,
+            format!(
+                "contains the control character U+{:04X} at character {}; only tab, newline \
+                 and carriage return are allowed",
+                u32::from(c),
+                i + 1
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rule() {
+        for c in [
+            '\0', '\u{1}', '\u{7}', '\u{8}', '\u{b}', '\u{c}', '\u{1b}', '\u{1f}',
+        ] {
+            assert!(is_forbidden(c), "{c:?}");
+        }
+        for c in [
+            '\t', '\n', '\r', ' ', 'a', '\u{7f}', '\u{85}', 'é', '\u{fffd}',
+        ] {
+            assert!(!is_forbidden(c), "{c:?}");
+        }
+        assert!(is_forbidden('\u{ffff}') && is_forbidden('\u{fffe}'));
+        assert_eq!(replace("a\0b\tc\u{1b}"), "a\u{fffd}b\tc\u{fffd}");
+        assert!(matches!(replace("plain\ttext\n"), Cow::Borrowed(_)));
+        let mut v = serde_json::json!({"k\u{0}": ["x\u{7}", 1, {"n": "ok\u{1}"}]});
+        replace_json(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({"k\u{fffd}": ["x\u{fffd}", 1, {"n": "ok\u{fffd}"}]})
+        );
+        assert_eq!(check("body", "fine\r\n\tok"), Ok(()));
+        let err = check("body", "ab\u{7}").expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "invalid body: contains the control character U+0007 at character 3; only tab, \
+             newline and carriage return are allowed"
+        );
+    }
+}
