@@ -21,6 +21,9 @@ pub enum Change {
         /// What kind of incident (`security`, `data-exposure`, …), for policies and playbooks.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         incident_type: Option<String>,
+        /// A drill's incident: it runs the real policies, but nothing it does leaves the drill.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        exercise: bool,
     },
     TitleChanged {
         from: String,
@@ -167,6 +170,11 @@ pub enum Change {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fallback: Option<String>,
     },
+    /// Something a drill did to its incident: an inject played or skipped, its clock paused,
+    /// resumed or stepped, its end.
+    DrillEvent {
+        what: String,
+    },
 }
 
 impl Change {
@@ -199,6 +207,7 @@ impl Change {
             Change::NotificationQueued { .. } => "notification_queued",
             Change::NotificationSent { .. } => "notification_sent",
             Change::NotificationFailed { .. } => "notification_failed",
+            Change::DrillEvent { .. } => "drill_event",
         }
     }
 }

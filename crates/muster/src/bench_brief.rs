@@ -96,6 +96,7 @@ fn timeline() -> anyhow::Result<(Incident, Vec<TimelineEvent>)> {
             status: Status::Investigating,
             services: vec!["checkout".into()],
             incident_type: None,
+            exercise: false,
         },
     }];
     for (i, change) in changes(EVENTS - 1).into_iter().enumerate() {

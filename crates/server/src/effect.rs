@@ -62,6 +62,9 @@ pub struct Message {
     /// People ids, `alias:<id>`, `#channel`, as the reaction resolved them.
     #[serde(default)]
     pub to: Vec<String>,
+    /// From a drill's incident: delivered to the inbox only, whoever it names.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exercise: bool,
     #[serde(flatten)]
     pub origin: Origin,
 }

@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod deliver;
+pub mod drills;
 pub mod effect;
 pub mod error;
 pub mod intake;

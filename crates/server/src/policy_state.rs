@@ -16,6 +16,30 @@ pub struct PolicyState {
     /// Running or finished escalations, by the idempotency key of the page that started them.
     #[serde(default)]
     pub escalations: BTreeMap<String, EscalationRun>,
+    /// Set on a drill's incident: its clock, who plays what, its injects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<DrillState>,
+}
+
+/// A live drill, kept with its incident's policy state so every reaction reads it under the
+/// incident's lock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DrillState {
+    pub scenario: String,
+    pub clock: muster_core::drill::DrillClock,
+    /// The speed a pause resumes at (`None`: a stepped drill).
+    pub speed: Option<f64>,
+    /// Role or persona → person.
+    pub players: BTreeMap<String, String>,
+    pub facilitator: String,
+    /// Drill time at T+0.
+    pub start: Timestamp,
+    /// Index of each inject already played or skipped, with what became of it.
+    #[serde(default)]
+    pub injects: BTreeMap<usize, String>,
+    /// Drill time the drill ended at.
+    #[serde(default)]
+    pub ended: Option<Timestamp>,
 }
 
 /// One escalation policy being run for an incident.

@@ -24,9 +24,23 @@ pub struct Effects {
     /// The actor of the change at this index of the decision's changes, where it is not the
     /// caller: a policy acting inside a person's request is named as `policy:<id>`.
     pub acted_by: BTreeMap<usize, String>,
+    /// The instant the changes are stamped with, when it is not the caller's: a drill's
+    /// incident lives in the drill's time.
+    pub at: Option<Timestamp>,
 }
 
 impl Effects {
+    /// The instant changes to `before` are stamped with: `at` when given; on a drill's
+    /// incident, which lives in the drill's time, its latest instant when not (bookkeeping
+    /// such as a notification's delivery knows only the real time); `now` otherwise.
+    pub(crate) fn stamp(&self, before: &Incident, now: Timestamp) -> Timestamp {
+        match self.at {
+            Some(at) => to_millis_precision(at),
+            None if before.exercise => before.updated_at,
+            None => now,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.timers.is_empty() && self.outbox.is_empty()
     }
@@ -199,7 +213,13 @@ impl Store {
                 .ok_or(StoreError::NotFound(id))?;
             let (changes, effects) = decide(&before)?;
             let result = conn
-                .append_changes(&before, now, actor, changes, &effects.acted_by)
+                .append_changes(
+                    &before,
+                    effects.stamp(&before, now),
+                    actor,
+                    changes,
+                    &effects.acted_by,
+                )
                 .await?;
             let wake = conn.apply_effects(codec::ms(now), &effects).await?;
             Ok((result, wake))

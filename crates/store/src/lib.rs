@@ -196,6 +196,7 @@ mod alert_batch;
 mod alerts;
 mod brief_reads;
 mod effects;
+mod exercises;
 mod inbox;
 mod outbox;
 mod overrides;

@@ -102,8 +102,9 @@ impl Store {
             let mut state = conn.load_policy_state(id).await?;
             let original = state.clone();
             let (changes, effects) = decide(&before, &mut state)?;
+            let stamp = effects.stamp(&before, now);
             let result = conn
-                .append_changes(&before, now, actor, changes, &effects.acted_by)
+                .append_changes(&before, stamp, actor, changes, &effects.acted_by)
                 .await?;
             let wake = conn.apply_effects(at, &effects).await?;
             if state != original {

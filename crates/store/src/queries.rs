@@ -194,8 +194,8 @@ macro_rules! impl_queries {
             async fn insert_incident(&mut self, incident: &Incident) -> Result<(), StoreError> {
                 sqlx::query(
                     "INSERT INTO incidents (number, title, severity, status, services, \
-                     declared_at, updated_at, resolved_at, last_seq, state) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                     declared_at, updated_at, resolved_at, last_seq, state, exercise) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
                 .bind(incident.id.0)
                 .bind(&incident.title)
@@ -207,6 +207,7 @@ macro_rules! impl_queries {
                 .bind(incident.resolved_at.map(codec::ms))
                 .bind(incident.last_seq)
                 .bind(codec::encode_state(incident)?)
+                .bind(incident.exercise)
                 .execute(&mut *self)
                 .await
                 .map_err(db_err)?;

@@ -704,7 +704,8 @@ impl Store {
             };
             let events = match &before {
                 Some(before) => {
-                    conn.append_changes(before, now, actor, changes, &effects.acted_by)
+                    let stamp = effects.stamp(before, now);
+                    conn.append_changes(before, stamp, actor, changes, &effects.acted_by)
                         .await?
                         .1
                 }

@@ -299,6 +299,7 @@ pub(super) fn describe(change: &Change) -> Option<String> {
             Some(f) => format!("Notification to {to} via {channel} failed; trying {f}"),
             None => format!("Notification to {to} via {channel} failed; gave up"),
         },
+        Change::DrillEvent { what } => format!("Drill: {}", plain(what, QUOTE_CHARS)),
         Change::NotificationQueued { .. }
         | Change::NotificationSent { .. }
         | Change::NotificationFailed { .. } => return None,

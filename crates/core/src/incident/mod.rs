@@ -207,6 +207,9 @@ pub struct Incident {
     /// Set at declaration (`security`, `data-exposure`, …); `None` for a plain incident.
     #[serde(default)]
     pub incident_type: Option<String>,
+    /// A drill's incident (see [`crate::drill`]): marked everywhere, isolated from the world.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exercise: bool,
     /// People working the incident now, in the order they joined.
     #[serde(default)]
     pub responders: Vec<String>,
@@ -402,6 +405,7 @@ pub fn declare_typed(
             status: Status::Triage,
             services,
             incident_type,
+            exercise: false,
         },
         Change::MilestoneReached {
             milestone: "declared".into(),
@@ -458,6 +462,7 @@ impl Incident {
             status,
             services,
             incident_type,
+            exercise,
         } = &event.change
         else {
             return None;
@@ -469,6 +474,7 @@ impl Incident {
             status: *status,
             services: services.clone(),
             incident_type: incident_type.clone(),
+            exercise: *exercise,
             responders: Vec::new(),
             roles: BTreeMap::new(),
             milestones: Vec::new(),
@@ -567,7 +573,8 @@ impl Incident {
             | Change::EscalationStopped { .. }
             | Change::NotificationQueued { .. }
             | Change::NotificationSent { .. }
-            | Change::NotificationFailed { .. } => {}
+            | Change::NotificationFailed { .. }
+            | Change::DrillEvent { .. } => {}
         }
         self.updated_at = at;
         self.last_seq = event.seq;

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod briefs;
 pub mod catalog;
 pub mod clock;
+pub mod drills;
 pub mod extract;
 pub mod inbox;
 pub mod incidents;
@@ -37,7 +38,8 @@ use crate::AppState;
         (name = "schedules", description = "On-call schedules, overrides and feeds"),
         (name = "alerts", description = "Alerts from monitoring and their intake endpoints"),
         (name = "briefings", description = "Briefs, status-update drafts, hand-offs, executive summaries and review drafts"),
-        (name = "status-page", description = "Public incidents and their updates: draft, approve, publish")
+        (name = "status-page", description = "Public incidents and their updates: draft, approve, publish"),
+        (name = "drills", description = "Exercises on the real policies, on their own clock, scored")
     )
 )]
 struct ApiDoc;
@@ -104,4 +106,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(status_page::draft))
         .routes(routes!(status_page::approve))
         .routes(routes!(status_page::publish))
+        .routes(routes!(drills::list, drills::start))
+        .routes(routes!(drills::show))
+        .routes(routes!(drills::command))
+        .routes(routes!(drills::report))
 }

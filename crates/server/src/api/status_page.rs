@@ -171,7 +171,7 @@ pub async fn list(
     responses((status = 201, description = "Created; nothing is public until an update is published", body = PublicIncidentView),
         (status = 403, description = "The token's role may not do this", body = ErrorBody),
         (status = 404, description = "No such internal incident", body = ErrorBody),
-        (status = 409, description = "No status page is configured", body = ErrorBody),
+        (status = 409, description = "No status page is configured, or the incident is a drill's", body = ErrorBody),
         (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -186,6 +186,13 @@ pub async fn create(
         .incident(number)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("incident {number} not found")))?;
+    if internal.exercise {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "exercise",
+            format!("{number} is a drill's incident: drills never reach the public status page"),
+        ));
+    }
     let name = text_field(
         "name",
         req.name.as_deref().unwrap_or(&internal.title),

@@ -338,17 +338,22 @@ impl Deliverer {
         let mut changes: Vec<Change> = template_error.into_iter().collect();
         let channels = &self.channels;
         let has = |c: Channel| channels.has(c);
-        let mut plan = Planner {
-            config: &cfg.config,
-            overrides: &overrides,
-            has: &has,
-            now,
-            paging: kind == "page",
-        }
-        .plan(&m.to);
+        let mut plan = if m.exercise {
+            // A drill's message reaches the inbox of whoever it names, and no provider.
+            Planner::inbox_only(&m.to)
+        } else {
+            Planner {
+                config: &cfg.config,
+                overrides: &overrides,
+                has: &has,
+                now,
+                paging: kind == "page",
+            }
+            .plan(&m.to)
+        };
         let copies = match cfg.config.notifications.inbox {
-            InboxMode::All => Planner::copies(&plan),
-            InboxMode::Fallback => Vec::new(),
+            InboxMode::All if !m.exercise => Planner::copies(&plan),
+            _ => Vec::new(),
         };
         let first_copy = plan.len();
         plan.extend(copies);
@@ -356,7 +361,7 @@ impl Deliverer {
         let mut outbox = Vec::new();
         // Nudges also go to the incident's Slack channel, and carry buttons to act or snooze.
         let blocks = match (kind, item.incident) {
-            ("nudge", Some(id)) if cfg.config.slack.is_some() => {
+            ("nudge", Some(id)) if cfg.config.slack.is_some() && !m.exercise => {
                 let key = &item.idempotency_key;
                 outbox.extend(crate::slack::channel::nudge_item(&cfg, id, key, &m, &text));
                 crate::slack::channel::nudge_blocks(&cfg, id, key, &m, &text)

@@ -52,6 +52,16 @@ impl Planner<'_> {
         dedup(out)
     }
 
+    /// Each target once, in the inbox only: a drill's messages.
+    pub fn inbox_only(targets: &[String]) -> Vec<Planned> {
+        let mut seen = std::collections::BTreeSet::new();
+        targets
+            .iter()
+            .filter(|t| seen.insert(t.as_str()))
+            .map(|t| (t.clone(), vec![Hop::inbox(t)], SignedDuration::ZERO))
+            .collect()
+    }
+
     /// One inbox copy per recipient and time of the planned deliveries that do not already
     /// go only to the inbox (a person told by Slack and email at once gets one copy).
     pub fn copies(planned: &[Planned]) -> Vec<Planned> {

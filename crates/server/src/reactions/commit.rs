@@ -21,7 +21,7 @@ use muster_store::{
 use serde_json::Value;
 
 use super::policy::timer_actor;
-use super::{Opener, Reactions};
+use super::{Opener, Reactions, drill};
 use crate::oncall::{self, RuntimeOverrides};
 use crate::{AppState, LoadedConfig};
 
@@ -108,10 +108,15 @@ pub async fn apply_guarded(
         .store
         .update_with_policy(id, actor, now, |inc, policy_state| {
             guard(inc)?;
+            // A drill's incident reacts, and is written, in the drill's time.
+            let drill_now = drill::drill_now(policy_state, now);
+            let ctx = ctx.at(drill_now.unwrap_or(now));
             let changes = decide(inc, &command, &ctx.cfg.vocab)?;
-            Ok(ctx
+            let (changes, mut effects) = ctx
                 .changed(inc, policy_state, &changes, actor)
-                .after(changes))
+                .after(changes);
+            effects.at = drill_now;
+            Ok((changes, effects))
         })
         .await?;
     Ok(incident)
@@ -133,8 +138,14 @@ pub async fn fire_timer(
             timer,
             now,
             |incident, policy_state| -> Result<_, DomainError> {
-                let decided = ctx.timer_fired(incident, policy_state, timer);
-                Ok(decided.into_parts())
+                let drill_now = incident
+                    .filter(|i| i.exercise)
+                    .map(|_| drill::fired_at(timer, policy_state, now));
+                let ctx = ctx.at(drill_now.unwrap_or(now));
+                let (changes, mut effects) =
+                    ctx.timer_fired(incident, policy_state, timer).into_parts();
+                effects.at = drill_now;
+                Ok((changes, effects))
             },
             &actor,
         )
@@ -176,7 +187,11 @@ async fn replan_open_incidents(state: &AppState) -> Result<(), StoreError> {
             state
                 .store
                 .update_with_policy(incident.id, "config-reload", now, |inc, policy_state| {
-                    Ok(ctx.reloaded(inc, policy_state).into_parts())
+                    let drill_now = drill::drill_now(policy_state, now);
+                    let ctx = ctx.at(drill_now.unwrap_or(now));
+                    let (changes, mut effects) = ctx.reloaded(inc, policy_state).into_parts();
+                    effects.at = drill_now;
+                    Ok((changes, effects))
                 })
                 .await?;
         }

@@ -19,6 +19,7 @@
 //! part is [`Reactions`]; [`commit`] runs it in the store's transactions.
 
 pub mod commit;
+pub mod drill;
 pub mod playbook;
 pub mod policy;
 pub mod slack;
@@ -103,6 +104,7 @@ impl Followup {
 }
 
 /// The pure reactions under one configuration, the live run-time overrides and one instant.
+#[derive(Clone, Copy)]
 pub struct Reactions<'a> {
     pub cfg: &'a LoadedConfig,
     pub overrides: &'a RuntimeOverrides,
@@ -110,6 +112,11 @@ pub struct Reactions<'a> {
 }
 
 impl Reactions<'_> {
+    /// The same reactions at another instant (a drill's incident reacts in drill time).
+    pub fn at(&self, now: Timestamp) -> Self {
+        Reactions { now, ..*self }
+    }
+
     /// What follows a new incident (`declared`: its declaring changes, already applied).
     pub fn declared(
         &self,
@@ -124,7 +131,9 @@ impl Reactions<'_> {
             out.extend(policy::start_service_escalations(self, incident, state));
         }
         out.extend(playbook::on_declared(&self.cfg.config, incident, &out));
-        out.extend(slack::on_declare(self.cfg, incident, self.now));
+        if !incident.exercise {
+            out.extend(slack::on_declare(self.cfg, incident, self.now));
+        }
         out
     }
 
@@ -150,6 +159,9 @@ impl Reactions<'_> {
         let Some(incident) = incident else {
             return Followup::default();
         };
+        if let Some(out) = drill::on_drill_timer(self, incident, state, timer) {
+            return out;
+        }
         if slack::is_refresh(&timer.payload) {
             return slack::refresh(self, incident, state);
         }
@@ -168,6 +180,10 @@ impl Reactions<'_> {
     /// `out`, with the header refresh and invitations that `decided` and `out`'s own changes
     /// call for in the incident's Slack channel.
     fn shown_in_slack(&self, before: &Incident, decided: &[Change], mut out: Followup) -> Followup {
+        // A drill's incident has no Slack channel: nothing of it may reach the workspace.
+        if before.exercise {
+            return out;
+        }
         let refresh = slack::on_change(self.cfg, before, decided.iter().chain(out.changes()));
         out.extend(refresh);
         out

@@ -46,6 +46,7 @@ pub fn on_declared(config: &Config, incident: &Incident, so_far: &Followup) -> F
             let notify = Effect::Notify(Message {
                 incident: Some(incident.id.to_string()),
                 to: vec![format!("alias:{}", n.alias)],
+                exercise: incident.exercise,
                 origin: Origin::Policy {
                     policy: format!("playbook:{}", pb.id),
                     reason: format!("playbook {} on declaration", pb.id),

@@ -30,7 +30,7 @@ use super::{Followup, Reactions};
 use crate::LoadedConfig;
 use crate::effect::{Effect, Message, Origin};
 use crate::oncall::{self, RuntimeOverrides};
-use crate::policy_state::{EscalationRun, PolicyState, steps};
+use crate::policy_state::{DrillState, EscalationRun, PolicyState, steps};
 
 /// A timer that fires within this of its due time counts as on time, so ordinary scheduling
 /// jitter does not write "late by 0 s" on the timeline.
@@ -162,6 +162,8 @@ struct Reaction<'a> {
     roles: BTreeMap<String, String>,
     /// Highest task number so far, so tasks a policy creates get the next ones.
     last_task: u32,
+    /// A drill's incident: its players take the roles, nothing reaches a real rotation.
+    drill: Option<DrillState>,
     out: Followup,
 }
 
@@ -184,6 +186,7 @@ impl<'a> Reaction<'a> {
             now,
             roles,
             last_task: incident.tasks.iter().map(|t| t.id).max().unwrap_or(0),
+            drill: None,
             out: Followup::default(),
         }
     }
@@ -196,7 +199,10 @@ impl<'a> Reaction<'a> {
     /// the incident keeps working, its policies stop rather than guess.
     fn decode(&mut self, state: &Value) -> Option<PolicyState> {
         match PolicyState::decode(state) {
-            Ok(st) => Some(st),
+            Ok(st) => {
+                self.drill.clone_from(&st.drill);
+                Some(st)
+            }
             Err(message) => {
                 tracing::error!(incident = %self.id, %message, "policies skipped");
                 self.out.push(
@@ -295,12 +301,15 @@ impl<'a> Reaction<'a> {
 
     fn engine_timer_change(&self, op: engine::TimerOp) -> TimerChange {
         match op {
-            engine::TimerOp::Set { key, due_at } => TimerChange::Set(TimerSpec {
-                key: format!("{}/{key}", self.id),
-                incident: Some(self.id),
-                due_at,
-                payload: json!({ "engine": key }),
-            }),
+            engine::TimerOp::Set { key, due_at } => TimerChange::Set(super::drill::on_clock(
+                self.drill.as_ref(),
+                TimerSpec {
+                    key: format!("{}/{key}", self.id),
+                    incident: Some(self.id),
+                    due_at,
+                    payload: json!({ "engine": key }),
+                },
+            )),
             engine::TimerOp::Cancel { key } => TimerChange::Cancel {
                 key: format!("{}/{key}", self.id),
             },
@@ -315,6 +324,10 @@ impl<'a> Reaction<'a> {
         follow: &mut Vec<(Event, u8)>,
     ) -> Vec<String> {
         let to = match &pa.action {
+            // A drill pages no rotation: the page lands in the drill's inbox under its name.
+            Action::Page { target } if self.drill.is_some() => {
+                vec![super::drill::stand_in(target)]
+            }
             Action::Page {
                 target: PageTarget::EscalationPolicy(ep),
             } => return self.start_escalation(st, pa, ep),
@@ -331,6 +344,7 @@ impl<'a> Reaction<'a> {
         let message = Message {
             incident: Some(self.id.to_string()),
             to: to.clone(),
+            exercise: self.drill.is_some(),
             origin: Origin::Policy {
                 policy: pa.policy.clone(),
                 reason: pa.reason.clone(),
@@ -379,9 +393,11 @@ impl<'a> Reaction<'a> {
         to: &engine::Assignee,
         follow: &mut Vec<(Event, u8)>,
     ) -> Vec<String> {
-        let person = match to {
-            engine::Assignee::Person(p) => Some(p.clone()),
-            engine::Assignee::Schedule(s) => self.on_call(s).into_iter().next(),
+        let person = match (&self.drill, to) {
+            // In a drill the role goes to whoever plays it, never to the real rotation.
+            (Some(drill), _) => drill.players.get(role).cloned(),
+            (None, engine::Assignee::Person(p)) => Some(p.clone()),
+            (None, engine::Assignee::Schedule(s)) => self.on_call(s).into_iter().next(),
         };
         let Some(person) = person.filter(|p| self.cfg.config.people.contains_key(p)) else {
             let message = format!("cannot assign {role}: nobody to assign it to right now");
@@ -544,6 +560,7 @@ impl<'a> Reaction<'a> {
             let page = Effect::Page(Message {
                 incident: Some(self.id.to_string()),
                 to: to.clone(),
+                exercise: self.drill.is_some(),
                 origin: Origin::Escalation {
                     escalation_policy: ep.clone(),
                     pass: step.pass,

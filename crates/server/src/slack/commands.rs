@@ -500,6 +500,7 @@ async fn page(
     let page = Effect::Page(Message {
         incident: incident.map(|i| i.to_string()),
         to: to.clone(),
+        exercise: false,
         origin: Origin::Policy {
             policy: "slack:page".into(),
             reason,

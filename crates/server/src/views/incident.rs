@@ -20,6 +20,8 @@ pub struct IncidentView {
     pub services: Vec<String>,
     /// `security`, `data-exposure`, … when declared with a type.
     pub incident_type: Option<String>,
+    /// A drill's incident: it runs the real policies, and nothing it does leaves the drill.
+    pub exercise: bool,
     /// People working the incident now.
     pub responders: Vec<String>,
     /// Role id → holder.
@@ -86,6 +88,7 @@ impl From<Incident> for IncidentView {
             status: i.status,
             services: i.services,
             incident_type: i.incident_type,
+            exercise: i.exercise,
             responders: i.responders,
             roles: i
                 .roles

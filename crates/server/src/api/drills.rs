@@ -1,0 +1,273 @@
+//! `/api/v1/drills`: start a drill scenario's exercise, list and show drills, the
+//! facilitator's commands, and the after-action report (JSON, Markdown or the SVG chart).
+//! A drill's id is its incident's (`INC-7`).
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use muster_core::Access;
+use muster_core::drill as core_drill;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{ApiJson, incident_id};
+use crate::AppState;
+use crate::auth::Caller;
+use crate::drills::{self, Facilitate, Pace};
+use crate::error::{ApiError, ErrorBody};
+use crate::policy_state::DrillState;
+use crate::views::incident::IncidentView;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartDrill {
+    /// A scenario id from the configuration's `drills/`.
+    #[schema(example = "sev1-3am-blast-radius")]
+    pub scenario: String,
+    /// Drill seconds per real second (default 1: real time).
+    pub speed: Option<f64>,
+    /// Move only when the facilitator steps it.
+    #[serde(default)]
+    pub step: bool,
+    /// Role or persona → person id, over the scenario's own players.
+    #[serde(default)]
+    pub participants: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct InjectView {
+    pub index: usize,
+    /// Offset from the drill's start, in seconds.
+    pub at_s: i64,
+    pub what: String,
+    /// `pending`, `played`, or why it was skipped.
+    pub status: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DrillView {
+    /// The drill's incident id.
+    #[schema(example = "INC-7")]
+    pub id: String,
+    pub scenario: String,
+    /// `running`, `paused`, `stepped` (waiting for a step) or `ended`.
+    pub state: String,
+    /// Drill seconds per real second; `null` for a stepped drill.
+    pub speed: Option<f64>,
+    /// The drill's time now.
+    #[schema(value_type = String, format = DateTime)]
+    pub drill_time: Timestamp,
+    /// Drill seconds since its start.
+    pub elapsed_s: i64,
+    pub facilitator: String,
+    pub participants: BTreeMap<String, String>,
+    pub injects: Vec<InjectView>,
+    pub incident: IncidentView,
+}
+
+fn view(state: &AppState, incident: muster_core::Incident, d: DrillState) -> DrillView {
+    let real = state.clock.now();
+    let now = d.ended.unwrap_or_else(|| d.clock.now(real));
+    let scenario = state.config().config.drills.get(&d.scenario).cloned();
+    let injects = scenario
+        .map(|s| {
+            s.injects
+                .iter()
+                .enumerate()
+                .map(|(n, i)| InjectView {
+                    index: n,
+                    at_s: i.at.as_secs(),
+                    what: i.what.describe(),
+                    status: d.injects.get(&n).cloned().unwrap_or_else(|| "pending".into()),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let run_state = if d.ended.is_some() {
+        "ended"
+    } else if d.clock.paused {
+        "paused"
+    } else if d.speed.is_none() && d.clock.stopped(real) {
+        "stepped"
+    } else {
+        "running"
+    };
+    DrillView {
+        id: incident.id.to_string(),
+        scenario: d.scenario,
+        state: run_state.into(),
+        speed: d.speed,
+        drill_time: now,
+        elapsed_s: now.duration_since(d.start).as_secs(),
+        facilitator: d.facilitator,
+        participants: d.players,
+        injects,
+        incident: incident.into(),
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/drills", tag = "drills", request_body = StartDrill,
+    responses((status = 201, description = "Started: its incident is declared as an exercise", body = DrillView),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 403, description = "The token's role may not do this", body = ErrorBody),
+        (status = 413, description = "Body larger than 1 MiB", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Unknown scenario, or participants that do not exist", body = ErrorBody),
+        (status = 503, description = "Database unavailable or server overloaded; retry after Retry-After", body = ErrorBody)))]
+pub async fn start(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<StartDrill>,
+) -> Result<Response, ApiError> {
+    caller.require(Access::Responder)?;
+    let pace = match (req.step, req.speed) {
+        (true, Some(_)) => {
+            return Err(ApiError::unprocessable("give `speed` or `step`, not both"));
+        }
+        (true, None) => Pace::Stepped,
+        (false, Some(s)) if !(s.is_finite() && s > 0.0 && s <= 10_000.0) => {
+            return Err(ApiError::unprocessable(
+                "invalid speed: a number above 0, at most 10000",
+            ));
+        }
+        (false, speed) => Pace::Speed(speed.unwrap_or(1.0)),
+    };
+    let incident =
+        drills::start(&state, &req.scenario, pace, &req.participants, &caller.name).await?;
+    let (incident, d) = drills::load(&state, incident.id).await?;
+    let location = format!("/api/v1/drills/{}", incident.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(view(&state, incident, d)),
+    )
+        .into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/drills", tag = "drills",
+    responses((status = 200, description = "The newest drills, newest first", body = Vec<DrillView>),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 503, description = "Database unavailable or server overloaded; retry after Retry-After", body = ErrorBody)))]
+pub async fn list(State(state): State<AppState>, _caller: Caller) -> Result<Json<Vec<DrillView>>, ApiError> {
+    let drills = drills::list(&state, 100).await?;
+    Ok(Json(drills.into_iter().map(|(i, d)| view(&state, i, d)).collect()))
+}
+
+#[utoipa::path(get, path = "/api/v1/drills/{id}", tag = "drills",
+    params(("id" = String, Path, description = "The drill's incident id, e.g. INC-7")),
+    responses((status = 200, description = "OK", body = DrillView),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 404, description = "No such drill", body = ErrorBody)))]
+pub async fn show(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<DrillView>, ApiError> {
+    let (incident, d) = drills::load(&state, incident_id(&id)?).await?;
+    Ok(Json(view(&state, incident, d)))
+}
+
+/// A facilitator's command.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "snake_case", tag = "command")]
+pub enum FacilitateRequest {
+    /// Play the next pending inject now (or `index`).
+    Inject { index: Option<usize> },
+    Skip { index: usize },
+    Pause,
+    /// Run again, at `speed` or the drill's own.
+    Resume { speed: Option<f64> },
+    /// Move a stepped or paused drill on by `by` (`10m`, `1h30m`).
+    Step { by: String },
+    End,
+}
+
+#[utoipa::path(post, path = "/api/v1/drills/{id}/commands", tag = "drills", request_body = FacilitateRequest,
+    params(("id" = String, Path, description = "The drill's incident id, e.g. INC-7")),
+    responses((status = 200, description = "Done", body = DrillView),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 403, description = "The token's role may not do this", body = ErrorBody),
+        (status = 404, description = "No such drill", body = ErrorBody),
+        (status = 409, description = "The drill has ended, or the command does not fit its state", body = ErrorBody),
+        (status = 413, description = "Body larger than 1 MiB", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "A field has an invalid value", body = ErrorBody),
+        (status = 503, description = "Database unavailable or server overloaded; retry after Retry-After", body = ErrorBody)))]
+pub async fn command(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<FacilitateRequest>,
+) -> Result<Json<DrillView>, ApiError> {
+    caller.require(Access::Responder)?;
+    let id = incident_id(&id)?;
+    drills::load(&state, id).await?;
+    let command = match req {
+        FacilitateRequest::Inject { index } => Facilitate::Inject(index),
+        FacilitateRequest::Skip { index } => Facilitate::Skip(index),
+        FacilitateRequest::Pause => Facilitate::Pause,
+        FacilitateRequest::Resume { speed } => Facilitate::Resume(speed),
+        FacilitateRequest::Step { by } => {
+            let d: muster_config::Duration = by.parse().map_err(|e| {
+                ApiError::unprocessable(format!("invalid by `{by}`: {e}"))
+            })?;
+            if d.is_zero() {
+                return Err(ApiError::unprocessable("invalid by: a step must be longer than 0"));
+            }
+            Facilitate::Step(d.to_signed())
+        }
+        FacilitateRequest::End => Facilitate::End,
+    };
+    drills::facilitate(&state, id, &caller.name, command).await?;
+    let (incident, d) = drills::load(&state, id).await?;
+    Ok(Json(view(&state, incident, d)))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReportParams {
+    /// `json` (default), `markdown` or `svg` (the timeline chart).
+    pub format: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/drills/{id}/report", tag = "drills", params(("id" = String, Path, description = "The drill's incident id, e.g. INC-7"), ReportParams),
+    responses((status = 200, description = "The after-action report: JSON, Markdown (`Accept: text/markdown` or `?format=markdown`) or the SVG chart"),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 404, description = "No such drill", body = ErrorBody),
+        (status = 422, description = "Unknown format", body = ErrorBody)))]
+pub async fn report(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(p): Query<ReportParams>,
+) -> Result<Response, ApiError> {
+    let report = drills::report(&state, incident_id(&id)?).await?;
+    let markdown = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/markdown"));
+    Ok(match (p.format.as_deref(), markdown) {
+        (Some("svg"), _) => {
+            ([(header::CONTENT_TYPE, "image/svg+xml")], core_drill::svg(&report)).into_response()
+        }
+        (Some("markdown" | "md"), _) | (None, true) => (
+            [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+            core_drill::markdown(&report),
+        )
+            .into_response(),
+        (Some("json") | None, _) => Json(report).into_response(),
+        (Some(other), _) => {
+            return Err(ApiError::unprocessable(format!(
+                "invalid format `{other}`; expected json, markdown or svg"
+            )));
+        }
+    })
+}
