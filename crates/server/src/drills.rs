@@ -59,7 +59,12 @@ fn scenario_of<'c>(cfg: &'c crate::LoadedConfig, id: &str) -> Result<&'c Scenari
             "scenario",
             format!(
                 "no drill scenario `{id}` (scenarios: {})",
-                cfg.config.drills.keys().cloned().collect::<Vec<_>>().join(", ")
+                cfg.config
+                    .drills
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ))
     })
@@ -162,15 +167,18 @@ pub async fn start(
 }
 
 /// A drill's incident and state (`NotFound` when the incident is no drill).
-pub async fn load(state: &AppState, id: IncidentNumber) -> Result<(Incident, DrillState), StoreError> {
+pub async fn load(
+    state: &AppState,
+    id: IncidentNumber,
+) -> Result<(Incident, DrillState), StoreError> {
     let incident = state
         .store
         .incident(id)
         .await?
         .filter(|i| i.exercise)
         .ok_or(StoreError::NotFound(id))?;
-    let st = PolicyState::decode(&state.store.policy_state(id).await?)
-        .map_err(StoreError::Internal)?;
+    let st =
+        PolicyState::decode(&state.store.policy_state(id).await?).map_err(StoreError::Internal)?;
     let drill = st.drill.ok_or(StoreError::NotFound(id))?;
     Ok((incident, drill))
 }
@@ -202,10 +210,16 @@ pub async fn facilitate(
                 return Err(DomainError::Conflict(format!("{} is not a drill", inc.id)));
             };
             if drill.ended.is_some() {
-                return Err(DomainError::Conflict(format!("the drill on {} has ended", inc.id)));
+                return Err(DomainError::Conflict(format!(
+                    "the drill on {} has ended",
+                    inc.id
+                )));
             }
             let s = cfg.config.drills.get(&drill.scenario).ok_or_else(|| {
-                DomainError::Conflict(format!("scenario `{}` is no longer configured", drill.scenario))
+                DomainError::Conflict(format!(
+                    "scenario `{}` is no longer configured",
+                    drill.scenario
+                ))
             })?;
             let now = drill.clock.now(real);
             let ctx = crate::reactions::Reactions {
@@ -257,7 +271,14 @@ pub async fn facilitate(
                     None
                 }
                 Facilitate::End => {
-                    out.extend(contain::end(&ctx, inc, &mut st, s, actor, "by the facilitator"));
+                    out.extend(contain::end(
+                        &ctx,
+                        inc,
+                        &mut st,
+                        s,
+                        actor,
+                        "by the facilitator",
+                    ));
                     None
                 }
             };
@@ -343,7 +364,9 @@ fn played(
         match &e.change {
             Change::MilestoneReached { milestone } => {
                 if !played.milestones.iter().any(|(m, ..)| m == milestone) {
-                    played.milestones.push((milestone.clone(), at_s, e.actor.clone()));
+                    played
+                        .milestones
+                        .push((milestone.clone(), at_s, e.actor.clone()));
                 }
                 if !e.actor.starts_with("policy:") && !e.actor.starts_with("drill:") {
                     let act = format!("reaches {}", muster_core::brief::text::words(milestone));
@@ -378,12 +401,21 @@ fn played(
                     by: by.clone(),
                 };
                 let sim = &mut played.simulation;
-                match sim.outcomes.iter_mut().find(|o| o.policy == *policy && o.instance == *instance) {
+                match sim
+                    .outcomes
+                    .iter_mut()
+                    .find(|o| o.policy == *policy && o.instance == *instance)
+                {
                     Some(o) => *o = outcome,
                     None => sim.outcomes.push(outcome),
                 }
             }
-            Change::PolicyFired { policy, reason, actions, .. } => {
+            Change::PolicyFired {
+                policy,
+                reason,
+                actions,
+                ..
+            } => {
                 for (i, action) in actions.iter().enumerate() {
                     played.simulation.actions.push((
                         e.at,
@@ -406,7 +438,10 @@ fn played(
             && (p.when.severity.is_empty() || p.when.severity.contains(&incident.severity))
         {
             let key = format!("cadence:{}:1", p.id);
-            let op = muster_core::engine::TimerOp::Set { key, due_at: drill.start };
+            let op = muster_core::engine::TimerOp::Set {
+                key,
+                due_at: drill.start,
+            };
             played
                 .simulation
                 .timer_log
@@ -418,7 +453,9 @@ fn played(
         if o.met || o.by.is_some() {
             continue;
         }
-        if let Some(m) = incident.milestones.iter().find(|m| m.at > o.due_at && Some(m.milestone.as_str()) == expected(timeline, &o.policy)) {
+        if let Some(m) = incident.milestones.iter().find(|m| {
+            m.at > o.due_at && Some(m.milestone.as_str()) == expected(timeline, &o.policy)
+        }) {
             o.late_arrival(m.at, &m.actor);
         }
     }
@@ -428,7 +465,9 @@ fn played(
 /// The milestone a deadline outcome on this timeline expected.
 fn expected<'t>(timeline: &'t [TimelineEvent], policy: &str) -> Option<&'t str> {
     timeline.iter().find_map(|e| match &e.change {
-        Change::DeadlineOutcome { policy: p, expect, .. } if p == policy => Some(expect.as_str()),
+        Change::DeadlineOutcome {
+            policy: p, expect, ..
+        } if p == policy => Some(expect.as_str()),
         _ => None,
     })
 }

@@ -48,7 +48,9 @@ impl DrillClock {
         if self.paused {
             return self.base_drill;
         }
-        let elapsed = real.duration_since(self.base_real).max(SignedDuration::ZERO);
+        let elapsed = real
+            .duration_since(self.base_real)
+            .max(SignedDuration::ZERO);
         let ran = SignedDuration::from_secs_f64(elapsed.as_secs_f64() * self.speed);
         let t = self.base_drill.checked_add(ran).unwrap_or(self.base_drill);
         match self.until {
@@ -63,7 +65,9 @@ impl DrillClock {
         if self.paused || self.until.is_some_and(|u| drill > u) {
             return None;
         }
-        let ahead = drill.duration_since(self.base_drill).max(SignedDuration::ZERO);
+        let ahead = drill
+            .duration_since(self.base_drill)
+            .max(SignedDuration::ZERO);
         let real = SignedDuration::from_secs_f64(ahead.as_secs_f64() / self.speed);
         Some(self.base_real.checked_add(real).unwrap_or(self.base_real))
     }
@@ -148,7 +152,11 @@ mod tests {
         assert_eq!(c.now(t("2026-12-03T11:00:00Z")), frozen);
         assert_eq!(c.real_of(t("2026-01-01T03:20:00Z")), None);
         let r = c.resume(t("2026-12-03T12:00:00Z"), 60.0);
-        assert_eq!(r.now(t("2026-12-03T12:00:00Z")), frozen, "no time lost or gained");
+        assert_eq!(
+            r.now(t("2026-12-03T12:00:00Z")),
+            frozen,
+            "no time lost or gained"
+        );
         assert_eq!(
             r.real_of(t("2026-01-01T03:20:00Z")),
             Some(t("2026-12-03T12:00:10Z"))

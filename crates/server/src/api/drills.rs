@@ -82,7 +82,11 @@ fn view(state: &AppState, incident: muster_core::Incident, d: DrillState) -> Dri
                     index: n,
                     at_s: i.at.as_secs(),
                     what: i.what.describe(),
-                    status: d.injects.get(&n).cloned().unwrap_or_else(|| "pending".into()),
+                    status: d
+                        .injects
+                        .get(&n)
+                        .cloned()
+                        .unwrap_or_else(|| "pending".into()),
                 })
                 .collect()
         })
@@ -153,9 +157,17 @@ pub async fn start(
     responses((status = 200, description = "The newest drills, newest first", body = Vec<DrillView>),
         (status = 401, description = "Missing or unknown token", body = ErrorBody),
         (status = 503, description = "Database unavailable or server overloaded; retry after Retry-After", body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, _caller: Caller) -> Result<Json<Vec<DrillView>>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<Vec<DrillView>>, ApiError> {
     let drills = drills::list(&state, 100).await?;
-    Ok(Json(drills.into_iter().map(|(i, d)| view(&state, i, d)).collect()))
+    Ok(Json(
+        drills
+            .into_iter()
+            .map(|(i, d)| view(&state, i, d))
+            .collect(),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/drills/{id}", tag = "drills",
@@ -177,13 +189,21 @@ pub async fn show(
 #[serde(deny_unknown_fields, rename_all = "snake_case", tag = "command")]
 pub enum FacilitateRequest {
     /// Play the next pending inject now (or `index`).
-    Inject { index: Option<usize> },
-    Skip { index: usize },
+    Inject {
+        index: Option<usize>,
+    },
+    Skip {
+        index: usize,
+    },
     Pause,
     /// Run again, at `speed` or the drill's own.
-    Resume { speed: Option<f64> },
+    Resume {
+        speed: Option<f64>,
+    },
     /// Move a stepped or paused drill on by `by` (`10m`, `1h30m`).
-    Step { by: String },
+    Step {
+        by: String,
+    },
     End,
 }
 
@@ -214,11 +234,13 @@ pub async fn command(
         FacilitateRequest::Pause => Facilitate::Pause,
         FacilitateRequest::Resume { speed } => Facilitate::Resume(speed),
         FacilitateRequest::Step { by } => {
-            let d: muster_config::Duration = by.parse().map_err(|e| {
-                ApiError::unprocessable(format!("invalid by `{by}`: {e}"))
-            })?;
+            let d: muster_config::Duration = by
+                .parse()
+                .map_err(|e| ApiError::unprocessable(format!("invalid by `{by}`: {e}")))?;
             if d.is_zero() {
-                return Err(ApiError::unprocessable("invalid by: a step must be longer than 0"));
+                return Err(ApiError::unprocessable(
+                    "invalid by: a step must be longer than 0",
+                ));
             }
             Facilitate::Step(d.to_signed())
         }
@@ -255,9 +277,11 @@ pub async fn report(
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.contains("text/markdown"));
     Ok(match (p.format.as_deref(), markdown) {
-        (Some("svg"), _) => {
-            ([(header::CONTENT_TYPE, "image/svg+xml")], core_drill::svg(&report)).into_response()
-        }
+        (Some("svg"), _) => (
+            [(header::CONTENT_TYPE, "image/svg+xml")],
+            core_drill::svg(&report),
+        )
+            .into_response(),
         (Some("markdown" | "md"), _) | (None, true) => (
             [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
             core_drill::markdown(&report),

@@ -83,7 +83,11 @@ fn end_key(incident: IncidentNumber) -> String {
 }
 
 /// The drill's own timers still to come (injects not yet played, the end), on its clock.
-pub fn drill_timers(incident: IncidentNumber, drill: &DrillState, s: &Scenario) -> Vec<TimerChange> {
+pub fn drill_timers(
+    incident: IncidentNumber,
+    drill: &DrillState,
+    s: &Scenario,
+) -> Vec<TimerChange> {
     if drill.ended.is_some() {
         return Vec::new();
     }
@@ -164,7 +168,14 @@ pub fn on_drill_timer(
     }
     match kind {
         "end" => {
-            out.extend(end(ctx, incident, &mut st, scenario, &actor, "its time is up"));
+            out.extend(end(
+                ctx,
+                incident,
+                &mut st,
+                scenario,
+                &actor,
+                "its time is up",
+            ));
             *state = st.encode();
         }
         _ => {
@@ -228,7 +239,10 @@ fn play(
                 playbook: None,
             },
         };
-        Effect::Notify(message).item(format!("{}/drill:inject:{n}", incident.id), Some(incident.id))
+        Effect::Notify(message).item(
+            format!("{}/drill:inject:{n}", incident.id),
+            Some(incident.id),
+        )
     };
     let mut out = Followup::default();
     let command = match &inject.what {
@@ -253,15 +267,17 @@ fn play(
             out.outbox(tell(player(role).into_iter().collect(), text.into()));
             None
         }
-        InjectKind::BringIn { role } => player(role).map(|person| vec![
-            Command::Join {
-                person: person.clone(),
-            },
-            Command::AssignRole {
-                role: role.clone(),
-                person,
-            },
-        ]),
+        InjectKind::BringIn { role } => player(role).map(|person| {
+            vec![
+                Command::Join {
+                    person: person.clone(),
+                },
+                Command::AssignRole {
+                    role: role.clone(),
+                    person,
+                },
+            ]
+        }),
         InjectKind::Severity { to } => Some(vec![Command::Update {
             title: None,
             severity: Some(*to),
