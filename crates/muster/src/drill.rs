@@ -17,8 +17,6 @@ pub enum DrillCmd {
     List {
         /// The configuration directory.
         dir: PathBuf,
-        #[arg(long)]
-        json: bool,
     },
     /// Run a scenario offline on a simulated clock and print its after-action report
     /// (Markdown; `--json` for the JSON report). Exits 1 when the profile's expected
@@ -42,9 +40,6 @@ pub enum DrillCmd {
         /// Who plays a role or persona (`ROLE=PERSON`), over the scenario's `players`.
         #[arg(long = "participant", value_name = "ROLE=PERSON")]
         participants: Vec<String>,
-        /// The JSON report instead of Markdown.
-        #[arg(long)]
-        json: bool,
         /// Also write the timeline chart (SVG) to this file.
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
@@ -54,11 +49,18 @@ pub enum DrillCmd {
         /// The configuration directory.
         dir: PathBuf,
     },
+    #[command(flatten)]
+    Live(crate::drill_live::LiveCmd),
 }
 
-pub fn run(command: DrillCmd) -> ExitCode {
+/// `--json` (the JSON report, or the server's JSON) comes from the connection's flags.
+pub fn run(conn: crate::client::Connection, command: DrillCmd) -> ExitCode {
+    let json = conn.json;
     let result = match command {
-        DrillCmd::List { dir, json } => list(&dir, json),
+        DrillCmd::Live(cmd) => crate::runtime()
+            .and_then(|rt| rt.block_on(crate::drill_live::run(conn, cmd)))
+            .map(|()| ExitCode::SUCCESS),
+        DrillCmd::List { dir } => list(&dir, json),
         DrillCmd::Run {
             dir,
             id,
@@ -66,7 +68,6 @@ pub fn run(command: DrillCmd) -> ExitCode {
             headless: _,
             profile,
             participants,
-            json,
             svg,
         } => run_one(
             &dir,

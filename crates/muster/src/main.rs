@@ -13,6 +13,7 @@ mod bench_timers;
 mod briefing;
 mod client;
 mod drill;
+mod drill_live;
 mod inbox;
 mod overrides;
 mod policy;
@@ -101,8 +102,11 @@ enum Cmd {
         #[command(subcommand)]
         command: policy::PolicyCmd,
     },
-    /// Drills: scenarios as code, run headless on a simulated clock and scored.
+    /// Drills: scenarios as code, run headless on a simulated clock and scored, or live on a
+    /// server on their own clock.
     Drill {
+        #[command(flatten)]
+        conn: client::Connection,
         #[command(subcommand)]
         command: drill::DrillCmd,
     },
@@ -139,7 +143,7 @@ fn main() -> ExitCode {
         Cmd::Schedule { command } => schedule::run(command),
         Cmd::Policy { command } => return policy::policy(command),
         Cmd::Template { command } => return template::run(command),
-        Cmd::Drill { command } => return drill::run(command),
+        Cmd::Drill { conn, command } => return drill::run(conn, command),
         Cmd::Replay {
             dir,
             incidents,
@@ -180,7 +184,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)

@@ -110,7 +110,9 @@ pub async fn start(
     let cfg = state.config();
     let s = scenario_of(&cfg, id)?;
     let players = players(&cfg, s, participants)?;
+    // Whole milliseconds, as the timeline stores them, so offsets come out whole.
     let real = state.clock.now();
+    let real = Timestamp::from_millisecond(real.as_millisecond()).unwrap_or(real);
     let o = &s.incident;
     let title = format!("[drill] {}", o.title);
     let mut changes = declare_typed(
@@ -368,7 +370,8 @@ fn played(
                         .milestones
                         .push((milestone.clone(), at_s, e.actor.clone()));
                 }
-                if !e.actor.starts_with("policy:") && !e.actor.starts_with("drill:") {
+                let by_people = !e.actor.starts_with("policy:") && !e.actor.starts_with("drill:");
+                if by_people && milestone != "declared" {
                     let act = format!("reaches {}", muster_core::brief::text::words(milestone));
                     played.steps.push((at_s, e.actor.clone(), act, true));
                 }

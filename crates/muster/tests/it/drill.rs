@@ -258,3 +258,82 @@ fn participants_must_play_a_role_of_the_drill_and_exist() {
         .expect("comms lead");
     assert_eq!(comms["player"], "carol");
 }
+
+/// `muster drill …` against a running `muster serve`, on the real clock.
+fn live(server: &crate::procs::Server, token: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_muster"))
+        .arg("drill")
+        .args(args)
+        .env("MUSTER_SERVER", &server.url)
+        .env("MUSTER_TOKEN", token)
+        .current_dir(repo())
+        .output()
+        .expect("run muster")
+}
+
+#[test]
+fn an_accelerated_live_drill_runs_its_length_divided_by_its_speed() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}/muster.db", tmp.path().display());
+    let token = crate::procs::token(&db, "facilitator", "responder");
+    let server = crate::procs::Server::start(&repo().join("examples/demo"), &db, &[]);
+    // Two hours at ×600: twelve seconds.
+    let out = live(
+        &server,
+        &token,
+        &[
+            "start",
+            "sev1-3am-blast-radius",
+            "--speed",
+            "600",
+            "--participant",
+            "incident_commander=dave",
+            "--participant",
+            "ops_lead=erin",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let started = std::time::Instant::now();
+    assert!(
+        stdout(&out).contains("INC-1") && stdout(&out).contains("running"),
+        "{}",
+        stdout(&out)
+    );
+    let deadline = started + std::time::Duration::from_secs(60);
+    let status = loop {
+        let out = live(&server, &token, &["status", "INC-1", "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        if v["state"] == "ended" {
+            break v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the drill never ended: {v}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    };
+    let took = started.elapsed().as_secs_f64();
+    assert!(
+        (11.0..30.0).contains(&took),
+        "two hours at ×600 took {took} s"
+    );
+    assert_eq!(status["elapsed_s"], 7200, "{status}");
+    assert_eq!(status["incident"]["status"], "resolved");
+
+    let report = live(&server, &token, &["report", "INC-1"]);
+    assert!(report.status.success(), "{}", stderr(&report));
+    let md = stdout(&report);
+    assert!(md.starts_with("# Drill report: SEV1 at 3 a.m."), "{md}");
+    assert!(
+        md.contains("| blast-radius-20m | deadline | ❌ missed | T+20 min |"),
+        "{md}"
+    );
+    let again = live(&server, &token, &["pause", "INC-1"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("has ended (409"),
+        "{}",
+        stderr(&again)
+    );
+}
