@@ -4,6 +4,7 @@
 //! Time always arrives as an argument (see [`clock`]); the IO crates wrap this one.
 
 pub mod access;
+pub mod adherence;
 pub mod alert;
 pub mod brief;
 pub mod clock;

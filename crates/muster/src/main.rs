@@ -17,6 +17,7 @@ mod drill_live;
 mod inbox;
 mod overrides;
 mod policy;
+mod report;
 mod schedule;
 mod serve;
 mod table;
@@ -87,6 +88,13 @@ enum Cmd {
         conn: client::Connection,
         #[command(flatten)]
         args: inbox::InboxArgs,
+    },
+    /// Reports across incidents and drills: `muster report policies [--since T]`.
+    Report {
+        #[command(flatten)]
+        conn: client::Connection,
+        #[command(subcommand)]
+        command: report::ReportCmd,
     },
     /// Built-in benchmarks; each prints one JSON object per line.
     Bench(bench::BenchArgs),
@@ -171,6 +179,9 @@ fn main() -> ExitCode {
         }
         Cmd::Override { conn, command } => {
             runtime().and_then(|rt| rt.block_on(overrides::run(conn, command)))
+        }
+        Cmd::Report { conn, command } => {
+            runtime().and_then(|rt| rt.block_on(report::run(conn, command)))
         }
         Cmd::Inbox { conn, args } => runtime().and_then(|rt| rt.block_on(inbox::run(conn, args))),
         Cmd::Bench(args) => runtime().and_then(|rt| rt.block_on(bench::run(args))),

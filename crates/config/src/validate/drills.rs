@@ -488,10 +488,13 @@ impl V<'_> {
     ) -> Expected {
         let mut out = Expected::default();
         for (policy, v) in &x.policies {
+            // A warning: a stale training profile must not block a production reload.
             if !config.policies.contains_key(policy) {
-                self.d.error(
+                self.d.warning(
                     loc(f, v),
-                    format!("expected verdict for unknown policy `{policy}`"),
+                    format!(
+                        "expected verdict for unknown policy `{policy}` (`muster drill test` will fail)"
+                    ),
                 );
             }
             if let Some(v) = self.verdict(f, v) {

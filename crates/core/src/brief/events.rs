@@ -38,10 +38,10 @@ pub(super) fn outcome(event: &TimelineEvent) -> Option<DeadlineResult> {
 /// expiry reads as late once its expected milestone comes: `at` and the (negative) margin are
 /// taken from the milestone's first arrival after the due time. Timelines written before one
 /// outcome per instance hold a second, later record for the late milestone: it replaces the
-/// first in place.
-pub(super) fn outcomes<'a>(
+/// first in place. With each, whether its milestone never came (missed, not late).
+pub fn outcomes_with_arrival<'a>(
     events: impl IntoIterator<Item = &'a TimelineEvent>,
-) -> Vec<DeadlineResult> {
+) -> Vec<(DeadlineResult, bool)> {
     // Each outcome, and whether it was recorded at expiry (no one reached the milestone).
     let mut out: Vec<(DeadlineResult, bool)> = Vec::new();
     for e in events {
@@ -69,7 +69,16 @@ pub(super) fn outcomes<'a>(
             None => out.push((d, at_expiry)),
         }
     }
-    out.into_iter().map(|(o, _)| o).collect()
+    out
+}
+
+pub(super) fn outcomes<'a>(
+    events: impl IntoIterator<Item = &'a TimelineEvent>,
+) -> Vec<DeadlineResult> {
+    outcomes_with_arrival(events)
+        .into_iter()
+        .map(|(o, _)| o)
+        .collect()
 }
 
 /// An engine timer key (`deadline:<policy>:1:warn`) as a reader would say it.

@@ -329,6 +329,21 @@ fn an_accelerated_live_drill_runs_its_length_divided_by_its_speed() {
         md.contains("| blast-radius-20m | deadline | ❌ missed | T+20 min |"),
         "{md}"
     );
+    let report = Command::new(env!("CARGO_BIN_EXE_muster"))
+        .args(["report", "policies"])
+        .env("MUSTER_SERVER", &server.url)
+        .env("MUSTER_TOKEN", &token)
+        .output()
+        .expect("run muster");
+    let text = stdout(&report);
+    assert!(report.status.success(), "{}", stderr(&report));
+    assert!(text.starts_with("0 real incidents, 1 drills"), "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("blast-radius-20m"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[1..4], ["1/0/0/1", "0/0/0/0", "1/0/0/1"], "{row}");
     let again = live(&server, &token, &["pause", "INC-1"]);
     assert_eq!(again.status.code(), Some(1));
     assert!(

@@ -114,7 +114,7 @@ fn view(state: &AppState, incident: muster_core::Incident, d: DrillState) -> Dri
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/drills", tag = "drills", request_body = StartDrill,
+#[utoipa::path(post, path = "/api/v1/drills", tag = "drills", operation_id = "start_drill", request_body = StartDrill,
     responses((status = 201, description = "Started: its incident is declared as an exercise", body = DrillView),
         (status = 400, description = "Malformed request", body = ErrorBody),
         (status = 401, description = "Missing or unknown token", body = ErrorBody),
@@ -153,7 +153,7 @@ pub async fn start(
         .into_response())
 }
 
-#[utoipa::path(get, path = "/api/v1/drills", tag = "drills",
+#[utoipa::path(get, path = "/api/v1/drills", tag = "drills", operation_id = "list_drills",
     responses((status = 200, description = "The newest drills, newest first", body = Vec<DrillView>),
         (status = 401, description = "Missing or unknown token", body = ErrorBody),
         (status = 503, description = "Database unavailable or server overloaded; retry after Retry-After", body = ErrorBody)))]
@@ -170,7 +170,7 @@ pub async fn list(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/drills/{id}", tag = "drills",
+#[utoipa::path(get, path = "/api/v1/drills/{id}", tag = "drills", operation_id = "show_drill",
     params(("id" = String, Path, description = "The drill's incident id, e.g. INC-7")),
     responses((status = 200, description = "OK", body = DrillView),
         (status = 401, description = "Missing or unknown token", body = ErrorBody),
@@ -207,7 +207,7 @@ pub enum FacilitateRequest {
     End,
 }
 
-#[utoipa::path(post, path = "/api/v1/drills/{id}/commands", tag = "drills", request_body = FacilitateRequest,
+#[utoipa::path(post, path = "/api/v1/drills/{id}/commands", tag = "drills", operation_id = "facilitate_drill", request_body = FacilitateRequest,
     params(("id" = String, Path, description = "The drill's incident id, e.g. INC-7")),
     responses((status = 200, description = "Done", body = DrillView),
         (status = 400, description = "Malformed request", body = ErrorBody),
@@ -258,7 +258,7 @@ pub struct ReportParams {
     pub format: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/drills/{id}/report", tag = "drills", params(("id" = String, Path, description = "The drill's incident id, e.g. INC-7"), ReportParams),
+#[utoipa::path(get, path = "/api/v1/drills/{id}/report", tag = "drills", operation_id = "drill_report", params(("id" = String, Path, description = "The drill's incident id, e.g. INC-7"), ReportParams),
     responses((status = 200, description = "The after-action report: JSON, Markdown (`Accept: text/markdown` or `?format=markdown`) or the SVG chart"),
         (status = 401, description = "Missing or unknown token", body = ErrorBody),
         (status = 404, description = "No such drill", body = ErrorBody),

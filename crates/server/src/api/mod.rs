@@ -11,6 +11,7 @@ pub mod extract;
 pub mod inbox;
 pub mod incidents;
 pub mod outbox;
+pub mod reports;
 pub mod schedules;
 pub mod silences;
 pub mod similar;
@@ -110,4 +111,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(drills::show))
         .routes(routes!(drills::command))
         .routes(routes!(drills::report))
+        .routes(routes!(reports::policies))
 }

@@ -407,6 +407,85 @@ async fn facilitator_commands_and_the_report(backend: Backend) {
     assert_eq!(rig.outside_world(), 0);
 }
 
+async fn the_policies_report_counts_drills_and_real_incidents_apart(backend: Backend) {
+    let Some(rig) = rig(backend).await else {
+        return;
+    };
+    let (s, drill) = rig
+        .start(json!({ "scenario": "sev1-3am-blast-radius", "speed": 60, "participants": participants() }))
+        .await;
+    assert_eq!(s, 201, "{drill}");
+    rig.run_for(25).await; // the drill's blast radius is missed at T+20m
+    let declare = || {
+        rig.app.post(
+            "/api/v1/incidents",
+            json!({ "title": "Checkout failing", "severity": "SEV1", "services": ["checkout"] }),
+        )
+    };
+    let (_, met) = declare().await;
+    let (_, missed) = declare().await;
+    let met = met["id"].as_str().expect("id").to_string();
+    rig.app.clock.advance(SignedDuration::from_mins(10));
+    let (s, v) = rig
+        .app
+        .post(
+            &format!("/api/v1/incidents/{met}/milestones"),
+            json!({ "milestone": "blast_radius_validated" }),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    rig.app.clock.advance(SignedDuration::from_mins(11));
+    rig.run_for(1).await;
+    assert!(missed["id"].is_string());
+
+    let (s, report) = rig.app.get("/api/v1/reports/policies").await;
+    assert_eq!(s, 200, "{report}");
+    assert_eq!(
+        (report["real_incidents"].as_u64(), report["drills"].as_u64()),
+        (Some(2), Some(1))
+    );
+    let br = report["policies"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["policy"] == "blast-radius-20m"))
+        .expect("blast-radius-20m")
+        .clone();
+    let c = |side: &str| {
+        let x = &br[side];
+        (
+            x["applied"].as_u64(),
+            x["met"].as_u64(),
+            x["missed"].as_u64(),
+        )
+    };
+    assert_eq!(c("all"), (Some(3), Some(1), Some(2)), "{br}");
+    assert_eq!(c("real"), (Some(2), Some(1), Some(1)), "{br}");
+    assert_eq!(c("drills"), (Some(1), Some(0), Some(1)), "{br}");
+    assert_eq!(
+        br["real"]["median_margin_s"], 600,
+        "validated 10 minutes early"
+    );
+
+    let (s, v) = rig
+        .app
+        .get("/api/v1/reports/policies?since=2999-01-01T00:00:00Z")
+        .await;
+    assert_eq!(
+        (s, v["real_incidents"].as_u64(), v["drills"].as_u64()),
+        (200, Some(0), Some(0))
+    );
+    let (s, v) = rig
+        .app
+        .get("/api/v1/reports/policies?since=yesterday")
+        .await;
+    assert_eq!(s, 422, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("invalid since `yesterday`")
+    );
+}
+
 mod a_live_drill_reaches_only_participants_and_the_inbox {
     use super::*;
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -440,5 +519,17 @@ mod facilitator_commands_and_the_report {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn postgres() {
         super::facilitator_commands_and_the_report(Backend::Postgres).await
+    }
+}
+
+mod the_policies_report_counts_drills_and_real_incidents_apart {
+    use super::*;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite() {
+        super::the_policies_report_counts_drills_and_real_incidents_apart(Backend::Sqlite).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres() {
+        super::the_policies_report_counts_drills_and_real_incidents_apart(Backend::Postgres).await
     }
 }
