@@ -20,7 +20,7 @@ use crate::reactions::{self, commit::Declaration};
 use muster_core::engine::{Action, PageTarget};
 
 /// What the command's text asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum SlashCommand {
     /// Without a title, opens the declare modal.
     Declare {
@@ -44,6 +44,14 @@ pub enum SlashCommand {
         target: String,
         message: Option<String>,
     },
+    /// `drill start <scenario> [xN|step] [role=person …]`: a live drill, its participants told
+    /// through the inbox.
+    DrillStart {
+        scenario: String,
+        speed: Option<f64>,
+        step: bool,
+        participants: Vec<(String, String)>,
+    },
     Help,
 }
 
@@ -55,6 +63,7 @@ impl SlashCommand {
             SlashCommand::Declare { .. }
                 | SlashCommand::Oncall(_)
                 | SlashCommand::Page { .. }
+                | SlashCommand::DrillStart { .. }
                 | SlashCommand::Help
         )
     }
@@ -75,6 +84,7 @@ pub fn usage(command: &str) -> String {
         format!("{command} resolve"),
         format!("{command} oncall <schedule> — who is on call"),
         format!("{command} page <schedule|person> [message]"),
+        format!("{command} drill start <scenario> [x60|step] [role=person …] — a live drill (nothing leaves it)"),
         format!("{command} help"),
     ]
     .join("\n")
@@ -160,7 +170,33 @@ pub fn parse(text: &str) -> Result<SlashCommand, String> {
             },
             None => return Err("`page` needs a schedule or a person".into()),
         },
+        "drill" => drill(&words)?,
         other => return Err(format!("unknown subcommand `{other}`")),
+    })
+}
+
+/// `drill start <scenario> [xN|step] [role=person …]`.
+fn drill(words: &[&str]) -> Result<SlashCommand, String> {
+    let ["start", scenario, rest @ ..] = words else {
+        return Err("`drill` needs `start <scenario>`".into());
+    };
+    let (mut speed, mut step, mut participants) = (None, false, Vec::new());
+    for w in rest {
+        if *w == "step" {
+            step = true;
+        } else if let Some(n) = w.strip_prefix('x').and_then(|n| n.parse::<f64>().ok()) {
+            speed = Some(n);
+        } else if let Some((role, who)) = w.split_once('=') {
+            participants.push((role.to_string(), who.trim_start_matches('@').to_string()));
+        } else {
+            return Err(format!("`{w}`: expected x<speed>, step or role=person"));
+        }
+    }
+    Ok(SlashCommand::DrillStart {
+        scenario: scenario.to_string(),
+        speed,
+        step,
+        participants,
     })
 }
 
@@ -282,8 +318,43 @@ async fn execute(state: &AppState, call: &Invocation) -> Outcome {
         SlashCommand::Page { target, message } => {
             page(state, me, call.incident, target, message.as_deref()).await
         }
+        SlashCommand::DrillStart {
+            scenario,
+            speed,
+            step,
+            participants,
+        } => drill_start(state, me, scenario, *speed, *step, participants).await,
         SlashCommand::Help => Ok(None),
     }
+}
+
+/// Starts a live drill with the caller as facilitator; Slack people are named by id or mention.
+async fn drill_start(
+    state: &AppState,
+    me: &str,
+    scenario: &str,
+    speed: Option<f64>,
+    step: bool,
+    participants: &[(String, String)],
+) -> Outcome {
+    let mut players = std::collections::BTreeMap::new();
+    for (role, who) in participants {
+        players.insert(role.clone(), person_named(state, who).await?);
+    }
+    let pace = match (step, speed) {
+        (true, _) => crate::drills::Pace::Stepped,
+        (false, s) => crate::drills::Pace::Speed(s.unwrap_or(1.0)),
+    };
+    let incident = crate::drills::start(state, scenario, pace, &players, me)
+        .await
+        .map_err(refusal)?;
+    Ok(Some((
+        true,
+        format!(
+            "{me} started drill `{scenario}` as {} (an exercise: its messages reach the participants' inboxes only).",
+            incident.id
+        ),
+    )))
 }
 
 fn update(severity: Option<Severity>, status: Option<Status>) -> Command {
@@ -614,6 +685,19 @@ mod tests {
                 target: "platform-primary".into(),
                 message: Some("db is on fire".into())
             })
+        );
+        assert_eq!(
+            parse("drill start pr-four-hours-late x60 comms_lead=@carol"),
+            Ok(SlashCommand::DrillStart {
+                scenario: "pr-four-hours-late".into(),
+                speed: Some(60.0),
+                step: false,
+                participants: vec![("comms_lead".into(), "carol".into())],
+            })
+        );
+        assert_eq!(
+            parse("drill start x step fast"),
+            Err("`fast`: expected x<speed>, step or role=person".into())
         );
         assert_eq!(parse(""), Ok(SlashCommand::Help));
         assert_eq!(mentioned_user("<@U0BOB|bob>"), Some("U0BOB"));

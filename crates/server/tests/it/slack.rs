@@ -1092,3 +1092,73 @@ on_both!(
     modals_buttons_and_queries,
     people_are_found_by_email
 );
+
+async fn a_drill_started_from_slack_stays_out_of_slack(backend: Backend) {
+    let Some(rig) = rig(backend, SLACK_YAML).await else {
+        return;
+    };
+    let (s, v) = rig
+        .command(
+            "U0ALICE",
+            "C0GENERAL",
+            "drill start sev1-3am-blast-radius x60 incident_commander=<@U0DAVE|dave> ops_lead=erin",
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    rig.deliver().await;
+    let incidents = rig.incidents().await;
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    assert_eq!(incidents[0]["exercise"], true);
+    assert_eq!(incidents[0]["declared_by"], "alice");
+    let (_, drill) = rig.app.get("/api/v1/drills/INC-1").await;
+    assert_eq!(
+        drill["participants"]["incident_commander"], "dave",
+        "{drill}"
+    );
+    assert_eq!(drill["participants"]["ops_lead"], "erin");
+    assert_eq!(drill["speed"], 60.0);
+    let answers: Vec<Value> = rig
+        .calls("response.hook")
+        .iter()
+        .map(Recorded::json)
+        .collect();
+    assert!(
+        answers.iter().any(|a| a["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("alice started drill `sev1-3am-blast-radius` as INC-1")),
+        "{answers:?}"
+    );
+    // A drill's incident gets no channel, no header, no invitation.
+    assert!(rig.calls("conversations.create").is_empty());
+    assert!(rig.calls("chat.postMessage").is_empty());
+    let (s, v) = rig
+        .command("U0ALICE", "C0GENERAL", "drill start no-such-drill")
+        .await;
+    assert_eq!(s, 200, "{v}");
+    rig.deliver().await;
+    let answers: Vec<Value> = rig
+        .calls("response.hook")
+        .iter()
+        .map(Recorded::json)
+        .collect();
+    assert!(
+        answers.iter().any(|a| a["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no drill scenario `no-such-drill`")),
+        "{answers:?}"
+    );
+}
+
+mod a_drill_started_from_slack_stays_out_of_slack {
+    use super::*;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite() {
+        super::a_drill_started_from_slack_stays_out_of_slack(Backend::Sqlite).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres() {
+        super::a_drill_started_from_slack_stays_out_of_slack(Backend::Postgres).await
+    }
+}
