@@ -90,7 +90,7 @@ async fn load(state: &AppState, raw_id: &str) -> Result<Loaded, ApiError> {
 }
 
 /// `?format=` wins; otherwise `Accept: text/markdown` asks for Markdown.
-fn wants_markdown(headers: &HeaderMap, format: Option<&str>) -> Result<bool, ApiError> {
+pub(super) fn wants_markdown(headers: &HeaderMap, format: Option<&str>) -> Result<bool, ApiError> {
     match format {
         Some("markdown" | "md") => Ok(true),
         Some("json") => Ok(false),

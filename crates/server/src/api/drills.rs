@@ -271,27 +271,14 @@ pub async fn report(
     Query(p): Query<ReportParams>,
 ) -> Result<Response, ApiError> {
     let report = drills::report(&state, incident_id(&id)?).await?;
-    let markdown = headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.contains("text/markdown"));
-    Ok(match (p.format.as_deref(), markdown) {
-        (Some("svg"), _) => (
-            [(header::CONTENT_TYPE, "image/svg+xml")],
-            core_drill::svg(&report),
-        )
-            .into_response(),
-        (Some("markdown" | "md"), _) | (None, true) => (
-            [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
-            core_drill::markdown(&report),
-        )
-            .into_response(),
-        (Some("json") | None, _) => Json(report).into_response(),
-        (Some(other), _) => {
-            return Err(ApiError::unprocessable(format!(
-                "invalid format `{other}`; expected json, markdown or svg"
-            )));
-        }
+    if p.format.as_deref() == Some("svg") {
+        let chart = core_drill::svg(&report);
+        return Ok(([(header::CONTENT_TYPE, "image/svg+xml")], chart).into_response());
+    }
+    Ok(if super::briefs::wants_markdown(&headers, p.format.as_deref())? {
+        let text = core_drill::markdown(&report);
+        ([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], text).into_response()
+    } else {
+        Json(report).into_response()
     })
 }
