@@ -107,6 +107,10 @@ pub fn run(config_dir: &std::path::Path) -> anyhow::Result<()> {
 
     let long = six_hours(base);
     let p = profile(&by, 3, 25, 25, 360);
+    // Warm-up: the first runs load the time-zone database and fault in pages.
+    for _ in 0..10 {
+        std::hint::black_box(drill::headless(&long, Some(&p), &policies, &vocab, &players));
+    }
     let mut times = Vec::with_capacity(200);
     let mut events = 0;
     for _ in 0..200 {
