@@ -41,7 +41,11 @@ fn six_hours(base: &Scenario) -> Scenario {
                     text: format!("message {i}"),
                 },
                 (3, _) => InjectKind::Severity {
-                    to: if i % 2 == 0 { Severity::Sev1 } else { Severity::Sev2 },
+                    to: if i % 2 == 0 {
+                        Severity::Sev1
+                    } else {
+                        Severity::Sev2
+                    },
                 },
                 _ => InjectKind::Recovers {
                     service: service.clone(),
@@ -70,7 +74,12 @@ fn profile(by: &str, ack: i64, validate: i64, every: i64, length: i64) -> Profil
         step(validate, Act::Milestone("blast_radius_validated".into())),
     ];
     if every > 0 {
-        steps.extend((1..).map(|n| n * every).take_while(|t| *t < length).map(|t| step(t, Act::StatusUpdate)));
+        steps.extend(
+            (1..)
+                .map(|n| n * every)
+                .take_while(|t| *t < length)
+                .map(|t| step(t, Act::StatusUpdate)),
+        );
     }
     steps.push(step(length - 30, Act::Milestone("mitigated".into())));
     steps.push(step(length - 10, Act::Status(Status::Resolved)));
@@ -84,9 +93,8 @@ fn profile(by: &str, ack: i64, validate: i64, every: i64, length: i64) -> Profil
 }
 
 pub fn run(config_dir: &std::path::Path) -> anyhow::Result<()> {
-    let config = muster_config::load(config_dir).map_err(|d| {
-        anyhow::anyhow!("{}: {} errors", config_dir.display(), d.len())
-    })?;
+    let config = muster_config::load(config_dir)
+        .map_err(|d| anyhow::anyhow!("{}: {} errors", config_dir.display(), d.len()))?;
     let base = config
         .drills
         .values()
@@ -110,13 +118,33 @@ pub fn run(config_dir: &std::path::Path) -> anyhow::Result<()> {
     }
     times.sort_by(f64::total_cmp);
     let extra = json!({ "scenario": long.id, "length": "6h", "injects": long.injects.len(), "runs": times.len(), "messages_and_steps": events, "target_ms": 5 });
-    emit("drills", "six_hour_50_injects_median", times[times.len() / 2], "ms", extra.clone());
-    emit("drills", "six_hour_50_injects_p99", times[times.len() * 99 / 100], "ms", extra);
+    emit(
+        "drills",
+        "six_hour_50_injects_median",
+        times[times.len() / 2],
+        "ms",
+        extra.clone(),
+    );
+    emit(
+        "drills",
+        "six_hour_50_injects_p99",
+        times[times.len() * 99 / 100],
+        "ms",
+        extra,
+    );
 
     // The sweep: 10 acknowledgement times × 10 validation times × 10 update cadences.
     let length = base.length.as_mins();
     let profiles: Vec<Profile> = (0..1_000)
-        .map(|i| profile(&by, 1 + i % 10, 5 + (i / 10) % 10 * 4, (i / 100) * 5, length))
+        .map(|i| {
+            profile(
+                &by,
+                1 + i % 10,
+                5 + (i / 10) % 10 * 4,
+                (i / 100) * 5,
+                length,
+            )
+        })
         .collect();
     let t = Instant::now();
     let mut met = 0usize;

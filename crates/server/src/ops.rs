@@ -57,16 +57,19 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
+/// Ready when the database answers a read and takes a write ([`muster_store::Store::ping_write`]):
+/// a node that can read but not write (a read-only standby, a locked SQLite file) would
+/// accept alerts it cannot store.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => {
-            Json(json!({ "status": "ready", "database": state.store.backend() })).into_response()
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "not ready");
-            ApiError::unavailable("database unreachable").into_response()
-        }
+    if let Err(e) = state.store.ping().await {
+        tracing::warn!(error = %e, "not ready");
+        return ApiError::unavailable("database unreachable").into_response();
     }
+    if let Err(e) = state.store.ping_write().await {
+        tracing::warn!(error = %e, "not ready: the database takes no write");
+        return ApiError::unavailable("database not writable").into_response();
+    }
+    Json(json!({ "status": "ready", "database": state.store.backend() })).into_response()
 }
 
 async fn metrics_text(State(state): State<AppState>) -> Response {

@@ -279,6 +279,15 @@ impl Store {
         read!(self, |conn| conn.ping().await)
     }
 
+    /// Succeeds when the database takes a write: a write transaction (on SQLite the single
+    /// writer's `BEGIN IMMEDIATE`, which waits for another process's write lock up to the busy
+    /// timeout) running a statement that changes no row. Fails on a read-only database (a
+    /// PostgreSQL standby or `default_transaction_read_only`, a read-only SQLite file) or
+    /// one whose write lock is held elsewhere.
+    pub async fn ping_write(&self) -> Result<(), StoreError> {
+        write_tx!(self, |conn| conn.write_probe().await)
+    }
+
     /// Allocates the next incident number and writes the declaring changes (from
     /// `muster_core::declare`) as its first timeline events.
     pub async fn declare(

@@ -119,6 +119,8 @@ pub(crate) trait Queries {
     async fn list(&mut self, filter: &IncidentFilter) -> Result<Vec<Incident>, StoreError>;
     async fn counts(&mut self) -> Result<Vec<IncidentCount>, StoreError>;
     async fn ping(&mut self) -> Result<(), StoreError>;
+    /// A write statement that changes no row: refused by a read-only database.
+    async fn write_probe(&mut self) -> Result<(), StoreError>;
     async fn insert_token(
         &mut self,
         name: &str,
@@ -360,6 +362,14 @@ macro_rules! impl_queries {
 
             async fn ping(&mut self) -> Result<(), StoreError> {
                 sqlx::query("SELECT 1")
+                    .execute(&mut *self)
+                    .await
+                    .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn write_probe(&mut self) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM api_tokens WHERE 1 = 0")
                     .execute(&mut *self)
                     .await
                     .map_err(db_err)?;

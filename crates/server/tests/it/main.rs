@@ -5,6 +5,7 @@ mod alerts;
 mod api;
 mod briefs;
 mod control_chars;
+mod hardening_public;
 mod inbox;
 mod inbox_fallback;
 mod intake_limits;
