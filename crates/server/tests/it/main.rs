@@ -19,6 +19,7 @@ mod reactions;
 mod schedules;
 mod similar;
 mod slack;
+mod slack_escaping;
 mod status_page;
 mod status_page_roles;
 mod support;

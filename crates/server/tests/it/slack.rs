@@ -67,7 +67,7 @@ fn the_harness_signs_like_slacks_published_example() {
 
 pub(crate) struct Rig {
     pub(crate) app: TestApp,
-    slack: Fake,
+    pub(crate) slack: Fake,
     deliverer: Deliverer,
     scheduler: Scheduler,
     handler: Timers,
