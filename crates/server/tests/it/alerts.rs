@@ -153,10 +153,7 @@ both!(
         let (_, inc) = app.get(&format!("/api/v1/incidents/{incident}")).await;
         assert_eq!(inc["status"], "resolved", "{inc}");
         assert_eq!(alerts(&app, "?status=firing").await.len(), 0);
-        assert_eq!(
-            alerts(&app, "?integration=demo-alertmanager").await.len(),
-            2
-        );
+        assert_eq!(alerts(&app, "?integration=alertmanager").await.len(), 2);
     }
 );
 
