@@ -18,6 +18,7 @@ use crate::raw::{self, S};
 mod drills;
 pub(crate) use drills::profile_file;
 mod integrations;
+mod metrics;
 mod status_page;
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -227,6 +228,7 @@ pub(crate) fn validate(
     }
     let mut depends: Vec<(String, Vec<(String, Loc)>)> = Vec::new();
     let mut slack_seen: Option<Loc> = None;
+    let mut metrics_seen: Option<Loc> = None;
     let mut notifications = Vec::new();
     let mut limits = Vec::new();
     for (f, mut file) in src.files {
@@ -296,6 +298,9 @@ pub(crate) fn validate(
         }
         if let Some(x) = file.status_page {
             v.status_page_section(f, x, &mut config);
+        }
+        if let Some(x) = file.metrics {
+            v.metrics_section(f, x, &mut metrics_seen, &mut config);
         }
     }
     config.notifications = crate::notifications::check(v.d, notifications);

@@ -3,6 +3,7 @@
 //! integration's id is an error and one shorter than [`MIN_KEY_CHARS`] a warning.
 
 use super::{Kind, S, V, loc};
+use crate::diagnostic::Loc;
 use crate::model::*;
 use crate::raw;
 
@@ -96,35 +97,8 @@ impl V<'_> {
     fn integration_key(&mut self, f: usize, s: &S, id: &str) -> Secret {
         let l = loc(f, s);
         let raw = s.value.trim();
-        let value = if let Some(rest) = raw.strip_prefix("${env:") {
-            let name = rest.strip_suffix('}').unwrap_or("");
-            let valid_name =
-                !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-            if !valid_name {
-                self.d.error(
-                    l,
-                    format!("invalid environment reference `{raw}` (expected `${{env:NAME}}`)"),
-                );
-                return Secret::new("");
-            }
-            match (self.env)(name) {
-                Some(v) => v,
-                None => {
-                    self.d.error(
-                        l,
-                        format!("environment variable `{name}` is not set (needed for this integration key)"),
-                    );
-                    return Secret::new("");
-                }
-            }
-        } else if raw.contains("${") {
-            self.d.error(
-                l,
-                "an environment reference must be the whole value: `${env:NAME}`",
-            );
+        let Some(value) = self.secret_text(l, raw, "this integration key") else {
             return Secret::new("");
-        } else {
-            raw.to_string()
         };
         if value.is_empty() {
             self.d.error(l, "integration key is empty");
@@ -165,5 +139,39 @@ impl V<'_> {
                 .or_insert_with(|| id.to_string());
         }
         Secret::new(value)
+    }
+
+    /// A secret's text: a literal, or `${env:NAME}` read from the environment. `None` (with
+    /// an error at `l`) for a malformed reference or an unset variable; `needed_for` names
+    /// what the variable is for. Never prints the value.
+    pub(super) fn secret_text(&mut self, l: Loc, raw: &str, needed_for: &str) -> Option<String> {
+        if let Some(rest) = raw.strip_prefix("${env:") {
+            let name = rest.strip_suffix('}').unwrap_or("");
+            let valid_name =
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !valid_name {
+                self.d.error(
+                    l,
+                    format!("invalid environment reference `{raw}` (expected `${{env:NAME}}`)"),
+                );
+                return None;
+            }
+            let value = (self.env)(name);
+            if value.is_none() {
+                self.d.error(
+                    l,
+                    format!("environment variable `{name}` is not set (needed for {needed_for})"),
+                );
+            }
+            value
+        } else if raw.contains("${") {
+            self.d.error(
+                l,
+                "an environment reference must be the whole value: `${env:NAME}`",
+            );
+            None
+        } else {
+            Some(raw.to_string())
+        }
     }
 }

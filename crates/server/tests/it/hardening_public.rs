@@ -121,3 +121,72 @@ async fn readyz_is_503_when_the_sqlite_file_cannot_be_written() {
     let v = readyz_until(&app, 200).await;
     assert_eq!(v["status"], "ready", "{v}");
 }
+
+async fn scrape(
+    app: &crate::support::TestApp,
+    token: Option<&str>,
+) -> (u16, String, Option<String>) {
+    let mut req = app.http.get(format!("{}/metrics", app.base));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let challenge = resp
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap_or("").to_string());
+    (status, resp.text().await.expect("body"), challenge)
+}
+
+// Without a `metrics` section `/metrics` is open, as before.
+both!(metrics_are_open_without_a_token, |app| async move {
+    let (s, body, _) = scrape(&app, None).await;
+    assert_eq!(s, 200, "{body}");
+    assert!(body.contains("muster_incidents{"), "{body}");
+});
+
+const METRICS_TOKEN: &str = "3f9c2a7be41d08c6a5f1e2d3c4b5a697";
+
+/// With `metrics.token` set, `/metrics` answers 401 (with a Bearer challenge) without it or
+/// with anything else, API tokens included, and 200 with it.
+async fn metrics_need_the_configured_token(backend: crate::support::Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    crate::support::copy_dir(&crate::support::demo_dir(), dir.path());
+    std::fs::write(
+        dir.path().join("metrics.yaml"),
+        format!("metrics:\n  token: {METRICS_TOKEN}\n"),
+    )
+    .unwrap();
+    let Some(app) = crate::support::spawn_app_with_config(backend, dir.path()).await else {
+        return;
+    };
+    for wrong in [None, Some("nope"), Some(app.admin.as_str())] {
+        let (s, body, challenge) = scrape(&app, wrong).await;
+        assert_eq!(s, 401, "{wrong:?}: {body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["error"]["code"], "unauthorized", "{v}");
+        assert_eq!(
+            v["error"]["message"],
+            "/metrics needs `Authorization: Bearer` with the configured metrics token"
+        );
+        assert_eq!(challenge.as_deref(), Some("Bearer"));
+        assert!(!body.contains("muster_"), "{body}");
+    }
+    let (s, body, _) = scrape(&app, Some(METRICS_TOKEN)).await;
+    assert_eq!(s, 200, "{body}");
+    assert!(body.contains("muster_incidents{"), "{body}");
+    // Health checks stay open.
+    assert_eq!(readyz(&app).await.0, 200);
+}
+
+mod metrics_need_the_configured_token {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite() {
+        super::metrics_need_the_configured_token(crate::support::Backend::Sqlite).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres() {
+        super::metrics_need_the_configured_token(crate::support::Backend::Postgres).await
+    }
+}
