@@ -1,18 +1,22 @@
-//! The `limits` section: how much one alert intake request may carry.
+//! The `limits` section: how much one alert intake request may carry, and how long a silence
+//! may last.
 //!
 //! ```yaml
 //! limits:
 //!   alerts_per_request: 10000   # alerts in one intake request (default 10000)
 //!   intake_body: 16MiB          # body of one intake request (default 16MiB)
+//!   max_silence: 30d            # the longest silence (default 30d, 1h to 366d)
 //! ```
 //!
-//! A request past a limit is answered 503 with Retry-After (never a 4xx, on which
-//! Alertmanager drops the group), so raising the limit lets the sender's retries in.
+//! An intake request past a limit is answered 503 with Retry-After (never a 4xx, on which
+//! Alertmanager drops the group), so raising the limit lets the sender's retries in. A silence
+//! longer than `max_silence`, or ending later than that from now, is refused with 422.
 
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 use crate::diagnostic::{Diags, Loc};
+use crate::duration::Duration;
 use crate::raw::S;
 
 /// Alerts one intake request may carry by default.
@@ -23,6 +27,13 @@ pub const DEFAULT_INTAKE_BODY: usize = 16 * 1024 * 1024;
 const MAX_ALERTS_PER_REQUEST: usize = 1_000_000;
 /// The largest `intake_body` accepted (1 GiB).
 const MAX_INTAKE_BODY: usize = 1024 * 1024 * 1024;
+/// How long a silence may last by default: 30 days.
+pub const DEFAULT_MAX_SILENCE: Duration = Duration::from_secs(30 * 86_400);
+/// The range `max_silence` may be set in: an hour to 366 days.
+const MAX_SILENCE_RANGE: (Duration, Duration) = (
+    Duration::from_secs(3_600),
+    Duration::from_secs(366 * 86_400),
+);
 
 /// The `limits` section, checked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -31,6 +42,8 @@ pub struct Limits {
     pub alerts_per_request: usize,
     /// Bytes of one intake request's body at most.
     pub intake_body: usize,
+    /// The longest silence; one ending later than this from now is refused too.
+    pub max_silence: Duration,
 }
 
 impl Default for Limits {
@@ -38,6 +51,7 @@ impl Default for Limits {
         Limits {
             alerts_per_request: DEFAULT_ALERTS_PER_REQUEST,
             intake_body: DEFAULT_INTAKE_BODY,
+            max_silence: DEFAULT_MAX_SILENCE,
         }
     }
 }
@@ -47,6 +61,7 @@ impl Default for Limits {
 pub(crate) struct RawLimits {
     pub alerts_per_request: Option<S>,
     pub intake_body: Option<S>,
+    pub max_silence: Option<S>,
 }
 
 fn loc(file: usize, s: &S) -> Loc {
@@ -101,6 +116,17 @@ pub(crate) fn check(d: &mut Diags, sections: Vec<(usize, Spanned<RawLimits>)>) -
                         s.value
                     ),
                 ),
+            }
+        }
+        if let Some(s) = &raw.max_silence {
+            let (lo, hi) = MAX_SILENCE_RANGE;
+            match s.value.parse::<Duration>() {
+                Ok(d) if (lo..=hi).contains(&d) => out.max_silence = d,
+                Ok(_) => d.error(
+                    loc(f, s),
+                    format!("max_silence must be from 1h to 366d (found `{}`)", s.value),
+                ),
+                Err(e) => d.error(loc(f, s), format!("max_silence: {e}")),
             }
         }
     }

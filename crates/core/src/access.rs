@@ -1,4 +1,15 @@
 //! Who may do what through the API: the access level carried by an API token.
+//!
+//! | Operation | Role needed |
+//! |---|---|
+//! | Read incidents, timelines, schedules, on-call, overrides, alerts, silences, audit, inbox, calendar feeds | viewer |
+//! | Declare and work incidents; read dead letters; acknowledge and resolve alerts; create and end silences; create, draft and publish public updates, approve them as the incident's `comms_lead` | responder |
+//! | Run-time schedule overrides (create, remove) | admin |
+//! | Configuration reloads; approving any public update (never one's own draft); assigning `comms_lead` without being the incident commander | admin |
+//!
+//! Overrides change who is paged for every team that escalates to the schedule, and tokens
+//! carry no team, so a responder cannot be limited to their own team's schedules: overrides
+//! are admin-only (403 for viewers and responders).
 
 use std::fmt;
 use std::str::FromStr;
@@ -13,7 +24,7 @@ pub enum Access {
     Viewer,
     /// Declares and works incidents.
     Responder,
-    /// Also manages tokens, overrides and configuration reloads.
+    /// Also manages tokens, run-time schedule overrides and configuration reloads.
     Admin,
 }
 

@@ -497,14 +497,7 @@ fn overrides_from_the_cli_change_who_is_on_call() {
     let db = format!("sqlite://{}/m.db", dir.path().display());
     let out = run(
         &[
-            "token",
-            "create",
-            "--name",
-            "carol",
-            "--role",
-            "responder",
-            "--db",
-            &db,
+            "token", "create", "--name", "carol", "--role", "admin", "--db", &db,
         ],
         &[],
     );

@@ -116,12 +116,16 @@ both!(
             "reason": "alice at the dentist"
         });
         let (s, created) = app
-            .post("/api/v1/schedules/payments-primary/overrides", body)
+            .post_as(
+                &app.admin,
+                "/api/v1/schedules/payments-primary/overrides",
+                body,
+            )
             .await;
         assert_eq!(s, 201, "{created}");
         let id = created["id"].as_str().unwrap().to_string();
         assert_eq!(created["origin"], "runtime");
-        assert_eq!(created["created_by"], "alice", "the token's owner");
+        assert_eq!(created["created_by"], "root", "the token's owner");
 
         assert_eq!(oncall(&app, "payments-primary", at).await, json!(["erin"]));
         assert_eq!(
@@ -162,7 +166,7 @@ both!(
             .send(
                 Method::DELETE,
                 &format!("/api/v1/schedules/payments-primary/overrides/{id}"),
-                Some(&app.responder),
+                Some(&app.admin),
                 None,
             )
             .await;
@@ -187,7 +191,7 @@ both!(
             .collect();
         assert_eq!(
             entries,
-            [("override.deleted", "alice"), ("override.created", "alice")]
+            [("override.deleted", "root"), ("override.created", "root")]
         );
         assert_eq!(trail[1]["data"]["reason"], "alice at the dentist");
     }
@@ -226,7 +230,7 @@ both!(
             ),
         ];
         for (body, status, needle) in cases {
-            let (s, v) = app.post(path, body.clone()).await;
+            let (s, v) = app.post_as(&app.admin, path, body.clone()).await;
             assert_eq!(s, status, "{body} -> {v}");
             assert!(
                 v["error"]["message"].as_str().unwrap().contains(needle),
@@ -234,7 +238,7 @@ both!(
             );
         }
         let (s, _) = app
-            .post("/api/v1/schedules/nope/overrides", good.clone())
+            .post_as(&app.admin, "/api/v1/schedules/nope/overrides", good.clone())
             .await;
         assert_eq!(s, 404);
         let (s, _, _) = app
@@ -245,7 +249,7 @@ both!(
             .send(
                 Method::DELETE,
                 "/api/v1/schedules/payments-primary/overrides/ovr-99",
-                Some(&app.responder),
+                Some(&app.admin),
                 None,
             )
             .await;
@@ -375,3 +379,39 @@ async fn edited_schedule_bumps_the_feed_sequence_sqlite() {
 async fn edited_schedule_bumps_the_feed_sequence_postgres() {
     edited_schedule_bumps_the_feed_sequence(Backend::Postgres).await;
 }
+
+// Overrides are admin-only (`muster_core::access`): one exact status per role.
+both!(overrides_need_an_admin, |app| async move {
+    let path = "/api/v1/schedules/payments-primary/overrides";
+    let body = json!({"person": "erin", "from": "2026-03-30T10:00:00Z", "to": "2026-03-30T18:00:00Z", "reason": "swap"});
+    for (token, name, role) in [
+        (&app.viewer, "watcher", "viewer"),
+        (&app.responder, "alice", "responder"),
+    ] {
+        let (s, v) = app.post_as(token, path, body.clone()).await;
+        assert_eq!(s, 403, "{role}: {v}");
+        assert_eq!(v["error"]["code"], "forbidden");
+        assert_eq!(
+            v["error"]["message"],
+            format!("token `{name}` has role {role}; this needs admin")
+        );
+    }
+    let (s, created) = app.post_as(&app.admin, path, body).await;
+    assert_eq!(s, 201, "{created}");
+    let one = format!("{path}/{}", created["id"].as_str().unwrap());
+    for (token, role) in [(&app.viewer, "viewer"), (&app.responder, "responder")] {
+        let (s, v, _) = app.send(Method::DELETE, &one, Some(token), None).await;
+        assert_eq!(s, 403, "{role}: {v}");
+        assert_eq!(v["error"]["code"], "forbidden");
+    }
+    let (s, v, _) = app.send(Method::DELETE, &one, Some(&app.admin), None).await;
+    assert_eq!(s, 200, "{v}");
+    let (_, trail) = app
+        .get("/api/v1/audit?subject=schedule:payments-primary")
+        .await;
+    assert_eq!(
+        trail.as_array().unwrap().len(),
+        2,
+        "only the admin's two changes: {trail}"
+    );
+});

@@ -120,6 +120,14 @@ impl TestApp {
         (s, v)
     }
 
+    /// POST with `token` instead of the responder's.
+    pub async fn post_as(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
+        let (s, v, _) = self
+            .send(reqwest::Method::POST, path, Some(token), Some(body))
+            .await;
+        (s, v)
+    }
+
     pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
         let (s, v, _) = self
             .send(
