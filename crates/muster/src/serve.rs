@@ -1,4 +1,4 @@
-//! `muster serve` and `muster token`: the commands that own the database.
+//! `muster serve`: the HTTP server, the timer scheduler and the deliverer, with one shutdown.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Args, Subcommand};
-use muster_core::{Access, Clock};
+use clap::Args;
+use muster_core::Clock;
 use muster_server::deliver::{Channels, Deliverer};
 use muster_server::scheduler::Scheduler;
 use muster_server::timers::Timers;
@@ -28,20 +28,6 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "MUSTER_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum TokenCmd {
-    /// Create an API token; prints it once, on the last line.
-    Create {
-        #[arg(long)]
-        name: String,
-        /// admin, responder or viewer.
-        #[arg(long)]
-        role: Access,
-        #[arg(long, env = "MUSTER_DB", default_value = DEFAULT_DB)]
-        db: String,
-    },
 }
 
 fn init_logs() {
@@ -207,25 +193,4 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
-}
-
-pub async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
-    match cmd {
-        TokenCmd::Create { name, role, db } => {
-            let name = name.trim();
-            if name.is_empty() {
-                bail!("--name must not be empty");
-            }
-            let store = Store::connect(&db)
-                .await
-                .context("cannot open the database")?;
-            let token = store
-                .create_token(name, role, SystemClock.now())
-                .await
-                .context("cannot create the token")?;
-            eprintln!("Created {role} token `{name}`. It is shown once; keep it safe:");
-            println!("{token}");
-            Ok(())
-        }
-    }
 }

@@ -85,6 +85,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "schedule_versions",
         include_str!("../migrations/sqlite/0013_schedule_versions.sql"),
     ),
+    (
+        15,
+        "token_expiry",
+        include_str!("../migrations/sqlite/0015_token_expiry.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -146,6 +151,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         13,
         "schedule_versions",
         include_str!("../migrations/postgres/0013_schedule_versions.sql"),
+    ),
+    (
+        15,
+        "token_expiry",
+        include_str!("../migrations/postgres/0015_token_expiry.sql"),
     ),
 ];
 

@@ -103,6 +103,8 @@ pub struct TokenInfo {
     pub name: String,
     pub access: Access,
     pub created_at: Timestamp,
+    /// When it stops authenticating; `None`: never.
+    pub expires_at: Option<Timestamp>,
 }
 
 /// Number of incidents per (status, severity), for metrics.
@@ -363,13 +365,32 @@ impl Store {
         access: Access,
         now: Timestamp,
     ) -> Result<String, StoreError> {
+        self.create_token_expiring(name, access, now, None).await
+    }
+
+    /// [`Store::create_token`] for a token that stops authenticating at `expires_at`, which
+    /// must be after `now`.
+    pub async fn create_token_expiring(
+        &self,
+        name: &str,
+        access: Access,
+        now: Timestamp,
+        expires_at: Option<Timestamp>,
+    ) -> Result<String, StoreError> {
         let name = valid_token_name(name)?;
+        if expires_at.is_some_and(|e| e <= now) {
+            return Err(StoreError::Domain(DomainError::Invalid {
+                field: "expires_at".into(),
+                reason: "must be in the future".into(),
+            }));
+        }
         let token = new_token_secret();
         let hash = token_hash(&token);
         let created_at = codec::ms(now);
+        let expires_at = expires_at.map(codec::ms);
         write_tx!(self, |conn| {
             match conn
-                .insert_token(name, access.as_str(), &hash, created_at)
+                .insert_token(name, access.as_str(), &hash, created_at, expires_at)
                 .await
             {
                 Ok(()) => Ok(()),
@@ -384,13 +405,20 @@ impl Store {
         Ok(token)
     }
 
-    /// The owner of a presented token, if it is known and not revoked.
-    pub async fn authenticate(&self, token: &str) -> Result<Option<TokenOwner>, StoreError> {
+    /// The owner of a presented token, if it is known, not revoked and not expired at `now`.
+    /// Read from the database on every call (no cache), so a revocation or an expiry holds
+    /// on every node from the next request.
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<Option<TokenOwner>, StoreError> {
         if !token.starts_with(TOKEN_PREFIX) {
             return Ok(None);
         }
         let hash = token_hash(token);
-        read!(self, |conn| conn.token_owner(&hash).await)
+        let now = codec::ms(now);
+        read!(self, |conn| conn.token_owner(&hash, now).await)
     }
 
     /// Revokes the token with this name; `false` when there is no such (unrevoked) token.
@@ -399,7 +427,7 @@ impl Store {
         write_tx!(self, |conn| conn.revoke_token(name, at).await)
     }
 
-    /// Tokens that are not revoked, by name.
+    /// Tokens that are not revoked (expired ones included, with their `expires_at`), by name.
     pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
         read!(self, |conn| conn.tokens().await)
     }
@@ -443,7 +471,7 @@ fn futures_are_send(store: &Store) {
     is_send(&store.list_incidents(&IncidentFilter::default()));
     is_send(&store.timeline(IncidentNumber(1), 0, 10));
     is_send(&store.create_token("n", Access::Viewer, Timestamp::UNIX_EPOCH));
-    is_send(&store.authenticate("t"));
+    is_send(&store.authenticate("t", Timestamp::UNIX_EPOCH));
     is_send(&store.incident_counts());
     is_send(&Store::connect("sqlite://x"));
     is_send(

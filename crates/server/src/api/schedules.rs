@@ -363,18 +363,30 @@ async fn feed_caller(state: &AppState, token: Option<&str>) -> Result<(), ApiErr
             "calendar feeds need ?token=",
         )
     })?;
-    state
+    let owner = state
         .store
-        .authenticate(token)
+        .authenticate(token, state.clock.now())
         .await?
-        .map(|_| ())
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
-                "unknown or revoked token",
+                crate::auth::UNKNOWN_TOKEN,
             )
-        })
+        })?;
+    // A calendar URL is stored by calendar apps and shared with the calendar: only a feed
+    // token, which opens nothing else, may sit in it.
+    if owner.access != Access::Feed {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "token `{}` is a {} token, which may not be put in a calendar URL; revoke it and create a feed token (muster token create --role feed)",
+                owner.name, owner.access
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn calendar_response(body: String) -> Response {

@@ -23,3 +23,4 @@ mod slack_escaping;
 mod status_page;
 mod status_page_roles;
 mod support;
+mod tokens;

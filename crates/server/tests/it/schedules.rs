@@ -104,7 +104,7 @@ both!(
         assert_eq!(oncall(&app, "payments-primary", at).await, json!(["alice"]));
         let (s, ics_before) = feed(
             &app,
-            &format!("/ical/schedules/payments-primary.ics?token={}", app.viewer),
+            &format!("/ical/schedules/payments-primary.ics?token={}", app.feed),
         )
         .await;
         assert_eq!(s, 200);
@@ -135,7 +135,7 @@ both!(
 
         let (_, ics) = feed(
             &app,
-            &format!("/ical/schedules/payments-primary.ics?token={}", app.viewer),
+            &format!("/ical/schedules/payments-primary.ics?token={}", app.feed),
         )
         .await;
         assert!(ics.contains("SEQUENCE:1\r\n"), "revision bumped");
@@ -144,7 +144,7 @@ both!(
             "{ics}"
         );
         assert!(ics.contains("X-MUSTER-PERSON:erin"));
-        let (_, erin) = feed(&app, &format!("/ical/people/erin.ics?token={}", app.viewer)).await;
+        let (_, erin) = feed(&app, &format!("/ical/people/erin.ics?token={}", app.feed)).await;
         assert!(erin.contains("DTSTART:20260330T100000Z"), "{erin}");
         assert!(
             !erin.contains("X-MUSTER-PERSON:alice"),
@@ -174,7 +174,7 @@ both!(
         assert_eq!(oncall(&app, "payments-primary", at).await, json!(["alice"]));
         let (_, ics) = feed(
             &app,
-            &format!("/ical/schedules/payments-primary.ics?token={}", app.viewer),
+            &format!("/ical/schedules/payments-primary.ics?token={}", app.feed),
         )
         .await;
         assert!(ics.contains("SEQUENCE:2\r\n"));
@@ -279,15 +279,11 @@ async fn feeds_need_a_valid_token() {
     );
     let (s, body) = feed(
         &app,
-        &format!("/ical/schedules/nope.ics?token={}", app.viewer),
+        &format!("/ical/schedules/nope.ics?token={}", app.feed),
     )
     .await;
     assert_eq!(s, 404, "{body}");
-    let (s, body) = feed(
-        &app,
-        &format!("/ical/people/alice.ics?token={}", app.viewer),
-    )
-    .await;
+    let (s, body) = feed(&app, &format!("/ical/people/alice.ics?token={}", app.feed)).await;
     assert_eq!(s, 200);
     assert!(body.starts_with("BEGIN:VCALENDAR\r\n"));
 }
@@ -307,7 +303,7 @@ async fn edited_schedule_bumps_the_feed_sequence(backend: Backend) {
     let Some(app) = crate::support::spawn_app_with_config(backend, dir.path()).await else {
         return;
     };
-    let path = format!("/ical/schedules/payments-primary.ics?token={}", app.viewer);
+    let path = format!("/ical/schedules/payments-primary.ics?token={}", app.feed);
     // Alice's week from Monday 09:00 London (08:00Z, after the clocks went forward).
     let uid = "20260330T080000Z.alice.payments-primary@muster";
     let (s, before) = feed(&app, &path).await;
@@ -352,11 +348,7 @@ async fn edited_schedule_bumps_the_feed_sequence(backend: Backend) {
     );
 
     // Alice's own feed: payments-primary's events at 1, payments-secondary's still at 0.
-    let (_, mine) = feed(
-        &app,
-        &format!("/ical/people/alice.ics?token={}", app.viewer),
-    )
-    .await;
+    let (_, mine) = feed(&app, &format!("/ical/people/alice.ics?token={}", app.feed)).await;
     let primary = event(&mine, uid).unwrap_or_else(|| panic!("{mine}"));
     assert!(primary.contains("\r\nSEQUENCE:1\r\n"), "{primary}");
     let secondary: Vec<&str> = mine
