@@ -6,6 +6,7 @@
 //!   alerts_per_request: 10000   # alerts in one intake request (default 10000)
 //!   intake_body: 16MiB          # body of one intake request (default 16MiB)
 //!   max_silence: 30d            # the longest silence (default 30d, 1h to 366d)
+//!   retention: 30d              # settled bookkeeping kept this long (default 30d, 1h to 3650d)
 //! ```
 //!
 //! An intake request past a limit is answered 503 with Retry-After (never a 4xx, on which
@@ -34,6 +35,14 @@ const MAX_SILENCE_RANGE: (Duration, Duration) = (
     Duration::from_secs(3_600),
     Duration::from_secs(366 * 86_400),
 );
+/// How long settled bookkeeping (delivered outbox items, fired and cancelled timers, resolved
+/// alerts' payloads, Slack's seen requests) is kept by default: 30 days.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 86_400);
+/// The range `retention` may be set in: an hour to ten years.
+const RETENTION_RANGE: (Duration, Duration) = (
+    Duration::from_secs(3_600),
+    Duration::from_secs(3650 * 86_400),
+);
 
 /// The `limits` section, checked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -44,6 +53,8 @@ pub struct Limits {
     pub intake_body: usize,
     /// The longest silence; one ending later than this from now is refused too.
     pub max_silence: Duration,
+    /// How long settled bookkeeping is kept before the server prunes it.
+    pub retention: Duration,
 }
 
 impl Default for Limits {
@@ -52,6 +63,7 @@ impl Default for Limits {
             alerts_per_request: DEFAULT_ALERTS_PER_REQUEST,
             intake_body: DEFAULT_INTAKE_BODY,
             max_silence: DEFAULT_MAX_SILENCE,
+            retention: DEFAULT_RETENTION,
         }
     }
 }
@@ -62,6 +74,7 @@ pub(crate) struct RawLimits {
     pub alerts_per_request: Option<S>,
     pub intake_body: Option<S>,
     pub max_silence: Option<S>,
+    pub retention: Option<S>,
 }
 
 fn loc(file: usize, s: &S) -> Loc {
@@ -119,18 +132,40 @@ pub(crate) fn check(d: &mut Diags, sections: Vec<(usize, Spanned<RawLimits>)>) -
             }
         }
         if let Some(s) = &raw.max_silence {
-            let (lo, hi) = MAX_SILENCE_RANGE;
-            match s.value.parse::<Duration>() {
-                Ok(d) if (lo..=hi).contains(&d) => out.max_silence = d,
-                Ok(_) => d.error(
-                    loc(f, s),
-                    format!("max_silence must be from 1h to 366d (found `{}`)", s.value),
-                ),
-                Err(e) => d.error(loc(f, s), format!("max_silence: {e}")),
-            }
+            out.max_silence = span(d, f, s, "max_silence", MAX_SILENCE_RANGE, "1h to 366d")
+                .unwrap_or(out.max_silence);
+        }
+        if let Some(s) = &raw.retention {
+            out.retention =
+                span(d, f, s, "retention", RETENTION_RANGE, "1h to 3650d").unwrap_or(out.retention);
         }
     }
     out
+}
+
+/// A duration within `range`, or an error at `s` naming the key.
+fn span(
+    d: &mut Diags,
+    f: usize,
+    s: &S,
+    key: &str,
+    (lo, hi): (Duration, Duration),
+    words: &str,
+) -> Option<Duration> {
+    match s.value.parse::<Duration>() {
+        Ok(v) if (lo..=hi).contains(&v) => Some(v),
+        Ok(_) => {
+            d.error(
+                loc(f, s),
+                format!("{key} must be from {words} (found `{}`)", s.value),
+            );
+            None
+        }
+        Err(e) => {
+            d.error(loc(f, s), format!("{key}: {e}"));
+            None
+        }
+    }
 }
 
 /// `N`, `NB`, `NKiB`, `NMiB` or `NGiB` (a space before the unit allowed), in bytes.

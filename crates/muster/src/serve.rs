@@ -103,6 +103,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let stop = Arc::new(tokio::sync::watch::channel(false).0);
     let scheduler = spawn_scheduler(&state, &stop);
     let deliverer = spawn_deliverer(&state, &stop)?;
+    let pruner = spawn_pruner(&state, &stop);
     let on_signal = stop.clone();
     let served = muster_server::serve(listener, state, async move {
         shutdown_signal().await;
@@ -124,6 +125,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     {
         tracing::warn!("deliverer did not stop within 10 s");
     }
+    // A batch cut short rolls back; the next run prunes it.
+    pruner.abort();
     served?;
     tracing::info!("stopped");
     Ok(())
@@ -154,6 +157,18 @@ fn spawn_deliverer(
     Ok(tokio::spawn(deliverer.run(async move {
         let _ = stopped.wait_for(|s| *s).await;
     })))
+}
+
+/// Runs retention (`limits.retention`) next to the scheduler, on the same clock.
+fn spawn_pruner(
+    state: &AppState,
+    stop: &Arc<tokio::sync::watch::Sender<bool>>,
+) -> tokio::task::JoinHandle<()> {
+    let pruner = muster_server::retention::Pruner::new(state.clone());
+    let mut stopped = stop.subscribe();
+    tokio::spawn(pruner.run(async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    }))
 }
 
 #[cfg(unix)]

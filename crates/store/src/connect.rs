@@ -90,6 +90,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "token_expiry",
         include_str!("../migrations/sqlite/0015_token_expiry.sql"),
     ),
+    (
+        16,
+        "retention",
+        include_str!("../migrations/sqlite/0016_retention.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -156,6 +161,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         15,
         "token_expiry",
         include_str!("../migrations/postgres/0015_token_expiry.sql"),
+    ),
+    (
+        16,
+        "retention",
+        include_str!("../migrations/postgres/0016_retention.sql"),
     ),
 ];
 

@@ -36,6 +36,7 @@ pub use crate::inbox::{
 };
 pub use crate::outbox::{ClaimedOutbox, MAX_DEAD_LETTERS, OutboxItem, OutboxRecord, OutboxState};
 pub use crate::overrides::{AuditEntry, MAX_AUDIT_ENTRIES, NewOverride, ScheduleOverride};
+pub use crate::retention::{PRUNE_BATCH, Pruned, RetainedRows};
 pub use crate::silences::Silence;
 pub use crate::similar::{Expert, MAX_SIMILAR, SimilarIncident};
 pub use crate::slack::SlackChannel;
@@ -202,6 +203,7 @@ mod inbox;
 mod outbox;
 mod overrides;
 mod policy_state;
+mod retention;
 mod schedule_versions;
 mod silences;
 mod similar;

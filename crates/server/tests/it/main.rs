@@ -16,6 +16,7 @@ mod openapi;
 mod playbooks;
 mod policies;
 mod reactions;
+mod retention;
 mod schedules;
 mod similar;
 mod slack;

@@ -71,6 +71,7 @@ pub(crate) struct Rig {
     deliverer: Deliverer,
     scheduler: Scheduler,
     handler: Timers,
+    pub(crate) state: AppState,
     _dir: tempfile::TempDir,
 }
 
@@ -110,6 +111,7 @@ pub(crate) async fn rig_in(backend: Backend, dir: tempfile::TempDir) -> Option<R
         deliverer,
         scheduler,
         handler,
+        state,
         _dir: dir,
     })
 }
