@@ -26,7 +26,9 @@ use std::path::Path;
 
 pub use diagnostic::{Diagnostic, Level};
 pub use duration::{Duration, DurationError};
-pub use limits::{DEFAULT_ALERTS_PER_REQUEST, DEFAULT_INTAKE_BODY, Limits};
+pub use limits::{
+    DEFAULT_ALERTS_PER_REQUEST, DEFAULT_INTAKE_BODY, DEFAULT_MAX_SILENCE, DEFAULT_RETENTION, Limits,
+};
 pub use model::*;
 pub use notifications::{InboxMode, Notifications, Rate, RateLimits};
 pub use policy_to_core::to_core as policy_to_core;

@@ -1,18 +1,23 @@
-//! The `limits` section: how much one alert intake request may carry.
+//! The `limits` section: how much one alert intake request may carry, and how long a silence
+//! may last.
 //!
 //! ```yaml
 //! limits:
 //!   alerts_per_request: 10000   # alerts in one intake request (default 10000)
 //!   intake_body: 16MiB          # body of one intake request (default 16MiB)
+//!   max_silence: 30d            # the longest silence (default 30d, 1h to 366d)
+//!   retention: 30d              # settled bookkeeping kept this long (default 30d, 1h to 3650d)
 //! ```
 //!
-//! A request past a limit is answered 503 with Retry-After (never a 4xx, on which
-//! Alertmanager drops the group), so raising the limit lets the sender's retries in.
+//! An intake request past a limit is answered 503 with Retry-After (never a 4xx, on which
+//! Alertmanager drops the group), so raising the limit lets the sender's retries in. A silence
+//! longer than `max_silence`, or ending later than that from now, is refused with 422.
 
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 use crate::diagnostic::{Diags, Loc};
+use crate::duration::Duration;
 use crate::raw::S;
 
 /// Alerts one intake request may carry by default.
@@ -23,6 +28,21 @@ pub const DEFAULT_INTAKE_BODY: usize = 16 * 1024 * 1024;
 const MAX_ALERTS_PER_REQUEST: usize = 1_000_000;
 /// The largest `intake_body` accepted (1 GiB).
 const MAX_INTAKE_BODY: usize = 1024 * 1024 * 1024;
+/// How long a silence may last by default: 30 days.
+pub const DEFAULT_MAX_SILENCE: Duration = Duration::from_secs(30 * 86_400);
+/// The range `max_silence` may be set in: an hour to 366 days.
+const MAX_SILENCE_RANGE: (Duration, Duration) = (
+    Duration::from_secs(3_600),
+    Duration::from_secs(366 * 86_400),
+);
+/// How long settled bookkeeping (delivered outbox items, fired and cancelled timers, resolved
+/// alerts' payloads, Slack's seen requests) is kept by default: 30 days.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 86_400);
+/// The range `retention` may be set in: an hour to ten years.
+const RETENTION_RANGE: (Duration, Duration) = (
+    Duration::from_secs(3_600),
+    Duration::from_secs(3650 * 86_400),
+);
 
 /// The `limits` section, checked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -31,6 +51,10 @@ pub struct Limits {
     pub alerts_per_request: usize,
     /// Bytes of one intake request's body at most.
     pub intake_body: usize,
+    /// The longest silence; one ending later than this from now is refused too.
+    pub max_silence: Duration,
+    /// How long settled bookkeeping is kept before the server prunes it.
+    pub retention: Duration,
 }
 
 impl Default for Limits {
@@ -38,6 +62,8 @@ impl Default for Limits {
         Limits {
             alerts_per_request: DEFAULT_ALERTS_PER_REQUEST,
             intake_body: DEFAULT_INTAKE_BODY,
+            max_silence: DEFAULT_MAX_SILENCE,
+            retention: DEFAULT_RETENTION,
         }
     }
 }
@@ -47,6 +73,8 @@ impl Default for Limits {
 pub(crate) struct RawLimits {
     pub alerts_per_request: Option<S>,
     pub intake_body: Option<S>,
+    pub max_silence: Option<S>,
+    pub retention: Option<S>,
 }
 
 fn loc(file: usize, s: &S) -> Loc {
@@ -103,8 +131,41 @@ pub(crate) fn check(d: &mut Diags, sections: Vec<(usize, Spanned<RawLimits>)>) -
                 ),
             }
         }
+        if let Some(s) = &raw.max_silence {
+            out.max_silence = span(d, f, s, "max_silence", MAX_SILENCE_RANGE, "1h to 366d")
+                .unwrap_or(out.max_silence);
+        }
+        if let Some(s) = &raw.retention {
+            out.retention =
+                span(d, f, s, "retention", RETENTION_RANGE, "1h to 3650d").unwrap_or(out.retention);
+        }
     }
     out
+}
+
+/// A duration within `range`, or an error at `s` naming the key.
+fn span(
+    d: &mut Diags,
+    f: usize,
+    s: &S,
+    key: &str,
+    (lo, hi): (Duration, Duration),
+    words: &str,
+) -> Option<Duration> {
+    match s.value.parse::<Duration>() {
+        Ok(v) if (lo..=hi).contains(&v) => Some(v),
+        Ok(_) => {
+            d.error(
+                loc(f, s),
+                format!("{key} must be from {words} (found `{}`)", s.value),
+            );
+            None
+        }
+        Err(e) => {
+            d.error(loc(f, s), format!("{key}: {e}"));
+            None
+        }
+    }
 }
 
 /// `N`, `NB`, `NKiB`, `NMiB` or `NGiB` (a space before the unit allowed), in bytes.

@@ -39,6 +39,8 @@ pub struct Config {
     pub limits: crate::limits::Limits,
     /// The public status page, when a `status_page` section defines one.
     pub status_page: Option<StatusPage>,
+    /// The `metrics` section: the token `/metrics` requires, if any.
+    pub metrics: Metrics,
     /// Warnings found while loading (the configuration is usable despite them).
     pub warnings: Vec<Diagnostic>,
     /// The Slack app, when a file has a `slack` section. Its secrets come from the
@@ -105,6 +107,7 @@ impl Default for Config {
             notifications: Default::default(),
             limits: Default::default(),
             status_page: None,
+            metrics: Metrics::default(),
             warnings: Vec::new(),
             slack: None,
             drills: BTreeMap::new(),
@@ -544,6 +547,16 @@ pub struct Notification {
 pub struct Link {
     pub title: String,
     pub url: String,
+}
+
+// ---------------------------------------------------------------- metrics
+
+/// The `metrics` section.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Metrics {
+    /// The bearer token `GET /metrics` requires; `None`: open. Never serialized or printed.
+    #[serde(skip_serializing)]
+    pub token: Option<Secret>,
 }
 
 // ---------------------------------------------------------------- integrations

@@ -41,6 +41,14 @@ pub(crate) struct File {
     pub notifications: Option<Spanned<crate::notifications::RawNotifications>>,
     pub limits: Option<Spanned<crate::limits::RawLimits>>,
     pub status_page: Option<Spanned<StatusPage>>,
+    pub metrics: Option<Spanned<Metrics>>,
+}
+
+/// The `metrics` section (see `validate/metrics.rs`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Metrics {
+    pub token: Option<S>,
 }
 
 /// The public status page: one per configuration (see `validate/status_page.rs`).

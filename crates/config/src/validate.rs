@@ -17,6 +17,8 @@ use crate::raw::{self, S};
 
 mod drills;
 pub(crate) use drills::profile_file;
+mod integrations;
+mod metrics;
 mod status_page;
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -226,6 +228,7 @@ pub(crate) fn validate(
     }
     let mut depends: Vec<(String, Vec<(String, Loc)>)> = Vec::new();
     let mut slack_seen: Option<Loc> = None;
+    let mut metrics_seen: Option<Loc> = None;
     let mut notifications = Vec::new();
     let mut limits = Vec::new();
     for (f, mut file) in src.files {
@@ -295,6 +298,9 @@ pub(crate) fn validate(
         }
         if let Some(x) = file.status_page {
             v.status_page_section(f, x, &mut config);
+        }
+        if let Some(x) = file.metrics {
+            v.metrics_section(f, x, &mut metrics_seen, &mut config);
         }
     }
     config.notifications = crate::notifications::check(v.d, notifications);
@@ -1585,149 +1591,6 @@ impl V<'_> {
             }
         }
         out
-    }
-
-    // ------------------------------------------------------------ integrations
-
-    fn integration(&mut self, f: usize, x: raw::Integration) -> Integration {
-        let kind = self.word(
-            f,
-            &x.kind,
-            "integration type",
-            &[
-                ("alertmanager", IntegrationType::Alertmanager),
-                ("pagerduty_events_v2", IntegrationType::PagerdutyEventsV2),
-                ("generic", IntegrationType::Generic),
-                ("heartbeat", IntegrationType::Heartbeat),
-            ],
-        );
-        let key = self.integration_key(f, &x.key, &x.id.value);
-        let service = x
-            .service
-            .as_ref()
-            .map(|s| self.reference(Kind::Service, f, s));
-        if x.service.is_none() && x.routes.is_empty() {
-            self.d.error(
-                loc(f, &x.id),
-                format!(
-                    "integration `{}` needs a `service` or `routes` (where would its alerts go?)",
-                    x.id.value
-                ),
-            );
-        }
-        let routes = x
-            .routes
-            .iter()
-            .map(|r| {
-                if r.matches.value.is_empty() {
-                    self.d.error(
-                        loc(f, &r.matches),
-                        "route has an empty `match` (it would catch every alert; use the integration's `service` instead)",
-                    );
-                }
-                Route {
-                    matches: r.matches.value.clone(),
-                    service: self.reference(Kind::Service, f, &r.service),
-                }
-            })
-            .collect();
-        let severity_map = x
-            .severity_map
-            .iter()
-            .filter_map(|(k, s)| self.parse::<Severity>(f, s).map(|sev| (k.clone(), sev)))
-            .collect();
-        let group_window = x.group_window.as_ref().map(|g| self.duration(f, g));
-        let heartbeat = x.heartbeat.as_ref().map(|h| Heartbeat {
-            interval: self.positive_duration(f, &h.value.interval, "heartbeat.interval"),
-            grace: h
-                .value
-                .grace
-                .as_ref()
-                .map(|g| self.duration(f, g))
-                .unwrap_or_default(),
-        });
-        match (kind, &x.heartbeat) {
-            (Some(IntegrationType::Heartbeat), None) => self.d.error(
-                loc(f, &x.kind),
-                "a heartbeat integration needs `heartbeat: { interval, grace }`",
-            ),
-            (Some(k), Some(h)) if k != IntegrationType::Heartbeat => self.d.error(
-                loc(f, h),
-                "`heartbeat` is only for integrations of type heartbeat",
-            ),
-            _ => {}
-        }
-        Integration {
-            id: x.id.value,
-            kind: kind.unwrap_or(IntegrationType::Generic),
-            key,
-            service,
-            routes,
-            severity_map,
-            group_by: x.group_by,
-            group_window,
-            auto_resolve: x.auto_resolve.unwrap_or(true),
-            heartbeat,
-        }
-    }
-
-    /// Resolve `${env:VAR}`, check the key can sit in a URL and is unique. Never prints the key.
-    fn integration_key(&mut self, f: usize, s: &S, id: &str) -> Secret {
-        let l = loc(f, s);
-        let raw = s.value.trim();
-        let value = if let Some(rest) = raw.strip_prefix("${env:") {
-            let name = rest.strip_suffix('}').unwrap_or("");
-            let valid_name =
-                !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-            if !valid_name {
-                self.d.error(
-                    l,
-                    format!("invalid environment reference `{raw}` (expected `${{env:NAME}}`)"),
-                );
-                return Secret::new("");
-            }
-            match (self.env)(name) {
-                Some(v) => v,
-                None => {
-                    self.d.error(
-                        l,
-                        format!("environment variable `{name}` is not set (needed for this integration key)"),
-                    );
-                    return Secret::new("");
-                }
-            }
-        } else if raw.contains("${") {
-            self.d.error(
-                l,
-                "an environment reference must be the whole value: `${env:NAME}`",
-            );
-            return Secret::new("");
-        } else {
-            raw.to_string()
-        };
-        if value.is_empty() {
-            self.d.error(l, "integration key is empty");
-            return Secret::new("");
-        }
-        if !value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
-        {
-            self.d.error(
-                l,
-                "integration key may only contain letters, digits, `-`, `_`, `.` and `~` (it is part of a URL)",
-            );
-        }
-        if let Some(other) = self.keys.get(&value) {
-            let other = other.clone();
-            self.d.error(
-                l,
-                format!("integration key is already used by integration `{other}`"),
-            );
-        } else {
-            self.keys.insert(value.clone(), id.to_string());
-        }
-        Secret::new(value)
     }
 }
 

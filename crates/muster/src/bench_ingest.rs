@@ -164,8 +164,8 @@ async fn commit_only(args: &BenchArgs, backend: &str, db: &str) -> anyhow::Resul
         .config
         .integrations
         .values()
-        .find(|i| i.id == "demo-alertmanager")
-        .context("the config has no `demo-alertmanager` integration")?;
+        .find(|i| i.id == "alertmanager")
+        .context("the config has no `alertmanager` integration")?;
     let run = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_nanos();
@@ -192,7 +192,7 @@ async fn commit_only(args: &BenchArgs, backend: &str, db: &str) -> anyhow::Resul
         for signals in jobs {
             let intake = intake.clone();
             waiting.push(tokio::spawn(async move {
-                let actor = "integration:demo-alertmanager".to_string();
+                let actor = "integration:alertmanager".to_string();
                 intake.submit(actor, signals, Default::default()).await.1
             }));
         }

@@ -22,6 +22,7 @@ mod schedule;
 mod serve;
 mod table;
 mod template;
+mod token;
 
 /// mimalloc instead of the system allocator: intake allocates many small strings and maps per
 /// alert, and glibc's malloc spent a fifth of the ingest benchmark's CPU time on them.
@@ -59,7 +60,7 @@ enum Cmd {
     /// Manage API tokens (writes straight to the database).
     Token {
         #[command(subcommand)]
-        command: serve::TokenCmd,
+        command: token::TokenCmd,
     },
     /// Work incidents on a running server.
     Incident {
@@ -170,7 +171,7 @@ fn main() -> ExitCode {
             return policy::replay(&dir, source, json, &tolerance);
         }
         Cmd::Serve(args) => runtime().and_then(|rt| rt.block_on(serve::serve(args))),
-        Cmd::Token { command } => runtime().and_then(|rt| rt.block_on(serve::token(command))),
+        Cmd::Token { command } => runtime().and_then(|rt| rt.block_on(token::token(command))),
         Cmd::Incident { conn, command } => {
             runtime().and_then(|rt| rt.block_on(client::incident(conn, command)))
         }

@@ -1,4 +1,4 @@
-//! `muster serve` and `muster token`: the commands that own the database.
+//! `muster serve`: the HTTP server, the timer scheduler and the deliverer, with one shutdown.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Args, Subcommand};
-use muster_core::{Access, Clock};
+use clap::Args;
+use muster_core::Clock;
 use muster_server::deliver::{Channels, Deliverer};
 use muster_server::scheduler::Scheduler;
 use muster_server::timers::Timers;
@@ -28,20 +28,6 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "MUSTER_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum TokenCmd {
-    /// Create an API token; prints it once, on the last line.
-    Create {
-        #[arg(long)]
-        name: String,
-        /// admin, responder or viewer.
-        #[arg(long)]
-        role: Access,
-        #[arg(long, env = "MUSTER_DB", default_value = DEFAULT_DB)]
-        db: String,
-    },
 }
 
 fn init_logs() {
@@ -117,6 +103,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let stop = Arc::new(tokio::sync::watch::channel(false).0);
     let scheduler = spawn_scheduler(&state, &stop);
     let deliverer = spawn_deliverer(&state, &stop)?;
+    let pruner = spawn_pruner(&state, &stop);
     let on_signal = stop.clone();
     let served = muster_server::serve(listener, state, async move {
         shutdown_signal().await;
@@ -138,6 +125,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     {
         tracing::warn!("deliverer did not stop within 10 s");
     }
+    // A batch cut short rolls back; the next run prunes it.
+    pruner.abort();
     served?;
     tracing::info!("stopped");
     Ok(())
@@ -168,6 +157,18 @@ fn spawn_deliverer(
     Ok(tokio::spawn(deliverer.run(async move {
         let _ = stopped.wait_for(|s| *s).await;
     })))
+}
+
+/// Runs retention (`limits.retention`) next to the scheduler, on the same clock.
+fn spawn_pruner(
+    state: &AppState,
+    stop: &Arc<tokio::sync::watch::Sender<bool>>,
+) -> tokio::task::JoinHandle<()> {
+    let pruner = muster_server::retention::Pruner::new(state.clone());
+    let mut stopped = stop.subscribe();
+    tokio::spawn(pruner.run(async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    }))
 }
 
 #[cfg(unix)]
@@ -207,25 +208,4 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
-}
-
-pub async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
-    match cmd {
-        TokenCmd::Create { name, role, db } => {
-            let name = name.trim();
-            if name.is_empty() {
-                bail!("--name must not be empty");
-            }
-            let store = Store::connect(&db)
-                .await
-                .context("cannot open the database")?;
-            let token = store
-                .create_token(name, role, SystemClock.now())
-                .await
-                .context("cannot create the token")?;
-            eprintln!("Created {role} token `{name}`. It is shown once; keep it safe:");
-            println!("{token}");
-            Ok(())
-        }
-    }
 }

@@ -1,4 +1,8 @@
 //! Bearer-token authentication: who is calling, and may they do this?
+//!
+//! Every request reads its token from the database (`Store::authenticate`, on the injected
+//! clock): nothing is cached, so a revoked or expired token is refused from its next request
+//! on every node. Feed tokens (`Access::Feed`) open calendar feeds only, never the API.
 
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
@@ -33,6 +37,9 @@ impl Caller {
     }
 }
 
+/// The answer for a token that is not (or no longer) valid: which of the three is not said.
+pub const UNKNOWN_TOKEN: &str = "unknown, revoked or expired token";
+
 fn unauthorized(message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
 }
@@ -54,9 +61,14 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| unauthorized("Authorization header must be `Bearer TOKEN`"))?;
         let owner = state
             .store
-            .authenticate(token)
+            .authenticate(token, state.clock.now())
             .await?
-            .ok_or_else(|| unauthorized("unknown or revoked token"))?;
+            .ok_or_else(|| unauthorized(UNKNOWN_TOKEN))?;
+        if owner.access == Access::Feed {
+            return Err(unauthorized(
+                "a feed token opens calendar feeds (/ical/…?token=) only, not the API",
+            ));
+        }
         Ok(Caller {
             name: owner.name,
             access: owner.access,

@@ -17,6 +17,7 @@ pub mod ops;
 pub mod policy_state;
 pub mod rate_limit;
 pub mod reactions;
+pub mod retention;
 pub mod scheduler;
 pub mod slack;
 pub mod status;

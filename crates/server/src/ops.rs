@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -13,6 +13,8 @@ use axum::{BoxError, Json, Router};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use muster_core::{Severity, Status};
 use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use utoipa::openapi::OpenApi;
 
 use crate::AppState;
@@ -57,19 +59,53 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
+/// Ready when the database answers a read and takes a write ([`muster_store::Store::ping_write`]):
+/// a node that can read but not write (a read-only standby, a locked SQLite file) would
+/// accept alerts it cannot store.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => {
-            Json(json!({ "status": "ready", "database": state.store.backend() })).into_response()
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "not ready");
-            ApiError::unavailable("database unreachable").into_response()
-        }
+    if let Err(e) = state.store.ping().await {
+        tracing::warn!(error = %e, "not ready");
+        return ApiError::unavailable("database unreachable").into_response();
     }
+    if let Err(e) = state.store.ping_write().await {
+        tracing::warn!(error = %e, "not ready: the database takes no write");
+        return ApiError::unavailable("database not writable").into_response();
+    }
+    Json(json!({ "status": "ready", "database": state.store.backend() })).into_response()
 }
 
-async fn metrics_text(State(state): State<AppState>) -> Response {
+/// Whether the request may read `/metrics`: always without a configured `metrics.token`,
+/// otherwise only with `Authorization: Bearer <token>` (compared as SHA-256 digests in
+/// constant time).
+fn metrics_allowed(state: &AppState, headers: &HeaderMap) -> bool {
+    let cfg = state.config();
+    let Some(token) = &cfg.config.metrics.token else {
+        return true;
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or("");
+    let wanted = Sha256::digest(token.expose().as_bytes());
+    bool::from(Sha256::digest(presented.as_bytes()).ct_eq(&wanted))
+}
+
+async fn metrics_text(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if !metrics_allowed(&state, &headers) {
+        let mut resp = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "/metrics needs `Authorization: Bearer` with the configured metrics token",
+        )
+        .into_response();
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer"),
+        );
+        return resp;
+    }
     let handle = prometheus();
     handle.run_upkeep();
     let mut text = handle.render();

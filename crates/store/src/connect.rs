@@ -90,6 +90,16 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "exercises",
         include_str!("../migrations/sqlite/0014_exercises.sql"),
     ),
+    (
+        15,
+        "token_expiry",
+        include_str!("../migrations/sqlite/0015_token_expiry.sql"),
+    ),
+    (
+        16,
+        "retention",
+        include_str!("../migrations/sqlite/0016_retention.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -157,6 +167,16 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "exercises",
         include_str!("../migrations/postgres/0014_exercises.sql"),
     ),
+    (
+        15,
+        "token_expiry",
+        include_str!("../migrations/postgres/0015_token_expiry.sql"),
+    ),
+    (
+        16,
+        "retention",
+        include_str!("../migrations/postgres/0016_retention.sql"),
+    ),
 ];
 
 fn migrator(migrations: &'static [(i64, &'static str, &'static str)]) -> Migrator {
@@ -223,6 +243,7 @@ pub(crate) async fn open_sqlite(path: &Path) -> Result<SqlitePools, StoreError> 
             StoreError::Internal(format!("cannot create folder {}: {e}", parent.display()))
         })?;
     }
+    create_private(path)?;
     let options = SqliteConnectOptions::new()
         .filename(path)
         .journal_mode(SqliteJournalMode::Wal)
@@ -266,6 +287,24 @@ pub(crate) async fn open_sqlite(path: &Path) -> Result<SqlitePools, StoreError> 
             writer.close().await;
             Err(sqlite_open_err(path, e))
         }
+    }
+}
+
+/// Creates a missing database file empty and readable by its owner only (0600), before SQLite
+/// opens it: SQLite gives its `-wal` and `-shm` files the database file's mode, so the whole
+/// database stays private whatever the umask. An existing file is left as it is.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    match open.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Internal(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
     }
 }
 

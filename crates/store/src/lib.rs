@@ -36,6 +36,7 @@ pub use crate::inbox::{
 };
 pub use crate::outbox::{ClaimedOutbox, MAX_DEAD_LETTERS, OutboxItem, OutboxRecord, OutboxState};
 pub use crate::overrides::{AuditEntry, MAX_AUDIT_ENTRIES, NewOverride, ScheduleOverride};
+pub use crate::retention::{PRUNE_BATCH, Pruned, RetainedRows};
 pub use crate::silences::Silence;
 pub use crate::similar::{Expert, MAX_SIMILAR, SimilarIncident};
 pub use crate::slack::SlackChannel;
@@ -103,6 +104,8 @@ pub struct TokenInfo {
     pub name: String,
     pub access: Access,
     pub created_at: Timestamp,
+    /// When it stops authenticating; `None`: never.
+    pub expires_at: Option<Timestamp>,
 }
 
 /// Number of incidents per (status, severity), for metrics.
@@ -201,6 +204,7 @@ mod inbox;
 mod outbox;
 mod overrides;
 mod policy_state;
+mod retention;
 mod schedule_versions;
 mod silences;
 mod similar;
@@ -280,6 +284,15 @@ impl Store {
         read!(self, |conn| conn.ping().await)
     }
 
+    /// Succeeds when the database takes a write: a write transaction (on SQLite the single
+    /// writer's `BEGIN IMMEDIATE`, which waits for another process's write lock up to the busy
+    /// timeout) running a statement that changes no row. Fails on a read-only database (a
+    /// PostgreSQL standby or `default_transaction_read_only`, a read-only SQLite file) or
+    /// one whose write lock is held elsewhere.
+    pub async fn ping_write(&self) -> Result<(), StoreError> {
+        write_tx!(self, |conn| conn.write_probe().await)
+    }
+
     /// Allocates the next incident number and writes the declaring changes (from
     /// `muster_core::declare`) as its first timeline events.
     pub async fn declare(
@@ -355,13 +368,32 @@ impl Store {
         access: Access,
         now: Timestamp,
     ) -> Result<String, StoreError> {
+        self.create_token_expiring(name, access, now, None).await
+    }
+
+    /// [`Store::create_token`] for a token that stops authenticating at `expires_at`, which
+    /// must be after `now`.
+    pub async fn create_token_expiring(
+        &self,
+        name: &str,
+        access: Access,
+        now: Timestamp,
+        expires_at: Option<Timestamp>,
+    ) -> Result<String, StoreError> {
         let name = valid_token_name(name)?;
+        if expires_at.is_some_and(|e| e <= now) {
+            return Err(StoreError::Domain(DomainError::Invalid {
+                field: "expires_at".into(),
+                reason: "must be in the future".into(),
+            }));
+        }
         let token = new_token_secret();
         let hash = token_hash(&token);
         let created_at = codec::ms(now);
+        let expires_at = expires_at.map(codec::ms);
         write_tx!(self, |conn| {
             match conn
-                .insert_token(name, access.as_str(), &hash, created_at)
+                .insert_token(name, access.as_str(), &hash, created_at, expires_at)
                 .await
             {
                 Ok(()) => Ok(()),
@@ -376,13 +408,20 @@ impl Store {
         Ok(token)
     }
 
-    /// The owner of a presented token, if it is known and not revoked.
-    pub async fn authenticate(&self, token: &str) -> Result<Option<TokenOwner>, StoreError> {
+    /// The owner of a presented token, if it is known, not revoked and not expired at `now`.
+    /// Read from the database on every call (no cache), so a revocation or an expiry holds
+    /// on every node from the next request.
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<Option<TokenOwner>, StoreError> {
         if !token.starts_with(TOKEN_PREFIX) {
             return Ok(None);
         }
         let hash = token_hash(token);
-        read!(self, |conn| conn.token_owner(&hash).await)
+        let now = codec::ms(now);
+        read!(self, |conn| conn.token_owner(&hash, now).await)
     }
 
     /// Revokes the token with this name; `false` when there is no such (unrevoked) token.
@@ -391,7 +430,7 @@ impl Store {
         write_tx!(self, |conn| conn.revoke_token(name, at).await)
     }
 
-    /// Tokens that are not revoked, by name.
+    /// Tokens that are not revoked (expired ones included, with their `expires_at`), by name.
     pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
         read!(self, |conn| conn.tokens().await)
     }
@@ -435,7 +474,7 @@ fn futures_are_send(store: &Store) {
     is_send(&store.list_incidents(&IncidentFilter::default()));
     is_send(&store.timeline(IncidentNumber(1), 0, 10));
     is_send(&store.create_token("n", Access::Viewer, Timestamp::UNIX_EPOCH));
-    is_send(&store.authenticate("t"));
+    is_send(&store.authenticate("t", Timestamp::UNIX_EPOCH));
     is_send(&store.incident_counts());
     is_send(&Store::connect("sqlite://x"));
     is_send(

@@ -119,14 +119,18 @@ pub(crate) trait Queries {
     async fn list(&mut self, filter: &IncidentFilter) -> Result<Vec<Incident>, StoreError>;
     async fn counts(&mut self) -> Result<Vec<IncidentCount>, StoreError>;
     async fn ping(&mut self) -> Result<(), StoreError>;
+    /// A write statement that changes no row: refused by a read-only database.
+    async fn write_probe(&mut self) -> Result<(), StoreError>;
     async fn insert_token(
         &mut self,
         name: &str,
         access: &str,
         hash: &str,
         created_at: i64,
+        expires_at: Option<i64>,
     ) -> Result<(), sqlx::Error>;
-    async fn token_owner(&mut self, hash: &str) -> Result<Option<TokenOwner>, StoreError>;
+    async fn token_owner(&mut self, hash: &str, now: i64)
+    -> Result<Option<TokenOwner>, StoreError>;
     async fn revoke_token(&mut self, name: &str, at: i64) -> Result<bool, StoreError>;
     async fn tokens(&mut self) -> Result<Vec<TokenInfo>, StoreError>;
 }
@@ -367,32 +371,48 @@ macro_rules! impl_queries {
                 Ok(())
             }
 
+            async fn write_probe(&mut self) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM api_tokens WHERE 1 = 0")
+                    .execute(&mut *self)
+                    .await
+                    .map_err(db_err)?;
+                Ok(())
+            }
+
             async fn insert_token(
                 &mut self,
                 name: &str,
                 access: &str,
                 hash: &str,
                 created_at: i64,
+                expires_at: Option<i64>,
             ) -> Result<(), sqlx::Error> {
                 sqlx::query(
-                    "INSERT INTO api_tokens (name, access, token_hash, created_at) \
-                     VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO api_tokens (name, access, token_hash, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
                 )
                 .bind(name)
                 .bind(access)
                 .bind(hash)
                 .bind(created_at)
+                .bind(expires_at)
                 .execute(&mut *self)
                 .await?;
                 Ok(())
             }
 
-            async fn token_owner(&mut self, hash: &str) -> Result<Option<TokenOwner>, StoreError> {
+            async fn token_owner(
+                &mut self,
+                hash: &str,
+                now: i64,
+            ) -> Result<Option<TokenOwner>, StoreError> {
                 let row: Option<(String, String)> = sqlx::query_as(
                     "SELECT name, access FROM api_tokens \
-                     WHERE token_hash = $1 AND revoked_at IS NULL",
+                     WHERE token_hash = $1 AND revoked_at IS NULL \
+                     AND (expires_at IS NULL OR expires_at > $2)",
                 )
                 .bind(hash)
+                .bind(now)
                 .fetch_optional(&mut *self)
                 .await
                 .map_err(db_err)?;
@@ -419,19 +439,20 @@ macro_rules! impl_queries {
             }
 
             async fn tokens(&mut self) -> Result<Vec<TokenInfo>, StoreError> {
-                let rows: Vec<(String, String, i64)> = sqlx::query_as(
-                    "SELECT name, access, created_at FROM api_tokens \
+                let rows: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
+                    "SELECT name, access, created_at, expires_at FROM api_tokens \
                      WHERE revoked_at IS NULL ORDER BY name",
                 )
                 .fetch_all(&mut *self)
                 .await
                 .map_err(db_err)?;
                 rows.into_iter()
-                    .map(|(name, access, created_at)| {
+                    .map(|(name, access, created_at, expires_at)| {
                         Ok(TokenInfo {
                             name,
                             access: codec::decode_access(&access)?,
                             created_at: codec::from_ms(created_at)?,
+                            expires_at: expires_at.map(codec::from_ms).transpose()?,
                         })
                     })
                     .collect()

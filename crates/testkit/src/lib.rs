@@ -91,6 +91,41 @@ impl TestDb {
     }
 }
 
+/// Another process's hold on a SQLite file's write lock (`BEGIN IMMEDIATE`), until dropped
+/// or [`SqliteWriteLock::release`]d.
+pub struct SqliteWriteLock(sqlx::SqliteConnection);
+
+impl SqliteWriteLock {
+    /// Rolls the lock's transaction back and closes its connection.
+    pub async fn release(mut self) {
+        sqlx::query("ROLLBACK")
+            .execute(&mut self.0)
+            .await
+            .expect("rollback");
+        let _ = self.0.close().await;
+    }
+}
+
+impl TestDb {
+    /// Takes the SQLite file's write lock from a connection of its own, as another process
+    /// would; `None` on PostgreSQL.
+    pub async fn sqlite_write_lock(&self) -> Option<SqliteWriteLock> {
+        let TestDb::Sqlite(dir) = self else {
+            return None;
+        };
+        let options =
+            sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("muster.db"));
+        let mut conn = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .expect("open sqlite");
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut conn)
+            .await
+            .expect("take the write lock");
+        Some(SqliteWriteLock(conn))
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let TestDb::Postgres { admin, name } = self {

@@ -244,7 +244,7 @@ async fn real_alertmanager_webhook_and_pagerduty_receivers() {
         &http,
         &muster,
         &token,
-        "demo-alertmanager",
+        "alertmanager",
         "webhook alert",
         firing,
     )
@@ -253,7 +253,7 @@ async fn real_alertmanager_webhook_and_pagerduty_receivers() {
         &http,
         &muster,
         &token,
-        "demo-events-v2",
+        "events-v2",
         "pagerduty alert",
         firing,
     )
@@ -289,7 +289,7 @@ async fn real_alertmanager_webhook_and_pagerduty_receivers() {
         &http,
         &muster,
         &token,
-        "demo-alertmanager",
+        "alertmanager",
         "alert sent during the restart",
         arrived,
     )
@@ -305,7 +305,7 @@ async fn real_alertmanager_webhook_and_pagerduty_receivers() {
         &http,
         &muster,
         &token,
-        "demo-alertmanager",
+        "alertmanager",
         "webhook resolve",
         resolved,
     )
@@ -314,7 +314,7 @@ async fn real_alertmanager_webhook_and_pagerduty_receivers() {
         &http,
         &muster,
         &token,
-        "demo-events-v2",
+        "events-v2",
         "pagerduty resolve",
         resolved,
     )

@@ -24,7 +24,7 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
-fn run(args: &[&str], envs: &[(&str, &str)]) -> Output {
+pub(crate) fn run(args: &[&str], envs: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(bin());
     cmd.args(args)
         .env_remove("MUSTER_TOKEN")
@@ -35,17 +35,17 @@ fn run(args: &[&str], envs: &[(&str, &str)]) -> Output {
     cmd.output().expect("run muster")
 }
 
-fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Server {
-    fn start(db: &str) -> Server {
+    pub(crate) fn start(db: &str) -> Server {
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
         let child = Command::new(bin())
@@ -389,7 +389,7 @@ fn services_count(url: &str, token: &str) -> usize {
     })
 }
 
-fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
+pub(crate) fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if cond() {
@@ -497,14 +497,7 @@ fn overrides_from_the_cli_change_who_is_on_call() {
     let db = format!("sqlite://{}/m.db", dir.path().display());
     let out = run(
         &[
-            "token",
-            "create",
-            "--name",
-            "carol",
-            "--role",
-            "responder",
-            "--db",
-            &db,
+            "token", "create", "--name", "carol", "--role", "admin", "--db", &db,
         ],
         &[],
     );

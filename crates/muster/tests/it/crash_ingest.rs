@@ -60,7 +60,7 @@ async fn stored_keys(store: &Store) -> Vec<String> {
     let mut before = None;
     loop {
         let filter = AlertFilter {
-            integration: Some("demo-alertmanager".into()),
+            integration: Some("alertmanager".into()),
             limit: Some(500),
             before,
             ..Default::default()

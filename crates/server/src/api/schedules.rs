@@ -278,7 +278,7 @@ fn runtime_view(o: ScheduleOverride) -> OverrideView {
 #[utoipa::path(post, path = "/api/v1/schedules/{id}/overrides", tag = "schedules", request_body = OverrideRequest,
     params(("id" = String, Path, description = "Schedule id")),
     responses((status = 201, description = "Override stored and in force", body = OverrideView),
-        (status = 403, description = "The token's role may not do this", body = ErrorBody),
+        (status = 403, description = "Not an admin token (overrides are admin-only)", body = ErrorBody),
         (status = 404, description = "No such schedule", body = ErrorBody),
         (status = 422, description = "Unknown person, or an override ending before it starts", body = ErrorBody)))]
 pub async fn create_override(
@@ -287,7 +287,8 @@ pub async fn create_override(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<OverrideRequest>,
 ) -> Result<Response, ApiError> {
-    caller.require(Access::Responder)?;
+    // Who is paged is every team's business: admins only (`muster_core::access`).
+    caller.require(Access::Admin)?;
     let cfg = state.config();
     if !cfg.config.schedules.contains_key(&id) {
         return Err(ApiError::not_found(format!("schedule `{id}` not found")));
@@ -334,14 +335,14 @@ pub async fn create_override(
 #[utoipa::path(delete, path = "/api/v1/schedules/{id}/overrides/{override_id}", tag = "schedules",
     params(("id" = String, Path, description = "Schedule id"), ("override_id" = String, Path, description = "Run-time override id")),
     responses((status = 200, description = "Override removed (kept in the audit trail)", body = OverrideView),
-        (status = 403, description = "The token's role may not do this", body = ErrorBody),
+        (status = 403, description = "Not an admin token (overrides are admin-only)", body = ErrorBody),
         (status = 404, description = "No such run-time override", body = ErrorBody)))]
 pub async fn delete_override(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, override_id)): Path<(String, String)>,
 ) -> Result<Json<OverrideView>, ApiError> {
-    caller.require(Access::Responder)?;
+    caller.require(Access::Admin)?;
     let removed = state
         .store
         .delete_override(&id, &override_id, &caller.name, state.clock.now())
@@ -362,18 +363,30 @@ async fn feed_caller(state: &AppState, token: Option<&str>) -> Result<(), ApiErr
             "calendar feeds need ?token=",
         )
     })?;
-    state
+    let owner = state
         .store
-        .authenticate(token)
+        .authenticate(token, state.clock.now())
         .await?
-        .map(|_| ())
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
-                "unknown or revoked token",
+                crate::auth::UNKNOWN_TOKEN,
             )
-        })
+        })?;
+    // A calendar URL is stored by calendar apps and shared with the calendar: only a feed
+    // token, which opens nothing else, may sit in it.
+    if owner.access != Access::Feed {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "token `{}` is a {} token, which may not be put in a calendar URL; revoke it and create a feed token (muster token create --role feed)",
+                owner.name, owner.access
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn calendar_response(body: String) -> Response {

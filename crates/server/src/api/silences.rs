@@ -70,7 +70,7 @@ pub async fn list_silences(
 #[utoipa::path(post, path = "/api/v1/silences", tag = "alerts", request_body = SilenceRequest,
     responses((status = 201, description = "Silence stored and in force", body = SilenceView),
         (status = 403, description = "The token's role may not do this", body = ErrorBody),
-        (status = 422, description = "Unknown service, empty window or no reason", body = ErrorBody)))]
+        (status = 422, description = "Unknown service, empty window, a window past `limits.max_silence` or no reason", body = ErrorBody)))]
 pub async fn create_silence(
     State(state): State<AppState>,
     caller: Caller,
@@ -90,6 +90,15 @@ pub async fn create_silence(
         return Err(ApiError::unprocessable(
             "to: the silence must end after it starts",
         ));
+    }
+    // A silence is a bounded window: neither longer than `limits.max_silence` nor ending
+    // later than that from now (a forgotten silence would hide a service's alerts for good).
+    let max = cfg.config.limits.max_silence.to_signed();
+    if req.to.duration_since(from) > max || req.to.duration_since(now) > max {
+        return Err(ApiError::unprocessable(format!(
+            "to: a silence may last at most {} and end at most that long from now (limits.max_silence)",
+            muster_core::words::duration(max)
+        )));
     }
     muster_core::control::check("reason", &req.reason)?;
     if req.reason.trim().is_empty() {

@@ -109,12 +109,20 @@ impl Deliverer {
         let missing = || Outcome::Permanent(format!("{} is not configured", hop.channel.name()));
         match hop.channel {
             Via::Slack => match &c.slack {
+                // The text is built from incident and alert data: escaped for Slack (the
+                // blocks, from `slack::channel::nudge_blocks`, are already).
                 Some(s) => match &d.blocks {
-                    Some(blocks) => match s.post_blocks(&hop.address, &d.text, blocks).await {
-                        Ok(ts) => Outcome::Sent { id: Some(ts) },
-                        Err(o) => o,
-                    },
-                    None => s.post_message(&hop.address, &d.text).await,
+                    Some(blocks) => {
+                        let text = crate::slack::text::escape(&d.text);
+                        match s.post_blocks(&hop.address, &text, blocks).await {
+                            Ok(ts) => Outcome::Sent { id: Some(ts) },
+                            Err(o) => o,
+                        }
+                    }
+                    None => {
+                        let text = crate::slack::text::escape(&d.text);
+                        s.post_message(&hop.address, &text).await
+                    }
                 },
                 None => missing(),
             },

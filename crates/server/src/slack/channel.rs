@@ -14,6 +14,7 @@ use muster_store::{ClaimedOutbox, OutboxItem, StoreError};
 use serde_json::{Value, json};
 
 use super::clock_header::{self, button, milestone_label};
+use super::text::escape;
 use crate::deliver::retry::{Retry, Settled};
 use crate::effect::{Effect, Message, SlackCapture, SlackPost};
 use crate::reactions::slack::{MAX_NAME, channel_name};
@@ -45,7 +46,7 @@ pub fn nudge_blocks(
         json!({"incident": id.to_string(), "key": key}),
     ));
     Some(json!([
-        {"type": "section", "text": {"type": "mrkdwn", "text": clock_header::section_text(text)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": clock_header::section_text(&escape(text))}},
         {"type": "actions", "block_id": "muster_nudge", "elements": buttons},
     ]))
 }
@@ -61,7 +62,7 @@ pub fn nudge_item(
     cfg.config.slack.as_ref()?;
     let blocks = nudge_blocks(cfg, id, key, nudge, text)?;
     let post = Effect::SlackPost(SlackPost {
-        text: text.into(),
+        text: escape(text),
         blocks,
     });
     Some(post.item(format!("{key}/slack:channel"), Some(id)))

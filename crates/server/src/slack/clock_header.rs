@@ -78,7 +78,8 @@ pub fn header_text(incident: &Incident, clock: &ClockView) -> String {
         lines.extend(racing.iter().map(|t| deadline_line(t)));
     }
     lines.push(format!("Updated {}", hm(clock.now)));
-    lines.join("\n")
+    // The title may be an alert's summary: never markup (`<!channel>`) in Slack.
+    super::text::escape(&lines.join("\n"))
 }
 
 /// The header's blocks: the text, then buttons to act on it.
@@ -198,14 +199,10 @@ fn to_mrkdwn(markdown: &str) -> String {
                 out.push('*');
             }
             '\\' if chars.peek().is_some_and(char::is_ascii_punctuation) => {}
-            // Slack's own three escapes: its text shows them as the characters again.
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
             other => out.push(other),
         }
     }
-    out
+    super::text::escape(&out)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use muster_core::{Command, IncidentNumber, Severity, Status};
 use serde_json::{Value, json};
 
 use super::refusal;
+use super::text::{escape, unescape};
 use super::{clock_header, ephemeral, form, incident_of_channel, person_of, respond_later};
 use crate::AppState;
 use crate::effect::{Effect, Message, Origin};
@@ -126,14 +127,16 @@ pub fn parse(text: &str) -> Result<SlashCommand, String> {
     };
     Ok(match verb.to_ascii_lowercase().as_str() {
         "" | "help" => SlashCommand::Help,
+        // Slack sends `& < >` escaped; the title is stored as typed (escaped again on the
+        // way out, `slack::text`).
         "declare" => match words.first().and_then(|w| severity(w)) {
             Some(sev) => SlashCommand::Declare {
                 severity: Some(sev),
-                title: words[1..].join(" "),
+                title: unescape(&words[1..].join(" ")),
             },
             None => SlashCommand::Declare {
                 severity: None,
-                title: rest.to_string(),
+                title: unescape(rest),
             },
         },
         "ack" => none().map(|_| SlashCommand::Ack)?,
@@ -158,7 +161,7 @@ pub fn parse(text: &str) -> Result<SlashCommand, String> {
                     .map_err(|e: muster_core::DomainError| e.to_string())?,
             )
         }
-        "update" if !rest.is_empty() => SlashCommand::Update(rest.to_string()),
+        "update" if !rest.is_empty() => SlashCommand::Update(unescape(rest)),
         "update" => return Err("`update` needs the text of the update".into()),
         "brief" => none().map(|_| SlashCommand::Brief)?,
         "resolve" => none().map(|_| SlashCommand::Resolve)?,
@@ -166,7 +169,7 @@ pub fn parse(text: &str) -> Result<SlashCommand, String> {
         "page" => match words.split_first() {
             Some((target, msg)) => SlashCommand::Page {
                 target: target.trim_start_matches('@').to_string(),
-                message: (!msg.is_empty()).then(|| msg.join(" ")),
+                message: (!msg.is_empty()).then(|| unescape(&msg.join(" "))),
             },
             None => return Err("`page` needs a schedule or a person".into()),
         },
@@ -458,7 +461,9 @@ pub(crate) async fn declare(
         .map_err(refusal)?;
     let mut text = format!(
         "{person} declared {} {} {}",
-        incident.id, incident.severity, incident.title
+        incident.id,
+        incident.severity,
+        escape(&incident.title)
     );
     if cfg.config.slack.is_some() {
         let channel = crate::reactions::slack::channel_name(incident.id, &incident.title);

@@ -12,12 +12,15 @@
 //! - `channel.rs` — the outbox items of an incident's channel and their delivery.
 //! - `clock_header.rs` — the channel's header (severity, status, roles, live clock), its
 //!   refresh timer, and the brief.
+//! - `text.rs` — Slack's `& < >` escapes: text built from incident or alert data is escaped,
+//!   text from Slack unescaped.
 
 pub mod channel;
 pub mod clock_header;
 pub mod commands;
 pub mod events;
 pub mod interactions;
+pub mod text;
 pub mod verify;
 
 use std::collections::HashMap;

@@ -2,8 +2,10 @@
 //! `/status/api/v2/{summary,status,components,incidents}.json` and
 //! `/status/api/v2/incidents/unresolved.json` (Atlassian Statuspage's public API shapes), and
 //! `/status/history.atom` (RFC 4287). Everything is read from published updates only
-//! (`Store::published_incidents`); drafts cannot reach these handlers.
+//! (`Store::published_incidents`); drafts cannot reach these handlers. Every answer carries
+//! the security headers of [`headers`] (a CSP that allows no script).
 
+mod headers;
 mod model;
 mod render;
 
@@ -15,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
 
+pub use headers::content_security_policy;
 pub use model::{Model, iso};
 
 use crate::AppState;
@@ -30,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/status/api/v2/components.json", get(components))
         .route("/status/api/v2/incidents.json", get(incidents))
         .route("/status/api/v2/incidents/unresolved.json", get(unresolved))
+        .route_layer(axum::middleware::from_fn(headers::secure))
 }
 
 async fn load(state: &AppState) -> Result<(muster_config::StatusPage, Model), ApiError> {

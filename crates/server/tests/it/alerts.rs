@@ -153,10 +153,7 @@ both!(
         let (_, inc) = app.get(&format!("/api/v1/incidents/{incident}")).await;
         assert_eq!(inc["status"], "resolved", "{inc}");
         assert_eq!(alerts(&app, "?status=firing").await.len(), 0);
-        assert_eq!(
-            alerts(&app, "?integration=demo-alertmanager").await.len(),
-            2
-        );
+        assert_eq!(alerts(&app, "?integration=alertmanager").await.len(), 2);
     }
 );
 
@@ -515,3 +512,62 @@ both!(
         assert_eq!(s, 422, "{v}");
     }
 );
+
+// A silence longer than `limits.max_silence` (30 days by default), or ending later than that
+// from now, is refused naming the field; one just inside is stored.
+both!(silences_are_bounded_by_max_silence, |app| async move {
+    let message = "to: a silence may last at most 30 d 0 h and end at most that long from now (limits.max_silence)";
+    for body in [
+        json!({"service": "checkout", "to": "2126-03-29T00:00:00Z", "reason": "forever"}),
+        json!({"service": "checkout", "from": "2026-04-20T00:00:00Z", "to": "2026-05-01T00:00:00Z", "reason": "later"}),
+        json!({"service": "checkout", "from": "2026-03-01T00:00:00Z", "to": "2026-04-01T00:00:00Z", "reason": "31 days"}),
+    ] {
+        let (s, v) = app.post("/api/v1/silences", body.clone()).await;
+        assert_eq!(s, 422, "{body}: {v}");
+        assert_eq!(v["error"]["code"], "invalid_field");
+        assert_eq!(v["error"]["message"], message, "{body}");
+    }
+    let (s, v) = app.get("/api/v1/silences").await;
+    assert_eq!((s, v), (200, json!([])), "nothing stored");
+    // T0 is 2026-03-29T03:12Z: 30 days later exactly is allowed.
+    let (s, v) = app
+        .post(
+            "/api/v1/silences",
+            json!({"service": "checkout", "to": "2026-04-28T03:12:00Z", "reason": "a month"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+});
+
+/// `limits.max_silence` sets the bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn max_silence_is_configurable() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::support::copy_dir(&crate::support::demo_dir(), dir.path());
+    std::fs::write(
+        dir.path().join("limits.yaml"),
+        "limits:\n  max_silence: 2h\n",
+    )
+    .unwrap();
+    let app = crate::support::spawn_app_with_config(crate::support::Backend::Sqlite, dir.path())
+        .await
+        .unwrap();
+    let (s, v) = app
+        .post(
+            "/api/v1/silences",
+            json!({"service": "checkout", "to": "2026-03-29T06:00:00Z", "reason": "too long"}),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(
+        v["error"]["message"],
+        "to: a silence may last at most 2 h 00 min and end at most that long from now (limits.max_silence)"
+    );
+    let (s, v) = app
+        .post(
+            "/api/v1/silences",
+            json!({"service": "checkout", "to": "2026-03-29T05:00:00Z", "reason": "fits"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+}

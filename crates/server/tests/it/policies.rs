@@ -511,7 +511,11 @@ both_policies!(
         });
         let (s, v) = p
             .app
-            .post("/api/v1/schedules/platform-secondary/overrides", body)
+            .post_as(
+                &p.app.admin,
+                "/api/v1/schedules/platform-secondary/overrides",
+                body,
+            )
             .await;
         assert_eq!(s, 201, "{v}");
         let id = p.app.declare("Checkout down").await;

@@ -104,7 +104,7 @@ both!(
         assert_eq!(oncall(&app, "payments-primary", at).await, json!(["alice"]));
         let (s, ics_before) = feed(
             &app,
-            &format!("/ical/schedules/payments-primary.ics?token={}", app.viewer),
+            &format!("/ical/schedules/payments-primary.ics?token={}", app.feed),
         )
         .await;
         assert_eq!(s, 200);
@@ -116,12 +116,16 @@ both!(
             "reason": "alice at the dentist"
         });
         let (s, created) = app
-            .post("/api/v1/schedules/payments-primary/overrides", body)
+            .post_as(
+                &app.admin,
+                "/api/v1/schedules/payments-primary/overrides",
+                body,
+            )
             .await;
         assert_eq!(s, 201, "{created}");
         let id = created["id"].as_str().unwrap().to_string();
         assert_eq!(created["origin"], "runtime");
-        assert_eq!(created["created_by"], "alice", "the token's owner");
+        assert_eq!(created["created_by"], "root", "the token's owner");
 
         assert_eq!(oncall(&app, "payments-primary", at).await, json!(["erin"]));
         assert_eq!(
@@ -131,7 +135,7 @@ both!(
 
         let (_, ics) = feed(
             &app,
-            &format!("/ical/schedules/payments-primary.ics?token={}", app.viewer),
+            &format!("/ical/schedules/payments-primary.ics?token={}", app.feed),
         )
         .await;
         assert!(ics.contains("SEQUENCE:1\r\n"), "revision bumped");
@@ -140,7 +144,7 @@ both!(
             "{ics}"
         );
         assert!(ics.contains("X-MUSTER-PERSON:erin"));
-        let (_, erin) = feed(&app, &format!("/ical/people/erin.ics?token={}", app.viewer)).await;
+        let (_, erin) = feed(&app, &format!("/ical/people/erin.ics?token={}", app.feed)).await;
         assert!(erin.contains("DTSTART:20260330T100000Z"), "{erin}");
         assert!(
             !erin.contains("X-MUSTER-PERSON:alice"),
@@ -162,7 +166,7 @@ both!(
             .send(
                 Method::DELETE,
                 &format!("/api/v1/schedules/payments-primary/overrides/{id}"),
-                Some(&app.responder),
+                Some(&app.admin),
                 None,
             )
             .await;
@@ -170,7 +174,7 @@ both!(
         assert_eq!(oncall(&app, "payments-primary", at).await, json!(["alice"]));
         let (_, ics) = feed(
             &app,
-            &format!("/ical/schedules/payments-primary.ics?token={}", app.viewer),
+            &format!("/ical/schedules/payments-primary.ics?token={}", app.feed),
         )
         .await;
         assert!(ics.contains("SEQUENCE:2\r\n"));
@@ -187,7 +191,7 @@ both!(
             .collect();
         assert_eq!(
             entries,
-            [("override.deleted", "alice"), ("override.created", "alice")]
+            [("override.deleted", "root"), ("override.created", "root")]
         );
         assert_eq!(trail[1]["data"]["reason"], "alice at the dentist");
     }
@@ -226,7 +230,7 @@ both!(
             ),
         ];
         for (body, status, needle) in cases {
-            let (s, v) = app.post(path, body.clone()).await;
+            let (s, v) = app.post_as(&app.admin, path, body.clone()).await;
             assert_eq!(s, status, "{body} -> {v}");
             assert!(
                 v["error"]["message"].as_str().unwrap().contains(needle),
@@ -234,7 +238,7 @@ both!(
             );
         }
         let (s, _) = app
-            .post("/api/v1/schedules/nope/overrides", good.clone())
+            .post_as(&app.admin, "/api/v1/schedules/nope/overrides", good.clone())
             .await;
         assert_eq!(s, 404);
         let (s, _, _) = app
@@ -245,7 +249,7 @@ both!(
             .send(
                 Method::DELETE,
                 "/api/v1/schedules/payments-primary/overrides/ovr-99",
-                Some(&app.responder),
+                Some(&app.admin),
                 None,
             )
             .await;
@@ -275,15 +279,11 @@ async fn feeds_need_a_valid_token() {
     );
     let (s, body) = feed(
         &app,
-        &format!("/ical/schedules/nope.ics?token={}", app.viewer),
+        &format!("/ical/schedules/nope.ics?token={}", app.feed),
     )
     .await;
     assert_eq!(s, 404, "{body}");
-    let (s, body) = feed(
-        &app,
-        &format!("/ical/people/alice.ics?token={}", app.viewer),
-    )
-    .await;
+    let (s, body) = feed(&app, &format!("/ical/people/alice.ics?token={}", app.feed)).await;
     assert_eq!(s, 200);
     assert!(body.starts_with("BEGIN:VCALENDAR\r\n"));
 }
@@ -303,7 +303,7 @@ async fn edited_schedule_bumps_the_feed_sequence(backend: Backend) {
     let Some(app) = crate::support::spawn_app_with_config(backend, dir.path()).await else {
         return;
     };
-    let path = format!("/ical/schedules/payments-primary.ics?token={}", app.viewer);
+    let path = format!("/ical/schedules/payments-primary.ics?token={}", app.feed);
     // Alice's week from Monday 09:00 London (08:00Z, after the clocks went forward).
     let uid = "20260330T080000Z.alice.payments-primary@muster";
     let (s, before) = feed(&app, &path).await;
@@ -348,11 +348,7 @@ async fn edited_schedule_bumps_the_feed_sequence(backend: Backend) {
     );
 
     // Alice's own feed: payments-primary's events at 1, payments-secondary's still at 0.
-    let (_, mine) = feed(
-        &app,
-        &format!("/ical/people/alice.ics?token={}", app.viewer),
-    )
-    .await;
+    let (_, mine) = feed(&app, &format!("/ical/people/alice.ics?token={}", app.feed)).await;
     let primary = event(&mine, uid).unwrap_or_else(|| panic!("{mine}"));
     assert!(primary.contains("\r\nSEQUENCE:1\r\n"), "{primary}");
     let secondary: Vec<&str> = mine
@@ -375,3 +371,39 @@ async fn edited_schedule_bumps_the_feed_sequence_sqlite() {
 async fn edited_schedule_bumps_the_feed_sequence_postgres() {
     edited_schedule_bumps_the_feed_sequence(Backend::Postgres).await;
 }
+
+// Overrides are admin-only (`muster_core::access`): one exact status per role.
+both!(overrides_need_an_admin, |app| async move {
+    let path = "/api/v1/schedules/payments-primary/overrides";
+    let body = json!({"person": "erin", "from": "2026-03-30T10:00:00Z", "to": "2026-03-30T18:00:00Z", "reason": "swap"});
+    for (token, name, role) in [
+        (&app.viewer, "watcher", "viewer"),
+        (&app.responder, "alice", "responder"),
+    ] {
+        let (s, v) = app.post_as(token, path, body.clone()).await;
+        assert_eq!(s, 403, "{role}: {v}");
+        assert_eq!(v["error"]["code"], "forbidden");
+        assert_eq!(
+            v["error"]["message"],
+            format!("token `{name}` has role {role}; this needs admin")
+        );
+    }
+    let (s, created) = app.post_as(&app.admin, path, body).await;
+    assert_eq!(s, 201, "{created}");
+    let one = format!("{path}/{}", created["id"].as_str().unwrap());
+    for (token, role) in [(&app.viewer, "viewer"), (&app.responder, "responder")] {
+        let (s, v, _) = app.send(Method::DELETE, &one, Some(token), None).await;
+        assert_eq!(s, 403, "{role}: {v}");
+        assert_eq!(v["error"]["code"], "forbidden");
+    }
+    let (s, v, _) = app.send(Method::DELETE, &one, Some(&app.admin), None).await;
+    assert_eq!(s, 200, "{v}");
+    let (_, trail) = app
+        .get("/api/v1/audit?subject=schedule:payments-primary")
+        .await;
+    assert_eq!(
+        trail.as_array().unwrap().len(),
+        2,
+        "only the admin's two changes: {trail}"
+    );
+});

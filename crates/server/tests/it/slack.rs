@@ -67,10 +67,11 @@ fn the_harness_signs_like_slacks_published_example() {
 
 pub(crate) struct Rig {
     pub(crate) app: TestApp,
-    slack: Fake,
+    pub(crate) slack: Fake,
     deliverer: Deliverer,
     scheduler: Scheduler,
     handler: Timers,
+    pub(crate) state: AppState,
     _dir: tempfile::TempDir,
 }
 
@@ -110,6 +111,7 @@ pub(crate) async fn rig_in(backend: Backend, dir: tempfile::TempDir) -> Option<R
         deliverer,
         scheduler,
         handler,
+        state,
         _dir: dir,
     })
 }

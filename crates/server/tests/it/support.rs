@@ -19,6 +19,11 @@ pub struct TestApp {
     pub admin: String,
     pub responder: String,
     pub viewer: String,
+    /// A calendar-feed token (`Access::Feed`), for `/ical/…?token=`.
+    pub feed: String,
+    /// The app's store (another connection to the same database).
+    pub store: Store,
+    pub config_dir: std::path::PathBuf,
     pub db: TestDb,
 }
 
@@ -59,6 +64,10 @@ pub async fn spawn_app_with(
         .create_token("watcher", Access::Viewer, now)
         .await
         .expect("token");
+    let feed = store
+        .create_token("calendar", Access::Feed, now)
+        .await
+        .expect("token");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -74,11 +83,34 @@ pub async fn spawn_app_with(
         admin,
         responder,
         viewer,
+        feed,
+        store,
+        config_dir: config_dir.to_path_buf(),
         db,
     })
 }
 
 impl TestApp {
+    /// Another node on the same database, clock and configuration: its base URL.
+    pub async fn second_node(&self) -> String {
+        let store = Store::connect(&self.db.url()).await.expect("connect store");
+        let config = muster_config::load(&self.config_dir).expect("config loads");
+        let state = AppState::new(
+            store,
+            self.clock.clone() as Arc<dyn Clock>,
+            config,
+            Some(self.config_dir.clone()),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            let _ = muster_server::serve(listener, state, std::future::pending()).await;
+        });
+        base
+    }
+
     pub async fn send(
         &self,
         method: reqwest::Method,
@@ -116,6 +148,14 @@ impl TestApp {
                 Some(&self.responder),
                 Some(body),
             )
+            .await;
+        (s, v)
+    }
+
+    /// POST with `token` instead of the responder's.
+    pub async fn post_as(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
+        let (s, v, _) = self
+            .send(reqwest::Method::POST, path, Some(token), Some(body))
             .await;
         (s, v)
     }

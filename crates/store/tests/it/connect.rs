@@ -365,3 +365,22 @@ async fn postgres_writers_do_not_fail_when_the_server_defaults_to_serializable()
     })
     .await
 }
+
+/// The database file and its `-wal` and `-shm` are readable by their owner only, whatever
+/// the umask (022 here would give 0644).
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_files_are_created_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("private.db");
+    let store = Store::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    declare(&store, "x", Severity::Sev2, &[]).await;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{}{suffix}", path.display());
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{file}: {mode:o}");
+    }
+}

@@ -12,6 +12,7 @@ mod inbox;
 mod incidents;
 mod outbox;
 mod overrides;
+mod retention;
 mod schedule_versions;
 mod similar;
 mod slack;

@@ -17,11 +17,11 @@ backend_tests! {
         assert_ne!(admin, viewer);
 
         assert_eq!(
-            store.authenticate(&admin).await.unwrap(),
+            store.authenticate(&admin, t0()).await.unwrap(),
             Some(TokenOwner { name: "first-admin".into(), access: Access::Admin })
         );
         assert_eq!(
-            store.authenticate(&viewer).await.unwrap(),
+            store.authenticate(&viewer, t0()).await.unwrap(),
             Some(TokenOwner { name: "grafana".into(), access: Access::Viewer })
         );
         // Wrong tokens: one character off, truncated, no prefix, empty, the hash itself.
@@ -31,7 +31,7 @@ backend_tests! {
         let off = String::from_utf8(off).unwrap();
         let hash = hex::encode(Sha256::digest(admin.as_bytes()));
         for wrong in [off.as_str(), &admin[..admin.len() - 1], &admin[4..], "", "mus_", hash.as_str()] {
-            assert_eq!(store.authenticate(wrong).await.unwrap(), None, "{wrong:?} authenticated");
+            assert_eq!(store.authenticate(wrong, t0()).await.unwrap(), None, "{wrong:?} authenticated");
         }
 
         // The table holds SHA-256(secret) and never the secret.
@@ -58,8 +58,8 @@ backend_tests! {
         let token = store.create_token("ci-bot", Access::Responder, t0()).await.unwrap();
         let other = store.create_token("pager", Access::Responder, t0()).await.unwrap();
         assert!(store.revoke_token("ci-bot", at(60)).await.unwrap());
-        assert_eq!(store.authenticate(&token).await.unwrap(), None);
-        assert!(store.authenticate(&other).await.unwrap().is_some(), "revoke hit another token");
+        assert_eq!(store.authenticate(&token, t0()).await.unwrap(), None);
+        assert!(store.authenticate(&other, t0()).await.unwrap().is_some(), "revoke hit another token");
         assert!(!store.revoke_token("ci-bot", at(61)).await.unwrap(), "revoked twice");
         assert!(!store.revoke_token("nobody", at(61)).await.unwrap());
         assert_eq!(
@@ -68,9 +68,9 @@ backend_tests! {
         );
         // The name is free again; the old secret stays dead.
         let again = store.create_token("ci-bot", Access::Viewer, at(120)).await.unwrap();
-        assert_eq!(store.authenticate(&token).await.unwrap(), None);
+        assert_eq!(store.authenticate(&token, t0()).await.unwrap(), None);
         assert_eq!(
-            store.authenticate(&again).await.unwrap(),
+            store.authenticate(&again, t0()).await.unwrap(),
             Some(TokenOwner { name: "ci-bot".into(), access: Access::Viewer })
         );
     }
@@ -81,7 +81,7 @@ backend_tests! {
         let err = store.create_token("ops", Access::Viewer, t0()).await.unwrap_err();
         assert!(matches!(err, StoreError::Domain(DomainError::Conflict(_))), "{err:?}");
         // The refused token did not replace or weaken the first one.
-        assert_eq!(store.authenticate(&token).await.unwrap().map(|o| o.access), Some(Access::Admin));
+        assert_eq!(store.authenticate(&token, t0()).await.unwrap().map(|o| o.access), Some(Access::Admin));
         assert_eq!(db.raw_i64("SELECT COUNT(*) FROM api_tokens").await, 1);
         for bad in ["", "   ", "tab\there", &"x".repeat(101)] {
             let err = store.create_token(bad, Access::Viewer, t0()).await.unwrap_err();
@@ -92,7 +92,7 @@ backend_tests! {
         }
         // Names are trimmed.
         let trimmed = store.create_token("  spaced  ", Access::Viewer, t0()).await.unwrap();
-        assert_eq!(store.authenticate(&trimmed).await.unwrap().map(|o| o.name), Some("spaced".into()));
+        assert_eq!(store.authenticate(&trimmed, t0()).await.unwrap().map(|o| o.name), Some("spaced".into()));
     }
 
     async fn tokens_are_listed_without_secrets(db) {
@@ -109,5 +109,46 @@ backend_tests! {
             summary,
             vec![("alpha".into(), Access::Admin, at(5)), ("zeta".into(), Access::Viewer, t0())]
         );
+    }
+
+    async fn tokens_expire_at_their_time_and_are_listed_with_it(db) {
+        let store = &db.store;
+        let token = store
+            .create_token_expiring("temp", Access::Responder, t0(), Some(at(3600)))
+            .await
+            .unwrap();
+        let feed = store.create_token("calendar", Access::Feed, t0()).await.unwrap();
+        let owner = |name: &str, access| Some(TokenOwner { name: name.into(), access });
+        assert_eq!(store.authenticate(&token, t0()).await.unwrap(), owner("temp", Access::Responder));
+        assert_eq!(store.authenticate(&token, at(3599)).await.unwrap(), owner("temp", Access::Responder));
+        assert_eq!(store.authenticate(&token, at(3600)).await.unwrap(), None, "expired at its time");
+        assert_eq!(store.authenticate(&token, at(90_000)).await.unwrap(), None);
+        assert_eq!(store.authenticate(&feed, at(90_000)).await.unwrap(), owner("calendar", Access::Feed));
+        let listed: Vec<(String, Access, Option<muster_core::Timestamp>)> = store
+            .list_tokens()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.name, t.access, t.expires_at))
+            .collect();
+        assert_eq!(
+            listed,
+            vec![
+                ("calendar".into(), Access::Feed, None),
+                ("temp".into(), Access::Responder, Some(at(3600))),
+            ]
+        );
+        // An expiry that is not in the future is refused, and stores nothing.
+        let err = store
+            .create_token_expiring("late", Access::Viewer, at(10), Some(at(10)))
+            .await
+            .unwrap_err();
+        match err {
+            StoreError::Domain(DomainError::Invalid { field, reason }) => {
+                assert_eq!((field.as_str(), reason.as_str()), ("expires_at", "must be in the future"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(store.list_tokens().await.unwrap().len(), 2);
     }
 }
