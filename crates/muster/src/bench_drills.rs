@@ -109,7 +109,13 @@ pub fn run(config_dir: &std::path::Path) -> anyhow::Result<()> {
     let p = profile(&by, 3, 25, 25, 360);
     // Warm-up: the first runs load the time-zone database and fault in pages.
     for _ in 0..10 {
-        std::hint::black_box(drill::headless(&long, Some(&p), &policies, &vocab, &players));
+        std::hint::black_box(drill::headless(
+            &long,
+            Some(&p),
+            &policies,
+            &vocab,
+            &players,
+        ));
     }
     let mut times = Vec::with_capacity(200);
     let mut events = 0;

@@ -168,21 +168,35 @@ pub async fn start(
     Ok(incident)
 }
 
-/// A drill's incident and state (`NotFound` when the incident is no drill).
+/// A drill's incident and state (`NotFound` when the incident is no drill), read as of one
+/// instant: the two are written together, so a read in between (the incident unchanged
+/// around the state's read) is retried.
 pub async fn load(
     state: &AppState,
     id: IncidentNumber,
 ) -> Result<(Incident, DrillState), StoreError> {
-    let incident = state
-        .store
-        .incident(id)
-        .await?
-        .filter(|i| i.exercise)
-        .ok_or(StoreError::NotFound(id))?;
-    let st =
-        PolicyState::decode(&state.store.policy_state(id).await?).map_err(StoreError::Internal)?;
-    let drill = st.drill.ok_or(StoreError::NotFound(id))?;
-    Ok((incident, drill))
+    let read = || async {
+        state
+            .store
+            .incident(id)
+            .await?
+            .filter(|i| i.exercise)
+            .ok_or(StoreError::NotFound(id))
+    };
+    let mut before = read().await?;
+    for _ in 0..5 {
+        let st = PolicyState::decode(&state.store.policy_state(id).await?)
+            .map_err(StoreError::Internal)?;
+        let after = read().await?;
+        if after.last_seq == before.last_seq {
+            let drill = st.drill.ok_or(StoreError::NotFound(id))?;
+            return Ok((after, drill));
+        }
+        before = after;
+    }
+    Err(StoreError::Unavailable(format!(
+        "drill {id} kept changing while being read"
+    )))
 }
 
 /// The newest drills, newest first.

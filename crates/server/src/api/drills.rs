@@ -275,10 +275,16 @@ pub async fn report(
         let chart = core_drill::svg(&report);
         return Ok(([(header::CONTENT_TYPE, "image/svg+xml")], chart).into_response());
     }
-    Ok(if super::briefs::wants_markdown(&headers, p.format.as_deref())? {
-        let text = core_drill::markdown(&report);
-        ([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], text).into_response()
-    } else {
-        Json(report).into_response()
-    })
+    Ok(
+        if super::briefs::wants_markdown(&headers, p.format.as_deref())? {
+            let text = core_drill::markdown(&report);
+            (
+                [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+                text,
+            )
+                .into_response()
+        } else {
+            Json(report).into_response()
+        },
+    )
 }
