@@ -111,12 +111,9 @@ fn rows(list: &[Value]) -> String {
 
 pub async fn run(conn: Connection, cmd: LiveCmd) -> anyhow::Result<()> {
     let api = Api::new(&conn)?;
-    let command = |drill: &str, body: Value| {
-        (
-            Method::POST,
-            format!("/api/v1/drills/{drill}/commands"),
-            Some(body),
-        )
+    let command = |drill: &str, verb: &str, body: Value| {
+        let path = format!("/api/v1/drills/{drill}/{verb}");
+        (Method::POST, path, Some(body))
     };
     let (method, path, body) = match &cmd {
         LiveCmd::Start {
@@ -133,18 +130,12 @@ pub async fn run(conn: Connection, cmd: LiveCmd) -> anyhow::Result<()> {
         ),
         LiveCmd::Status { drill: None } => (Method::GET, "/api/v1/drills".into(), None),
         LiveCmd::Status { drill: Some(d) } => (Method::GET, format!("/api/v1/drills/{d}"), None),
-        LiveCmd::Inject { drill, index } => {
-            command(drill, json!({ "command": "inject", "index": index }))
-        }
-        LiveCmd::Skip { drill, index } => {
-            command(drill, json!({ "command": "skip", "index": index }))
-        }
-        LiveCmd::Pause { drill } => command(drill, json!({ "command": "pause" })),
-        LiveCmd::Resume { drill, speed } => {
-            command(drill, json!({ "command": "resume", "speed": speed }))
-        }
-        LiveCmd::Step { drill, by } => command(drill, json!({ "command": "step", "by": by })),
-        LiveCmd::End { drill } => command(drill, json!({ "command": "end" })),
+        LiveCmd::Inject { drill, index } => command(drill, "inject", json!({ "index": index })),
+        LiveCmd::Skip { drill, index } => command(drill, "skip", json!({ "index": index })),
+        LiveCmd::Pause { drill } => command(drill, "pause", json!({})),
+        LiveCmd::Resume { drill, speed } => command(drill, "resume", json!({ "speed": speed })),
+        LiveCmd::Step { drill, by } => command(drill, "step", json!({ "by": by })),
+        LiveCmd::End { drill } => command(drill, "end", json!({})),
         LiveCmd::Report { drill, svg } => {
             let format = match (svg, conn.json) {
                 (true, _) => "svg",

@@ -184,30 +184,63 @@ pub async fn show(
     Ok(Json(view(&state, incident, d)))
 }
 
-/// A facilitator's command.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "snake_case", tag = "command")]
-pub enum FacilitateRequest {
-    /// Play the next pending inject now (or `index`).
-    Inject {
-        index: Option<usize>,
-    },
-    Skip {
-        index: usize,
-    },
-    Pause,
-    /// Run again, at `speed` or the drill's own.
-    Resume {
-        speed: Option<f64>,
-    },
-    /// Move a stepped or paused drill on by `by` (`10m`, `1h30m`).
-    Step {
-        by: String,
-    },
-    End,
+/// `{"index": n}` or `{}`: an inject (the next pending one when not given).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InjectRequest {
+    pub index: Option<usize>,
 }
 
-#[utoipa::path(post, path = "/api/v1/drills/{id}/commands", tag = "drills", operation_id = "facilitate_drill", request_body = FacilitateRequest,
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkipRequest {
+    pub index: usize,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResumeRequest {
+    /// Drill seconds per real second (default: the drill's own; 1 for a stepped drill).
+    pub speed: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepRequest {
+    /// How much drill time to play: `10m`, `1h30m`.
+    #[schema(example = "10m")]
+    pub by: String,
+}
+
+/// Runs a facilitator's command on drill `id` and answers with the drill as it now is.
+async fn facilitate(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    command: Facilitate,
+) -> Result<Json<DrillView>, ApiError> {
+    caller.require(Access::Responder)?;
+    let id = incident_id(id)?;
+    drills::load(state, id).await?;
+    drills::facilitate(state, id, &caller.name, command).await?;
+    let (incident, d) = drills::load(state, id).await?;
+    Ok(Json(view(state, incident, d)))
+}
+
+fn step_by(by: &str) -> Result<Facilitate, ApiError> {
+    let d: muster_config::Duration = by
+        .parse()
+        .map_err(|e| ApiError::unprocessable(format!("invalid by `{by}`: {e}")))?;
+    if d.is_zero() {
+        return Err(ApiError::unprocessable(
+            "invalid by: a step must be longer than 0",
+        ));
+    }
+    Ok(Facilitate::Step(d.to_signed()))
+}
+
+/// Plays an inject now, whatever the drill's clock is doing.
+#[utoipa::path(post, path = "/api/v1/drills/{id}/inject", tag = "drills", operation_id = "inject_drill", request_body = InjectRequest,
     params(("id" = String, Path, description = "The drill's incident id, e.g. INC-7")),
     responses((status = 200, description = "Done", body = DrillView),
         (status = 400, description = "Malformed request", body = ErrorBody),
@@ -219,36 +252,121 @@ pub enum FacilitateRequest {
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "A field has an invalid value", body = ErrorBody),
         (status = 503, description = "Database unavailable or server overloaded; retry after Retry-After", body = ErrorBody)))]
-pub async fn command(
+pub async fn inject(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    ApiJson(req): ApiJson<FacilitateRequest>,
+    ApiJson(req): ApiJson<InjectRequest>,
 ) -> Result<Json<DrillView>, ApiError> {
-    caller.require(Access::Responder)?;
-    let id = incident_id(&id)?;
-    drills::load(&state, id).await?;
-    let command = match req {
-        FacilitateRequest::Inject { index } => Facilitate::Inject(index),
-        FacilitateRequest::Skip { index } => Facilitate::Skip(index),
-        FacilitateRequest::Pause => Facilitate::Pause,
-        FacilitateRequest::Resume { speed } => Facilitate::Resume(speed),
-        FacilitateRequest::Step { by } => {
-            let d: muster_config::Duration = by
-                .parse()
-                .map_err(|e| ApiError::unprocessable(format!("invalid by `{by}`: {e}")))?;
-            if d.is_zero() {
-                return Err(ApiError::unprocessable(
-                    "invalid by: a step must be longer than 0",
-                ));
-            }
-            Facilitate::Step(d.to_signed())
-        }
-        FacilitateRequest::End => Facilitate::End,
-    };
-    drills::facilitate(&state, id, &caller.name, command).await?;
-    let (incident, d) = drills::load(&state, id).await?;
-    Ok(Json(view(&state, incident, d)))
+    facilitate(&state, &caller, &id, Facilitate::Inject(req.index)).await
+}
+
+/// Leaves a pending inject out.
+#[utoipa::path(post, path = "/api/v1/drills/{id}/skip", tag = "drills", operation_id = "skip_drill_inject", request_body = SkipRequest,
+    params(("id" = String, Path, description = "The drill's incident id, e.g. INC-7")),
+    responses((status = 200, description = "Done", body = DrillView),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 403, description = "The token's role may not do this", body = ErrorBody),
+        (status = 404, description = "No such drill", body = ErrorBody),
+        (status = 409, description = "The drill has ended, or the command does not fit its state", body = ErrorBody),
+        (status = 413, description = "Body larger than 1 MiB", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "A field has an invalid value", body = ErrorBody),
+        (status = 503, description = "Database unavailable or server overloaded; retry after Retry-After", body = ErrorBody)))]
+pub async fn skip(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<SkipRequest>,
+) -> Result<Json<DrillView>, ApiError> {
+    facilitate(&state, &caller, &id, Facilitate::Skip(req.index)).await
+}
+
+/// Stops the drill's clock (its timers wait).
+#[utoipa::path(post, path = "/api/v1/drills/{id}/pause", tag = "drills", operation_id = "pause_drill",
+    params(("id" = String, Path, description = "The drill's incident id, e.g. INC-7")),
+    responses((status = 200, description = "Done", body = DrillView),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 403, description = "The token's role may not do this", body = ErrorBody),
+        (status = 404, description = "No such drill", body = ErrorBody),
+        (status = 409, description = "The drill has ended, or the command does not fit its state", body = ErrorBody),
+        (status = 413, description = "Body larger than 1 MiB", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "A field has an invalid value", body = ErrorBody),
+        (status = 503, description = "Database unavailable or server overloaded; retry after Retry-After", body = ErrorBody)))]
+pub async fn pause(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<DrillView>, ApiError> {
+    facilitate(&state, &caller, &id, Facilitate::Pause).await
+}
+
+/// Runs the drill's clock again.
+#[utoipa::path(post, path = "/api/v1/drills/{id}/resume", tag = "drills", operation_id = "resume_drill", request_body = ResumeRequest,
+    params(("id" = String, Path, description = "The drill's incident id, e.g. INC-7")),
+    responses((status = 200, description = "Done", body = DrillView),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 403, description = "The token's role may not do this", body = ErrorBody),
+        (status = 404, description = "No such drill", body = ErrorBody),
+        (status = 409, description = "The drill has ended, or the command does not fit its state", body = ErrorBody),
+        (status = 413, description = "Body larger than 1 MiB", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "A field has an invalid value", body = ErrorBody),
+        (status = 503, description = "Database unavailable or server overloaded; retry after Retry-After", body = ErrorBody)))]
+pub async fn resume(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ResumeRequest>,
+) -> Result<Json<DrillView>, ApiError> {
+    facilitate(&state, &caller, &id, Facilitate::Resume(req.speed)).await
+}
+
+/// Plays a stepped (or paused) drill on by a span of drill time.
+#[utoipa::path(post, path = "/api/v1/drills/{id}/step", tag = "drills", operation_id = "step_drill", request_body = StepRequest,
+    params(("id" = String, Path, description = "The drill's incident id, e.g. INC-7")),
+    responses((status = 200, description = "Done", body = DrillView),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 403, description = "The token's role may not do this", body = ErrorBody),
+        (status = 404, description = "No such drill", body = ErrorBody),
+        (status = 409, description = "The drill has ended, or the command does not fit its state", body = ErrorBody),
+        (status = 413, description = "Body larger than 1 MiB", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "A field has an invalid value", body = ErrorBody),
+        (status = 503, description = "Database unavailable or server overloaded; retry after Retry-After", body = ErrorBody)))]
+pub async fn step(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<StepRequest>,
+) -> Result<Json<DrillView>, ApiError> {
+    facilitate(&state, &caller, &id, step_by(&req.by)?).await
+}
+
+/// Ends the drill: its timers are cancelled and its incident resolved.
+#[utoipa::path(post, path = "/api/v1/drills/{id}/end", tag = "drills", operation_id = "end_drill",
+    params(("id" = String, Path, description = "The drill's incident id, e.g. INC-7")),
+    responses((status = 200, description = "Done", body = DrillView),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 403, description = "The token's role may not do this", body = ErrorBody),
+        (status = 404, description = "No such drill", body = ErrorBody),
+        (status = 409, description = "The drill has ended, or the command does not fit its state", body = ErrorBody),
+        (status = 413, description = "Body larger than 1 MiB", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "A field has an invalid value", body = ErrorBody),
+        (status = 503, description = "Database unavailable or server overloaded; retry after Retry-After", body = ErrorBody)))]
+pub async fn end(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<DrillView>, ApiError> {
+    facilitate(&state, &caller, &id, Facilitate::End).await
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]

@@ -109,7 +109,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(status_page::publish))
         .routes(routes!(drills::list, drills::start))
         .routes(routes!(drills::show))
-        .routes(routes!(drills::command))
+        .routes(routes!(drills::inject))
+        .routes(routes!(drills::skip))
+        .routes(routes!(drills::pause))
+        .routes(routes!(drills::resume))
+        .routes(routes!(drills::step))
+        .routes(routes!(drills::end))
         .routes(routes!(drills::report))
         .routes(routes!(reports::policies))
 }

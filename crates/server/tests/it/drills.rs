@@ -125,8 +125,13 @@ impl Rig {
         (s, v)
     }
 
-    async fn command(&self, id: &str, body: Value) -> (u16, Value) {
-        let path = format!("/api/v1/drills/{id}/commands");
+    /// `POST /api/v1/drills/{id}/<command>` with the rest of `body`.
+    async fn command(&self, id: &str, mut body: Value) -> (u16, Value) {
+        let command = body["command"].as_str().expect("command").to_string();
+        if let Some(map) = body.as_object_mut() {
+            map.remove("command");
+        }
+        let path = format!("/api/v1/drills/{id}/{command}");
         let (s, v, _) = self
             .app
             .send(
