@@ -173,12 +173,14 @@ macro_rules! impl_similar_queries {
                     Dialect::Sqlite => {
                         "SELECT rowid, -bm25(incident_search, 10.0, 4.0, 1.0) AS score \
                          FROM incident_search WHERE incident_search MATCH $1 AND rowid <> $2 \
+                         AND rowid NOT IN (SELECT number FROM incidents WHERE exercise) \
                          ORDER BY bm25(incident_search, 10.0, 4.0, 1.0) LIMIT $3"
                     }
                     Dialect::Postgres => {
                         "SELECT incident, ts_rank(document, q)::float8 AS score \
                          FROM incident_search, to_tsquery('english', $1) q \
                          WHERE document @@ q AND incident <> $2 \
+                         AND incident NOT IN (SELECT number FROM incidents WHERE exercise) \
                          ORDER BY score DESC, incident DESC LIMIT $3"
                     }
                 };

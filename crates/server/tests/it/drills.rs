@@ -251,6 +251,17 @@ async fn a_live_drill_reaches_only_participants_and_the_inbox(backend: Backend) 
         )
         .await;
     assert_eq!(s, 201, "{real}");
+    // Drills are left out of what real incidents are compared with.
+    let real_id = real["id"].as_str().expect("id");
+    let (s, similar) = rig
+        .app
+        .get(&format!("/api/v1/incidents/{real_id}/similar"))
+        .await;
+    assert_eq!(s, 200, "{similar}");
+    assert!(
+        !similar.to_string().contains(&format!("\"{id}\"")),
+        "{similar}"
+    );
     rig.run_for(5).await;
     rig.app.clock.advance(SignedDuration::from_mins(21));
     rig.run_for(2).await;
