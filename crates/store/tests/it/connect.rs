@@ -384,3 +384,51 @@ async fn sqlite_files_are_created_private() {
         assert_eq!(mode, 0o600, "{file}: {mode:o}");
     }
 }
+
+/// The vendored sqlx-core (`vendor/README.md`) sets TCP_NODELAY on its PostgreSQL sockets;
+/// without it every two-part message waits ~40 ms for the server's delayed ACK. Read from the
+/// sockets this test process holds to the database, so losing the patch, the vendored file or
+/// the `[patch.crates-io]` entry fails it.
+#[tokio::test]
+async fn vendored_sqlx_keeps_tcp_nodelay() {
+    use std::os::fd::BorrowedFd;
+
+    let Some(fresh) = FreshPg::create().await else {
+        return;
+    };
+    let store = Store::connect(&fresh.url).await.expect("connect");
+    declare(&store, "nodelay", Severity::Sev3, &["checkout"]).await;
+    let port: u16 = fresh
+        .url
+        .rsplit_once(':')
+        .and_then(|(_, rest)| rest.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(5432);
+    let mut checked = 0;
+    for entry in std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd") {
+        let Some(fd) = entry
+            .ok()
+            .and_then(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
+        else {
+            continue;
+        };
+        // SAFETY: the pool keeps its connections (and their descriptors) open while `store`
+        // lives; a descriptor that is not a socket only makes the calls below fail.
+        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+        let sock = socket2::SockRef::from(&borrowed);
+        let to_db = sock
+            .peer_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .is_some_and(|a| a.port() == port);
+        if to_db {
+            checked += 1;
+            assert!(
+                sock.tcp_nodelay().expect("getsockopt"),
+                "fd {fd}: TCP_NODELAY is off"
+            );
+        }
+    }
+    assert!(checked > 0, "no socket to the database found");
+    drop(store);
+}
