@@ -10,6 +10,7 @@ pub mod deliver;
 pub mod drills;
 pub mod effect;
 pub mod error;
+pub mod in_flight;
 pub mod intake;
 pub mod language_model;
 pub mod oncall;
@@ -41,8 +42,6 @@ pub use clock::SystemClock;
 /// Largest request body accepted, except on the alert intake routes, which read theirs up to
 /// `limits.intake_body` (16 MiB by default) after checking the integration key.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// Requests in flight beyond this are shed with 503 + Retry-After instead of queueing forever.
-pub const MAX_IN_FLIGHT: usize = 1024;
 
 /// A loaded, validated configuration and the names derived from it.
 #[derive(Debug)]
@@ -79,8 +78,8 @@ pub struct AppState {
     config: Arc<RwLock<Arc<LoadedConfig>>>,
     /// Where the configuration is reloaded from.
     pub config_dir: Option<PathBuf>,
-    /// Requests allowed in flight at once across all routes; beyond it, 503 + Retry-After.
-    pub in_flight: Arc<tokio::sync::Semaphore>,
+    /// Requests allowed in flight at once, per route class; beyond it, 503 + Retry-After.
+    pub in_flight: in_flight::InFlight,
     /// Alert intake's bounded queue and group-commit worker, started on first use.
     intake: Arc<std::sync::OnceLock<intake::batch::Batcher>>,
     /// The Slack app's secrets and replay guard.
@@ -101,7 +100,7 @@ impl AppState {
             clock,
             config: Arc::new(RwLock::new(Arc::new(LoadedConfig::new(config)))),
             config_dir,
-            in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
+            in_flight: in_flight::InFlight::default(),
             intake: Arc::new(std::sync::OnceLock::new()),
             slack: Arc::new(slack::SlackRuntime::from_env()),
             language_model: None,
@@ -133,9 +132,10 @@ impl AppState {
             .clone()
     }
 
-    /// Caps the requests in flight (the default is [`MAX_IN_FLIGHT`]).
+    /// Caps the requests in flight of every route class at `n` (defaults:
+    /// [`in_flight::DEFAULT_BUDGETS`]).
     pub fn with_max_in_flight(mut self, n: usize) -> Self {
-        self.in_flight = Arc::new(tokio::sync::Semaphore::new(n));
+        self.in_flight = in_flight::InFlight::uniform(n);
         self
     }
 

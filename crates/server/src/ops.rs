@@ -19,6 +19,7 @@ use utoipa::openapi::OpenApi;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::in_flight::RouteClass;
 
 const LATENCY_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -153,14 +154,22 @@ pub async fn track_requests(req: Request, next: Next) -> Response {
     resp
 }
 
-/// Sheds load: beyond the in-flight cap a request is answered 503 with Retry-After at once,
-/// rather than queueing until clients time out. The semaphore is shared by every route.
+/// Sheds load: beyond its route class's in-flight budget a request is answered 503 with
+/// Retry-After at once, rather than queueing until clients time out (`in_flight.rs`). Health
+/// checks are never shed.
 pub async fn shed_load(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    match state.in_flight.clone().try_acquire_owned() {
-        Ok(_permit) => next.run(req).await,
-        Err(_) => {
-            metrics::counter!("muster_http_shed_total").increment(1);
-            ApiError::unavailable("server overloaded; retry later").into_response()
+    let Some(class) = RouteClass::of(req.uri().path()) else {
+        return next.run(req).await;
+    };
+    match state.in_flight.try_acquire(class) {
+        Some(_permit) => next.run(req).await,
+        None => {
+            metrics::counter!("muster_http_shed_total", "class" => class.name()).increment(1);
+            ApiError::unavailable(format!(
+                "server overloaded ({} requests); retry later",
+                class.name()
+            ))
+            .into_response()
         }
     }
 }

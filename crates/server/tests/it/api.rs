@@ -650,3 +650,68 @@ async fn overload_is_shed_with_503_and_retry_after() {
         "the slot is released when the slow client goes away"
     );
 }
+
+/// A flood on one route class (slow uploads to the intake) sheds only that class: the API,
+/// the public status page and the health checks keep answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_on_intake_leaves_the_api_public_pages_and_health_checks_answering() {
+    use tokio::io::AsyncWriteExt;
+    let demo = crate::support::demo_dir();
+    let app = crate::support::spawn_app_with(Backend::Sqlite, &demo, |s| s.with_max_in_flight(1))
+        .await
+        .unwrap();
+    // Hold intake's only slot: a webhook to a real key whose body never finishes arriving.
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/integrations/demo-alertmanager/alertmanager HTTP/1.1\r\nHost: {addr}\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{"
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    let webhook = serde_json::json!({"version": "4", "status": "firing", "alerts": []});
+    let mut shed = None;
+    for _ in 0..100 {
+        let (s, v, h) = app
+            .send(
+                Method::POST,
+                "/api/v1/integrations/demo-alertmanager/alertmanager",
+                None,
+                Some(webhook.clone()),
+            )
+            .await;
+        if s == 503 {
+            shed = Some((v, h));
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (v, h) = shed.expect("a second intake request is shed while the slot is held");
+    assert_eq!(v["error"]["code"], "unavailable");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("(intake requests)"),
+        "{v}"
+    );
+    assert_eq!(h["retry-after"], "5");
+    // The other classes, and the health checks, answer meanwhile.
+    assert_eq!(app.get("/api/v1/incidents").await.0, 200);
+    let status = app
+        .http
+        .get(format!("{}/status", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status.status().as_u16(), 200);
+    for health in ["/healthz", "/readyz"] {
+        let r = app
+            .http
+            .get(format!("{}{health}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{health}");
+    }
+    drop(slow);
+}
