@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod clock;
+pub mod conn_cap;
 pub mod deliver;
 pub mod drills;
 pub mod effect;
@@ -80,6 +81,8 @@ pub struct AppState {
     pub config_dir: Option<PathBuf>,
     /// Requests allowed in flight at once, per route class; beyond it, 503 + Retry-After.
     pub in_flight: in_flight::InFlight,
+    /// Open connections one client address may hold (`conn_cap.rs`).
+    pub connections_per_address: usize,
     /// Alert intake's bounded queue and group-commit worker, started on first use.
     intake: Arc<std::sync::OnceLock<intake::batch::Batcher>>,
     /// The Slack app's secrets and replay guard.
@@ -101,6 +104,7 @@ impl AppState {
             config: Arc::new(RwLock::new(Arc::new(LoadedConfig::new(config)))),
             config_dir,
             in_flight: in_flight::InFlight::default(),
+            connections_per_address: conn_cap::DEFAULT_PER_ADDRESS,
             intake: Arc::new(std::sync::OnceLock::new()),
             slack: Arc::new(slack::SlackRuntime::from_env()),
             language_model: None,
@@ -130,6 +134,13 @@ impl AppState {
                 })
             })
             .clone()
+    }
+
+    /// Caps the connections one client address may hold open (default
+    /// [`conn_cap::DEFAULT_PER_ADDRESS`]).
+    pub fn with_connections_per_address(mut self, n: usize) -> Self {
+        self.connections_per_address = n;
+        self
     }
 
     /// Caps the requests in flight of every route class at `n` (defaults:
@@ -202,6 +213,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let listener = conn_cap::CappedListener::new(listener, state.connections_per_address);
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await

@@ -605,23 +605,37 @@ async fn database_outage_gives_503_then_recovers() {
     assert_eq!(s, 200, "{v}");
 }
 
+/// A request whose body never finishes arriving, holding one in-flight slot. With a budget of
+/// one, a probe may hold the slot as it arrives and get it shed: it is sent again until the
+/// server is still reading it after 300 ms.
+async fn slow_request(addr: &str, head: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    loop {
+        let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+        slow.write_all(head.as_bytes()).await.unwrap();
+        let answered =
+            tokio::time::timeout(std::time::Duration::from_millis(300), slow.readable()).await;
+        if answered.is_err() {
+            return slow;
+        }
+    }
+}
+
 /// Beyond the in-flight cap the server answers 503 with Retry-After at once, and recovers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overload_is_shed_with_503_and_retry_after() {
-    use tokio::io::AsyncWriteExt;
     let demo = crate::support::demo_dir();
     let app = crate::support::spawn_app_with(Backend::Sqlite, &demo, |s| s.with_max_in_flight(1))
         .await
         .unwrap();
     // Hold the only slot: a declaration whose body never finishes arriving.
     let addr = app.base.trim_start_matches("http://").to_string();
-    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let head = format!(
         "POST /api/v1/incidents HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
          Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{",
         app.responder
     );
-    slow.write_all(head.as_bytes()).await.unwrap();
+    let slow = slow_request(&addr, &head).await;
     let mut shed = None;
     for _ in 0..100 {
         let (s, v, h) = app
@@ -655,19 +669,17 @@ async fn overload_is_shed_with_503_and_retry_after() {
 /// the public status page and the health checks keep answering.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_on_intake_leaves_the_api_public_pages_and_health_checks_answering() {
-    use tokio::io::AsyncWriteExt;
     let demo = crate::support::demo_dir();
     let app = crate::support::spawn_app_with(Backend::Sqlite, &demo, |s| s.with_max_in_flight(1))
         .await
         .unwrap();
     // Hold intake's only slot: a webhook to a real key whose body never finishes arriving.
     let addr = app.base.trim_start_matches("http://").to_string();
-    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let head = format!(
         "POST /api/v1/integrations/demo-alertmanager/alertmanager HTTP/1.1\r\nHost: {addr}\r\n\
          Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{"
     );
-    slow.write_all(head.as_bytes()).await.unwrap();
+    let slow = slow_request(&addr, &head).await;
     let webhook = serde_json::json!({"version": "4", "status": "firing", "alerts": []});
     let mut shed = None;
     for _ in 0..100 {
@@ -714,4 +726,54 @@ async fn a_flood_on_intake_leaves_the_api_public_pages_and_health_checks_answeri
         assert_eq!(r.status().as_u16(), 200, "{health}");
     }
     drop(slow);
+}
+
+/// One address holds at most its cap of connections: the next is closed before a byte is
+/// read, and a slot comes back when one of its connections closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_per_address_are_capped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let demo = crate::support::demo_dir();
+    let app = crate::support::spawn_app_with(Backend::Sqlite, &demo, |s| {
+        s.with_connections_per_address(2)
+    })
+    .await
+    .unwrap();
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let health = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    /// What the server answers on a fresh connection ("" when it closes it unanswered).
+    async fn ask(addr: &str, request: &str) -> (tokio::net::TcpStream, String) {
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let _ = c.write_all(request.as_bytes()).await;
+        let mut buf = vec![0u8; 512];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), c.read(&mut buf))
+            .await
+            .expect("an answer or a close within 5 s")
+            .unwrap_or(0);
+        (c, String::from_utf8_lossy(&buf[..n]).into_owned())
+    }
+    let (first, a) = ask(&addr, &health).await;
+    let (_second, b) = ask(&addr, &health).await;
+    assert!(
+        a.starts_with("HTTP/1.1 200") && b.starts_with("HTTP/1.1 200"),
+        "{a}{b}"
+    );
+    let (_, refused) = ask(&addr, &health).await;
+    assert_eq!(
+        refused, "",
+        "a third connection from the address is closed unanswered"
+    );
+    drop(first);
+    let mut again = String::new();
+    for _ in 0..100 {
+        again = ask(&addr, &health).await.1;
+        if again.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        again.starts_with("HTTP/1.1 200"),
+        "a closed connection frees its slot: {again:?}"
+    );
 }
