@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
-use muster_core::drill::{self, DrillClock, InjectLog, Played, Report, RoleLog, Scenario};
+use muster_core::drill::{self, DrillClock, InjectLog, Played, Report, Scenario};
 use muster_core::engine::{Outcome, PlannedAction, Simulation};
 use muster_core::{Change, DomainError, Incident, IncidentNumber, TimelineEvent, declare_typed};
 use muster_store::{MAX_TIMELINE_LIMIT, StoreError, TimerChange, TimerSpec};
@@ -391,11 +391,11 @@ fn played(
                 }
             }
             Change::RoleAssigned { role, person, .. } if s.play.contains(role) => {
-                note(&mut played.roles, role, person, at_s, false);
+                played.note_role(role, person, at_s, false);
             }
             Change::ResponderJoined { person } => {
                 for role in role_of(person) {
-                    note(&mut played.roles, &role, person, at_s, true);
+                    played.note_role(&role, person, at_s, true);
                 }
             }
             Change::DeadlineOutcome {
@@ -487,25 +487,4 @@ fn expected<'t>(timeline: &'t [TimelineEvent], policy: &str) -> Option<&'t str> 
         } if p == policy => Some(expect.as_str()),
         _ => None,
     })
-}
-
-fn note(roles: &mut Vec<RoleLog>, role: &str, person: &str, at_s: i64, joined: bool) {
-    let i = match roles.iter().position(|r| r.role == role) {
-        Some(i) => i,
-        None => {
-            roles.push(RoleLog {
-                role: role.to_string(),
-                player: person.to_string(),
-                assigned_s: None,
-                joined_s: None,
-            });
-            roles.len() - 1
-        }
-    };
-    let slot = if joined {
-        &mut roles[i].joined_s
-    } else {
-        &mut roles[i].assigned_s
-    };
-    slot.get_or_insert(at_s);
 }

@@ -82,6 +82,8 @@ impl V<'_> {
             Some(tz) => self.time_zone(f, tz),
             None => "UTC".to_string(),
         };
+        // Checked just above: an unknown name is already an error, so UTC never stands in.
+        let zone = jiff::tz::TimeZone::get(&time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
         let incident = self.opening(f, x.incident);
         let mut personas = Vec::new();
         let mut persona_ids = BTreeSet::new();
@@ -153,6 +155,7 @@ impl V<'_> {
             briefing: x.briefing.unwrap_or_default(),
             starts_at,
             time_zone,
+            zone,
             length,
             incident,
             personas,

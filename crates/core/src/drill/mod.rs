@@ -59,6 +59,10 @@ pub struct Scenario {
     pub starts_at: jiff::civil::Time,
     /// IANA zone name (checked by the config crate).
     pub time_zone: String,
+    /// `time_zone` resolved by whoever builds the scenario (the config crate): the core never
+    /// reads the time-zone database itself.
+    #[serde(skip, default = "utc")]
+    pub zone: jiff::tz::TimeZone,
     /// How long the exercise lasts.
     pub length: SignedDuration,
     pub incident: Opening,
@@ -69,6 +73,10 @@ pub struct Scenario {
     pub players: std::collections::BTreeMap<String, String>,
     pub injects: Vec<Inject>,
     pub targets: Vec<Target>,
+}
+
+fn utc() -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::UTC
 }
 
 /// How the drill's incident opens at T+0.

@@ -2,7 +2,6 @@
 //! Markdown rendering. Times are offsets from the drill's start (`T+25 min`), as a facilitator
 //! talks about them in a debrief.
 
-use jiff::tz::TimeZone;
 use serde::Serialize;
 
 use super::Scenario;
@@ -16,6 +15,9 @@ use crate::words::duration_secs;
 pub struct Report {
     pub title: String,
     pub time_zone: String,
+    /// The start as a local date and time in the scenario's zone (`2026-01-01 03:00`).
+    #[serde(skip)]
+    pub local_start: String,
     /// Always true: a drill's incident is an exercise.
     pub exercise: bool,
     #[serde(flatten)]
@@ -25,9 +27,11 @@ pub struct Report {
 
 impl Report {
     pub fn new(scenario: &Scenario, played: Played, score: Score) -> Self {
+        let dt = scenario.zone.to_datetime(played.start);
         Report {
             title: scenario.title.clone(),
             time_zone: scenario.time_zone.clone(),
+            local_start: format!("{} {:02}:{:02}", dt.date(), dt.hour(), dt.minute()),
             exercise: true,
             played,
             score,
@@ -50,9 +54,7 @@ fn margin(margin_s: Option<i64>) -> String {
 /// The report in Markdown: score, policies, targets, who was brought in, injects, timeline.
 pub fn markdown(r: &Report) -> String {
     let p = &r.played;
-    let tz = TimeZone::get(&r.time_zone).unwrap_or(TimeZone::UTC);
-    let dt = tz.to_datetime(p.start);
-    let local = format!("{} {:02}:{:02}", dt.date(), dt.hour(), dt.minute());
+    let local = &r.local_start;
     let mut out = format!("# Drill report: {}\n\n", md(&r.title));
     out += &format!(
         "Exercise `{}`{} · started {local} ({}) · {} long\n\n",

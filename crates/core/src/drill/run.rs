@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use jiff::{SignedDuration, Timestamp, tz::TimeZone};
+use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use super::{Act, DRILL_DATE, Inject, InjectKind, Profile, Scenario, Step};
@@ -31,6 +31,31 @@ pub struct Played {
     pub refusals: Vec<(i64, String)>,
     #[serde(skip)]
     pub simulation: Simulation,
+}
+
+impl Played {
+    /// Keeps a role's first hand-over (`joined`: its player's first join) at `at_s`.
+    pub fn note_role(&mut self, role: &str, person: &str, at_s: i64, joined: bool) {
+        let i = match self.roles.iter().position(|r| r.role == role) {
+            Some(i) => i,
+            None => {
+                self.roles.push(RoleLog {
+                    role: role.to_string(),
+                    player: person.to_string(),
+                    assigned_s: None,
+                    joined_s: None,
+                });
+                self.roles.len() - 1
+            }
+        };
+        let log = &mut self.roles[i];
+        let slot = if joined {
+            &mut log.joined_s
+        } else {
+            &mut log.assigned_s
+        };
+        slot.get_or_insert(at_s);
+    }
 }
 
 /// When a played role was handed to its player and when they joined.
@@ -75,13 +100,14 @@ pub enum MessageKind {
     Alert,
 }
 
-/// The instant a headless run of `scenario` starts: [`DRILL_DATE`] at its local `starts_at`.
-/// An unknown zone (the config crate rejects those) falls back to UTC.
+/// The instant a headless run of `scenario` starts: [`DRILL_DATE`] at its local `starts_at`
+/// in its zone.
 pub fn start_of(scenario: &Scenario) -> Timestamp {
-    let tz = TimeZone::get(&scenario.time_zone).unwrap_or(TimeZone::UTC);
     DRILL_DATE
         .parse::<jiff::civil::Date>()
-        .map(|d| crate::schedule::local_to_timestamp(&tz, d.to_datetime(scenario.starts_at)))
+        .map(|d| {
+            crate::schedule::local_to_timestamp(&scenario.zone, d.to_datetime(scenario.starts_at))
+        })
         .unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
@@ -466,28 +492,9 @@ impl Drill<'_> {
 
     /// Keep a played role's first assignment and first join.
     fn note_role(&mut self, role: &str, person: &str, at_s: i64, joined: bool) {
-        if !self.plays(role) {
-            return;
+        if self.plays(role) {
+            self.played.note_role(role, person, at_s, joined);
         }
-        let i = match self.played.roles.iter().position(|r| r.role == role) {
-            Some(i) => i,
-            None => {
-                self.played.roles.push(RoleLog {
-                    role: role.to_string(),
-                    player: person.to_string(),
-                    assigned_s: None,
-                    joined_s: None,
-                });
-                self.played.roles.len() - 1
-            }
-        };
-        let log = &mut self.played.roles[i];
-        let slot = if joined {
-            &mut log.joined_s
-        } else {
-            &mut log.assigned_s
-        };
-        slot.get_or_insert(at_s);
     }
 
     /// Turn the policies' new actions into messages: nudges to the played role's player, pages

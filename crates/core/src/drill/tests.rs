@@ -88,6 +88,7 @@ fn scenario() -> Scenario {
         briefing: "Checkout is failing.".into(),
         starts_at: jiff::civil::time(3, 0, 0, 0),
         time_zone: "Europe/London".into(),
+        zone: jiff::tz::TimeZone::get("Europe/London").unwrap(),
         length: min(120),
         incident: Opening {
             title: "Checkout failing".into(),
@@ -165,6 +166,7 @@ fn a_drill_at_3am_local_starts_at_3am_in_its_zone() {
     let london: Timestamp = "2026-01-01T03:00:00Z".parse().unwrap();
     assert_eq!(start_of(&s), london);
     s.time_zone = "America/New_York".into();
+    s.zone = jiff::tz::TimeZone::get("America/New_York").unwrap();
     let new_york: Timestamp = "2026-01-01T08:00:00Z".parse().unwrap();
     assert_eq!(start_of(&s), new_york);
 }
