@@ -84,6 +84,16 @@ pub enum Change {
     NudgeAcknowledged {
         key: String,
     },
+    /// `by`, a recipient of notification `key` (its idempotency key, as in the outbox without
+    /// the incident's prefix) addressed to `audience` (`alias:legal`, `schedule:legal-oncall`,
+    /// `person:alice`), acknowledged it `delay_secs` after it was decided. Recorded once per
+    /// notification.
+    NotificationAcknowledged {
+        key: String,
+        by: String,
+        audience: String,
+        delay_secs: i64,
+    },
     /// A policy fired: why, in plain words, and what it asked for (each action is one outbox
     /// item). `late_by_ms`: how late the timer that caused it fired, when it was late.
     PolicyFired {
@@ -197,6 +207,7 @@ impl Change {
             Change::ResponderJoined { .. } => "responder_joined",
             Change::ResponderLeft { .. } => "responder_left",
             Change::NudgeAcknowledged { .. } => "nudge_acknowledged",
+            Change::NotificationAcknowledged { .. } => "notification_acknowledged",
             Change::PolicyFired { .. } => "policy_fired",
             Change::DeadlineOutcome { .. } => "deadline_outcome",
             Change::PolicyCancelled { .. } => "policy_cancelled",

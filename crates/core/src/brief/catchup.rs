@@ -213,7 +213,7 @@ fn render(b: &Brief) -> Vec<String> {
                 format!(
                     "{} ({}) {}",
                     md(&d.policy),
-                    words(&d.expect),
+                    text::expectation(&d.expect),
                     text::margin(d.met, d.margin_secs)
                 )
             })

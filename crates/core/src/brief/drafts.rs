@@ -476,7 +476,7 @@ impl Handoff {
             let missed: Vec<String> = self
                 .missed
                 .iter()
-                .map(|d| md(&format!("{} ({})", d.policy, words(&d.expect))))
+                .map(|d| md(&format!("{} ({})", d.policy, text::expectation(&d.expect))))
                 .collect();
             s.push_str(&format!(
                 "- **Missed deadlines:** {}\n",

@@ -45,8 +45,8 @@ pub fn outcomes_with_arrival<'a>(
     // Each outcome, and whether it was recorded at expiry (no one reached the milestone).
     let mut out: Vec<(DeadlineResult, bool)> = Vec::new();
     for e in events {
-        if let Change::MilestoneReached { milestone } = &e.change {
-            for (o, at_expiry) in out.iter_mut().filter(|(o, x)| *x && o.expect == *milestone) {
+        if let Some(reached) = reached_key(&e.change) {
+            for (o, at_expiry) in out.iter_mut().filter(|(o, x)| *x && o.expect == reached) {
                 o.at = e.at;
                 o.margin_secs = text::secs_between(e.at, o.due_at);
                 *at_expiry = false;
@@ -70,6 +70,18 @@ pub fn outcomes_with_arrival<'a>(
         }
     }
     out
+}
+
+/// What a change reaches that a deadline may expect, as the outcome's `expect` reads it.
+fn reached_key(change: &Change) -> Option<String> {
+    match change {
+        Change::MilestoneReached { milestone } => Some(milestone.clone()),
+        Change::RoleAssigned { role, .. } => Some(format!("role:{role}")),
+        Change::NotificationAcknowledged { audience, .. } => {
+            Some(format!("acknowledged_by:{audience}"))
+        }
+        _ => None,
+    }
 }
 
 pub(super) fn outcomes<'a>(
@@ -244,6 +256,17 @@ pub(super) fn describe(change: &Change) -> Option<String> {
         Change::ResponderJoined { person } => format!("{person} joined"),
         Change::ResponderLeft { person } => format!("{person} left"),
         Change::NudgeAcknowledged { .. } => "Nudge acknowledged".to_string(),
+        Change::NotificationAcknowledged {
+            by,
+            audience,
+            delay_secs,
+            ..
+        } => format!(
+            "{by} acknowledged the notification to {} after {}",
+            text::expectation(&format!("acknowledged_by:{audience}"))
+                .trim_start_matches("acknowledged by "),
+            text::duration(*delay_secs)
+        ),
         Change::PolicyFired { policy, reason, .. } => {
             format!("Policy {policy}: {}", plain(reason, QUOTE_CHARS))
         }
@@ -255,7 +278,7 @@ pub(super) fn describe(change: &Change) -> Option<String> {
             ..
         } => format!(
             "Deadline {policy} ({}) {}",
-            words(expect),
+            text::expectation(expect),
             text::margin(*met, *margin_secs)
         ),
         Change::PolicyCancelled { policy, reason } => {

@@ -153,7 +153,7 @@ impl PendingView {
     /// `blast radius validated due in 8 min (03:32 UTC, blast-radius-20m)`.
     fn sentence(&self, now: Timestamp) -> String {
         let what = match (&self.expect, self.kind.as_str()) {
-            (Some(m), _) => text::words(m),
+            (Some(m), _) => text::expectation(m),
             (None, "cadence") => "status update".to_string(),
             (None, "cadence_escalation") => "overdue status update escalation".to_string(),
             (None, "solo_responder") => "second responder".to_string(),

@@ -251,7 +251,7 @@ impl ReviewDraft {
             s.push_str(&format!(
                 "| {} | {} | {} | {} | {} | {margin} |\n",
                 md(&d.policy),
-                words(&d.expect),
+                text::expectation(&d.expect),
                 t(d.due_at),
                 t(d.at),
                 if d.met { "met" } else { "missed" },

@@ -178,6 +178,22 @@ pub fn words(id: &str) -> String {
     id.replace(['_', '-'], " ")
 }
 
+/// What a deadline expects, from its key: `blast radius validated`, `comms lead held`
+/// (`role:comms_lead`), `acknowledged by legal` (`acknowledged_by:alias:legal`).
+pub fn expectation(key: &str) -> String {
+    if let Some(role) = key.strip_prefix("role:") {
+        return format!("{} held", words(role));
+    }
+    match key
+        .strip_prefix("acknowledged_by:")
+        .map(|a| a.split_once(':'))
+    {
+        Some(Some(("schedule", id))) => format!("acknowledged by schedule {id}"),
+        Some(Some((_, id))) => format!("acknowledged by {id}"),
+        _ => words(key),
+    }
+}
+
 /// `03:12 UTC` when `at` falls on the same UTC day as `now`, `2026-03-28 23:50 UTC` otherwise.
 pub fn clock_time(at: Timestamp, now: Timestamp) -> String {
     let a = Offset::UTC.to_datetime(at);

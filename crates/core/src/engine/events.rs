@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::Event;
+use super::{Audience, Event};
 use crate::timeline::Change;
 
 /// The engine event an incident change means, if any.
@@ -27,6 +27,10 @@ pub fn event_of(change: &Change, actor: &str) -> Option<Event> {
             person: person.clone(),
         },
         Change::NudgeAcknowledged { key } => Event::NudgeAcknowledged { key: key.clone() },
+        Change::NotificationAcknowledged { by, audience, .. } => Event::AudienceAcknowledged {
+            audience: Audience::parse(audience)?,
+            by: by.clone(),
+        },
         Change::SeverityChanged { to, .. } => Event::SeverityChanged { to: *to },
         Change::StatusChanged { to, .. } | Change::Reopened { to } => {
             Event::StatusChanged { to: *to }

@@ -6,8 +6,8 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::state::{IncidentPolicyState, Phase, PolicyRun, SinceWhat};
 use super::{
-    Action, Conditions, Event, EventTrigger, MAX_CASCADE_DEPTH, Outcome, Output, PlannedAction,
-    Policy, Record, TimerOp, Trigger,
+    Action, Audience, Conditions, Event, EventTrigger, Expect, MAX_CASCADE_DEPTH, Outcome, Output,
+    PlannedAction, Policy, Record, TimerOp, Trigger, notified_key,
 };
 use crate::incident::{Severity, Status};
 
@@ -49,9 +49,15 @@ pub fn handle_caused(
 }
 
 /// The event an action causes inside the incident, when the engine can know it without IO:
-/// assigning a role to a named person. (A schedule is resolved by the shell, which then sends
-/// the real [`Event::RoleAssigned`].)
+/// assigning a role to a named person (a schedule is resolved by the shell, which then sends
+/// the real [`Event::RoleAssigned`]); notifying or paging an audience.
 pub fn follow_up(action: &PlannedAction) -> Option<Event> {
+    if let Some(audience) = action.action.audience() {
+        return Some(Event::AudienceNotified {
+            key: action.idempotency_key.clone(),
+            audience,
+        });
+    }
     match &action.action {
         Action::AssignRole {
             role,
@@ -82,6 +88,8 @@ struct Change<'a> {
     severity: Option<(Option<Severity>, Severity)>,
     responders_changed: bool,
     nudge_ack: Option<&'a str>,
+    /// A fact other than a milestone reached for the first time (`role:R`, …).
+    reached: Option<String>,
 }
 
 fn apply<'a>(s: &mut IncidentPolicyState, event: &'a Event, now: Timestamp) -> Change<'a> {
@@ -118,6 +126,8 @@ fn apply<'a>(s: &mut IncidentPolicyState, event: &'a Event, now: Timestamp) -> C
         }
         Event::RoleAssigned { role, person } => {
             s.roles.insert(role.clone(), person.clone());
+            c.reached = first(s, format!("role:{role}"), now, person);
+            c.actor = person;
         }
         Event::RoleReleased { role } => {
             s.roles.remove(role);
@@ -137,6 +147,18 @@ fn apply<'a>(s: &mut IncidentPolicyState, event: &'a Event, now: Timestamp) -> C
             c.responders_changed = s.responders.remove(person);
         }
         Event::NudgeAcknowledged { key } => c.nudge_ack = Some(key),
+        Event::AudienceNotified { key, audience } => {
+            if !s.notifications.contains_key(key) {
+                s.notifications.insert(key.clone(), (audience.clone(), now));
+            }
+            c.reached = first(s, notified_key(audience), now, key);
+            c.actor = key;
+        }
+        Event::AudienceAcknowledged { audience, by } => {
+            let key = format!("acknowledged_by:{}", audience.key());
+            c.reached = first(s, key, now, by);
+            c.actor = by;
+        }
         Event::AlertAttached {} | Event::MessagePosted { .. } | Event::TimerFired { .. } => {}
     }
     if let Some(m) = c.milestone
@@ -149,13 +171,28 @@ fn apply<'a>(s: &mut IncidentPolicyState, event: &'a Event, now: Timestamp) -> C
         || c.status_to.is_some()
         || c.severity.is_some()
         || c.responders_changed
-        || c.nudge_ack.is_some();
+        || c.nudge_ack.is_some()
+        || c.reached.is_some();
     c
+}
+
+/// Remembers `key` as reached at `now` by `by`, the first time: then returns it.
+fn first(s: &mut IncidentPolicyState, key: String, now: Timestamp, by: &str) -> Option<String> {
+    if s.reached.contains_key(&key) {
+        return None;
+    }
+    s.reached.insert(key.clone(), (now, by.to_string()));
+    Some(key)
 }
 
 impl Change<'_> {
     fn is_noop(&self) -> bool {
         !self.changed
+    }
+
+    /// This event reached `key` (a milestone, or another fact for the first time).
+    fn hits(&self, key: &str) -> bool {
+        self.milestone == Some(key) || self.reached.as_deref() == Some(key)
     }
 }
 
@@ -318,11 +355,12 @@ fn deadline(
     c: &Change,
     cx: Cx,
     out: &mut Output,
-    (within, of, expect, warn_before): (SignedDuration, &str, &str, Option<SignedDuration>),
+    (within, of, expect, warn_before): (SignedDuration, &str, &Expect, Option<SignedDuration>),
 ) {
     let is_live = live(policy, s);
-    let of_reached = s.milestones.contains_key(of);
-    let expect_reached = s.milestones.contains_key(expect);
+    let of_reached = s.reached(&expect.start_key(of)).is_some();
+    let expect_key = expect.key();
+    let expect_reached = s.reached(&expect_key).is_some();
     let severity = s.severity;
     let status = s.status;
     let Some(run) = s.runs.get_mut(&policy.id) else {
@@ -330,7 +368,7 @@ fn deadline(
     };
     let prefix = || format!("deadline:{}:", policy.id);
     let due = run.due.unwrap_or(cx.now);
-    if c.milestone == Some(expect) {
+    if c.hits(&expect_key) {
         match run.phase {
             Phase::Active => {
                 cancel_prefix(&mut s.timers, out, &prefix());
@@ -365,7 +403,7 @@ fn deadline(
                 policy: policy.id.clone(),
                 reason: format!(
                     "deadline for {} no longer applies: the incident is now {sev}, {st}",
-                    words(expect)
+                    expect_words(expect)
                 ),
             });
         }
@@ -435,17 +473,17 @@ fn timer_fired(
             "deadline",
             Some(which),
         ) => {
-            let of_at = s.milestones.get(of.as_str()).map(|m| m.0);
+            let of_at = s.reached(&expect.start_key(of)).map(|m| m.0);
+            let of = start_words(expect, of);
             let Some(run) = s.runs.get_mut(&policy.id) else {
                 return;
             };
             let since = run.since.unwrap_or(due_at);
             let start = match of_at {
-                Some(t) if t == since => format!("{} at {}", words(of), hm(t)),
+                Some(t) if t == since => format!("{of} at {}", hm(t)),
                 Some(t) => format!(
-                    "the policy began to apply at {} ({} at {})",
+                    "the policy began to apply at {} ({of} at {})",
                     hm(since),
-                    words(of),
                     hm(t)
                 ),
                 None => hm(since),
@@ -456,7 +494,7 @@ fn timer_fired(
                     "deadline in {} ({} after {start}); {} yet{lateness}",
                     dur(w),
                     dur(*within),
-                    not_reached(expect)
+                    expect_not_reached(expect)
                 );
                 let tag = format!("deadline:{n}:warn");
                 fire(out, policy, &policy.on_warn, &tag, reason, 0, late_by);
@@ -470,7 +508,7 @@ fn timer_fired(
                 let reason = format!(
                     "{} since {start}; {}{lateness}",
                     dur(*within),
-                    not_reached(expect)
+                    expect_not_reached(expect)
                 );
                 let tag = format!("deadline:{n}:missed");
                 fire(out, policy, &policy.on_missed, &tag, reason, 0, late_by);
@@ -650,6 +688,42 @@ fn hm(t: Timestamp) -> String {
 /// `blast_radius_validated` → `blast radius validated`.
 fn words(s: &str) -> String {
     s.replace('_', " ")
+}
+
+/// What a deadline waits for, in plain words: `blast radius validated`, `comms lead held`,
+/// `acknowledgement by legal`.
+fn expect_words(expect: &Expect) -> String {
+    match expect {
+        Expect::Milestone(m) => words(m),
+        Expect::Role(r) => format!("{} held", words(r)),
+        Expect::AcknowledgedBy(a) => format!("acknowledgement by {}", audience_words(a)),
+    }
+}
+
+/// What a deadline counts from, in plain words: `declared`, `legal notified`.
+fn start_words(expect: &Expect, of: &str) -> String {
+    match expect {
+        Expect::AcknowledgedBy(a) => format!("{} notified", audience_words(a)),
+        _ => words(of),
+    }
+}
+
+/// An expectation not met, in plain words: `nobody holds comms lead`, `not acknowledged by
+/// legal`.
+fn expect_not_reached(expect: &Expect) -> String {
+    match expect {
+        Expect::Milestone(m) => not_reached(m),
+        Expect::Role(r) => format!("nobody holds {}", words(r)),
+        Expect::AcknowledgedBy(a) => format!("not acknowledged by {}", audience_words(a)),
+    }
+}
+
+/// `legal` (an alias), `schedule legal-oncall`, `alice`.
+pub(crate) fn audience_words(a: &Audience) -> String {
+    match a {
+        Audience::Alias(x) | Audience::Person(x) => x.clone(),
+        Audience::Schedule(x) => format!("schedule {x}"),
+    }
 }
 
 /// A milestone not reached, in plain words: `blast_radius_validated` → `blast radius not

@@ -21,6 +21,14 @@
 //!   (downgraded to SEV3, resolved), the timers are cancelled with a [`Record::Cancelled`] and
 //!   no outcome; it re-arms if they hold again. A deadline whose `expect` was already reached
 //!   is never armed; a met or missed deadline never re-arms.
+//! - **Expectations**: `expect` is a milestone, a role (met when someone first holds it; a
+//!   role already held when the deadline would arm counts as reached, so it is not armed, like
+//!   a milestone already reached), or an acknowledgement by an audience (alias, schedule,
+//!   person). An acknowledgement deadline counts from the audience's first notification
+//!   ([`Event::AudienceNotified`]: a policy's notify or page, through [`follow_up`], or a
+//!   playbook's notify), whatever its `of` says; it is met by [`Event::AudienceAcknowledged`].
+//!   Roles, notifications and acknowledgements are remembered as reached facts
+//!   (`role:R`, `notified:alias:legal`, `acknowledged_by:alias:legal`), first time only.
 //! - **On event**: fires on every matching event (milestone reached, status changed to,
 //!   severity changed), when the conditions hold after the change.
 //! - **Cadence**: while the conditions and `while` hold, fires every `every`; each round is a
@@ -58,6 +66,8 @@ mod state;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_expect;
+#[cfg(test)]
 mod tests_replan;
 
 use jiff::{SignedDuration, Timestamp};
@@ -68,7 +78,8 @@ use crate::incident::{Severity, Status};
 pub use events::event_of;
 pub use handle::{follow_up, handle, handle_caused};
 pub use policy::{
-    Action, Assignee, Conditions, EventTrigger, PageTarget, Policy, Recipient, Trigger,
+    Action, Assignee, Audience, Conditions, EventTrigger, Expect, NOTIFIED, PageTarget, Policy,
+    Recipient, Trigger, notified_key,
 };
 pub use replan::replan;
 pub use simulate::{FollowUp, Simulation, Simulator, TimerLog, simulate};
@@ -126,6 +137,17 @@ pub enum Event {
     /// `key`: the idempotency key of the nudge being acknowledged.
     NudgeAcknowledged {
         key: String,
+    },
+    /// A notification (`key`: its idempotency key) addressed to `audience` was decided: by a
+    /// policy's notify or page ([`follow_up`]) or a playbook's notify.
+    AudienceNotified {
+        key: String,
+        audience: Audience,
+    },
+    /// `by`, a recipient of a notification addressed to `audience`, acknowledged it.
+    AudienceAcknowledged {
+        audience: Audience,
+        by: String,
     },
     TimerFired {
         key: String,
@@ -215,8 +237,14 @@ impl Outcome {
     }
 }
 
-/// The milestone a deadline policy waits for (`None` for other triggers or an unknown id).
+/// The milestone a deadline policy waits for (`None` for other triggers, an unknown id, or a
+/// deadline expecting a role or an acknowledgement).
 pub fn expected_milestone<'a>(policies: &'a [Policy], policy: &str) -> Option<&'a str> {
+    expectation(policies, policy)?.milestone()
+}
+
+/// What a deadline policy waits for (`None` for other triggers or an unknown id).
+pub fn expectation<'a>(policies: &'a [Policy], policy: &str) -> Option<&'a Expect> {
     match &policies.iter().find(|p| p.id == policy)?.trigger {
         Trigger::Deadline { expect, .. } => Some(expect),
         _ => None,

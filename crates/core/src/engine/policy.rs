@@ -38,11 +38,12 @@ pub struct Conditions {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
-    /// `expect` must be reached within `within` of milestone `of`.
+    /// `expect` must be reached within `within` of milestone `of` (for
+    /// [`Expect::AcknowledgedBy`], `of` is [`NOTIFIED`]: the audience's first notification).
     Deadline {
         within: SignedDuration,
         of: String,
-        expect: String,
+        expect: Expect,
         warn_before: Option<SignedDuration>,
     },
     OnEvent(EventTrigger),
@@ -60,6 +61,92 @@ pub enum Trigger {
     SoloResponder {
         for_: SignedDuration,
     },
+}
+
+/// The `of` of a deadline counted from when its audience was first notified.
+pub const NOTIFIED: &str = "notified";
+
+/// What a deadline waits for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expect {
+    /// A milestone is reached.
+    Milestone(String),
+    /// Someone holds the role (first time it is held).
+    Role(String),
+    /// A notification addressed to the audience is acknowledged by one of its recipients.
+    AcknowledgedBy(Audience),
+}
+
+impl Expect {
+    /// How the expectation reads in keys, outcomes and the timeline: `mitigated`,
+    /// `role:comms_lead`, `acknowledged_by:alias:legal`.
+    pub fn key(&self) -> String {
+        match self {
+            Expect::Milestone(m) => m.clone(),
+            Expect::Role(r) => format!("role:{r}"),
+            Expect::AcknowledgedBy(a) => format!("acknowledged_by:{}", a.key()),
+        }
+    }
+
+    /// The milestone expected, if that is what is expected.
+    pub fn milestone(&self) -> Option<&str> {
+        match self {
+            Expect::Milestone(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// What the deadline counts from, given its `of`: the audience's first notification for an
+    /// acknowledgement, else the milestone `of`.
+    pub fn start_key(&self, of: &str) -> String {
+        match self {
+            Expect::AcknowledgedBy(a) => notified_key(a),
+            _ => of.to_string(),
+        }
+    }
+}
+
+impl From<&str> for Expect {
+    fn from(milestone: &str) -> Self {
+        Expect::Milestone(milestone.to_string())
+    }
+}
+
+/// Who a notification is addressed to, as a policy or playbook names them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    Alias(String),
+    Schedule(String),
+    Person(String),
+}
+
+impl Audience {
+    /// `alias:legal`, `schedule:legal-oncall`, `person:alice`.
+    pub fn key(&self) -> String {
+        match self {
+            Audience::Alias(x) => format!("alias:{x}"),
+            Audience::Schedule(x) => format!("schedule:{x}"),
+            Audience::Person(x) => format!("person:{x}"),
+        }
+    }
+
+    /// The inverse of [`Audience::key`].
+    pub fn parse(key: &str) -> Option<Audience> {
+        let (kind, id) = key.split_once(':')?;
+        Some(match kind {
+            "alias" => Audience::Alias(id.into()),
+            "schedule" => Audience::Schedule(id.into()),
+            "person" => Audience::Person(id.into()),
+            _ => return None,
+        })
+    }
+}
+
+/// The key of "`audience` was first notified" among an incident's reached facts.
+pub fn notified_key(audience: &Audience) -> String {
+    format!("notified:{}", audience.key())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,6 +237,21 @@ pub enum Action {
 }
 
 impl Action {
+    /// The audience this action notifies: a notify's alias, a page's schedule, person or alias
+    /// (a page to an escalation policy reaches its steps' targets over time, none of them here).
+    pub fn audience(&self) -> Option<Audience> {
+        match self {
+            Action::Notify { alias, .. } => Some(Audience::Alias(alias.clone())),
+            Action::Page { target } => match target {
+                PageTarget::Alias(a) => Some(Audience::Alias(a.clone())),
+                PageTarget::Schedule(s) => Some(Audience::Schedule(s.clone())),
+                PageTarget::Person(p) => Some(Audience::Person(p.clone())),
+                PageTarget::EscalationPolicy(_) => None,
+            },
+            _ => None,
+        }
+    }
+
     /// `page`, `notify`, … as written in config and test files.
     pub fn kind(&self) -> &'static str {
         match self {

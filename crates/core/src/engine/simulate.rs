@@ -9,8 +9,8 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::handle::add;
 use super::{
-    Event, IncidentPolicyState, Outcome, Output, PlannedAction, Policy, Record, TimerOp,
-    expected_milestone, follow_up, handle_caused,
+    Event, Expect, IncidentPolicyState, Outcome, Output, PlannedAction, Policy, Record, TimerOp,
+    expectation, follow_up, handle_caused,
 };
 
 /// At most this many timer firings per simulation (a guard; cadences are bounded by `until`).
@@ -133,14 +133,9 @@ impl<'p> Simulator<'p> {
 
     /// Handle one event and, breadth first, the follow-up events its actions cause.
     fn step(&mut self, event: &Event, at: Timestamp, follow: FollowUp<'_>) {
-        let reached = match event {
-            Event::MilestoneReached { milestone, actor } => Some((milestone.as_str(), actor)),
-            Event::StatusUpdatePosted { actor } => Some(("status_update_posted", actor)),
-            _ => None,
-        };
-        if let Some((milestone, actor)) = reached {
+        if let Some((key, actor)) = reached_by(event) {
             for o in &mut self.sim.outcomes {
-                if expected_milestone(self.policies, &o.policy) == Some(milestone) {
+                if expectation(self.policies, &o.policy).map(Expect::key) == Some(key.clone()) {
                     o.late_arrival(at, actor);
                 }
             }
@@ -179,4 +174,17 @@ impl<'p> Simulator<'p> {
             sim.records.push((at, record));
         }
     }
+}
+
+/// What an event reaches that a deadline may expect (its key, see [`Expect::key`]), and who.
+fn reached_by(event: &Event) -> Option<(String, &str)> {
+    Some(match event {
+        Event::MilestoneReached { milestone, actor } => (milestone.clone(), actor),
+        Event::StatusUpdatePosted { actor } => ("status_update_posted".into(), actor),
+        Event::RoleAssigned { role, person } => (format!("role:{role}"), person),
+        Event::AudienceAcknowledged { audience, by } => {
+            (format!("acknowledged_by:{}", audience.key()), by)
+        }
+        _ => return None,
+    })
 }

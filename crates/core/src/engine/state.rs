@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use super::Audience;
 use crate::incident::{Severity, Status};
 
 /// The engine's view of one incident: the facts conditions look at, and each policy's progress.
@@ -21,6 +22,13 @@ pub struct IncidentPolicyState {
     /// First time each milestone was reached, and by whom.
     pub(super) milestones: BTreeMap<String, (Timestamp, String)>,
     pub(super) roles: BTreeMap<String, String>,
+    /// Facts deadlines may expect or count from besides milestones, first time each, and by
+    /// whom: `role:R`, `notified:alias:legal`, `acknowledged_by:alias:legal`.
+    #[serde(default)]
+    pub(super) reached: BTreeMap<String, (Timestamp, String)>,
+    /// Each notification decided (by its idempotency key): its audience and when.
+    #[serde(default)]
+    pub(super) notifications: BTreeMap<String, (Audience, Timestamp)>,
     /// Active responders (joined, not left).
     pub(super) responders: BTreeSet<String>,
     /// Per policy id.
@@ -68,6 +76,20 @@ impl IncidentPolicyState {
     /// When and by whom a milestone was first reached.
     pub fn milestone(&self, name: &str) -> Option<(Timestamp, &str)> {
         self.milestones.get(name).map(|(t, a)| (*t, a.as_str()))
+    }
+
+    /// When and by whom a fact was first reached: a milestone id, or `role:R`,
+    /// `notified:<audience>`, `acknowledged_by:<audience>`.
+    pub fn reached(&self, key: &str) -> Option<(Timestamp, &str)> {
+        self.milestones
+            .get(key)
+            .or_else(|| self.reached.get(key))
+            .map(|(t, a)| (*t, a.as_str()))
+    }
+
+    /// The audience of the notification with idempotency key `key`, and when it was decided.
+    pub fn notification(&self, key: &str) -> Option<(&Audience, Timestamp)> {
+        self.notifications.get(key).map(|(a, t)| (a, *t))
     }
 
     pub fn role_holder(&self, role: &str) -> Option<&str> {

@@ -564,6 +564,7 @@ impl Incident {
             // Policy records explain; they never change the incident itself.
             Change::NoteAdded { .. }
             | Change::NudgeAcknowledged { .. }
+            | Change::NotificationAcknowledged { .. }
             | Change::PolicyFired { .. }
             | Change::DeadlineOutcome { .. }
             | Change::PolicyCancelled { .. }
