@@ -487,11 +487,12 @@ pub struct SourceLocation {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
-    /// `expect` must be reached within `within` of milestone `of`.
+    /// `expect` must be reached within `within` of milestone `of` (`notified` for an
+    /// acknowledgement: its audience's first notification).
     Deadline {
         within: Duration,
         of: String,
-        expect: String,
+        expect: Expect,
         warn_before: Option<Duration>,
     },
     OnEvent(Event),
@@ -522,7 +523,9 @@ pub enum Event {
 
 // A policy's recipients and actions are the engine's own types: one definition, and one
 // JSON shape of an action in the config listing, the timeline and the outbox.
-pub use muster_core::engine::{Action, Assignee, PageTarget, Recipient};
+pub use muster_core::engine::{
+    Action, Assignee, Audience, Expect, NOTIFIED, PageTarget, Recipient,
+};
 
 // ---------------------------------------------------------------- playbooks
 

@@ -13,6 +13,9 @@
 //!     - { at: 19m, milestone: blast_radius_validated, by: alice }      # `by` is optional
 //!     # status: S | severity: S | role_released: R | responder_joined: P | responder_left: P
 //!     # message_posted: P | status_update_posted: {} | alert_attached: {} | nudge_acknowledged: KEY
+//!     - { at: 0m, notified: { alias: legal } }   # what a playbook's notify does (policies' own
+//!                                                # notify and page actions notify by themselves)
+//!     - { at: 10m, acknowledged: { alias: legal }, by: lena }   # or schedule: S | person: P
 //!   expect:
 //!     - { at: 15m, nudge: { role: ops_lead } }
 //!     - { at: 20m, page: { schedule: platform-secondary }, policy: blast-radius-20m }
@@ -395,6 +398,17 @@ struct RawEvent {
     status_update_posted: Option<Spanned<RawEmpty>>,
     alert_attached: Option<Spanned<RawEmpty>>,
     nudge_acknowledged: Option<S>,
+    notified: Option<Spanned<RawAudience>>,
+    acknowledged: Option<Spanned<RawAudience>>,
+}
+
+/// Exactly one field must be set.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudience {
+    alias: Option<S>,
+    schedule: Option<S>,
+    person: Option<S>,
 }
 
 #[derive(Deserialize)]
@@ -623,16 +637,52 @@ impl Cx<'_> {
                 key: k.value.clone(),
             });
         }
+        if let Some(a) = &e.notified
+            && let Some(audience) = self.audience(a)
+        {
+            let key = format!("test:{}:notified", s.referenced.line());
+            found.push(Event::AudienceNotified { key, audience });
+        }
+        if let Some(a) = &e.acknowledged
+            && let Some(audience) = self.audience(a)
+        {
+            found.push(Event::AudienceAcknowledged {
+                audience,
+                by: by.clone(),
+            });
+        }
         if found.len() != 1 {
             self.err(
                 s,
                 "an event needs `at` and exactly one of declared, milestone, status, severity, role, \
                  role_released, responder_joined, responder_left, message_posted, \
-                 status_update_posted, alert_attached, nudge_acknowledged",
+                 status_update_posted, alert_attached, nudge_acknowledged, notified, acknowledged",
             );
             return None;
         }
         Some((at?, found.pop()?))
+    }
+
+    /// An alias, schedule or person of the config (exactly one).
+    fn audience(&mut self, a: &Spanned<RawAudience>) -> Option<engine::Audience> {
+        let v = &a.value;
+        let (id, kind, exists): (&S, _, bool) = match (&v.alias, &v.schedule, &v.person) {
+            (Some(x), None, None) => (x, "alias", self.config.aliases.contains_key(&x.value)),
+            (None, Some(x), None) => (x, "schedule", self.config.schedules.contains_key(&x.value)),
+            (None, None, Some(x)) => (x, "person", self.config.people.contains_key(&x.value)),
+            _ => {
+                self.err(
+                    a,
+                    "an audience needs exactly one of alias, schedule, person",
+                );
+                return None;
+            }
+        };
+        if !exists {
+            self.err(id, format!("unknown {kind} `{}`", id.value));
+            return None;
+        }
+        engine::Audience::parse(&format!("{kind}:{}", id.value))
     }
 
     fn severity(&mut self, s: &S) -> Option<Severity> {

@@ -269,9 +269,55 @@ pub(crate) struct Policy {
 #[serde(deny_unknown_fields)]
 pub(crate) struct Deadline {
     pub within: S,
-    pub of: S,
-    pub expect: S,
+    /// Required unless `expect` is an acknowledgement (then absent or `notified`).
+    pub of: Option<S>,
+    pub expect: Spanned<Expect>,
     pub warn_before: Option<S>,
+}
+
+/// A deadline's `expect`: a milestone id, or a map with exactly one of `milestone`, `role`,
+/// `acknowledged_by` (checked in `validate`). The location of a plain id is its `Spanned`'s.
+#[derive(Debug)]
+pub(crate) enum Expect {
+    Milestone(String),
+    Typed(ExpectMap),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExpectMap {
+    pub milestone: Option<S>,
+    pub role: Option<S>,
+    pub acknowledged_by: Option<Spanned<Audience>>,
+}
+
+/// Exactly one field must be set.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Audience {
+    pub alias: Option<S>,
+    pub schedule: Option<S>,
+    pub person: Option<S>,
+}
+
+impl<'de> Deserialize<'de> for Expect {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Expect;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a milestone id, or one of `milestone`, `role`, `acknowledged_by`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Expect, E> {
+                Ok(Expect::Milestone(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Expect, A::Error> {
+                let d = serde::de::value::MapAccessDeserializer::new(map);
+                ExpectMap::deserialize(d).map(Expect::Typed)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

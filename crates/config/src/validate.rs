@@ -16,6 +16,7 @@ use crate::model::*;
 use crate::raw::{self, S};
 
 mod drills;
+mod expect;
 pub(crate) use drills::profile_file;
 mod integrations;
 mod metrics;
@@ -1296,14 +1297,7 @@ impl V<'_> {
     ) -> Trigger {
         let v = &d.value;
         let within = self.positive_duration(f, &v.within, "deadline.within");
-        let of = self.reference(Kind::Milestone, f, &v.of);
-        let expect = self.reference(Kind::Milestone, f, &v.expect);
-        if of == expect {
-            self.d.error(
-                loc(f, &v.expect),
-                format!("deadline expects the milestone it starts from (`{of}`)"),
-            );
-        }
+        let (of, expect) = self.deadline_expect(f, d);
         let warn_before = v.warn_before.as_ref().map(|w| {
             let wb = self.duration(f, w);
             if w.value.parse::<Duration>().is_ok() && wb >= within && !within.is_zero() {

@@ -107,7 +107,7 @@ fn demo_has_the_seed_policy_exactly() {
     };
     assert_eq!(within.as_secs(), 20 * 60);
     assert_eq!(of, "declared");
-    assert_eq!(expect, "blast_radius_validated");
+    assert_eq!(expect.key(), "blast_radius_validated");
     assert_eq!(warn_before.map(|d| d.as_secs()), Some(5 * 60));
     assert_eq!(
         p.on_warn,

@@ -66,9 +66,10 @@ pub enum Trigger {
 /// The `of` of a deadline counted from when its audience was first notified.
 pub const NOTIFIED: &str = "notified";
 
-/// What a deadline waits for.
+/// What a deadline waits for. Serialized as configs write it: a milestone as its id,
+/// `{"role": "comms_lead"}`, `{"acknowledged_by": {"alias": "legal"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(into = "ExpectRepr", from = "ExpectRepr")]
 pub enum Expect {
     /// A milestone is reached.
     Milestone(String),
@@ -103,6 +104,43 @@ impl Expect {
         match self {
             Expect::AcknowledgedBy(a) => notified_key(a),
             _ => of.to_string(),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum ExpectRepr {
+    Milestone(String),
+    Typed(TypedExpect),
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum TypedExpect {
+    Milestone(String),
+    Role(String),
+    AcknowledgedBy(Audience),
+}
+
+impl From<Expect> for ExpectRepr {
+    fn from(e: Expect) -> Self {
+        match e {
+            Expect::Milestone(m) => ExpectRepr::Milestone(m),
+            Expect::Role(r) => ExpectRepr::Typed(TypedExpect::Role(r)),
+            Expect::AcknowledgedBy(a) => ExpectRepr::Typed(TypedExpect::AcknowledgedBy(a)),
+        }
+    }
+}
+
+impl From<ExpectRepr> for Expect {
+    fn from(e: ExpectRepr) -> Self {
+        match e {
+            ExpectRepr::Milestone(m) | ExpectRepr::Typed(TypedExpect::Milestone(m)) => {
+                Expect::Milestone(m)
+            }
+            ExpectRepr::Typed(TypedExpect::Role(r)) => Expect::Role(r),
+            ExpectRepr::Typed(TypedExpect::AcknowledgedBy(a)) => Expect::AcknowledgedBy(a),
         }
     }
 }

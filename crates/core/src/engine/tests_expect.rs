@@ -113,6 +113,15 @@ fn expectations_read_as_keys() {
         Some(Audience::Person("alice".into()))
     );
     assert_eq!(Audience::parse("team:legal"), None);
+    let typed = Expect::AcknowledgedBy(legal());
+    let json = serde_json::to_value(&typed).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"acknowledged_by": {"alias": "legal"}})
+    );
+    assert_eq!(serde_json::from_value::<Expect>(json).unwrap(), typed);
+    let plain = serde_json::to_value(Expect::from("mitigated")).unwrap();
+    assert_eq!(plain, serde_json::json!("mitigated"));
 }
 
 #[test]
