@@ -646,7 +646,9 @@ impl Cx<'_> {
         if let Some(a) = &e.acknowledged
             && let Some(audience) = self.audience(a)
         {
+            let key = format!("test:{}:acknowledged", s.referenced.line());
             found.push(Event::AudienceAcknowledged {
+                key,
                 audience,
                 by: by.clone(),
             });

@@ -69,6 +69,12 @@ impl LoadedConfig {
     pub fn expected_milestone(&self, policy: &str) -> Option<&str> {
         muster_core::engine::expected_milestone(&self.policies, policy)
     }
+
+    /// What a deadline policy waits for, as outcomes and the clock name it: a milestone id,
+    /// `role:comms_lead`, `acknowledged_by:alias:legal`.
+    pub fn expectation_key(&self, policy: &str) -> Option<String> {
+        muster_core::engine::expectation(&self.policies, policy).map(|e| e.key())
+    }
 }
 
 /// Everything a request handler may need. Cheap to clone.

@@ -27,7 +27,10 @@ pub fn event_of(change: &Change, actor: &str) -> Option<Event> {
             person: person.clone(),
         },
         Change::NudgeAcknowledged { key } => Event::NudgeAcknowledged { key: key.clone() },
-        Change::NotificationAcknowledged { by, audience, .. } => Event::AudienceAcknowledged {
+        Change::NotificationAcknowledged {
+            key, by, audience, ..
+        } => Event::AudienceAcknowledged {
+            key: key.clone(),
             audience: Audience::parse(audience)?,
             by: by.clone(),
         },

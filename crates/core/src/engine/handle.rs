@@ -6,8 +6,8 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::state::{IncidentPolicyState, Phase, PolicyRun, SinceWhat};
 use super::{
-    Action, Audience, Conditions, Event, EventTrigger, Expect, MAX_CASCADE_DEPTH, Outcome, Output,
-    PlannedAction, Policy, Record, TimerOp, Trigger, notified_key,
+    Action, Audience, Conditions, Event, EventTrigger, Expect, MAX_CASCADE_DEPTH, Notification,
+    Outcome, Output, PlannedAction, Policy, Record, TimerOp, Trigger, notified_key,
 };
 use crate::incident::{Severity, Status};
 
@@ -149,12 +149,22 @@ fn apply<'a>(s: &mut IncidentPolicyState, event: &'a Event, now: Timestamp) -> C
         Event::NudgeAcknowledged { key } => c.nudge_ack = Some(key),
         Event::AudienceNotified { key, audience } => {
             if !s.notifications.contains_key(key) {
-                s.notifications.insert(key.clone(), (audience.clone(), now));
+                let n = Notification {
+                    audience: audience.clone(),
+                    at: now,
+                    acknowledged: None,
+                };
+                s.notifications.insert(key.clone(), n);
             }
             c.reached = first(s, notified_key(audience), now, key);
             c.actor = key;
         }
-        Event::AudienceAcknowledged { audience, by } => {
+        Event::AudienceAcknowledged { key, audience, by } => {
+            if let Some(n) = s.notifications.get_mut(key)
+                && n.acknowledged.is_none()
+            {
+                n.acknowledged = Some((by.clone(), now));
+            }
             let key = format!("acknowledged_by:{}", audience.key());
             c.reached = first(s, key, now, by);
             c.actor = by;

@@ -83,7 +83,7 @@ pub use policy::{
 };
 pub use replan::replan;
 pub use simulate::{FollowUp, Simulation, Simulator, TimerLog, simulate};
-pub use state::{IncidentPolicyState, PendingTimer};
+pub use state::{IncidentPolicyState, Notification, PendingTimer};
 
 /// How many follow-up generations a single event may cause before firings are suppressed.
 pub const MAX_CASCADE_DEPTH: u8 = 8;
@@ -144,8 +144,9 @@ pub enum Event {
         key: String,
         audience: Audience,
     },
-    /// `by`, a recipient of a notification addressed to `audience`, acknowledged it.
+    /// `by`, a recipient of notification `key` addressed to `audience`, acknowledged it.
     AudienceAcknowledged {
+        key: String,
         audience: Audience,
         by: String,
     },

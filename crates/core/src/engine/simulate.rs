@@ -182,7 +182,7 @@ fn reached_by(event: &Event) -> Option<(String, &str)> {
         Event::MilestoneReached { milestone, actor } => (milestone.clone(), actor),
         Event::StatusUpdatePosted { actor } => ("status_update_posted".into(), actor),
         Event::RoleAssigned { role, person } => (format!("role:{role}"), person),
-        Event::AudienceAcknowledged { audience, by } => {
+        Event::AudienceAcknowledged { audience, by, .. } => {
             (format!("acknowledged_by:{}", audience.key()), by)
         }
         _ => return None,

@@ -26,15 +26,25 @@ pub struct IncidentPolicyState {
     /// whom: `role:R`, `notified:alias:legal`, `acknowledged_by:alias:legal`.
     #[serde(default)]
     pub(super) reached: BTreeMap<String, (Timestamp, String)>,
-    /// Each notification decided (by its idempotency key): its audience and when.
+    /// Each notification decided, by its idempotency key.
     #[serde(default)]
-    pub(super) notifications: BTreeMap<String, (Audience, Timestamp)>,
+    pub(super) notifications: BTreeMap<String, Notification>,
     /// Active responders (joined, not left).
     pub(super) responders: BTreeSet<String>,
     /// Per policy id.
     pub(super) runs: BTreeMap<String, PolicyRun>,
     /// Pending timers: key → due.
     pub(super) timers: BTreeMap<String, Timestamp>,
+}
+
+/// A notification addressed to an audience: when it was decided, and its first
+/// acknowledgement (who, when).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub audience: Audience,
+    pub at: Timestamp,
+    #[serde(default)]
+    pub acknowledged: Option<(String, Timestamp)>,
 }
 
 /// A timer the engine is waiting for (for the live clock: `GET …/clock`).
@@ -87,9 +97,9 @@ impl IncidentPolicyState {
             .map(|(t, a)| (*t, a.as_str()))
     }
 
-    /// The audience of the notification with idempotency key `key`, and when it was decided.
-    pub fn notification(&self, key: &str) -> Option<(&Audience, Timestamp)> {
-        self.notifications.get(key).map(|(a, t)| (a, *t))
+    /// The notification with idempotency key `key`.
+    pub fn notification(&self, key: &str) -> Option<&Notification> {
+        self.notifications.get(key)
     }
 
     pub fn role_holder(&self, role: &str) -> Option<&str> {

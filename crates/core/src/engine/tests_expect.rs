@@ -68,6 +68,7 @@ fn comms_lead_10m() -> Policy {
 
 fn ack(by: &str) -> Event {
     Event::AudienceAcknowledged {
+        key: "sev1-tell-legal:event:1:0".into(),
         audience: legal(),
         by: by.into(),
     }
@@ -166,7 +167,11 @@ fn an_unacknowledged_notification_misses_and_escalates_once() {
     );
     assert_eq!(
         sim.state.notification("sev1-tell-legal:event:1:0"),
-        Some((&legal(), t0()))
+        Some(&Notification {
+            audience: legal(),
+            at: t0(),
+            acknowledged: None
+        })
     );
 }
 
@@ -182,6 +187,11 @@ fn an_acknowledgement_in_time_is_met_with_its_margin() {
         vec![outcome("legal-ack-1h", true, 10, 60, 50, Some("lena"))]
     );
     assert!(sim.actions.iter().all(|(_, a)| a.policy != "legal-ack-1h"));
+    let told = sim.state.notification("sev1-tell-legal:event:1:0");
+    assert_eq!(
+        told.and_then(|n| n.acknowledged.clone()),
+        Some(("lena".to_string(), t0() + min(10)))
+    );
 }
 
 #[test]
@@ -234,6 +244,7 @@ fn the_clock_starts_at_the_first_notification_not_at_declaration() {
 fn acknowledgements_by_another_audience_do_not_count() {
     let p = [tell_legal(), legal_ack()];
     let other = Event::AudienceAcknowledged {
+        key: "exec:event:1:0".into(),
         audience: Audience::Alias("exec-staff".into()),
         by: "erin".into(),
     };

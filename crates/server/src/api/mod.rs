@@ -10,6 +10,7 @@ pub mod drills;
 pub mod extract;
 pub mod inbox;
 pub mod incidents;
+pub mod notifications;
 pub mod outbox;
 pub mod reports;
 pub mod schedules;
@@ -71,6 +72,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(incidents::join))
         .routes(routes!(incidents::leave))
         .routes(routes!(incidents::ack_nudge))
+        .routes(routes!(notifications::ack_notification))
         .routes(routes!(clock::clock))
         .routes(routes!(briefs::brief_me))
         .routes(routes!(briefs::status_update_draft))

@@ -27,14 +27,14 @@ use crate::{AppState, LoadedConfig};
 
 /// What reactions decide with: the configuration in force (read once, so a reload during the
 /// transaction cannot mix two), the live run-time overrides, and the instant.
-struct Inputs {
+pub(super) struct Inputs {
     cfg: Arc<LoadedConfig>,
     overrides: RuntimeOverrides,
-    now: Timestamp,
+    pub(super) now: Timestamp,
 }
 
 impl Inputs {
-    async fn read(state: &AppState, now: Timestamp) -> Result<Inputs, StoreError> {
+    pub(super) async fn read(state: &AppState, now: Timestamp) -> Result<Inputs, StoreError> {
         Ok(Inputs {
             cfg: state.config(),
             overrides: oncall::runtime_overrides(&state.store).await?,
@@ -42,7 +42,7 @@ impl Inputs {
         })
     }
 
-    fn reactions(&self) -> Reactions<'_> {
+    pub(super) fn reactions(&self) -> Reactions<'_> {
         Reactions {
             cfg: &self.cfg,
             overrides: &self.overrides,

@@ -18,6 +18,7 @@
 //! (nothing here imports `api`, `intake`, the Slack handlers or the deliverer). The pure
 //! part is [`Reactions`]; [`commit`] runs it in the store's transactions.
 
+pub mod acknowledge;
 pub mod commit;
 pub mod drill;
 pub mod playbook;
@@ -32,6 +33,7 @@ use serde_json::Value;
 use crate::LoadedConfig;
 use crate::oncall::RuntimeOverrides;
 
+pub use acknowledge::{AckOutcome, Acknowledgement, acknowledge_notification};
 pub use commit::{AlertReactions, apply, apply_guarded, declare, fire_timer, reloaded};
 
 /// Who opened an incident: a person (API, CLI, Slack) or an alert (any source).
@@ -131,6 +133,8 @@ impl Reactions<'_> {
             out.extend(policy::start_service_escalations(self, incident, state));
         }
         out.extend(playbook::on_declared(&self.cfg.config, incident, &out));
+        let told = playbook::audiences(&self.cfg.config, incident);
+        out.extend(policy::notified(self, incident, state, told));
         if !incident.exercise {
             out.extend(slack::on_declare(self.cfg, incident, self.now));
         }

@@ -3,11 +3,35 @@
 //! transaction, for every way an incident is opened.
 
 use muster_config::Config;
-use muster_core::engine::Action;
+use muster_core::engine::{Action, Audience};
 use muster_core::{Change, Incident};
 
 use super::Followup;
 use crate::effect::{Effect, Message, Origin};
+
+/// The audiences the matching playbooks notify, each with its notification's idempotency key
+/// (a deadline expecting their acknowledgement counts from then).
+pub fn audiences(config: &Config, incident: &Incident) -> Vec<(String, Audience)> {
+    config
+        .playbooks_for(
+            incident.severity,
+            incident.incident_type.as_deref(),
+            &incident.services,
+        )
+        .into_iter()
+        .flat_map(|pb| {
+            pb.notify.iter().map(|n| {
+                let key = notify_key(&pb.id, &n.alias);
+                (key, Audience::Alias(n.alias.clone()))
+            })
+        })
+        .collect()
+}
+
+/// A playbook notification's idempotency key (the outbox's, without the incident's prefix).
+fn notify_key(playbook: &str, alias: &str) -> String {
+    format!("playbook:{playbook}:{alias}")
+}
 
 /// The matching playbooks' tasks (after any task `so_far` already added; a title already on
 /// the checklist is not added twice) and their notifications, one `notify` per alias, keyed
@@ -58,7 +82,7 @@ pub fn on_declared(config: &Config, incident: &Incident, so_far: &Followup) -> F
                     playbook: Some(pb.id.clone()),
                 },
             });
-            let key = format!("{}/playbook:{}:{}", incident.id, pb.id, n.alias);
+            let key = format!("{}/{}", incident.id, notify_key(&pb.id, &n.alias));
             out.outbox(notify.item(key, Some(incident.id)));
         }
     }

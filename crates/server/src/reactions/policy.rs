@@ -68,6 +68,30 @@ pub fn react(
     run.finish()
 }
 
+/// The policies' reaction to notifications decided outside them (a playbook's notify):
+/// `notified` holds each one's idempotency key and audience.
+pub fn notified(
+    ctx: &Reactions<'_>,
+    incident: &Incident,
+    state: &mut Value,
+    notified: Vec<(String, engine::Audience)>,
+) -> Followup {
+    let mut run = Reaction::new(ctx.cfg, ctx.overrides, incident, millis(ctx.now));
+    if notified.is_empty() {
+        return run.finish();
+    }
+    let Some(mut st) = run.decode(state) else {
+        return run.finish();
+    };
+    let events = notified
+        .into_iter()
+        .map(|(key, audience)| (Event::AudienceNotified { key, audience }, 0))
+        .collect();
+    run.handle_all(&mut st, events);
+    *state = st.encode();
+    run.finish()
+}
+
 /// The escalation policies of an alert-opened incident's services, started at once (step 1
 /// in the outbox, later steps on timers), so an alert pages event-driven, not on the
 /// scheduler's next tick.
@@ -287,6 +311,11 @@ impl<'a> Reaction<'a> {
         let mut recipients: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
         for action in &out.actions {
             let to = self.action(st, action, &mut follow);
+            if let Some(audience) = action.action.audience() {
+                let key = action.idempotency_key.clone();
+                let event = Event::AudienceNotified { key, audience };
+                follow.push((event, action.depth.saturating_add(1)));
+            }
             recipients
                 .entry((action.policy.clone(), action.reason.clone()))
                 .or_default()
@@ -457,11 +486,7 @@ impl<'a> Reaction<'a> {
                     .map(|l| i64::try_from(l.as_millis()).unwrap_or(i64::MAX)),
             },
             Record::Outcome(o) => Change::DeadlineOutcome {
-                expect: self
-                    .cfg
-                    .expected_milestone(&o.policy)
-                    .unwrap_or_default()
-                    .to_string(),
+                expect: self.cfg.expectation_key(&o.policy).unwrap_or_default(),
                 policy: o.policy,
                 instance: o.instance,
                 met: o.met,

@@ -138,7 +138,7 @@ pub fn timer_view(
         (other, _) => other.unwrap_or("unknown"),
     };
     let policy = policy.unwrap_or_default().to_string();
-    let expect = cfg.expected_milestone(&policy).map(String::from);
+    let expect = cfg.expectation_key(&policy);
     PolicyTimerView {
         kind: kind.to_string(),
         policy,
