@@ -56,7 +56,7 @@ both!(
             .collect();
         assert_eq!(kinds[..2], ["declared", "milestone_reached"]);
         // The rest is what the demo policies did on declaration (staffing a SEV1, the
-        // checklist task of `create_task`).
+        // checklist task of `create_task`, telling legal).
         assert!(
             kinds[2..]
                 .iter()
@@ -72,9 +72,12 @@ both!(
             .collect();
         assert_eq!(actors[..2], ["alice", "alice"]);
         assert!(
-            actors[2..]
-                .iter()
-                .all(|a| ["policy:staff-major-incidents", "playbook:sev1-payments"].contains(a)),
+            actors[2..].iter().all(|a| [
+                "policy:staff-major-incidents",
+                "policy:sev1-tell-legal",
+                "playbook:sev1-payments"
+            ]
+            .contains(a)),
             "{actors:?}"
         );
         assert_eq!(tl[1]["data"]["milestone"], "declared");

@@ -26,6 +26,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/incidents/{id}/responders"),
     ("delete", "/api/v1/incidents/{id}/responders/{person}"),
     ("post", "/api/v1/incidents/{id}/nudges/ack"),
+    ("post", "/api/v1/incidents/{id}/notifications/{key}/ack"),
     ("get", "/api/v1/incidents/{id}/clock"),
     ("get", "/api/v1/incidents/{id}/brief"),
     ("get", "/api/v1/incidents/{id}/status-update-draft"),

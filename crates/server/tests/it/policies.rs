@@ -461,21 +461,22 @@ async fn two_schedulers_on_postgres_fire_each_policy_timer_once() {
         }
         total += n;
     }
-    assert_eq!(total, 1000);
+    assert_eq!(total, 1250);
     let mut owners = std::collections::BTreeSet::new();
     for i in 1..=250 {
         let n = IncidentNumber(i);
         let timers = a.timers_for_incident(n).await.expect("timers");
         let fired: Vec<_> = timers.iter().filter(|t| t.fired_at.is_some()).collect();
-        assert_eq!(fired.len(), 4, "INC-{i}: {timers:?}");
+        assert_eq!(fired.len(), 5, "INC-{i}: {timers:?}");
         owners.extend(fired.iter().filter_map(|t| t.fired_by.clone()));
         let outbox = a.outbox_for_incident(n).await.expect("outbox");
         let keys: std::collections::BTreeSet<_> =
             outbox.iter().map(|o| o.idempotency_key.clone()).collect();
         assert_eq!(keys.len(), outbox.len());
         // staff-major-incidents (3 actions), two warnings, page + notify, pr-oncall notify,
-        // and the sev1-payments playbook's two alias notifications.
-        assert_eq!(outbox.len(), 10, "INC-{i}: {keys:?}");
+        // the sev1-payments playbook's two alias notifications, legal told at declaration
+        // and, unacknowledged at 1 h, legal on call paged and the executives told.
+        assert_eq!(outbox.len(), 13, "INC-{i}: {keys:?}");
         let fired_records = a
             .timeline(n, 0, 1000)
             .await
@@ -483,7 +484,7 @@ async fn two_schedulers_on_postgres_fire_each_policy_timer_once() {
             .into_iter()
             .filter(|e| e.change.kind() == "policy_fired")
             .count();
-        assert_eq!(fired_records, 5, "INC-{i}: each firing recorded once");
+        assert_eq!(fired_records, 7, "INC-{i}: each firing recorded once");
     }
     assert!(
         owners.iter().all(|o| o == "node-a" || o == "node-b"),
