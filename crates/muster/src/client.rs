@@ -61,6 +61,14 @@ pub enum IncidentCmd {
     Show { id: String },
     /// Acknowledge an incident.
     Ack { id: String },
+    /// Acknowledge a notification you received (KEY as on the timeline's notification_queued,
+    /// e.g. sev1-tell-legal:event:1:0); admins may name the --person who did.
+    AckNotification {
+        id: String,
+        key: String,
+        #[arg(long)]
+        person: Option<String>,
+    },
     /// Mark a milestone, e.g. blast_radius_validated.
     Milestone { id: String, milestone: String },
     /// Assign a role to a person (or release it with --release).
@@ -293,6 +301,13 @@ fn summary(e: &Value) -> String {
         "responder_joined" => format!("{} joined", s(d, "person")),
         "responder_left" => format!("{} left", s(d, "person")),
         "nudge_acknowledged" => format!("nudge {} acknowledged", s(d, "key")),
+        "notification_acknowledged" => format!(
+            "{} acknowledged notification {} to {} after {}",
+            s(d, "by"),
+            s(d, "key"),
+            s(d, "audience"),
+            muster_core::words::duration_secs(d["delay_secs"].as_i64().unwrap_or_default())
+        ),
         "policy_fired" => policy_fired(d),
         "deadline_outcome" => deadline_outcome(d),
         "policy_cancelled" => format!("{} cancelled: {}", s(d, "policy"), s(d, "reason")),
@@ -542,6 +557,19 @@ pub async fn incident(conn: Connection, cmd: IncidentCmd) -> anyhow::Result<()> 
                 id,
             )
         }
+        IncidentCmd::AckNotification { id, key, person } => {
+            let body = json!({ "person": person });
+            let rest = format!("/notifications/{}/ack", urlencode(&key));
+            let ack = api
+                .call(Method::POST, &path(&id, &rest), Some(body))
+                .await?;
+            if conn.json {
+                println!("{ack}");
+            } else {
+                println!("{}", acknowledged(&ack));
+            }
+            return Ok(());
+        }
         IncidentCmd::Milestone { id, milestone } => {
             let body = json!({ "milestone": milestone });
             (
@@ -670,6 +698,17 @@ pub(crate) fn urlencode(v: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// `ken acknowledged sev1-tell-legal:event:1:0 (alias:legal) after 10 min`, or that it had been.
+fn acknowledged(a: &Value) -> String {
+    let delay = muster_core::words::duration_secs(a["delay_secs"].as_i64().unwrap_or_default());
+    let what = format!("{} ({}) after {delay}", s(a, "key"), s(a, "audience"));
+    if a["recorded"] == Value::Bool(false) {
+        format!("already acknowledged: {} acknowledged {what}", s(a, "by"))
+    } else {
+        format!("{} acknowledged {what}", s(a, "by"))
+    }
 }
 
 fn notification_failed(d: &Value) -> String {

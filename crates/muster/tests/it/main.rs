@@ -3,6 +3,7 @@
 
 mod alertmanager;
 mod cli;
+mod cli_ack;
 mod cli_tokens;
 mod crash;
 mod crash_ingest;
