@@ -280,7 +280,7 @@ pub(crate) struct Deadline {
 #[derive(Debug)]
 pub(crate) enum Expect {
     Milestone(String),
-    Typed(ExpectMap),
+    Typed(Box<ExpectMap>),
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -313,7 +313,7 @@ impl<'de> Deserialize<'de> for Expect {
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Expect, A::Error> {
                 let d = serde::de::value::MapAccessDeserializer::new(map);
-                ExpectMap::deserialize(d).map(Expect::Typed)
+                ExpectMap::deserialize(d).map(|m| Expect::Typed(Box::new(m)))
             }
         }
         d.deserialize_any(Visitor)

@@ -18,7 +18,6 @@ pub fn audiences(config: &Config, incident: &Incident) -> Vec<(String, Audience)
             incident.incident_type.as_deref(),
             &incident.services,
         )
-        .into_iter()
         .flat_map(|pb| {
             pb.notify.iter().map(|n| {
                 let key = notify_key(&pb.id, &n.alias);
