@@ -366,6 +366,10 @@ impl Deliverer {
                 outbox.extend(crate::slack::channel::nudge_item(&cfg, id, key, &m, &text));
                 crate::slack::channel::nudge_blocks(&cfg, id, key, &m, &text)
             }
+            // A notification's Slack message carries its Acknowledge button.
+            ("notify" | "page", Some(id)) if cfg.config.slack.is_some() && !m.exercise => {
+                crate::slack::channel::ack_blocks(id, &item.idempotency_key, &m, &text)
+            }
             _ => None,
         };
         let mut to = Vec::new();

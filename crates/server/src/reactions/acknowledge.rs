@@ -75,15 +75,6 @@ pub async fn acknowledge_notification(
                 at,
                 delay_secs: at.duration_since(decided).as_secs(),
             };
-            if let Some((by, at)) = first {
-                outcome = AckOutcome::Already(record(by, at));
-                return Ok((Vec::new(), Effects::default()));
-            }
-            if inc.status == Status::Resolved {
-                return Err(DomainError::Conflict(format!(
-                    "{id} is resolved: its notifications can no longer be acknowledged"
-                )));
-            }
             let who = recipients(
                 &ctx.cfg.config,
                 ctx.overrides,
@@ -98,6 +89,15 @@ pub async fn acknowledge_notification(
                         audience.key()
                     ),
                 });
+            }
+            if let Some((by, at)) = first {
+                outcome = AckOutcome::Already(record(by, at));
+                return Ok((Vec::new(), Effects::default()));
+            }
+            if inc.status == Status::Resolved {
+                return Err(DomainError::Conflict(format!(
+                    "{id} is resolved: its notifications can no longer be acknowledged"
+                )));
             }
             let ack = record(person.to_string(), ctx.now);
             let change = Change::NotificationAcknowledged {

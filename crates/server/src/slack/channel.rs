@@ -23,6 +23,8 @@ use crate::{AppState, LoadedConfig};
 
 /// The buttons under a nudge (`key`, the decision's key): do what the policy waits for, or
 /// snooze it.
+///
+/// (See [`ack_blocks`] for a notification's Acknowledge button.)
 pub fn nudge_blocks(
     cfg: &LoadedConfig,
     id: IncidentNumber,
@@ -314,3 +316,30 @@ fn people(incident: &Incident) -> Vec<String> {
         .cloned()
         .collect()
 }
+
+/// A notification's Slack message (a policy's notify or page, a playbook's notify): its text
+/// and an Acknowledge button, which counts for a deadline expecting its audience to
+/// acknowledge (`None` for messages nobody acknowledges this way: escalations, nudges).
+pub fn ack_blocks(id: IncidentNumber, key: &str, message: &Message, text: &str) -> Option<Value> {
+    let crate::effect::Origin::Policy {
+        action: Some(action),
+        ..
+    } = &message.origin
+    else {
+        return None;
+    };
+    action.audience()?;
+    let key = key.strip_prefix(&format!("{id}/")).unwrap_or(key);
+    let ack = button(
+        "Acknowledge",
+        ACK_NOTIFICATION,
+        json!({"incident": id.to_string(), "key": key}),
+    );
+    Some(json!([
+        {"type": "section", "text": {"type": "mrkdwn", "text": clock_header::section_text(&escape(text))}},
+        {"type": "actions", "block_id": "muster_notification", "elements": [ack]},
+    ]))
+}
+
+/// The action id of a notification's Acknowledge button.
+pub const ACK_NOTIFICATION: &str = "muster_ack_notification";

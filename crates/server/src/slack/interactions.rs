@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use super::commands::{self, act, milestone};
 use super::{ephemeral, form, person_of, respond_later};
 use crate::AppState;
+use crate::reactions::{self, AckOutcome, Acknowledgement};
 
 pub async fn interaction(
     State(state): State<AppState>,
@@ -104,6 +105,11 @@ async fn block_actions(
         commands::open_view(&state, trigger, update_view(incident)).await;
         return StatusCode::OK.into_response();
     }
+    if super::clock_header::action_kind(&action_id) == super::channel::ACK_NOTIFICATION {
+        let key = value["key"].as_str().unwrap_or_default().to_string();
+        acknowledge(state, person, incident, key, response_url, arrived).await;
+        return StatusCode::OK.into_response();
+    }
     let Some(command) = command_of(&action_id, &value, &person) else {
         return ephemeral(format!("Muster does not know the button `{action_id}`."));
     };
@@ -121,6 +127,44 @@ async fn block_actions(
     })
     .await;
     StatusCode::OK.into_response()
+}
+
+/// A notification's Acknowledge button: the same path as the API's, answered in the channel.
+async fn acknowledge(
+    state: AppState,
+    person: String,
+    incident: Option<IncidentNumber>,
+    key: String,
+    response_url: Option<String>,
+    arrived: std::time::Instant,
+) {
+    let worker = state.clone();
+    super::within_deadline(arrived, async move {
+        let Some(id) = incident else { return };
+        let outcome = reactions::acknowledge_notification(&worker, &person, id, &key).await;
+        let (kind, text) = match outcome {
+            Ok(AckOutcome::Acknowledged(a)) => ("in_channel", acked(&a, "")),
+            Ok(AckOutcome::Already(a)) => ("ephemeral", acked(&a, "Already: ")),
+            Ok(AckOutcome::UnknownNotification) => (
+                "ephemeral",
+                format!(":warning: {id} has no notification `{key}`"),
+            ),
+            Err(e) => ("ephemeral", format!(":warning: {e}")),
+        };
+        let answer = json!({"response_type": kind, "replace_original": false, "text": text});
+        respond_later(&worker, incident, response_url.as_deref(), answer).await;
+    })
+    .await;
+}
+
+/// `ken acknowledged the notification to alias:legal after 10 min`.
+fn acked(a: &Acknowledgement, prefix: &str) -> String {
+    format!(
+        "{prefix}{} acknowledged the notification to {} after {}",
+        a.by,
+        a.audience,
+        muster_core::words::duration_secs(a.delay_secs)
+    )
 }
 
 /// The status-update modal of an incident.

@@ -22,6 +22,7 @@ mod retention;
 mod schedules;
 mod similar;
 mod slack;
+mod slack_ack;
 mod slack_escaping;
 mod status_page;
 mod status_page_roles;

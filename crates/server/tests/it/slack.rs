@@ -183,7 +183,7 @@ impl Rig {
         .await
     }
 
-    async fn interaction(&self, payload: &Value) -> (u16, Value) {
+    pub(crate) async fn interaction(&self, payload: &Value) -> (u16, Value) {
         let body = form_body(&[("payload", &payload.to_string())]);
         self.post_signed(
             "/slack/interactions",
@@ -261,7 +261,7 @@ fn texts(list: &[Value]) -> Vec<String> {
 }
 
 /// The buttons of a posted message's blocks.
-fn buttons(message: &Value) -> Vec<Value> {
+pub(crate) fn buttons(message: &Value) -> Vec<Value> {
     message["blocks"]
         .as_array()
         .into_iter()
