@@ -100,6 +100,14 @@ fn lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Action>, D::Error> 
 }
 
 impl Message {
+    /// A notification its recipients may acknowledge (a policy's notify or page to an
+    /// audience, a playbook's notify): not a drill's, not an escalation step's.
+    pub fn acknowledgeable(&self) -> bool {
+        !self.exercise
+            && self.incident.is_some()
+            && matches!(&self.origin, Origin::Policy { action: Some(a), .. } if a.audience().is_some())
+    }
+
     pub fn policy(&self) -> Option<&str> {
         match &self.origin {
             Origin::Policy { policy, .. } => Some(policy),

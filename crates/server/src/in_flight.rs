@@ -33,7 +33,9 @@ impl RouteClass {
                 Some(RouteClass::Intake)
             }
             p if p.starts_with("/slack/") => Some(RouteClass::Slack),
-            p if p.starts_with("/status") || p.starts_with("/ical/") => Some(RouteClass::Public),
+            p if p.starts_with("/status") || p.starts_with("/ical/") || p.starts_with("/ack/") => {
+                Some(RouteClass::Public)
+            }
             _ => Some(RouteClass::Api),
         }
     }

@@ -3,6 +3,7 @@
 //! `app(state)` builds the router without a socket, so tests drive it directly; `serve`
 //! binds it to a listener with graceful shutdown. Time comes from the injected clock.
 
+pub mod ack_page;
 pub mod api;
 pub mod auth;
 pub mod clock;
@@ -198,6 +199,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v2/enqueue", axum::routing::post(api::alerts::enqueue))
         .merge(slack::router())
         .merge(status::router())
+        .merge(ack_page::router())
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(

@@ -100,6 +100,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "retention",
         include_str!("../migrations/sqlite/0016_retention.sql"),
     ),
+    (
+        17,
+        "ack_links",
+        include_str!("../migrations/sqlite/0017_ack_links.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -176,6 +181,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         16,
         "retention",
         include_str!("../migrations/postgres/0016_retention.sql"),
+    ),
+    (
+        17,
+        "ack_links",
+        include_str!("../migrations/postgres/0017_ack_links.sql"),
     ),
 ];
 

@@ -26,6 +26,7 @@ use crate::error::db_err;
 use crate::queries::Queries;
 use crate::wake::WakeShared;
 
+pub use crate::ack_links::AckLink;
 pub use crate::alerts::{
     AlertFilter, AlertReactor, AlertRef, DEFAULT_ALERT_LIMIT, EncodedAlert, IncidentAction,
     IngestKind, Ingested, MAX_ALERT_LIMIT, StoredAlert, encode_alert,
@@ -195,6 +196,7 @@ macro_rules! write_tx {
 }
 
 // Declared after the macros above, which they use.
+mod ack_links;
 mod alert_batch;
 mod alerts;
 mod brief_reads;

@@ -373,7 +373,16 @@ impl Deliverer {
             _ => None,
         };
         let mut to = Vec::new();
+        let links = LinkCx {
+            incident: item
+                .incident
+                .filter(|_| kind != "nudge" && m.acknowledgeable()),
+            key: &item.idempotency_key,
+            text: &text,
+            now,
+        };
         for (n, (who, chain, delay)) in plan.into_iter().enumerate() {
+            let text = self.with_ack_link(&links, &who, &chain).await?;
             let copy = n >= first_copy;
             if !copy {
                 let via = chain.first().map_or("none", |h| h.channel.name());
@@ -385,7 +394,7 @@ impl Deliverer {
                 chain,
                 step: 0,
                 subject: subject.clone(),
-                text: text.clone(),
+                text,
                 queued_at,
                 not_before: (delay > SignedDuration::ZERO).then(|| (now + delay).as_millisecond()),
                 blocks: blocks.clone(),
@@ -414,6 +423,39 @@ impl Deliverer {
         self.commit(item.incident, now, changes, outbox).await?;
         self.delivered(item.id, now).await?;
         Ok(())
+    }
+
+    /// `links.text`, and for a person reached by email or SMS with an acknowledgeable
+    /// notification, a link of their own to acknowledge it.
+    async fn with_ack_link(
+        &self,
+        links: &LinkCx<'_>,
+        who: &str,
+        chain: &[crate::effect::Hop],
+    ) -> Result<String, StoreError> {
+        let by_link = chain.iter().any(|h| {
+            matches!(
+                h.channel,
+                crate::effect::Via::Email | crate::effect::Via::Sms
+            )
+        });
+        let (Some(id), Some(person), true) = (links.incident, who.strip_prefix("person:"), by_link)
+        else {
+            return Ok(links.text.to_string());
+        };
+        let link = muster_store::AckLink {
+            incident: id,
+            notification: links
+                .key
+                .strip_prefix(&format!("{id}/"))
+                .unwrap_or(links.key)
+                .into(),
+            person: person.into(),
+            open: true,
+        };
+        let token = self.state.store.create_ack_link(&link, links.now).await?;
+        let base = self.base_url.trim_end_matches('/');
+        Ok(format!("{}\n\nAcknowledge: {base}/ack/{token}", links.text))
     }
 
     /// Writes `changes` on the incident's timeline and queues `outbox`, in one transaction.
@@ -490,4 +532,13 @@ impl GroupSettle {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<QueuedSettle>> {
         self.queued.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// What a delivery's acknowledgement link is made from.
+struct LinkCx<'a> {
+    /// The incident of an acknowledgeable notification (`None`: no links).
+    incident: Option<IncidentNumber>,
+    key: &'a str,
+    text: &'a str,
+    now: Timestamp,
 }

@@ -321,14 +321,9 @@ fn people(incident: &Incident) -> Vec<String> {
 /// and an Acknowledge button, which counts for a deadline expecting its audience to
 /// acknowledge (`None` for messages nobody acknowledges this way: escalations, nudges).
 pub fn ack_blocks(id: IncidentNumber, key: &str, message: &Message, text: &str) -> Option<Value> {
-    let crate::effect::Origin::Policy {
-        action: Some(action),
-        ..
-    } = &message.origin
-    else {
+    if !message.acknowledgeable() {
         return None;
-    };
-    action.audience()?;
+    }
     let key = key.strip_prefix(&format!("{id}/")).unwrap_or(key);
     let ack = button(
         "Acknowledge",

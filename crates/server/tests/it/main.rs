@@ -1,6 +1,7 @@
 //! The server's integration tests: the real router on a real socket, on SQLite and on
 //! PostgreSQL, with a simulated clock.
 
+mod ack_links;
 mod acknowledgements;
 mod alerts;
 mod api;

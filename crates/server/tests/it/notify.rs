@@ -166,14 +166,24 @@ async fn sev1_notifies_playbook_aliases_by_slack_and_email(backend: Backend) {
         "{text}"
     );
 
-    // The list, and carol, whose rules say Slack and email at once.
-    let mail = rig.smtpd.wait_for(2, Duration::from_secs(10)).await;
+    // The list, and carol, whose rules say Slack and email at once; legal, told of every
+    // SEV1 (its list, and frank and ken, whose rules start with email).
+    let mail = rig.smtpd.wait_for(5, Duration::from_secs(10)).await;
     let mut to: Vec<String> = mail
         .iter()
         .filter_map(|m| fakes::email_header(m, "To"))
         .collect();
     to.sort();
-    assert_eq!(to, ["carol@example.com", "payments-leads@example.com"]);
+    assert_eq!(
+        to,
+        [
+            "carol@example.com",
+            "frank@example.com",
+            "ken@example.com",
+            "legal@example.com",
+            "payments-leads@example.com"
+        ]
+    );
     let list = mail
         .iter()
         .find(|m| fakes::email_header(m, "To").as_deref() == Some("payments-leads@example.com"))
@@ -196,12 +206,12 @@ async fn sev1_notifies_playbook_aliases_by_slack_and_email(backend: Backend) {
 
     let events = rig.timeline(&id).await;
     let sent = of_kind(&events, "notification_sent");
-    assert_eq!(sent.len(), posts.len() + 2, "{sent:?}");
+    assert_eq!(sent.len(), posts.len() + 5, "{sent:?}");
     assert!(
         sent.iter()
             .all(|e| e["data"]["latency_ms"].as_i64().is_some())
     );
-    assert_eq!(of_kind(&events, "notification_queued").len(), 2);
+    assert_eq!(of_kind(&events, "notification_queued").len(), 3);
     assert!(of_kind(&events, "notification_failed").is_empty());
 }
 
@@ -212,7 +222,7 @@ async fn slack_down_falls_back_to_email_on_the_timeline(backend: Backend) {
     rig.slack.always(Reply::Status(500));
     let id = rig.app.declare("Checkout is failing").await;
     rig.drain().await;
-    let mail = rig.smtpd.wait_for(5, Duration::from_secs(10)).await;
+    let mail = rig.smtpd.wait_for(8, Duration::from_secs(10)).await;
     let to: Vec<String> = mail
         .iter()
         .filter_map(|m| fakes::email_header(m, "To"))
@@ -225,8 +235,9 @@ async fn slack_down_falls_back_to_email_on_the_timeline(backend: Backend) {
     ] {
         assert_eq!(to.iter().filter(|t| *t == who).count(), 1, "{who}: {to:?}");
     }
-    // carol's Slack step falls back to SMS: her email step is already under way.
-    assert_eq!(to.len(), 5, "{to:?}");
+    // carol's Slack step falls back to SMS: her email step is already under way. Legal,
+    // told of every SEV1, by email anyway: its list, frank and ken.
+    assert_eq!(to.len(), 8, "{to:?}");
     let events = rig.timeline(&id).await;
     let failed = of_kind(&events, "notification_failed");
     assert!(
