@@ -630,3 +630,74 @@ fn same_inputs_same_text() {
     assert_eq!(a, b);
     assert_eq!(a.markdown(), b.markdown());
 }
+
+#[test]
+fn expectations_and_acknowledgements_read_in_plain_words() {
+    assert_eq!(
+        text::expectation("blast_radius_validated"),
+        "blast radius validated"
+    );
+    assert_eq!(text::expectation("role:comms_lead"), "comms lead held");
+    assert_eq!(
+        text::expectation("acknowledged_by:alias:legal"),
+        "acknowledged by legal"
+    );
+    assert_eq!(
+        text::expectation("acknowledged_by:schedule:legal-oncall"),
+        "acknowledged by schedule legal-oncall"
+    );
+    let ack = Change::NotificationAcknowledged {
+        key: "sev1-tell-legal:event:1:0".into(),
+        by: "ken".into(),
+        audience: "alias:legal".into(),
+        delay_secs: 600,
+    };
+    assert_eq!(
+        events::describe(&ack).as_deref(),
+        Some("ken acknowledged the notification to legal after 10 min")
+    );
+}
+
+#[test]
+fn a_late_acknowledgement_reads_as_late_in_the_adherence() {
+    let at = |m: i64| -> Timestamp {
+        "2026-03-02T03:12:00Z".parse::<Timestamp>().unwrap() + SignedDuration::from_mins(m)
+    };
+    let event = |seq: i64, m: i64, change: Change| crate::timeline::TimelineEvent {
+        seq,
+        at: at(m),
+        actor: "x".into(),
+        change,
+    };
+    let timeline = [
+        event(
+            1,
+            60,
+            Change::DeadlineOutcome {
+                policy: "legal-ack-1h".into(),
+                instance: 1,
+                met: false,
+                expect: "acknowledged_by:alias:legal".into(),
+                at: at(60),
+                due_at: at(60),
+                margin_secs: 0,
+                by: None,
+            },
+        ),
+        event(
+            2,
+            75,
+            Change::NotificationAcknowledged {
+                key: "sev1-tell-legal:event:1:0".into(),
+                by: "ken".into(),
+                audience: "alias:legal".into(),
+                delay_secs: 4500,
+            },
+        ),
+    ];
+    let read = events::outcomes_with_arrival(&timeline);
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0].0.margin_secs, -900);
+    assert_eq!(read[0].0.at, at(75));
+    assert!(!read[0].1, "it came, late");
+}

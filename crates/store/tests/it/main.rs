@@ -4,6 +4,7 @@
 #[macro_use]
 mod harness;
 
+mod ack_links;
 mod alerts;
 mod brief_reads;
 mod concurrency;
