@@ -28,7 +28,8 @@ pub struct StartDrill {
     /// A scenario id from the configuration's `drills/`.
     #[schema(example = "sev1-3am-blast-radius")]
     pub scenario: String,
-    /// Drill seconds per real second (default 1: real time).
+    /// Drill seconds per real second (default 1: real time), 0.01 to 10000.
+    #[schema(minimum = 0.01, maximum = 10000)]
     pub speed: Option<f64>,
     /// Move only when the facilitator steps it.
     #[serde(default)]
@@ -134,12 +135,9 @@ pub async fn start(
             return Err(ApiError::unprocessable("give `speed` or `step`, not both"));
         }
         (true, None) => Pace::Stepped,
-        (false, Some(s)) if !(s.is_finite() && s > 0.0 && s <= 10_000.0) => {
-            return Err(ApiError::unprocessable(
-                "invalid speed: a number above 0, at most 10000",
-            ));
-        }
-        (false, speed) => Pace::Speed(speed.unwrap_or(1.0)),
+        (false, speed) => Pace::Speed(
+            core_drill::check_speed(speed.unwrap_or(1.0)).map_err(ApiError::unprocessable)?,
+        ),
     };
     let incident =
         drills::start(&state, &req.scenario, pace, &req.participants, &caller.name).await?;
@@ -200,7 +198,9 @@ pub struct SkipRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResumeRequest {
-    /// Drill seconds per real second (default: the drill's own; 1 for a stepped drill).
+    /// Drill seconds per real second (default: the drill's own; 1 for a stepped drill), 0.01
+    /// to 10000.
+    #[schema(minimum = 0.01, maximum = 10000)]
     pub speed: Option<f64>,
 }
 
@@ -323,7 +323,12 @@ pub async fn resume(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ResumeRequest>,
 ) -> Result<Json<DrillView>, ApiError> {
-    facilitate(&state, &caller, &id, Facilitate::Resume(req.speed)).await
+    let speed = req
+        .speed
+        .map(core_drill::check_speed)
+        .transpose()
+        .map_err(ApiError::unprocessable)?;
+    facilitate(&state, &caller, &id, Facilitate::Resume(speed)).await
 }
 
 /// Plays a stepped (or paused) drill on by a span of drill time.
