@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
@@ -14,7 +14,7 @@ use muster_core::drill as core_drill;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{ApiJson, incident_id};
+use super::extract::{ApiJson, ApiPath, incident_id};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::drills::{self, Facilitate, Pace};
@@ -176,7 +176,7 @@ pub async fn list(
 pub async fn show(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<DrillView>, ApiError> {
     let (incident, d) = drills::load(&state, incident_id(&id)?).await?;
     Ok(Json(view(&state, incident, d)))
@@ -255,7 +255,7 @@ fn step_by(by: &str) -> Result<Facilitate, ApiError> {
 pub async fn inject(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<InjectRequest>,
 ) -> Result<Json<DrillView>, ApiError> {
     facilitate(&state, &caller, &id, Facilitate::Inject(req.index)).await
@@ -277,7 +277,7 @@ pub async fn inject(
 pub async fn skip(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<SkipRequest>,
 ) -> Result<Json<DrillView>, ApiError> {
     facilitate(&state, &caller, &id, Facilitate::Skip(req.index)).await
@@ -299,7 +299,7 @@ pub async fn skip(
 pub async fn pause(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<DrillView>, ApiError> {
     facilitate(&state, &caller, &id, Facilitate::Pause).await
 }
@@ -320,7 +320,7 @@ pub async fn pause(
 pub async fn resume(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<ResumeRequest>,
 ) -> Result<Json<DrillView>, ApiError> {
     let speed = req
@@ -347,7 +347,7 @@ pub async fn resume(
 pub async fn step(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<StepRequest>,
 ) -> Result<Json<DrillView>, ApiError> {
     facilitate(&state, &caller, &id, step_by(&req.by)?).await
@@ -369,7 +369,7 @@ pub async fn step(
 pub async fn end(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<DrillView>, ApiError> {
     facilitate(&state, &caller, &id, Facilitate::End).await
 }
@@ -389,7 +389,7 @@ pub struct ReportParams {
 pub async fn report(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     Query(p): Query<ReportParams>,
 ) -> Result<Response, ApiError> {

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod briefs;
 pub mod catalog;
 pub mod clock;
+pub mod common_responses;
 pub mod drills;
 pub mod extract;
 pub mod inbox;
