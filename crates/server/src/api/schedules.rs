@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::auth::Caller;
+use crate::auth::{AdminCaller, Caller};
 use crate::error::{ApiError, ErrorBody};
 use crate::{AppState, oncall};
 
@@ -283,12 +283,11 @@ fn runtime_view(o: ScheduleOverride) -> OverrideView {
         (status = 422, description = "Unknown person, or an override ending before it starts", body = ErrorBody)))]
 pub async fn create_override(
     State(state): State<AppState>,
-    caller: Caller,
+    // Who is paged is every team's business: admins only (`muster_core::access`).
+    AdminCaller(caller): AdminCaller,
     ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<OverrideRequest>,
 ) -> Result<Response, ApiError> {
-    // Who is paged is every team's business: admins only (`muster_core::access`).
-    caller.require(Access::Admin)?;
     let cfg = state.config();
     if !cfg.config.schedules.contains_key(&id) {
         return Err(ApiError::not_found(format!("schedule `{id}` not found")));
@@ -339,10 +338,9 @@ pub async fn create_override(
         (status = 404, description = "No such run-time override", body = ErrorBody)))]
 pub async fn delete_override(
     State(state): State<AppState>,
-    caller: Caller,
+    AdminCaller(caller): AdminCaller,
     ApiPath((id, override_id)): ApiPath<(String, String)>,
 ) -> Result<Json<OverrideView>, ApiError> {
-    caller.require(Access::Admin)?;
     let removed = state
         .store
         .delete_override(&id, &override_id, &caller.name, state.clock.now())

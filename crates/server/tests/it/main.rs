@@ -3,6 +3,7 @@
 
 mod alerts;
 mod api;
+mod authz_matrix;
 mod briefs;
 mod control_chars;
 mod drills;
