@@ -65,10 +65,10 @@ pub fn interruptions(
             Change::RoleAssigned { role, person, .. } => {
                 holders.insert(role, person);
             }
-            Change::RoleReleased { role, person } => {
-                if holders.get(role.as_str()) == Some(&person.as_str()) {
-                    holders.remove(role.as_str());
-                }
+            Change::RoleReleased { role, person }
+                if holders.get(role.as_str()) == Some(&person.as_str()) =>
+            {
+                holders.remove(role.as_str());
             }
             Change::EscalationStep { paged, .. } => {
                 for p in paged.iter().filter(|p| is_person(p)) {
