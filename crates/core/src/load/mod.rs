@@ -7,7 +7,8 @@
 //! - **Interruptions** are pages and nudges. A page is an escalation step's target or the
 //!   target of a policy's `page` action, schedules resolved to whoever was on call then; a
 //!   nudge reaches the holder of a role. People only: aliases, channels and e-mail lists are
-//!   not counted (each person they reach is, when a step names them). A person reached twice
+//!   not counted (each person they reach is, when a step names them); someone no longer in
+//!   the configuration still is, read in UTC. A person reached twice
 //!   at one instant by one incident is interrupted once (see [`interruptions`]); someone a
 //!   policy assigns a role to is not counted for that assignment.
 //! - **Buckets** are PagerDuty's, in the person's own zone: business 08–18 on weekdays,
@@ -126,7 +127,8 @@ pub struct LoadReport {
 }
 
 /// The report over `incidents`. `zone_of(id)` is a person's zone, `None` for what is not a
-/// person (an alias, a channel); `team_of(service)` the team owning a service.
+/// person (an alias, a channel) or no longer is (see [`former`]); `team_of(service)` the team
+/// owning a service.
 pub fn load_report(
     incidents: &[IncidentFacts<'_>],
     zone_of: impl Fn(&str) -> Option<TimeZone>,
@@ -147,7 +149,7 @@ pub fn load_report(
         }
         report.real_incidents += 1;
         groups.add(inc, &team_of);
-        for i in interruptions(inc.timeline, |p| zone_of(p).is_some()) {
+        for i in interruptions(inc.timeline, |p| zone_of(p).is_some() || former(p)) {
             reached.entry(i.person.clone()).or_default().push((i, n));
         }
     }
@@ -171,6 +173,17 @@ pub fn load_report(
     });
     report.response = groups.finish();
     report
+}
+
+/// A recipient shaped like a person's id (`[a-z0-9][a-z0-9_-]*`) that the configuration no
+/// longer knows: someone who has left, whose pages still happened. Read in UTC. Aliases
+/// (`alias:…`), channels (`#…`), drill stand-ins (`schedule:…`) and addresses never match.
+fn former(id: &str) -> bool {
+    let mut chars = id.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 /// One person's load from their interruptions (sorted by time), each with its incident.

@@ -227,7 +227,12 @@ fn load_per_person_by_bucket_trailing_window_and_heatmap() {
     let b = vec![
         declared("2026-12-05T11:55:00Z"),
         // Saturday 12:00 in London: off-hours; 17:30 in Kolkata: off-hours (a weekend).
-        step(2, "2026-12-05T12:00:00Z", &["alice", "priya"]),
+        // Walter has left (no zone any more): counted in UTC; the channel is nobody.
+        step(
+            2,
+            "2026-12-05T12:00:00Z",
+            &["alice", "priya", "walter", "#incidents", "schedule:x"],
+        ),
     ];
     let c = vec![
         declared("2026-11-02T10:00:00Z"),
@@ -261,7 +266,11 @@ fn load_per_person_by_bucket_trailing_window_and_heatmap() {
     );
     assert_eq!((report.real_incidents, report.drills), (3, 1));
     let people: Vec<&str> = report.people.iter().map(|p| p.person.as_str()).collect();
-    assert_eq!(people, vec!["priya", "alice"], "sleep first");
+    assert_eq!(
+        people,
+        vec!["priya", "alice", "walter"],
+        "sleep first, then by id"
+    );
     let priya = &report.people[0];
     assert_eq!(priya.time_zone, "Asia/Kolkata");
     let b3 = |b: &Buckets| (b.business, b.off_hours, b.sleep, b.total);
@@ -274,15 +283,18 @@ fn load_per_person_by_bucket_trailing_window_and_heatmap() {
         (3, 3, 0)
     );
     assert_eq!(b3(&report.people[1].pages), (0, 1, 0, 1));
-    // Heatmap: Wednesday 03 and Monday 15 in Kolkata, Saturday 17 in Kolkata and 12 in London.
+    assert_eq!(report.people[2].time_zone, "UTC");
+    assert_eq!(b3(&report.people[2].pages), (0, 1, 0, 1));
+    // Heatmap: Wednesday 03 and Monday 15 in Kolkata, Saturday 17 in Kolkata, 12 in London
+    // and in UTC.
     let h = &report.pages_by_hour_of_week;
     assert_eq!((h.len(), h[0].len()), (7, 24));
-    assert_eq!((h[2][3], h[0][15], h[5][17], h[5][12]), (1, 1, 1, 1));
-    assert_eq!(h.iter().flatten().sum::<u32>(), 4, "the drill pages nobody");
+    assert_eq!((h[2][3], h[0][15], h[5][17], h[5][12]), (1, 1, 1, 2));
+    assert_eq!(h.iter().flatten().sum::<u32>(), 5, "the drill pages nobody");
     let svg = chart::heatmap_svg(&report);
     assert_eq!(svg.matches("<rect class=\"cell\"").count(), 168);
     let bars = chart::people_svg(&report);
-    assert_eq!(bars.matches("<g class=\"bar\">").count(), 2);
+    assert_eq!(bars.matches("<g class=\"bar\">").count(), 3);
 }
 
 #[test]
