@@ -14,6 +14,7 @@ pub mod engine;
 pub mod escalation;
 pub mod ical;
 pub mod incident;
+pub mod load;
 pub mod schedule;
 pub mod secret;
 pub mod status_page;

@@ -18,6 +18,7 @@ mod inbox;
 mod overrides;
 mod policy;
 mod report;
+mod report_load;
 mod schedule;
 mod serve;
 mod table;

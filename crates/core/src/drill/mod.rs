@@ -28,6 +28,7 @@
 //!   role's player joining, within a time — met, late or missed likewise.
 
 mod chart;
+pub(crate) use chart::esc;
 mod clock;
 mod report;
 mod run;

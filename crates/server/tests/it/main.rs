@@ -11,6 +11,7 @@ mod hardening_public;
 mod inbox;
 mod inbox_fallback;
 mod intake_limits;
+mod load_report;
 mod notify;
 mod notify_concurrency;
 mod notify_pacing;
