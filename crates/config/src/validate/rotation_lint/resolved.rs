@@ -226,7 +226,10 @@ fn long_stretches(spans: &Spans, plans: &BTreeMap<&str, Plan>, out: &mut Vec<Fin
                 }
             }
         }
+        let end = window_end(plan.start);
         for (index, s) in longest {
+            // a stretch cut by the window's end lasts longer still
+            let or_more = if s.end >= end { " or more" } else { "" };
             let (Some(layer), Some(at)) = (
                 plan.core.layers.get(index),
                 spans.layers.get(*id).and_then(|l| l.get(index)),
@@ -237,7 +240,7 @@ fn long_stretches(spans: &Spans, plans: &BTreeMap<&str, Plan>, out: &mut Vec<Fin
                 at: at.shift,
                 lint: Lint::LongShift,
                 message: format!(
-                    "layer `{}` of schedule `{id}` keeps one person on call for {} at a stretch \
+                    "layer `{}` of schedule `{id}` keeps one person on call for {}{or_more} at a stretch \
                      (`{}` from {} to {} {}): past 12 hours a responder is paged through their \
                      night and answers tired; hand over at least twice a day (follow the sun, or \
                      split day and night)",
