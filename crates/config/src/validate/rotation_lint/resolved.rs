@@ -117,11 +117,12 @@ fn double_primaries(
     let primaries: BTreeSet<&str> = rotations
         .iter()
         .flat_map(|r| r.primary.iter().map(|(s, _)| *s))
-        .filter(|s| plans.contains_key(s))
         .collect();
     for (i, a) in primaries.iter().enumerate() {
         for b in primaries.iter().skip(i + 1) {
-            let (pa, pb) = (&plans[a], &plans[b]);
+            let (Some(pa), Some(pb)) = (plans.get(a), plans.get(b)) else {
+                continue;
+            };
             let shared = &schedule_people(config, a) & &schedule_people(config, b);
             if shared.is_empty() {
                 continue;
