@@ -83,6 +83,14 @@ fn demo_lint_findings_are_the_deliberate_ones_and_the_explained_ones() {
          team `identity`'s primary: the secondaries form a circle, so when one outage pages both \
          teams each back-up is the other team's busy primary and neither has a second line"
     );
+    // one person across layers: comms' after-hours and weekend layers hand carol the weekend
+    assert_eq!(
+        findings[7].message,
+        "layer `after-hours` of schedule `comms-rotation` keeps one person on call for 2 d 12 h \
+         at a stretch (`carol` from 2026-01-23 20:00 to 2026-01-26 08:00 America/New_York): past \
+         12 hours a responder is paged through their night and answers tired; hand over at least \
+         twice a day (follow the sun, or split day and night)"
+    );
     assert_eq!(
         findings[8].message,
         "service `fraud-detection` has one expert, `heidi`: when they are asleep, on leave or \

@@ -158,3 +158,36 @@ fn a_finding_names_its_lint_in_text_and_json() {
     let json = serde_json::to_value(&plain).unwrap_or_default();
     assert_eq!(json.get("lint"), None, "no `lint` key on other diagnostics");
 }
+
+#[test]
+fn a_stretch_cut_by_the_window_is_reported_as_at_least_that_long() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let yaml = "\
+people:
+  - { id: solo, name: Solo, time_zone: Europe/London }
+schedules:
+  - id: forever
+    time_zone: Europe/London
+    layers:
+      - { name: only, members: [solo], shift: 1d, handoff: \"08:00\", start: 2026-01-05 }
+escalation_policies:
+  - id: ep
+    repeat: 1
+    steps:
+      - targets: [ { schedule: forever } ]
+        delay: 10m
+";
+    fs::write(dir.path().join("c.yaml"), yaml).unwrap_or_else(|e| panic!("{e}"));
+    let findings = muster_config::lint(dir.path()).unwrap_or_else(|e| panic!("{e:?}"));
+    // 12 weeks of absolute time: the window ends at 09:00 once London is on summer time
+    let messages: Vec<&str> = findings.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "layer `only` of schedule `forever` keeps one person on call for 84 d 0 h or more at a \
+          stretch (`solo` from 2026-01-05 08:00 to 2026-03-30 09:00 Europe/London): past 12 hours \
+          a responder is paged through their night and answers tired; hand over at least twice a \
+          day (follow the sun, or split day and night)"
+        ]
+    );
+}
