@@ -21,6 +21,7 @@ mod report;
 mod report_load;
 mod schedule;
 mod serve;
+mod staffing;
 mod table;
 mod template;
 mod token;
@@ -120,6 +121,11 @@ enum Cmd {
         #[command(subcommand)]
         command: drill::DrillCmd,
     },
+    /// Staffing: `muster staffing lint DIR` checks rotations and experts against SRE practice.
+    Staffing {
+        #[command(subcommand)]
+        command: staffing::StaffingCmd,
+    },
     /// Message templates: `muster template render DIR NAME --incident FILE` previews one.
     Template {
         #[command(subcommand)]
@@ -153,6 +159,7 @@ fn main() -> ExitCode {
         Cmd::Schedule { command } => schedule::run(command),
         Cmd::Policy { command } => return policy::policy(command),
         Cmd::Template { command } => return template::run(command),
+        Cmd::Staffing { command } => return staffing::run(command),
         Cmd::Drill { conn, command } => return drill::run(conn, command),
         Cmd::Replay {
             dir,

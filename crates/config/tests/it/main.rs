@@ -2,5 +2,6 @@
 
 mod api;
 mod demo;
+mod lint;
 mod schedules;
 mod snapshots;

@@ -13,6 +13,7 @@ mod oracle;
 mod policy;
 mod procs;
 mod report_load;
+mod staffing;
 mod template;
 mod two_nodes;
 mod two_nodes_notify;
