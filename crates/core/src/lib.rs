@@ -16,6 +16,7 @@ pub mod ical;
 pub mod incident;
 pub mod schedule;
 pub mod secret;
+pub mod staffing;
 pub mod status_page;
 pub mod timeline;
 pub mod words;
