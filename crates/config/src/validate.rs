@@ -19,6 +19,7 @@ mod drills;
 pub(crate) use drills::profile_file;
 mod integrations;
 mod metrics;
+mod staffing;
 mod status_page;
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -231,12 +232,16 @@ pub(crate) fn validate(
     let mut metrics_seen: Option<Loc> = None;
     let mut notifications = Vec::new();
     let mut limits = Vec::new();
+    let mut staffing = Vec::new();
     for (f, mut file) in src.files {
         if let Some(n) = file.notifications.take() {
             notifications.push((f, n));
         }
         if let Some(l) = file.limits.take() {
             limits.push((f, l));
+        }
+        if let Some(x) = file.staffing.take() {
+            staffing.push((f, x));
         }
         for x in file.people {
             let p = v.person(f, x);
@@ -320,6 +325,7 @@ pub(crate) fn validate(
             );
         }
     }
+    v.staffing_sections(staffing, &mut config);
     v.drills(src.scenarios, src.profiles, &mut config);
     v.coverage_lints(&config, now);
     Some(config)

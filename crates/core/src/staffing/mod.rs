@@ -42,6 +42,7 @@
 //!   are rounded in the report so it serializes the same everywhere.
 
 pub mod erlang;
+pub mod history;
 mod report;
 pub mod rng;
 mod sim;
