@@ -20,6 +20,8 @@ mod policy;
 mod report;
 mod schedule;
 mod serve;
+mod staffing;
+mod staffing_history;
 mod table;
 mod template;
 mod token;
@@ -119,6 +121,11 @@ enum Cmd {
         #[command(subcommand)]
         command: drill::DrillCmd,
     },
+    /// Staffing: simulate rotations against response-time SLOs, Erlang C.
+    Staffing {
+        #[command(subcommand)]
+        command: staffing::StaffingCmd,
+    },
     /// Message templates: `muster template render DIR NAME --incident FILE` previews one.
     Template {
         #[command(subcommand)]
@@ -152,6 +159,7 @@ fn main() -> ExitCode {
         Cmd::Schedule { command } => schedule::run(command),
         Cmd::Policy { command } => return policy::policy(command),
         Cmd::Template { command } => return template::run(command),
+        Cmd::Staffing { command } => return staffing::run(command),
         Cmd::Drill { conn, command } => return drill::run(conn, command),
         Cmd::Replay {
             dir,
