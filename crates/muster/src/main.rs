@@ -9,6 +9,7 @@ mod bench_notify;
 mod bench_replay;
 mod bench_schedules;
 mod bench_similar;
+mod bench_staffing;
 mod bench_timers;
 mod briefing;
 mod client;

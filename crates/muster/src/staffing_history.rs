@@ -120,9 +120,9 @@ fn csv_line(header: &[String], line: &str) -> Result<Line, String> {
 }
 
 fn instant(field: &str, value: &str) -> Result<Timestamp, String> {
-    value
-        .parse()
-        .map_err(|e| format!("{field} `{value}` is not an RFC 3339 instant ({e})"))
+    value.parse().map_err(|_| {
+        format!("{field} `{value}` is not an RFC 3339 instant such as 2026-01-05T10:00:00Z")
+    })
 }
 
 fn incident(l: Line) -> Result<PastIncident, String> {

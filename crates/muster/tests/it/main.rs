@@ -12,6 +12,7 @@ mod oncall;
 mod oracle;
 mod policy;
 mod procs;
+mod staffing;
 mod template;
 mod two_nodes;
 mod two_nodes_notify;
