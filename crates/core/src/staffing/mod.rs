@@ -28,8 +28,9 @@
 //!   at once, acknowledging instantly under [`Busy::Wait`], exponential hands-on time. The same
 //!   code then is a first-come-first-served queue, so the simulator reproduces Erlang C.
 //! - **Functional rotations** (PR, legal, comms, executive) are paged at declaration for the
-//!   severities that involve them; their SLO is an acknowledgement within `within`. They do
-//!   not escalate and their work is not simulated (they are not made busy).
+//!   severities that involve them, before the incident's own escalation starts; their SLO is
+//!   an acknowledgement within `within`. They do not escalate and their work is not simulated
+//!   (they are not made busy by it).
 //! - **What a page costs.** Every page counts for its person: per week, and in the
 //!   interruption buckets of the person's own zone (PagerDuty's): business hours 08–18 on
 //!   weekdays, off-hours 18–22 on weekdays and 08–22 at weekends, sleep 22–08 every day.

@@ -358,6 +358,13 @@ impl Run<'_> {
         let p = self.p;
         let severity = p.model.streams[stream].severity;
         self.stats.incidents += 1;
+        // Functional rotations first: paged at declaration, before this incident's own
+        // responder becomes busy with it.
+        for i in 0..p.model.functional.len() {
+            if p.model.functional[i].severities.contains(&severity) {
+                self.functional(i, t);
+            }
+        }
         let steps = &p.model.policies[policy].steps;
         let last = steps.len().saturating_sub(1);
         let (mut best, mut acker) = (f64::INFINITY, None);
@@ -401,11 +408,6 @@ impl Run<'_> {
             if slo.severity == severity && slo.policies.contains(&policy) {
                 self.stats.slo[i].1 += 1;
                 self.stats.slo[i].0 += u64::from(latency <= slo.within);
-            }
-        }
-        for i in 0..p.model.functional.len() {
-            if p.model.functional[i].severities.contains(&severity) {
-                self.functional(i, t);
             }
         }
     }
