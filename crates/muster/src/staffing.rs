@@ -352,7 +352,10 @@ fn ci_pct(e: &staffing::stats::Estimate) -> String {
     format!("{}–{}", pct(e.lo), pct(e.hi))
 }
 
-fn verdict(met: bool, confident: bool) -> &'static str {
+fn verdict(incidents: u64, met: bool, confident: bool) -> &'static str {
+    if incidents == 0 {
+        return "no incidents simulated";
+    }
     match (met, confident) {
         (true, true) => "met",
         (true, false) => "met (not yet sure)",
@@ -391,7 +394,7 @@ fn render(dir: &Path, r: &Report, fitted: Option<&staffing::history::Fitted>) ->
                 pct(s.attained.value),
                 ci_pct(&s.attained),
                 s.incidents.to_string(),
-                verdict(s.met, s.met_with_confidence).into(),
+                verdict(s.incidents, s.met, s.met_with_confidence).into(),
             ]
         })
         .chain(r.functional.iter().map(|f| {
@@ -403,7 +406,7 @@ fn render(dir: &Path, r: &Report, fitted: Option<&staffing::history::Fitted>) ->
                 pct(f.attained.value),
                 ci_pct(&f.attained),
                 f.incidents.to_string(),
-                verdict(f.met, f.met_with_confidence).into(),
+                verdict(f.incidents, f.met, f.met_with_confidence).into(),
             ]
         }))
         .collect();

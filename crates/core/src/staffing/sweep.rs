@@ -216,7 +216,8 @@ fn rotation(
 pub struct Outcome {
     pub candidate: Candidate,
     pub label: String,
-    /// The lowest SLO attainment of the swept rotation minus its target (≥ 0: all met).
+    /// The lowest SLO attainment of the swept rotation minus its target (≥ 0: all met); SLOs
+    /// no simulated incident fell under are not judged.
     pub worst_margin: f64,
     pub slos_met: bool,
     pub max_on_call_share: f64,
@@ -230,7 +231,7 @@ pub fn judge(candidate: Candidate, report: &Report, rotation: &str) -> Outcome {
     let worst_margin = report
         .slos
         .iter()
-        .filter(|s| s.rotation == rotation)
+        .filter(|s| s.rotation == rotation && s.incidents > 0)
         .map(|s| s.attained.value - s.target)
         .fold(f64::INFINITY, f64::min);
     let worst_margin = if worst_margin.is_finite() {
@@ -259,16 +260,26 @@ pub fn judge(candidate: Candidate, report: &Report, rotation: &str) -> Outcome {
     }
 }
 
-/// The first passing outcome, or else the best (largest worst margin, then smallest).
+/// The first passing outcome, or else the best: meeting the SLOs first (else the largest
+/// worst margin), then the lowest on-call share, then the fewest incidents per shift; the
+/// smallest of equals.
 pub fn choose(outcomes: &[Outcome]) -> Option<(&Outcome, bool)> {
     if let Some(o) = outcomes.iter().find(|o| o.passes) {
         return Some((o, true));
     }
-    outcomes
-        .iter()
-        .fold(None::<&Outcome>, |best, o| match best {
-            Some(b) if b.worst_margin >= o.worst_margin => Some(b),
-            _ => Some(o),
-        })
-        .map(|o| (o, false))
+    let key = |o: &Outcome| {
+        (
+            o.slos_met,
+            if o.slos_met { 0.0 } else { o.worst_margin },
+            -o.max_on_call_share,
+            -o.shift_p95,
+        )
+    };
+    let mut best: Option<&Outcome> = None;
+    for o in outcomes {
+        if best.is_none_or(|b| key(o).partial_cmp(&key(b)) == Some(std::cmp::Ordering::Greater)) {
+            best = Some(o);
+        }
+    }
+    best.map(|o| (o, false))
 }

@@ -227,3 +227,31 @@ fn the_sweep_finds_more_people_meet_the_cap() {
     let chosen = sweep::choose(&outcomes);
     assert!(chosen.is_some());
 }
+
+#[test]
+fn a_sweep_where_nothing_passes_names_the_best_it_found() {
+    let o = |size, share: f64, margin: f64| sweep::Outcome {
+        candidate: sweep::Candidate {
+            size,
+            pattern: sweep::Pattern::SingleSite,
+            secondary: false,
+        },
+        label: format!("{size}"),
+        worst_margin: margin,
+        slos_met: margin >= 0.0,
+        max_on_call_share: share,
+        shift_p95: 1.0,
+        passes: false,
+    };
+    let outcomes = [
+        o(2, 0.5, -0.2),
+        o(3, 0.34, 0.01),
+        o(4, 0.25, -0.01),
+        o(5, 0.3, 0.02),
+    ];
+    let (best, passed) = sweep::choose(&outcomes).unwrap_or_else(|| panic!("none"));
+    assert!(!passed);
+    // meets the SLOs, and of those the lowest on-call share
+    assert_eq!(best.label, "5");
+    assert!(sweep::choose(&[]).is_none());
+}

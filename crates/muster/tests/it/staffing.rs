@@ -265,3 +265,50 @@ fn a_history_file_fits_arrivals_and_a_malformed_line_names_file_and_line() {
         )
     );
 }
+
+#[test]
+fn a_sweep_where_no_candidate_passes_says_so_and_shows_the_best() {
+    let dir = demo();
+    let out = muster(&[
+        "staffing",
+        "simulate",
+        &dir.to_string_lossy(),
+        "--sweep",
+        "--rotation",
+        "payments-escalation",
+        "--max-size",
+        "2",
+        "--runs",
+        "2",
+        "--weeks",
+        "2",
+        "--start",
+        "2026-01-05",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("Sweep of payments-escalation: candidates smallest first"),
+        "{text}"
+    );
+    assert!(text.contains("2 × follow the sun + secondary"), "{text}");
+    // two people are on call half the time at best: over the 25% cap
+    assert!(
+        text.contains(
+            "no candidate meets every SLO and limit; the best found: 2 × follow the sun\n"
+        ),
+        "{text}"
+    );
+    let unknown = muster(&[
+        "staffing",
+        "simulate",
+        &dir.to_string_lossy(),
+        "--sweep",
+        "--rotation",
+        "nightly",
+    ]);
+    assert_eq!(
+        stderr(&unknown).trim(),
+        "error: no staffing SLO names rotation `nightly` (SLO rotations: payments-escalation, platform-escalation)"
+    );
+}
