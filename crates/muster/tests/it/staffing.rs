@@ -312,3 +312,58 @@ fn a_sweep_where_no_candidate_passes_says_so_and_shows_the_best() {
         "error: no staffing SLO names rotation `nightly` (SLO rotations: payments-escalation, platform-escalation)"
     );
 }
+
+/// `--from-db` fits from the real incidents of a Muster database and leaves drills out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_db_fits_real_incidents_and_leaves_drills_out() {
+    use muster_core::{Change, Severity, Status};
+
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = format!("sqlite://{}/history.db", tmp.path().display());
+    let store = muster_store::Store::connect(&db)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    for (day, exercise) in [(5, false), (12, false), (13, true), (19, false)] {
+        let at: jiff::Timestamp = format!("2026-01-{day:02}T10:00:00Z")
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let declared = Change::Declared {
+            title: "Checkout errors".into(),
+            severity: Severity::Sev2,
+            status: Status::Triage,
+            services: vec!["checkout".into()],
+            incident_type: None,
+            exercise,
+        };
+        store
+            .declare("alice", at, vec![declared])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    store.close().await;
+    let dir = demo();
+    let out = tokio::task::spawn_blocking(move || {
+        muster(&[
+            "staffing",
+            "simulate",
+            &dir.to_string_lossy(),
+            "--from-db",
+            &db,
+            "--runs",
+            "2",
+            "--weeks",
+            "1",
+            "--start",
+            "2026-01-05",
+        ])
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out)
+            .contains("arrivals and hands-on time fitted from 3 past incidents over 2 weeks"),
+        "{}",
+        stdout(&out)
+    );
+}
