@@ -35,9 +35,10 @@
 //!   interruption buckets of the person's own zone (PagerDuty's): business hours 08–18 on
 //!   weekdays, off-hours 18–22 on weekdays and 08–22 at weekends, sleep 22–08 every day.
 //!   On-call share is the time a person is on call in any schedule the model pages, against
-//!   the 25% cap; incidents per 12-hour shift count the incidents a person acknowledged in each
-//!   12-hour block (from `start`) they were on call for, against the ceiling of 2 (Google's SRE
-//!   book, "Being On-Call").
+//!   the 25% cap (a functional rotation's on-call time counts; a schedule nothing pages does
+//!   not); incidents per 12-hour shift count the incidents a person acknowledged in each
+//!   12-hour block (from `start`) they were on call for in a schedule an escalation policy
+//!   pages, against the ceiling of 2 (Google's SRE book, "Being On-Call").
 //! - **Reports.** Proportions pooled over runs get Wilson's 95% interval; per-run values (ack
 //!   percentiles, loads, fairness) the normal 95% interval of their mean over runs. Numbers
 //!   are rounded in the report so it serializes the same everywhere.

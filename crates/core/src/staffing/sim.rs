@@ -172,29 +172,19 @@ impl Prepared {
             .collect();
         let n = model.people.len();
         let blocks = (horizon / SHIFT).ceil() as usize;
-        let mut on_call_seconds = vec![0.0; n];
-        let mut on_call_blocks = vec![false; n * blocks];
-        let mut intervals: Vec<Vec<(f64, f64)>> = vec![Vec::new(); n];
-        for t in &tables {
-            for (i, &(s, who)) in t.iter().enumerate() {
-                let e = t.get(i + 1).map_or(horizon, |x| x.0);
-                if who != NOBODY && e > s {
-                    intervals[who as usize].push((s, e.min(horizon)));
-                }
-            }
-        }
+        let (escalation, any) = paged_schedules(&model);
         let mut in_rotation = vec![false; n];
-        for (p, iv) in intervals.iter_mut().enumerate() {
-            iv.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let mut merged: Vec<(f64, f64)> = Vec::new();
-            for &(s, e) in iv.iter() {
-                match merged.last_mut() {
-                    Some(last) if s <= last.1 => last.1 = last.1.max(e),
-                    _ => merged.push((s, e)),
-                }
-            }
-            for &(s, e) in &merged {
-                on_call_seconds[p] += e - s;
+        let mut on_call_seconds = vec![0.0; n];
+        for (p, merged) in merged_on_call(&tables, &any, n, horizon).iter().enumerate() {
+            on_call_seconds[p] = merged.iter().map(|(s, e)| e - s).sum();
+            in_rotation[p] = !merged.is_empty();
+        }
+        let mut on_call_blocks = vec![false; n * blocks];
+        for (p, merged) in merged_on_call(&tables, &escalation, n, horizon)
+            .iter()
+            .enumerate()
+        {
+            for &(s, e) in merged {
                 let (b0, b1) = (
                     (s / SHIFT) as usize,
                     ((e / SHIFT).ceil() as usize).min(blocks),
@@ -203,7 +193,6 @@ impl Prepared {
                     on_call_blocks[p * blocks + b] = true;
                 }
             }
-            in_rotation[p] = !merged.is_empty();
         }
         let targets = model
             .policies
@@ -254,6 +243,56 @@ impl Prepared {
             local.rem_euclid(DAY) / 3600,
         )
     }
+}
+
+/// Per schedule: paged by an escalation policy; paged by anything (policies or functional
+/// rotations). Schedules nothing pages cost nobody anything here.
+fn paged_schedules(model: &Model) -> (Vec<bool>, Vec<bool>) {
+    let mut escalation = vec![false; model.schedules.len()];
+    let mut any = vec![false; model.schedules.len()];
+    let steps = model.policies.iter().flat_map(|p| p.steps.iter());
+    for t in steps.flat_map(|s| s.targets.iter()) {
+        if let Target::Schedule(i) = t {
+            escalation[*i] = true;
+            any[*i] = true;
+        }
+    }
+    for t in model.functional.iter().flat_map(|f| f.targets.iter()) {
+        if let Target::Schedule(i) = t {
+            any[*i] = true;
+        }
+    }
+    (escalation, any)
+}
+
+/// Per person: the merged stretches they are on call in the included schedules.
+fn merged_on_call(
+    tables: &[Vec<(f64, u32)>],
+    include: &[bool],
+    people: usize,
+    horizon: f64,
+) -> Vec<Vec<(f64, f64)>> {
+    let mut intervals: Vec<Vec<(f64, f64)>> = vec![Vec::new(); people];
+    for (t, _) in tables.iter().zip(include).filter(|(_, inc)| **inc) {
+        for (i, &(s, who)) in t.iter().enumerate() {
+            let e = t.get(i + 1).map_or(horizon, |x| x.0).min(horizon);
+            if who != NOBODY && e > s {
+                intervals[who as usize].push((s, e));
+            }
+        }
+    }
+    for iv in &mut intervals {
+        iv.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut merged: Vec<(f64, f64)> = Vec::new();
+        for &(s, e) in iv.iter() {
+            match merged.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+        *iv = merged;
+    }
+    intervals
 }
 
 /// The interruption bucket of local (weekday, hour).

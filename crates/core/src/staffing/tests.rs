@@ -255,3 +255,19 @@ fn a_sweep_where_nothing_passes_names_the_best_it_found() {
     assert_eq!(best.label, "5");
     assert!(sweep::choose(&[]).is_none());
 }
+
+#[test]
+fn a_schedule_nothing_pages_costs_nobody_on_call_time() {
+    let mut m = small_model();
+    let mut unused = m.schedules[0].clone();
+    unused.id = "unused".into();
+    unused.layers[0].members = vec!["cat".into()];
+    m.schedules.push(unused);
+    m.people.push(Responder {
+        id: "cat".into(),
+        ..m.people[0].clone()
+    });
+    let r = simulate(m, 2, 1);
+    let ids: Vec<&str> = r.people.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["ann", "ben"]);
+}
