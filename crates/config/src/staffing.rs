@@ -411,3 +411,75 @@ impl Config {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use muster_core::staffing::Target;
+
+    fn demo() -> crate::Config {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo");
+        crate::load(&dir).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    #[test]
+    fn the_demo_staffing_section_becomes_a_model() {
+        let c = demo();
+        let start = "2026-01-05T00:00:00Z"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let m = c
+            .staffing_model(start, 4, None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m.streams.len(), 4);
+        // SEV4 lands on three services: web-frontend and cdn (platform), status-page (comms)
+        let sev4: Vec<&str> = m.streams[3]
+            .policies
+            .iter()
+            .map(|(p, _)| m.policies[*p].id.as_str())
+            .collect();
+        assert_eq!(
+            sev4,
+            [
+                "platform-escalation",
+                "platform-escalation",
+                "comms-escalation"
+            ]
+        );
+        let slo_policies: Vec<&str> = m
+            .slos
+            .iter()
+            .map(|s| m.policies[s.policies[0]].id.as_str())
+            .collect();
+        assert_eq!(
+            slo_policies,
+            [
+                "payments-escalation",
+                "payments-escalation",
+                "platform-escalation",
+                "platform-escalation"
+            ]
+        );
+        // pr-oncall is the comms rotation's schedule; legal a schedule
+        let pr = &m.functional[0];
+        let comms = m.schedules.iter().position(|s| s.id == "comms-rotation");
+        assert_eq!(
+            pr.targets,
+            comms.map(Target::Schedule).into_iter().collect::<Vec<_>>()
+        );
+        // jack sleeps heavily; alice's first channel is immediate
+        let jack = m
+            .people
+            .iter()
+            .find(|p| p.id == "jack")
+            .unwrap_or_else(|| panic!("jack"));
+        assert_eq!(jack.ack.asleep.median, 720.0);
+        assert_eq!(jack.absence, 0.02);
+        let spec = c
+            .sweep_spec(&m, "platform-escalation")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(spec.home.iana_name(), Some("Europe/London"));
+        assert_eq!(spec.away.iana_name(), Some("Australia/Sydney"));
+    }
+}
