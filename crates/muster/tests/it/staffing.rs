@@ -46,6 +46,11 @@ fn the_same_seed_gives_byte_identical_json_and_threads_change_nothing() {
     assert!(a.status.success(), "{}", stderr(&a));
     let b = muster(&args);
     assert_eq!(a.stdout, b.stdout, "two runs with seed 7 differ");
+    // without --start: this week's Monday, the same for both runs
+    let plain = [
+        "staffing", "simulate", &dir, "--json", "--runs", "20", "--weeks", "4", "--seed", "7",
+    ];
+    assert_eq!(muster(&plain).stdout, muster(&plain).stdout);
     let one_thread = muster(&[&args[..], &["--threads", "1"]].concat());
     assert_eq!(
         a.stdout, one_thread.stdout,
