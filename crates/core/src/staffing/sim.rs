@@ -57,7 +57,9 @@ pub struct RunStats {
     pub functional: Vec<(u64, u64)>,
     /// Acknowledgement percentiles p50, p90, p99 (seconds; infinite when unacknowledged).
     pub ack: [f64; 3],
+    /// Mean time to acknowledge over acknowledged incidents (Erlang C's ASA in queue mode).
     pub mean_wait: f64,
+    /// Acknowledged incidents that waited at all (Erlang C's P(wait) in queue mode).
     pub waited: u64,
     pub unacknowledged: u64,
     pub reached_second: u64,
@@ -69,10 +71,12 @@ pub struct RunStats {
     pub worst_week: Vec<u64>,
     /// Person-weeks: mean, p95, max pages (people in rotation).
     pub person_week: [f64; 3],
-    /// Incidents per on-call 12-hour shift: mean, p95, shifts over the ceiling, shifts.
+    /// Incidents per on-call 12-hour shift: mean, p95.
     pub shift: [f64; 2],
+    /// On-call shifts with more incidents than the ceiling, and all on-call shifts.
     pub shifts_over: u64,
     pub shifts: u64,
+    /// Gini and pairwise balance of pages per person in rotation.
     pub gini: f64,
     pub balance: f64,
 }

@@ -72,9 +72,12 @@ pub fn candidates(max_size: u32) -> Vec<Candidate> {
     out
 }
 
+/// Ids of a candidate rotation's people start with this.
+pub const PERSON_PREFIX: &str = "candidate-";
+
 /// The id of the `i`-th (from 1) person of a candidate rotation.
 pub fn person_id(i: u32) -> String {
-    format!("candidate-{i}")
+    format!("{PERSON_PREFIX}{i}")
 }
 
 /// `base` with the swept policy's steps replaced by the candidate's primary (and secondary).
@@ -239,12 +242,10 @@ pub fn judge(candidate: Candidate, report: &Report, rotation: &str) -> Outcome {
     } else {
         0.0
     };
-    let prefix = person_id(0);
-    let prefix = prefix.trim_end_matches('0');
     let max_on_call_share = report
         .people
         .iter()
-        .filter(|p| p.id.starts_with(prefix))
+        .filter(|p| p.id.starts_with(PERSON_PREFIX))
         .map(|p| p.on_call_share)
         .fold(0.0, f64::max);
     let shift_p95 = report.cost.incidents_per_shift.p95.value;
