@@ -21,8 +21,8 @@
 //!   their own zone: asleep 23:00–07:00, commuting 08:00–09:00 and 17:00–18:00 on weekdays,
 //!   awake otherwise (a zone's offset is read at the start of each UTC hour, so a transition
 //!   at a half hour, as in St John's, takes effect up to 30 minutes late). The incident is
-//!   acknowledged by the earliest acknowledgement of anyone
-//!   paged before it; later steps are not sent.
+//!   acknowledged by the earliest acknowledgement of anyone paged before it; later steps are
+//!   not sent.
 //! - **Busy responders.** The acknowledger handles the incident for a hands-on time drawn per
 //!   severity (lognormal) and is busy until then. A busy person paged again acknowledges late:
 //!   [`Busy::Wait`] not before they are free, [`Busy::Extra`] after a fixed extra delay.
