@@ -29,11 +29,14 @@ pub enum Lint {
     SingleExpert,
     /// One person is the only expert of many services.
     ExpertBottleneck,
+    /// A functional response-time SLO (PR, legal…) whose audience has no schedule: nobody is
+    /// on call for it.
+    FunctionalSloWithoutSchedule,
 }
 
 impl Lint {
     /// Every lint, in the order the config README documents them.
-    pub const ALL: [Lint; 7] = [
+    pub const ALL: [Lint; 8] = [
         Lint::CircularSecondary,
         Lint::OutsiderSecondary,
         Lint::DoublePrimary,
@@ -41,6 +44,7 @@ impl Lint {
         Lint::ThinRotation,
         Lint::SingleExpert,
         Lint::ExpertBottleneck,
+        Lint::FunctionalSloWithoutSchedule,
     ];
 
     /// The id printed and matched: `circular-secondary`, …
@@ -53,6 +57,7 @@ impl Lint {
             Lint::ThinRotation => "thin-rotation",
             Lint::SingleExpert => "single-expert",
             Lint::ExpertBottleneck => "expert-bottleneck",
+            Lint::FunctionalSloWithoutSchedule => "functional-slo-without-schedule",
         }
     }
 }

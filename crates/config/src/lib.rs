@@ -18,6 +18,8 @@ mod notifications;
 pub mod policy_tests;
 mod policy_to_core;
 mod raw;
+pub mod staffing;
+mod staffing_raw;
 pub mod templates;
 mod to_core;
 mod validate;

@@ -20,6 +20,7 @@ pub(crate) use drills::profile_file;
 mod integrations;
 mod metrics;
 mod rotation_lint;
+mod staffing;
 mod status_page;
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -235,12 +236,16 @@ pub(crate) fn validate(
     let mut metrics_seen: Option<Loc> = None;
     let mut notifications = Vec::new();
     let mut limits = Vec::new();
+    let mut staffing = Vec::new();
     for (f, mut file) in src.files {
         if let Some(n) = file.notifications.take() {
             notifications.push((f, n));
         }
         if let Some(l) = file.limits.take() {
             limits.push((f, l));
+        }
+        if let Some(x) = file.staffing.take() {
+            staffing.push((f, x));
         }
         for x in file.people {
             let p = v.person(f, x);
@@ -324,6 +329,7 @@ pub(crate) fn validate(
             );
         }
     }
+    v.staffing_sections(staffing, &mut config);
     v.drills(src.scenarios, src.profiles, &mut config);
     v.coverage_lints(&config, now);
     v.rotation_lints(&config);

@@ -17,6 +17,7 @@ pub mod incident;
 pub mod load;
 pub mod schedule;
 pub mod secret;
+pub mod staffing;
 pub mod status_page;
 pub mod timeline;
 pub mod words;

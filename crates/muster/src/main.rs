@@ -9,6 +9,7 @@ mod bench_notify;
 mod bench_replay;
 mod bench_schedules;
 mod bench_similar;
+mod bench_staffing;
 mod bench_timers;
 mod briefing;
 mod client;
@@ -22,6 +23,8 @@ mod report_load;
 mod schedule;
 mod serve;
 mod staffing;
+mod staffing_history;
+mod staffing_lint;
 mod table;
 mod template;
 mod token;
@@ -121,7 +124,8 @@ enum Cmd {
         #[command(subcommand)]
         command: drill::DrillCmd,
     },
-    /// Staffing: `muster staffing lint DIR` checks rotations and experts against SRE practice.
+    /// Staffing: simulate rotations against response-time SLOs, Erlang C, and lint rotations
+    /// and experts against SRE practice.
     Staffing {
         #[command(subcommand)]
         command: staffing::StaffingCmd,

@@ -14,6 +14,7 @@ mod policy;
 mod procs;
 mod report_load;
 mod staffing;
+mod staffing_lint;
 mod template;
 mod two_nodes;
 mod two_nodes_notify;
