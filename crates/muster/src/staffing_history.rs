@@ -166,30 +166,19 @@ pub async fn from_db(url: &str) -> anyhow::Result<Vec<PastIncident>> {
     let store = muster_store::Store::connect(url)
         .await
         .context("cannot open the database")?;
-    let mut out = Vec::new();
-    let mut before = None;
-    loop {
-        let filter = muster_store::IncidentFilter {
-            limit: Some(muster_store::MAX_LIST_LIMIT),
-            before,
-            ..Default::default()
-        };
-        let page = store.list_incidents(&filter).await?;
-        let Some(last) = page.last() else { break };
-        before = Some(last.id);
-        out.extend(
-            page.into_iter()
-                .filter(|i| !i.exercise)
-                .map(|i| PastIncident {
-                    declared_at: i.declared_at,
-                    severity: i.severity,
-                    service: i.services.first().cloned(),
-                    acknowledged_at: None,
-                    resolved_at: i.resolved_at,
-                }),
-        );
-    }
+    let out = store
+        .every_incident()
+        .await?
+        .into_iter()
+        .filter(|i| !i.exercise)
+        .map(|i| PastIncident {
+            declared_at: i.declared_at,
+            severity: i.severity,
+            service: i.services.first().cloned(),
+            acknowledged_at: None,
+            resolved_at: i.resolved_at,
+        })
+        .collect();
     store.close().await;
-    out.reverse();
     Ok(out)
 }
