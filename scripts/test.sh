@@ -70,3 +70,7 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
+
+step "API conformance (schemathesis against /openapi.json, stateful phase included)"
+cargo build --locked -p muster
+./scripts/api-conformance.sh "${CARGO_TARGET_DIR:-target}/debug/muster"

@@ -18,13 +18,15 @@ mod notifications;
 pub mod policy_tests;
 mod policy_to_core;
 mod raw;
+pub mod staffing;
+mod staffing_raw;
 pub mod templates;
 mod to_core;
 mod validate;
 
 use std::path::Path;
 
-pub use diagnostic::{Diagnostic, Level};
+pub use diagnostic::{Diagnostic, Level, Lint};
 pub use duration::{Duration, DurationError};
 pub use limits::{
     DEFAULT_ALERTS_PER_REQUEST, DEFAULT_INTAKE_BODY, DEFAULT_MAX_SILENCE, DEFAULT_RETENTION, Limits,
@@ -71,6 +73,21 @@ pub fn load(dir: &Path) -> Result<Config, Vec<Diagnostic>> {
             .filter(|d| d.level == Level::Error)
             .collect()),
     }
+}
+
+/// The rotation lint of the configuration in `dir`: only the findings that name a [`Lint`], sorted
+/// by path, line and column. `Err` holds the errors of a configuration that does not load (the
+/// lint runs only on a valid one).
+pub fn lint(dir: &Path) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
+    let report = check(dir);
+    if report.has_errors() {
+        return Err(report.errors().cloned().collect());
+    }
+    Ok(report
+        .diagnostics
+        .into_iter()
+        .filter(|d| d.lint.is_some())
+        .collect())
 }
 
 /// Check the configuration in `dir`, reading `${env:VAR}` references from the process environment.

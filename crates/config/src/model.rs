@@ -41,6 +41,8 @@ pub struct Config {
     pub status_page: Option<StatusPage>,
     /// The `metrics` section: the token `/metrics` requires, if any.
     pub metrics: Metrics,
+    /// The `staffing` section, if any (`muster staffing simulate`).
+    pub staffing: Option<crate::staffing::Staffing>,
     /// Warnings found while loading (the configuration is usable despite them).
     pub warnings: Vec<Diagnostic>,
     /// The Slack app, when a file has a `slack` section. Its secrets come from the
@@ -108,6 +110,7 @@ impl Default for Config {
             limits: Default::default(),
             status_page: None,
             metrics: Metrics::default(),
+            staffing: None,
             warnings: Vec::new(),
             slack: None,
             drills: BTreeMap::new(),

@@ -42,6 +42,8 @@ pub(crate) struct File {
     pub limits: Option<Spanned<crate::limits::RawLimits>>,
     pub status_page: Option<Spanned<StatusPage>>,
     pub metrics: Option<Spanned<Metrics>>,
+    /// Inputs and SLOs of `muster staffing simulate` (see `validate/staffing.rs`).
+    pub staffing: Option<Spanned<crate::staffing_raw::Staffing>>,
 }
 
 /// The `metrics` section (see `validate/metrics.rs`).

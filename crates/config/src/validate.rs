@@ -20,6 +20,8 @@ mod expect;
 pub(crate) use drills::profile_file;
 mod integrations;
 mod metrics;
+mod rotation_lint;
+mod staffing;
 mod status_page;
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -99,6 +101,8 @@ struct V<'a> {
     keys: BTreeMap<String, String>,
     /// Where escalation steps target schedules, for the coverage lints.
     schedule_targets: Vec<ScheduleTarget>,
+    /// Where rotations, layers and experts are written, for the rotation lint.
+    rotation_spans: rotation_lint::Spans,
 }
 
 pub(crate) fn validate(
@@ -125,6 +129,7 @@ pub(crate) fn validate(
         ids: BTreeMap::new(),
         keys: BTreeMap::new(),
         schedule_targets: Vec::new(),
+        rotation_spans: rotation_lint::Spans::default(),
     };
     let mut config = Config::default();
 
@@ -232,12 +237,16 @@ pub(crate) fn validate(
     let mut metrics_seen: Option<Loc> = None;
     let mut notifications = Vec::new();
     let mut limits = Vec::new();
+    let mut staffing = Vec::new();
     for (f, mut file) in src.files {
         if let Some(n) = file.notifications.take() {
             notifications.push((f, n));
         }
         if let Some(l) = file.limits.take() {
             limits.push((f, l));
+        }
+        if let Some(x) = file.staffing.take() {
+            staffing.push((f, x));
         }
         for x in file.people {
             let p = v.person(f, x);
@@ -321,8 +330,10 @@ pub(crate) fn validate(
             );
         }
     }
+    v.staffing_sections(staffing, &mut config);
     v.drills(src.scenarios, src.profiles, &mut config);
     v.coverage_lints(&config, now);
+    v.rotation_lints(&config);
     Some(config)
 }
 
@@ -785,6 +796,8 @@ impl V<'_> {
             .map(|e| self.reference(Kind::EscalationPolicy, f, e));
         let depends_on = self.references(Kind::Service, f, &x.depends_on);
         let experts = self.references(Kind::Person, f, &x.experts);
+        let expert_locs = x.experts.iter().map(|e| loc(f, e)).collect();
+        self.rotation_spans.service(&x.id.value, expert_locs);
         Service {
             name: x.name.unwrap_or_else(|| x.id.value.clone()),
             id: x.id.value,
@@ -865,7 +878,12 @@ impl V<'_> {
         }
         let mut layer_names: BTreeMap<String, Loc> = BTreeMap::new();
         let mut layers = Vec::new();
+        let mut layer_spans = Vec::new();
         for layer in x.layers.value {
+            layer_spans.push(rotation_lint::LayerSpans {
+                shift: loc(f, &layer.shift),
+                members: layer.members.value.iter().map(|m| loc(f, m)).collect(),
+            });
             let l = loc(f, &layer.name);
             if layer.name.value.trim().is_empty() {
                 self.d.error(l, "layer name is empty");
@@ -887,6 +905,7 @@ impl V<'_> {
             .iter()
             .flat_map(|l| l.members.iter().map(String::as_str))
             .collect();
+        self.rotation_spans.schedule(&x.id.value, layer_spans);
         let mut overrides = Vec::new();
         for o in &x.overrides {
             let person = self.reference(Kind::Person, f, &o.person);
@@ -1056,12 +1075,14 @@ impl V<'_> {
             );
         }
         let mut steps = Vec::new();
+        let mut step_spans = Vec::new();
         for step in &x.steps.value {
             if step.targets.value.is_empty() {
                 self.d
                     .error(loc(f, &step.targets), "escalation step has no targets");
             }
             let mut targets = Vec::new();
+            let mut spans = Vec::new();
             for t in &step.targets.value {
                 if let Some(target) = self.target(f, t) {
                     if let Target::Schedule(schedule) = &target {
@@ -1071,6 +1092,7 @@ impl V<'_> {
                             at: loc(f, t),
                         });
                     }
+                    spans.push((target.clone(), loc(f, t)));
                     targets.push(target);
                 }
             }
@@ -1079,8 +1101,10 @@ impl V<'_> {
                 .as_ref()
                 .map(|d| self.duration(f, d))
                 .unwrap_or_default();
+            step_spans.push(spans);
             steps.push(EscalationStep { targets, delay });
         }
+        self.rotation_spans.policy(&x.id.value, step_spans);
         let repeat = x.repeat.as_ref().map_or(0, |r| r.value);
         if steps.len() == 1 && repeat == 0 {
             self.d.warning(

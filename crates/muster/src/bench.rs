@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Which benchmark: `api`, `replay`, `schedules`, `timers`, `notify`, `ingest`, `brief`,
-    /// `similar`, `drills`.
+    /// `similar`, `drills`, `staffing`.
     pub name: String,
     /// Output JSON lines (the only format; accepted for scripts that pass it).
     #[arg(long)]
@@ -66,9 +66,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "brief" => crate::bench_brief::run(&args).await,
         "similar" => crate::bench_similar::run(&args).await,
         "drills" => crate::bench_drills::run(&args.config),
+        "staffing" => crate::bench_staffing::run(&args.config),
         other => {
             bail!(
-                "unknown benchmark `{other}`; available: api, replay, schedules, timers, notify, ingest, brief, similar, drills"
+                "unknown benchmark `{other}`; available: api, replay, schedules, timers, notify, ingest, brief, similar, drills, staffing"
             )
         }
     }

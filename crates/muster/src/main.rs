@@ -9,6 +9,7 @@ mod bench_notify;
 mod bench_replay;
 mod bench_schedules;
 mod bench_similar;
+mod bench_staffing;
 mod bench_timers;
 mod briefing;
 mod client;
@@ -18,8 +19,12 @@ mod inbox;
 mod overrides;
 mod policy;
 mod report;
+mod report_load;
 mod schedule;
 mod serve;
+mod staffing;
+mod staffing_history;
+mod staffing_lint;
 mod table;
 mod template;
 mod token;
@@ -119,6 +124,12 @@ enum Cmd {
         #[command(subcommand)]
         command: drill::DrillCmd,
     },
+    /// Staffing: simulate rotations against response-time SLOs, Erlang C, and lint rotations
+    /// and experts against SRE practice.
+    Staffing {
+        #[command(subcommand)]
+        command: staffing::StaffingCmd,
+    },
     /// Message templates: `muster template render DIR NAME --incident FILE` previews one.
     Template {
         #[command(subcommand)]
@@ -152,6 +163,7 @@ fn main() -> ExitCode {
         Cmd::Schedule { command } => schedule::run(command),
         Cmd::Policy { command } => return policy::policy(command),
         Cmd::Template { command } => return template::run(command),
+        Cmd::Staffing { command } => return staffing::run(command),
         Cmd::Drill { conn, command } => return drill::run(conn, command),
         Cmd::Replay {
             dir,

@@ -349,20 +349,7 @@ pub async fn recorded_from_db(url: &str) -> anyhow::Result<Vec<Recorded>> {
     let store = muster_store::Store::connect(url)
         .await
         .context("cannot open the database")?;
-    let mut incidents = Vec::new();
-    let mut before = None;
-    loop {
-        let filter = muster_store::IncidentFilter {
-            limit: Some(muster_store::MAX_LIST_LIMIT),
-            before,
-            ..Default::default()
-        };
-        let page = store.list_incidents(&filter).await?;
-        let Some(last) = page.last() else { break };
-        before = Some(last.id);
-        incidents.extend(page);
-    }
-    incidents.reverse();
+    let incidents = store.every_incident().await?;
     let mut out = Vec::with_capacity(incidents.len());
     for incident in incidents {
         let mut rec = Recorded {

@@ -1,11 +1,16 @@
 //! `muster report policies [--since T]`: which policies are hard to follow in time, across
-//! real incidents and drills (`GET /api/v1/reports/policies`).
+//! real incidents and drills (`GET /api/v1/reports/policies`); `muster report load [--since
+//! T] [--svg DIR]`: the load people carry (`GET /api/v1/reports/load` and its charts).
 
+use std::path::PathBuf;
+
+use anyhow::Context;
 use clap::Subcommand;
 use reqwest::Method;
 use serde_json::Value;
 
 use crate::client::{Api, Connection, urlencode};
+use crate::report_load as load;
 use crate::table;
 
 #[derive(Subcommand, Debug)]
@@ -16,6 +21,18 @@ pub enum ReportCmd {
         /// Only incidents declared at or after this instant (RFC 3339).
         #[arg(long)]
         since: Option<String>,
+    },
+    /// Per person: pages and nudges by business / off-hours / sleep in their own time zone,
+    /// the last 21 days, 12-hour shifts over 2 incidents; time to acknowledge, mitigate and
+    /// resolve by severity, service and team. Drills are left out.
+    Load {
+        /// Only incidents declared at or after this instant (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Also write the charts there: `load-heatmap.svg` (pages by hour of week) and
+        /// `load-people.svg` (interruptions per person).
+        #[arg(long, value_name = "DIR")]
+        svg: Option<PathBuf>,
     },
 }
 
@@ -81,18 +98,54 @@ fn render(report: &Value) -> String {
     )
 }
 
+/// `path` with `?since=` when given.
+fn with_since(path: &str, since: Option<&str>) -> String {
+    match since {
+        Some(s) => format!("{path}?since={}", urlencode(s)),
+        None => path.to_string(),
+    }
+}
+
 pub async fn run(conn: Connection, cmd: ReportCmd) -> anyhow::Result<()> {
     let api = Api::new(&conn)?;
-    let ReportCmd::Policies { since } = cmd;
-    let path = match since {
-        Some(s) => format!("/api/v1/reports/policies?since={}", urlencode(&s)),
-        None => "/api/v1/reports/policies".into(),
+    let (report, text) = match &cmd {
+        ReportCmd::Policies { since } => {
+            let path = with_since("/api/v1/reports/policies", since.as_deref());
+            let report = api.call(Method::GET, &path, None).await?;
+            let text = render(&report);
+            (report, text)
+        }
+        ReportCmd::Load { since, svg } => {
+            let path = with_since("/api/v1/reports/load", since.as_deref());
+            let report = api.call(Method::GET, &path, None).await?;
+            if let Some(dir) = svg {
+                write_charts(&api, dir, since.as_deref()).await?;
+            }
+            let text = load::render(&report);
+            (report, text)
+        }
     };
-    let report = api.call(Method::GET, &path, None).await?;
     if conn.json {
         println!("{report}");
     } else {
-        print!("{}", render(&report));
+        print!("{text}");
+    }
+    Ok(())
+}
+
+/// Writes the load report's two charts into `dir` (created if missing).
+async fn write_charts(api: &Api, dir: &std::path::Path, since: Option<&str>) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for (chart, file) in [
+        ("heatmap.svg", "load-heatmap.svg"),
+        ("people.svg", "load-people.svg"),
+    ] {
+        let path = with_since(&format!("/api/v1/reports/load/{chart}"), since);
+        let body = api.call(Method::GET, &path, None).await?;
+        let text = body.as_str().context("the server did not answer an SVG")?;
+        let out = dir.join(file);
+        std::fs::write(&out, text).with_context(|| format!("cannot write {}", out.display()))?;
+        eprintln!("wrote {}", out.display());
     }
     Ok(())
 }

@@ -44,10 +44,9 @@ fn unauthorized(message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
 }
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+impl Caller {
+    /// The holder of the request's bearer token, whatever its access.
+    async fn authenticated(parts: &Parts, state: &AppState) -> Result<Self, ApiError> {
         let header = parts
             .headers
             .get(AUTHORIZATION)
@@ -73,5 +72,32 @@ impl FromRequestParts<AppState> for Caller {
             name: owner.name,
             access: owner.access,
         })
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::authenticated(parts, state).await?;
+        // A viewer changes nothing: every write is refused here, before its body is read or
+        // validated, so the answer is 403 whatever the body (and says nothing of its fields).
+        if !parts.method.is_safe() {
+            caller.require(Access::Responder)?;
+        }
+        Ok(caller)
+    }
+}
+
+/// A caller with admin access: the extractor answers 403 before the body is read.
+pub struct AdminCaller(pub Caller);
+
+impl FromRequestParts<AppState> for AdminCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::authenticated(parts, state).await?;
+        caller.require(Access::Admin)?;
+        Ok(AdminCaller(caller))
     }
 }

@@ -184,7 +184,8 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     // Install the metrics recorder before the first request, or early counts are lost.
     ops::prometheus();
-    let (api_router, openapi) = api::router().split_for_parts();
+    let (api_router, mut openapi) = api::router().split_for_parts();
+    api::common_responses::document(&mut openapi);
     let openapi = Arc::new(openapi);
     ops::router(openapi)
         .merge(api_router)

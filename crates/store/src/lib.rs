@@ -339,6 +339,26 @@ impl Store {
         read!(self, |conn| conn.list(filter).await)
     }
 
+    /// Every incident, oldest first, read a page of [`MAX_LIST_LIMIT`] at a time (replay and
+    /// staffing read whole histories).
+    pub async fn every_incident(&self) -> Result<Vec<Incident>, StoreError> {
+        let mut all = Vec::new();
+        let mut before = None;
+        loop {
+            let filter = IncidentFilter {
+                limit: Some(MAX_LIST_LIMIT),
+                before,
+                ..Default::default()
+            };
+            let page = self.list_incidents(&filter).await?;
+            let Some(last) = page.last() else { break };
+            before = Some(last.id);
+            all.extend(page);
+        }
+        all.reverse();
+        Ok(all)
+    }
+
     /// Timeline events with `seq > after`, oldest first, at most `limit` (capped at
     /// [`MAX_TIMELINE_LIMIT`]). `NotFound` when the incident does not exist.
     pub async fn timeline(

@@ -282,4 +282,27 @@ mod tests {
             "UPDATE t SET a = ?2, b = '$x' WHERE id = ?1 AND c = ?12"
         );
     }
+
+    #[test]
+    fn fuzz_sql_parameter_rewriter() {
+        let corpus: &[&[u8]] = &[
+            b"SELECT id FROM alerts WHERE dedup_key = $1 AND integration = $2",
+            b"INSERT INTO t (a, b) VALUES ($2, $1) -- $3 in a comment",
+            "UPDATE t SET note = '\u{e9}$' WHERE x = $10".as_bytes(),
+        ];
+        muster_testkit::fuzz::run("sql-rewriter", corpus, |input| {
+            let sql = String::from_utf8_lossy(input);
+            let out = positional(&sql);
+            // Each `$` before a digit becomes `?`, nothing else changes.
+            assert_eq!(out.chars().count(), sql.chars().count());
+            for (a, b) in sql.chars().zip(out.chars()) {
+                assert!(a == b || (a == '$' && b == '?'), "{sql:?} -> {out:?}");
+            }
+            assert!(
+                !out.as_bytes()
+                    .windows(2)
+                    .any(|w| w[0] == b'$' && w[1].is_ascii_digit())
+            );
+        });
+    }
 }

@@ -5,6 +5,7 @@
 //! is skipped with a message, except under `CI=true`, where that is a failure.
 
 pub mod fakes;
+pub mod fuzz;
 
 use std::path::Path;
 

@@ -555,6 +555,7 @@ pub(crate) fn profile_file(
         ids: BTreeMap::new(),
         keys: BTreeMap::new(),
         schedule_targets: Vec::new(),
+        rotation_spans: Default::default(),
     };
     for (kind, names) in [
         (Kind::Role, config.roles.iter().collect::<Vec<_>>()),

@@ -35,6 +35,7 @@ fn diagnostic_display_is_compiler_style() {
         col: 7,
         level: Level::Error,
         message: "unknown team `x`".into(),
+        lint: None,
     };
     assert_eq!(
         d.to_string(),

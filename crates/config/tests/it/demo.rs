@@ -20,13 +20,18 @@ fn demo() -> muster_config::Config {
     }
 }
 
-/// The demo's only diagnostics are the warnings about its public, short integration keys
-/// (the README's tour types them); each key differs from its integration's id, or it would be
-/// an error.
+/// The demo's only diagnostics but the rotation lint's are the warnings about its public, short
+/// integration keys (the README's tour types them); each key differs from its integration's id,
+/// or it would be an error.
 #[test]
 fn demo_checks_clean_but_for_its_public_keys() {
     let report = muster_config::check(&demo_dir());
-    let lines: Vec<String> = report.diagnostics.iter().map(|d| d.to_string()).collect();
+    let lines: Vec<String> = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.lint.is_none())
+        .map(|d| d.to_string())
+        .collect();
     let short = "warning: integration key is shorter than 24 characters: it is the only secret of its endpoint (use a long random key, e.g. `openssl rand -hex 16`)";
     let expected: Vec<String> = [6, 18, 26]
         .iter()
@@ -39,6 +44,59 @@ fn demo_checks_clean_but_for_its_public_keys() {
         .collect();
     assert_eq!(lines, expected);
     assert!(report.config.is_some());
+}
+
+/// The demo's rotation findings, each explained in its README: the deliberate circular pair
+/// (identity ↔ messaging) and single-expert service (fraud-detection), and the true findings
+/// about the existing rotations (weekly 24/7 shifts, thin 24/7 rotations).
+#[test]
+fn demo_lint_findings_are_the_deliberate_ones_and_the_explained_ones() {
+    let findings = muster_config::lint(&demo_dir()).unwrap_or_else(|e| panic!("{e:?}"));
+    let found: Vec<(String, usize, usize, &str)> = findings
+        .iter()
+        .map(|d| {
+            let file = d.path.file_name().unwrap_or_default();
+            let lint = d.lint.map_or("", |l| l.id());
+            (file.to_string_lossy().into_owned(), d.line, d.col, lint)
+        })
+        .collect();
+    let expected = [
+        ("escalation.yaml", 6, 20, "thin-rotation"),
+        ("escalation.yaml", 17, 20, "thin-rotation"),
+        ("escalation.yaml", 41, 20, "circular-secondary"),
+        ("escalation.yaml", 52, 20, "circular-secondary"),
+        ("schedules.yaml", 10, 16, "long-shift"),
+        ("schedules.yaml", 22, 16, "long-shift"),
+        ("schedules.yaml", 61, 16, "long-shift"),
+        ("schedules.yaml", 74, 16, "long-shift"),
+        ("services.yaml", 29, 15, "single-expert"),
+    ];
+    let expected: Vec<(String, usize, usize, &str)> = expected
+        .iter()
+        .map(|(f, l, c, id)| (f.to_string(), *l, *c, *id))
+        .collect();
+    assert_eq!(found, expected);
+    assert_eq!(
+        findings[2].message,
+        "escalation policy `identity-escalation` falls back to schedule `messaging-primary`, team \
+         `messaging`'s primary, while `messaging-escalation` falls back to `identity-primary`, \
+         team `identity`'s primary: the secondaries form a circle, so when one outage pages both \
+         teams each back-up is the other team's busy primary and neither has a second line"
+    );
+    // one person across layers: comms' after-hours and weekend layers hand carol the weekend
+    assert_eq!(
+        findings[7].message,
+        "layer `after-hours` of schedule `comms-rotation` keeps one person on call for 2 d 12 h \
+         at a stretch (`carol` from 2026-01-23 20:00 to 2026-01-26 08:00 America/New_York): past \
+         12 hours a responder is paged through their night and answers tired; hand over at least \
+         twice a day (follow the sun, or split day and night)"
+    );
+    assert_eq!(
+        findings[8].message,
+        "service `fraud-detection` has one expert, `heidi`: when they are asleep, on leave or \
+         gone nobody who knows it can be called in (a bus factor of one); name a second expert \
+         and let them shadow its incidents"
+    );
 }
 
 #[test]

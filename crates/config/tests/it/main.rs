@@ -2,5 +2,7 @@
 
 mod api;
 mod demo;
+mod fuzz;
+mod lint;
 mod schedules;
 mod snapshots;

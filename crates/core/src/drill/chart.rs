@@ -153,7 +153,7 @@ fn verdict_colour(v: Verdict) -> &'static str {
 }
 
 /// XML text escaping (titles and labels come from scenario files).
-fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -23,6 +23,24 @@ pub struct DrillClock {
 /// How fast a facilitator's step plays: a ten-minute step takes a second.
 pub const STEP_SPEED: f64 = 600.0;
 
+/// The slowest and fastest a live drill may run. Slower than a hundredth of real time, a
+/// two-hour drill would outlast a week; faster than ×10,000, its timers come due faster than
+/// their reactions commit.
+pub const SPEEDS: std::ops::RangeInclusive<f64> = 0.01..=10_000.0;
+
+/// A facilitator's speed, or why it cannot be one (the API's 422 and Slack's reply).
+pub fn check_speed(speed: f64) -> Result<f64, String> {
+    if SPEEDS.contains(&speed) {
+        Ok(speed)
+    } else {
+        Err(format!(
+            "invalid speed {speed}: a number from {} to {}",
+            SPEEDS.start(),
+            SPEEDS.end()
+        ))
+    }
+}
+
 impl DrillClock {
     /// A clock running at `speed` whose drill time starts at `start` now.
     pub fn running(real: Timestamp, start: Timestamp, speed: f64) -> Self {
@@ -51,8 +69,8 @@ impl DrillClock {
         let elapsed = real
             .duration_since(self.base_real)
             .max(SignedDuration::ZERO);
-        let ran = SignedDuration::from_secs_f64(elapsed.as_secs_f64() * self.speed);
-        let t = self.base_drill.checked_add(ran).unwrap_or(self.base_drill);
+        let ran = span(elapsed.as_secs_f64() * self.speed);
+        let t = self.base_drill.checked_add(ran).unwrap_or(Timestamp::MAX);
         match self.until {
             Some(u) if t > u => u,
             _ => t,
@@ -68,8 +86,8 @@ impl DrillClock {
         let ahead = drill
             .duration_since(self.base_drill)
             .max(SignedDuration::ZERO);
-        let real = SignedDuration::from_secs_f64(ahead.as_secs_f64() / self.speed);
-        Some(self.base_real.checked_add(real).unwrap_or(self.base_real))
+        let real = span(ahead.as_secs_f64() / self.speed);
+        Some(self.base_real.checked_add(real).unwrap_or(Timestamp::MAX))
     }
 
     /// Re-anchored at `real` (same drill time), so speed and bounds can change from here.
@@ -115,13 +133,14 @@ impl DrillClock {
     }
 }
 
-/// Speeds are positive and finite; anything else runs in real time.
+/// Speeds are within [`SPEEDS`]; anything else runs in real time.
 fn sane(speed: f64) -> f64 {
-    if speed.is_finite() && speed > 0.0 {
-        speed
-    } else {
-        1.0
-    }
+    check_speed(speed).unwrap_or(1.0)
+}
+
+/// Seconds as a duration, saturating: a far instant is "never" rather than a panic.
+fn span(secs: f64) -> SignedDuration {
+    SignedDuration::try_from_secs_f64(secs).unwrap_or(SignedDuration::MAX)
 }
 
 #[cfg(test)]
@@ -182,8 +201,30 @@ mod tests {
 
     #[test]
     fn nonsense_speeds_run_in_real_time() {
-        for bad in [0.0, -3.0, f64::NAN, f64::INFINITY] {
+        for bad in [0.0, -3.0, f64::NAN, f64::INFINITY, 2.4e-20, 1e9] {
             assert_eq!(DrillClock::running(t(REAL), t(DRILL), bad).speed, 1.0);
+            assert_eq!(
+                check_speed(bad),
+                Err(format!("invalid speed {bad}: a number from 0.01 to 10000"))
+            );
         }
+        assert_eq!(check_speed(0.01), Ok(0.01));
+        assert_eq!(check_speed(10_000.0), Ok(10_000.0));
+    }
+
+    #[test]
+    fn instants_out_of_reach_saturate_instead_of_failing() {
+        // A clock read back from storage is not re-checked: the slowest speed a row could hold
+        // still answers, with "never" for a due a century of real time away.
+        let c = DrillClock {
+            speed: 1e-300,
+            ..DrillClock::running(t(REAL), t(DRILL), 1.0)
+        };
+        assert_eq!(c.real_of(t("2026-01-01T04:00:00Z")), Some(Timestamp::MAX));
+        let fast = DrillClock {
+            speed: 1e300,
+            ..DrillClock::running(t(REAL), t(DRILL), 1.0)
+        };
+        assert_eq!(fast.now(t("2026-12-03T10:00:01Z")), Timestamp::MAX);
     }
 }

@@ -28,6 +28,7 @@
 //!   role's player joining, within a time — met, late or missed likewise.
 
 mod chart;
+pub(crate) use chart::esc;
 mod clock;
 mod report;
 mod run;
@@ -41,7 +42,7 @@ use serde::{Deserialize, Serialize};
 use crate::incident::{Severity, Status};
 
 pub use chart::svg;
-pub use clock::{DrillClock, STEP_SPEED};
+pub use clock::{DrillClock, SPEEDS, STEP_SPEED, check_speed};
 pub use report::{Report, markdown, timeline_lines};
 pub use run::{InjectLog, Message, MessageKind, Played, RoleLog, run, start_of};
 pub use score::{PolicyScore, Score, TargetScore, Totals, Verdict, score};

@@ -7,7 +7,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::RETRY_AFTER;
 use axum::response::{IntoResponse, Response};
@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::ApiQuery;
+use super::extract::{ApiPath, ApiQuery};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
@@ -109,7 +109,7 @@ fn rejected(integration: &str, e: ApiError) -> ApiError {
         (status = 503, description = "Overloaded or database away; retry", body = ErrorBody)))]
 pub async fn heartbeat(
     State(state): State<AppState>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> Result<Json<IntakeResult>, ApiError> {
     let integration = integration_for(&state, &key, IntegrationType::Heartbeat)?;
     let now = state.clock.now();
@@ -167,7 +167,7 @@ fn result_view(signals: &[AlertSignal], done: Vec<Ingested>) -> IntakeResult {
         (status = 503, description = "Overloaded, database away, or the request is past `limits.alerts_per_request` or `limits.intake_body` (code `too_many_alerts` or `payload_too_large`); retry after Retry-After", body = ErrorBody)))]
 pub async fn alertmanager_webhook(
     State(state): State<AppState>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     body: Body,
 ) -> Result<Json<IntakeResult>, ApiError> {
     receive(
@@ -190,7 +190,7 @@ pub async fn alertmanager_webhook(
         (status = 503, description = "Overloaded, database away, or the body is past `limits.intake_body` (code `payload_too_large`); retry after Retry-After", body = ErrorBody)))]
 pub async fn generic_event(
     State(state): State<AppState>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     body: Body,
 ) -> Result<Json<IntakeResult>, ApiError> {
     receive(&state, &key, IntegrationType::Generic, body, |b| {
@@ -356,7 +356,7 @@ pub async fn list_alerts(
 pub async fn show_alert(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<AlertView>, ApiError> {
     let id = alert_id(&id)?;
     let alert = state
@@ -375,7 +375,7 @@ pub async fn show_alert(
 pub async fn ack_alert(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<AlertView>, ApiError> {
     settle(&state, &caller, &id, AlertAction::Acknowledge).await
 }
@@ -388,7 +388,7 @@ pub async fn ack_alert(
 pub async fn resolve_alert(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<AlertView>, ApiError> {
     settle(&state, &caller, &id, AlertAction::Resolve).await
 }

@@ -7,7 +7,7 @@
 //! lets the optional language model rewrite a draft, falling back to the deterministic text.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use muster_core::Timestamp;
@@ -15,7 +15,7 @@ use muster_core::brief::{self, Audience, MAX_BRIEF_LINES};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{ApiQuery, incident_id};
+use super::extract::{ApiPath, ApiQuery, incident_id};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
@@ -225,7 +225,7 @@ fn parse_since(raw: &str) -> Result<Timestamp, ApiError> {
 pub async fn brief_me(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     ApiQuery(p): ApiQuery<BriefParams>,
 ) -> Result<Response, ApiError> {
@@ -279,7 +279,7 @@ pub async fn brief_me(
 pub async fn status_update_draft(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     ApiQuery(p): ApiQuery<DraftParams>,
 ) -> Result<Response, ApiError> {
@@ -305,7 +305,7 @@ pub async fn status_update_draft(
 pub async fn handoff(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     ApiQuery(p): ApiQuery<HandoffParams>,
 ) -> Result<Response, ApiError> {
@@ -340,7 +340,7 @@ pub async fn handoff(
 pub async fn exec_summary(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     ApiQuery(p): ApiQuery<FormatParams>,
 ) -> Result<Response, ApiError> {
@@ -365,7 +365,7 @@ pub async fn exec_summary(
 pub async fn review_draft(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     ApiQuery(p): ApiQuery<FormatParams>,
 ) -> Result<Response, ApiError> {

@@ -3,13 +3,12 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use muster_core::Access;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{AdminCaller, Caller};
 use crate::error::{ApiError, ErrorBody};
 
 fn listing<'a, T: Serialize + 'a>(
@@ -71,9 +70,8 @@ pub struct ReloadResult {
         (status = 422, description = "The new configuration is invalid; the old one stays in force", body = ErrorBody)))]
 pub async fn reload(
     State(state): State<AppState>,
-    caller: Caller,
+    _admin: AdminCaller,
 ) -> Result<Json<ReloadResult>, ApiError> {
-    caller.require(Access::Admin)?;
     let loaded = crate::reactions::reloaded(&state).await.map_err(|errors| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

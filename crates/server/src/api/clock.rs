@@ -1,9 +1,9 @@
 //! `GET /api/v1/incidents/{id}/clock`: what the policies are waiting for, and how long is left.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 
-use super::extract::incident_id;
+use super::extract::{ApiPath, incident_id};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
@@ -15,7 +15,7 @@ use crate::views::clock::{ClockView, clock_view};
 pub async fn clock(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ClockView>, ApiError> {
     let id = incident_id(&id)?;
     if state.store.incident(id).await?.is_none() {

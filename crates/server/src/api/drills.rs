@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
@@ -14,7 +14,7 @@ use muster_core::drill as core_drill;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{ApiJson, incident_id};
+use super::extract::{ApiJson, ApiPath, incident_id};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::drills::{self, Facilitate, Pace};
@@ -28,7 +28,8 @@ pub struct StartDrill {
     /// A scenario id from the configuration's `drills/`.
     #[schema(example = "sev1-3am-blast-radius")]
     pub scenario: String,
-    /// Drill seconds per real second (default 1: real time).
+    /// Drill seconds per real second (default 1: real time), 0.01 to 10000.
+    #[schema(minimum = 0.01, maximum = 10000)]
     pub speed: Option<f64>,
     /// Move only when the facilitator steps it.
     #[serde(default)]
@@ -134,12 +135,9 @@ pub async fn start(
             return Err(ApiError::unprocessable("give `speed` or `step`, not both"));
         }
         (true, None) => Pace::Stepped,
-        (false, Some(s)) if !(s.is_finite() && s > 0.0 && s <= 10_000.0) => {
-            return Err(ApiError::unprocessable(
-                "invalid speed: a number above 0, at most 10000",
-            ));
-        }
-        (false, speed) => Pace::Speed(speed.unwrap_or(1.0)),
+        (false, speed) => Pace::Speed(
+            core_drill::check_speed(speed.unwrap_or(1.0)).map_err(ApiError::unprocessable)?,
+        ),
     };
     let incident =
         drills::start(&state, &req.scenario, pace, &req.participants, &caller.name).await?;
@@ -178,7 +176,7 @@ pub async fn list(
 pub async fn show(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<DrillView>, ApiError> {
     let (incident, d) = drills::load(&state, incident_id(&id)?).await?;
     Ok(Json(view(&state, incident, d)))
@@ -200,7 +198,9 @@ pub struct SkipRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResumeRequest {
-    /// Drill seconds per real second (default: the drill's own; 1 for a stepped drill).
+    /// Drill seconds per real second (default: the drill's own; 1 for a stepped drill), 0.01
+    /// to 10000.
+    #[schema(minimum = 0.01, maximum = 10000)]
     pub speed: Option<f64>,
 }
 
@@ -255,7 +255,7 @@ fn step_by(by: &str) -> Result<Facilitate, ApiError> {
 pub async fn inject(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<InjectRequest>,
 ) -> Result<Json<DrillView>, ApiError> {
     facilitate(&state, &caller, &id, Facilitate::Inject(req.index)).await
@@ -277,7 +277,7 @@ pub async fn inject(
 pub async fn skip(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<SkipRequest>,
 ) -> Result<Json<DrillView>, ApiError> {
     facilitate(&state, &caller, &id, Facilitate::Skip(req.index)).await
@@ -299,7 +299,7 @@ pub async fn skip(
 pub async fn pause(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<DrillView>, ApiError> {
     facilitate(&state, &caller, &id, Facilitate::Pause).await
 }
@@ -320,10 +320,15 @@ pub async fn pause(
 pub async fn resume(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<ResumeRequest>,
 ) -> Result<Json<DrillView>, ApiError> {
-    facilitate(&state, &caller, &id, Facilitate::Resume(req.speed)).await
+    let speed = req
+        .speed
+        .map(core_drill::check_speed)
+        .transpose()
+        .map_err(ApiError::unprocessable)?;
+    facilitate(&state, &caller, &id, Facilitate::Resume(speed)).await
 }
 
 /// Plays a stepped (or paused) drill on by a span of drill time.
@@ -342,7 +347,7 @@ pub async fn resume(
 pub async fn step(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<StepRequest>,
 ) -> Result<Json<DrillView>, ApiError> {
     facilitate(&state, &caller, &id, step_by(&req.by)?).await
@@ -364,7 +369,7 @@ pub async fn step(
 pub async fn end(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<DrillView>, ApiError> {
     facilitate(&state, &caller, &id, Facilitate::End).await
 }
@@ -384,7 +389,7 @@ pub struct ReportParams {
 pub async fn report(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     Query(p): Query<ReportParams>,
 ) -> Result<Response, ApiError> {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use muster_core::{Access, Command, Incident, IncidentNumber, Severity, Status};
@@ -11,7 +11,7 @@ use muster_store::IncidentFilter;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{ApiJson, ApiQuery, incident_id};
+use super::extract::{ApiJson, ApiPath, ApiQuery, incident_id};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
@@ -167,7 +167,17 @@ pub async fn list(
         service: p.service,
         open_only: p.open.unwrap_or(false),
         limit: p.limit,
-        before: p.before.as_deref().map(incident_id).transpose()?,
+        before: p
+            .before
+            .as_deref()
+            .map(|b| {
+                b.parse().map_err(|_| {
+                    ApiError::unprocessable(format!(
+                        "invalid before `{b}`: an incident id such as INC-42"
+                    ))
+                })
+            })
+            .transpose()?,
     };
     let incidents = state.store.list_incidents(&filter).await?;
     Ok(Json(incidents.into_iter().map(Into::into).collect()))
@@ -209,7 +219,7 @@ impl DeclareRequest {
 pub async fn show(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<IncidentView>, ApiError> {
     Ok(Json(load(&state, &id).await?.into()))
 }
@@ -220,7 +230,7 @@ pub async fn show(
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<PatchRequest>,
 ) -> Result<Json<IncidentView>, ApiError> {
     let command = Command::Update {
@@ -238,7 +248,7 @@ pub async fn patch(
 pub async fn timeline(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(p): ApiQuery<TimelineParams>,
 ) -> Result<Json<Vec<TimelineEventView>>, ApiError> {
     let incident = load(&state, &id).await?;
@@ -256,7 +266,7 @@ pub async fn timeline(
 pub async fn milestones(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Vec<MilestoneView>>, ApiError> {
     Ok(Json(
         IncidentView::from(load(&state, &id).await?).milestones,
@@ -269,7 +279,7 @@ pub async fn milestones(
 pub async fn reach_milestone(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<MilestoneRequest>,
 ) -> Result<Json<IncidentView>, ApiError> {
     let command = match req.milestone.as_str() {
@@ -287,7 +297,7 @@ pub async fn reach_milestone(
 pub async fn roles(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<BTreeMap<String, RoleView>>, ApiError> {
     Ok(Json(IncidentView::from(load(&state, &id).await?).roles))
 }
@@ -300,7 +310,7 @@ pub async fn roles(
 pub async fn assign_role(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<RoleRequest>,
 ) -> Result<Json<IncidentView>, ApiError> {
     caller.require(Access::Responder)?;
@@ -327,7 +337,7 @@ pub async fn assign_role(
 pub async fn release_role(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, role)): Path<(String, String)>,
+    ApiPath((id, role)): ApiPath<(String, String)>,
 ) -> Result<Json<IncidentView>, ApiError> {
     apply(&state, &caller, &id, Command::ReleaseRole { role }).await
 }
@@ -338,7 +348,7 @@ pub async fn release_role(
 pub async fn tasks(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Vec<TaskView>>, ApiError> {
     Ok(Json(IncidentView::from(load(&state, &id).await?).tasks))
 }
@@ -349,7 +359,7 @@ pub async fn tasks(
 pub async fn add_task(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<TaskRequest>,
 ) -> Result<Json<IncidentView>, ApiError> {
     let command = Command::AddTask {
@@ -365,7 +375,7 @@ pub async fn add_task(
 pub async fn update_task(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, task_id)): Path<(String, u32)>,
+    ApiPath((id, task_id)): ApiPath<(String, u32)>,
     ApiJson(req): ApiJson<TaskPatch>,
 ) -> Result<Json<IncidentView>, ApiError> {
     let command = Command::SetTaskDone {
@@ -381,7 +391,7 @@ pub async fn update_task(
 pub async fn add_note(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<NoteRequest>,
 ) -> Result<Json<IncidentView>, ApiError> {
     apply(&state, &caller, &id, Command::AddNote { text: req.text }).await
@@ -394,7 +404,7 @@ pub async fn add_note(
 pub async fn join(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<ResponderRequest>,
 ) -> Result<Json<IncidentView>, ApiError> {
     apply(&state, &caller, &id, Command::Join { person: req.person }).await
@@ -407,7 +417,7 @@ pub async fn join(
 pub async fn leave(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, person)): Path<(String, String)>,
+    ApiPath((id, person)): ApiPath<(String, String)>,
 ) -> Result<Json<IncidentView>, ApiError> {
     apply(&state, &caller, &id, Command::Leave { person }).await
 }
@@ -419,7 +429,7 @@ pub async fn leave(
 pub async fn ack_nudge(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<NudgeAckRequest>,
 ) -> Result<Json<IncidentView>, ApiError> {
     apply(

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod briefs;
 pub mod catalog;
 pub mod clock;
+pub mod common_responses;
 pub mod drills;
 pub mod extract;
 pub mod inbox;
@@ -41,7 +42,8 @@ use crate::AppState;
         (name = "alerts", description = "Alerts from monitoring and their intake endpoints"),
         (name = "briefings", description = "Briefs, status-update drafts, hand-offs, executive summaries and review drafts"),
         (name = "status-page", description = "Public incidents and their updates: draft, approve, publish"),
-        (name = "drills", description = "Exercises on the real policies, on their own clock, scored")
+        (name = "drills", description = "Exercises on the real policies, on their own clock, scored"),
+        (name = "reports", description = "Reports from what happened: the load people carry")
     )
 )]
 struct ApiDoc;
@@ -119,4 +121,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(drills::end))
         .routes(routes!(drills::report))
         .routes(routes!(reports::policies))
+        .routes(routes!(reports::load_json))
+        .routes(routes!(reports::load_heatmap))
+        .routes(routes!(reports::load_people))
 }

@@ -1,7 +1,7 @@
 //! Schedules: who is on call, the final shifts, run-time overrides (audited) and iCalendar feeds.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::{SignedDuration, Timestamp};
@@ -12,8 +12,8 @@ use muster_store::{NewOverride, ScheduleOverride};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{ApiJson, ApiQuery};
-use crate::auth::Caller;
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::auth::{AdminCaller, Caller};
 use crate::error::{ApiError, ErrorBody};
 use crate::{AppState, oncall};
 
@@ -166,7 +166,7 @@ fn shift_view(s: Shift) -> ShiftView {
 pub async fn oncall(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(p): ApiQuery<AtParams>,
 ) -> Result<Json<OnCallView>, ApiError> {
     let at = instant("at", p.at.as_deref(), state.clock.now())?;
@@ -186,7 +186,7 @@ pub async fn oncall(
 pub async fn shifts(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(p): ApiQuery<WindowParams>,
 ) -> Result<Json<ShiftsView>, ApiError> {
     let from = instant("from", p.from.as_deref(), state.clock.now())?;
@@ -227,7 +227,7 @@ pub async fn shifts(
 pub async fn list_overrides(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Vec<OverrideView>>, ApiError> {
     let cfg = state.config();
     let configured = cfg
@@ -283,12 +283,11 @@ fn runtime_view(o: ScheduleOverride) -> OverrideView {
         (status = 422, description = "Unknown person, or an override ending before it starts", body = ErrorBody)))]
 pub async fn create_override(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    // Who is paged is every team's business: admins only (`muster_core::access`).
+    AdminCaller(caller): AdminCaller,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<OverrideRequest>,
 ) -> Result<Response, ApiError> {
-    // Who is paged is every team's business: admins only (`muster_core::access`).
-    caller.require(Access::Admin)?;
     let cfg = state.config();
     if !cfg.config.schedules.contains_key(&id) {
         return Err(ApiError::not_found(format!("schedule `{id}` not found")));
@@ -339,10 +338,9 @@ pub async fn create_override(
         (status = 404, description = "No such run-time override", body = ErrorBody)))]
 pub async fn delete_override(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, override_id)): Path<(String, String)>,
+    AdminCaller(caller): AdminCaller,
+    ApiPath((id, override_id)): ApiPath<(String, String)>,
 ) -> Result<Json<OverrideView>, ApiError> {
-    caller.require(Access::Admin)?;
     let removed = state
         .store
         .delete_override(&id, &override_id, &caller.name, state.clock.now())
@@ -421,7 +419,7 @@ async fn feed_sequence(state: &AppState, id: &str) -> Result<u32, ApiError> {
 /// `GET /ical/schedules/{id}.ics?token=…`: the schedule's shifts from 30 days ago to 180 ahead.
 pub async fn schedule_feed(
     State(state): State<AppState>,
-    Path(file): Path<String>,
+    ApiPath(file): ApiPath<String>,
     ApiQuery(p): ApiQuery<FeedParams>,
 ) -> Result<Response, ApiError> {
     feed_caller(&state, p.token.as_deref()).await?;
@@ -441,7 +439,7 @@ pub async fn schedule_feed(
 /// `GET /ical/people/{id}.ics?token=…`: every shift the person covers, on any schedule.
 pub async fn person_feed(
     State(state): State<AppState>,
-    Path(file): Path<String>,
+    ApiPath(file): ApiPath<String>,
     ApiQuery(p): ApiQuery<FeedParams>,
 ) -> Result<Response, ApiError> {
     feed_caller(&state, p.token.as_deref()).await?;

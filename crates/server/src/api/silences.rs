@@ -2,7 +2,7 @@
 //! stored and counted, but open no incident and page nobody while one is in force.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use muster_core::{Access, Timestamp};
@@ -10,7 +10,7 @@ use muster_store::Silence;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiPath};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
@@ -128,7 +128,7 @@ pub async fn create_silence(
 pub async fn delete_silence(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<SilenceView>, ApiError> {
     caller.require(Access::Responder)?;
     let missing = || ApiError::not_found(format!("no silence `{id}` in force"));

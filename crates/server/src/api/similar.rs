@@ -2,12 +2,12 @@
 //! people who held roles in them (the experts to pull in). See `Store::similar_incidents`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use muster_core::{Severity, Status, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{ApiQuery, incident_id};
+use super::extract::{ApiPath, ApiQuery, incident_id};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
@@ -66,7 +66,7 @@ pub struct ExpertView {
 pub async fn similar(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(p): ApiQuery<SimilarParams>,
 ) -> Result<Json<SimilarView>, ApiError> {
     let number = incident_id(&id)?;

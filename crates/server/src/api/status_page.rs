@@ -5,7 +5,7 @@
 //! be published directly. Only published updates ever reach the public page (`crate::status`).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use muster_config::StatusPage;
@@ -15,7 +15,7 @@ use muster_store::{NewPublicUpdate, PublicIncident, PublicUpdate};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, incident_id};
+use super::extract::{ApiJson, ApiPath, incident_id};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
@@ -212,7 +212,7 @@ pub async fn create(
 pub async fn show(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<PublicIncidentView>, ApiError> {
     let p = state
         .store
@@ -232,7 +232,7 @@ pub async fn show(
 pub async fn draft(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<DraftUpdate>,
 ) -> Result<Response, ApiError> {
     caller.require(Access::Responder)?;
@@ -329,7 +329,7 @@ fn default_components(
 pub async fn approve(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, update_id)): Path<(String, String)>,
+    ApiPath((id, update_id)): ApiPath<(String, String)>,
 ) -> Result<Json<PublicUpdateView>, ApiError> {
     let public = state
         .store
@@ -394,7 +394,7 @@ fn may_approve(caller: &Caller, internal: Option<&Incident>) -> Result<(), ApiEr
 pub async fn publish(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, update_id)): Path<(String, String)>,
+    ApiPath((id, update_id)): ApiPath<(String, String)>,
 ) -> Result<Json<PublicUpdateView>, ApiError> {
     caller.require(Access::Responder)?;
     let page = page(&state)?;

@@ -346,7 +346,10 @@ async fn drill_start(
     }
     let pace = match (step, speed) {
         (true, _) => crate::drills::Pace::Stepped,
-        (false, s) => crate::drills::Pace::Speed(s.unwrap_or(1.0)),
+        (false, s) => match muster_core::drill::check_speed(s.unwrap_or(1.0)) {
+            Ok(s) => crate::drills::Pace::Speed(s),
+            Err(why) => return Err(why),
+        },
     };
     let incident = crate::drills::start(state, scenario, pace, &players, me)
         .await

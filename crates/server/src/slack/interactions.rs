@@ -61,7 +61,7 @@ pub async fn interaction(
 }
 
 /// What a button's value carries.
-fn value_of(action: &Value) -> Value {
+pub(crate) fn value_of(action: &Value) -> Value {
     action["value"]
         .as_str()
         .and_then(|v| serde_json::from_str(v).ok())

@@ -19,6 +19,8 @@ pub mod channel;
 pub mod clock_header;
 pub mod commands;
 pub mod events;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod interactions;
 pub mod text;
 pub mod verify;

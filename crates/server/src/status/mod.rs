@@ -5,6 +5,8 @@
 //! (`Store::published_incidents`); drafts cannot reach these handlers. Every answer carries
 //! the security headers of [`headers`] (a CSP that allows no script).
 
+#[cfg(test)]
+mod fuzz_tests;
 mod headers;
 mod model;
 mod render;

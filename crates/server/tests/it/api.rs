@@ -153,6 +153,19 @@ both!(working_an_incident_through_its_life, |app| async move {
     assert_eq!(resolved.as_array().unwrap().len(), 1);
     let (s, v) = app.get("/api/v1/incidents?severity=SEV9").await;
     assert_eq!(s, 422, "{v}");
+    // A bad cursor is a bad field, not a missing incident.
+    let (s, v) = app.get("/api/v1/incidents?before=yesterday").await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(
+        v["error"]["message"],
+        "invalid before `yesterday`: an incident id such as INC-42"
+    );
+    // A path segment that does not parse answers in the API's JSON shape.
+    let (s, v) = app
+        .patch("/api/v1/incidents/INC-1/tasks/-1", json!({"done": true}))
+        .await;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(v["error"]["code"], "bad_request", "{v}");
 });
 
 both!(

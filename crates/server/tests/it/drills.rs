@@ -355,6 +355,14 @@ async fn facilitator_commands_and_the_report(backend: Backend) {
         "{v}"
     );
 
+    let (s, v) = rig
+        .start(json!({ "scenario": "pr-four-hours-late", "speed": 20000 }))
+        .await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(
+        v["error"]["message"],
+        "invalid speed 20000: a number from 0.01 to 10000"
+    );
     let (s, drill) = rig
         .start(json!({ "scenario": "pr-four-hours-late", "speed": 600, "participants": participants() }))
         .await;
@@ -374,6 +382,15 @@ async fn facilitator_commands_and_the_report(backend: Backend) {
             .any(|e| e.text.contains("Social media is full of complaints")
                 && e.recipient.contains("dave")),
         "inject now plays even while paused: {inbox:#?}"
+    );
+    // A speed out of range is refused, not a panic on the server's clock arithmetic.
+    let (s, v) = rig
+        .command(&id, json!({ "command": "resume", "speed": 2.4e-20 }))
+        .await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(
+        v["error"]["message"],
+        "invalid speed 0.000000000000000000024: a number from 0.01 to 10000"
     );
     let (s, v) = rig.command(&id, json!({ "command": "resume" })).await;
     assert_eq!((s, v["state"].as_str()), (200, Some("running")), "{v}");

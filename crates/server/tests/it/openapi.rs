@@ -57,6 +57,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/drills/{id}/end"),
     ("get", "/api/v1/drills/{id}/report"),
     ("get", "/api/v1/reports/policies"),
+    ("get", "/api/v1/reports/load"),
+    ("get", "/api/v1/reports/load/heatmap.svg"),
+    ("get", "/api/v1/reports/load/people.svg"),
     ("get", "/api/v1/alerts"),
     ("get", "/api/v1/alerts/{id}"),
     ("post", "/api/v1/alerts/{id}/ack"),
@@ -144,4 +147,40 @@ async fn openapi_covers_every_route_and_validates() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    common_answers_are_documented(&doc);
+}
+
+/// The answers the extractors, the token check and the load shedder give before a handler
+/// runs are in every operation's document, in the JSON error shape.
+fn common_answers_are_documented(doc: &serde_json::Value) {
+    let error_body = serde_json::json!({"$ref": "#/components/schemas/ErrorBody"});
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let open = op["security"] == serde_json::json!([{}]);
+            let has_body = op.get("requestBody").is_some();
+            let mut want = vec!["400", "503"];
+            if !open {
+                want.extend(["401", "403"]);
+            }
+            if has_body {
+                want.extend(["413", "415", "422"]);
+            }
+            for status in want {
+                let answer = &op["responses"][status];
+                assert_eq!(
+                    answer["content"]["application/json"]["schema"], error_body,
+                    "{method} {path} does not document {status}"
+                );
+            }
+            assert_eq!(
+                op["responses"]["503"]["headers"]["Retry-After"]["schema"]["type"], "integer",
+                "{method} {path}: 503 without Retry-After"
+            );
+            assert_eq!(
+                op["responses"].get("401").is_some(),
+                !open,
+                "{method} {path}: 401 documented on a route without a token or missing"
+            );
+        }
+    }
 }
