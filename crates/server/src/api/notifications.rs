@@ -2,13 +2,13 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use jiff::Timestamp;
 use muster_core::Access;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::incident_id;
+use super::extract::{ApiPath, incident_id};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
@@ -72,7 +72,7 @@ pub fn answer(key: &str, outcome: AckOutcome) -> Result<NotificationAckView, Api
 pub async fn ack_notification(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, key)): Path<(String, String)>,
+    ApiPath((id, key)): ApiPath<(String, String)>,
     body: Bytes,
 ) -> Result<Json<NotificationAckView>, ApiError> {
     caller.require(Access::Responder)?;

@@ -46,6 +46,10 @@ fn table() -> BTreeMap<&'static str, Needs> {
             Responder,
         ),
         ("POST /api/v1/incidents/{id}/nudges/ack", Responder),
+        (
+            "POST /api/v1/incidents/{id}/notifications/{key}/ack",
+            Responder,
+        ),
         ("GET /api/v1/incidents/{id}/clock", Viewer),
         ("GET /api/v1/incidents/{id}/brief", Viewer),
         ("GET /api/v1/incidents/{id}/status-update-draft", Viewer),
