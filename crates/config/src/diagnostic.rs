@@ -110,6 +110,9 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// A scalar of a file with its location. Numbers and booleans arrive as their text.
+pub(crate) type S = serde_saphyr::Spanned<String>;
+
 /// A position in one of the loaded files (index into `Diags::files`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Loc {

@@ -20,6 +20,7 @@ mod policy_to_core;
 mod raw;
 pub mod staffing;
 mod staffing_raw;
+mod staffing_to_core;
 pub mod templates;
 mod to_core;
 mod validate;

@@ -16,9 +16,9 @@
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
+use crate::diagnostic::S;
 use crate::diagnostic::{Diags, Loc};
 use crate::duration::Duration;
-use crate::raw::S;
 
 /// Alerts one intake request may carry by default.
 pub const DEFAULT_ALERTS_PER_REQUEST: usize = 10_000;

@@ -15,9 +15,9 @@
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
+use crate::diagnostic::S;
 use crate::diagnostic::{Diags, Loc};
 use crate::duration::Duration;
-use crate::raw::S;
 
 /// The `notifications` section, checked.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-/// A scalar with its location. Numbers and booleans arrive as their text.
-pub(crate) type S = Spanned<String>;
+pub(crate) use crate::diagnostic::S;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::raw::S;
+use crate::diagnostic::S;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

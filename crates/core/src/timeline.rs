@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Action;
-use crate::incident::{Severity, Status};
+use crate::incident::severity::{Severity, Status};
 
 /// What happened. Serialized as `{"kind": "...", "data": {...}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

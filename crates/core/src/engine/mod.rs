@@ -73,7 +73,7 @@ mod tests_replan;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::incident::{Severity, Status};
+use crate::incident::severity::{Severity, Status};
 
 pub use events::event_of;
 pub use handle::{follow_up, handle, handle_caused};

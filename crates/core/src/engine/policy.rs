@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 
-use crate::incident::{Severity, Status};
+use crate::incident::severity::{Severity, Status};
 
 /// One rule: conditions, one trigger, and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

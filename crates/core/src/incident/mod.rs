@@ -13,6 +13,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::timeline::{Change, TimelineEvent};
 
+mod error;
+pub mod severity;
+pub use error::DomainError;
+pub use severity::{Severity, Status};
+
 /// Roles every configuration has; more come from config.
 pub const BUILTIN_ROLES: [&str; 4] = ["incident_commander", "ops_lead", "comms_lead", "scribe"];
 /// Milestones every configuration has; more come from config.
@@ -31,105 +36,6 @@ const RECURRING: [&str; 1] = ["status_update_posted"];
 /// Milestones that may be reached again after a reopen.
 const REPEATABLE_AFTER_REOPEN: [&str; 2] = ["mitigated", "resolved"];
 pub const MAX_TITLE_CHARS: usize = 200;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Severity {
-    #[serde(rename = "SEV1")]
-    Sev1,
-    #[serde(rename = "SEV2")]
-    Sev2,
-    #[serde(rename = "SEV3")]
-    Sev3,
-    #[serde(rename = "SEV4")]
-    Sev4,
-}
-
-impl Severity {
-    pub const ALL: [Severity; 4] = [
-        Severity::Sev1,
-        Severity::Sev2,
-        Severity::Sev3,
-        Severity::Sev4,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Sev1 => "SEV1",
-            Severity::Sev2 => "SEV2",
-            Severity::Sev3 => "SEV3",
-            Severity::Sev4 => "SEV4",
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Severity {
-    type Err = DomainError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Severity::ALL
-            .into_iter()
-            .find(|v| v.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| DomainError::unknown("severity", s, "SEV1, SEV2, SEV3 or SEV4"))
-    }
-}
-
-/// Where an incident stands. Resolved is terminal until a reopen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Triage,
-    Investigating,
-    Identified,
-    Mitigated,
-    Resolved,
-}
-
-impl Status {
-    pub const ALL: [Status; 5] = [
-        Status::Triage,
-        Status::Investigating,
-        Status::Identified,
-        Status::Mitigated,
-        Status::Resolved,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Triage => "triage",
-            Status::Investigating => "investigating",
-            Status::Identified => "identified",
-            Status::Mitigated => "mitigated",
-            Status::Resolved => "resolved",
-        }
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Status {
-    type Err = DomainError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Status::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| {
-                DomainError::unknown(
-                    "status",
-                    s,
-                    "triage, investigating, identified, mitigated or resolved",
-                )
-            })
-    }
-}
 
 /// The human-friendly incident id: `INC-42`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -305,52 +211,6 @@ impl Vocabulary {
         }
         let known: Vec<&str> = set.iter().map(String::as_str).take(12).collect();
         Err(DomainError::unknown(field, value, &known.join(", ")))
-    }
-}
-
-/// Why a command was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DomainError {
-    /// A value the configuration does not know (422).
-    #[error("unknown {field} `{value}`; expected one of: {expected}")]
-    Unknown {
-        field: String,
-        value: String,
-        expected: String,
-    },
-    /// A value that is malformed (422).
-    #[error("invalid {field}: {reason}")]
-    Invalid { field: String, reason: String },
-    /// The command does not fit the incident's current state (409).
-    #[error("{0}")]
-    Conflict(String),
-    /// The actor may not give this command on this incident (403).
-    #[error("{0}")]
-    Forbidden(String),
-}
-
-impl DomainError {
-    pub fn unknown(field: &str, value: &str, expected: &str) -> Self {
-        DomainError::Unknown {
-            field: field.into(),
-            value: value.into(),
-            expected: expected.into(),
-        }
-    }
-
-    pub fn invalid(field: &str, reason: impl Into<String>) -> Self {
-        DomainError::Invalid {
-            field: field.into(),
-            reason: reason.into(),
-        }
-    }
-
-    /// The field the error is about, if any.
-    pub fn field(&self) -> Option<&str> {
-        match self {
-            DomainError::Unknown { field, .. } | DomainError::Invalid { field, .. } => Some(field),
-            DomainError::Conflict(_) | DomainError::Forbidden(_) => None,
-        }
     }
 }
 
