@@ -22,6 +22,7 @@ mod report;
 mod report_load;
 mod schedule;
 mod serve;
+mod sigpipe;
 mod staffing;
 mod staffing_history;
 mod staffing_lint;
@@ -157,6 +158,9 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Cmd::Serve(_)) {
+        sigpipe::restore_default();
+    }
     let result = match cli.command {
         Cmd::Check { dir } => return check(&dir),
         Cmd::Oncall(args) => return schedule::oncall(args),

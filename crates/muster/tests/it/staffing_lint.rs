@@ -96,3 +96,28 @@ fn staffing_lint_deny_fails_on_findings_only_and_errors_always_fail() {
         )
     );
 }
+
+/// Output cut short by its reader (`… | head -1`) ends the command quietly, not with a panic
+/// on the closed pipe.
+#[test]
+fn a_closed_output_pipe_ends_the_command_quietly() {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let dir = fixture("single-expert");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_muster"))
+        .args(["staffing", "lint"])
+        .arg(&dir)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("muster runs");
+    let err = stderr(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        out.status.signal(),
+        Some(13),
+        "ended by SIGPIPE: {:?}",
+        out.status
+    );
+}
