@@ -311,8 +311,7 @@ pub struct AlertListParams {
 
 #[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", params(AlertListParams),
     responses((status = 200, description = "Newest first", body = Vec<AlertView>),
-        (status = 400, description = "Malformed filter", body = ErrorBody),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody)))]
+        (status = 400, description = "Malformed filter", body = ErrorBody)))]
 pub async fn list_alerts(
     State(state): State<AppState>,
     _caller: Caller,
@@ -370,7 +369,6 @@ pub async fn show_alert(
 #[utoipa::path(post, path = "/api/v1/alerts/{id}/ack", tag = "alerts",
     params(("id" = i64, Path, description = "Alert id")),
     responses((status = 200, description = "Acknowledged (its incident too)", body = AlertView),
-        (status = 403, description = "The token's role may not do this", body = ErrorBody),
         (status = 404, description = "No such alert", body = ErrorBody)))]
 pub async fn ack_alert(
     State(state): State<AppState>,
@@ -383,7 +381,6 @@ pub async fn ack_alert(
 #[utoipa::path(post, path = "/api/v1/alerts/{id}/resolve", tag = "alerts",
     params(("id" = i64, Path, description = "Alert id")),
     responses((status = 200, description = "Resolved (its incident too when it was the last open alert and the integration auto-resolves)", body = AlertView),
-        (status = 403, description = "The token's role may not do this", body = ErrorBody),
         (status = 404, description = "No such alert", body = ErrorBody)))]
 pub async fn resolve_alert(
     State(state): State<AppState>,

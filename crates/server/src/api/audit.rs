@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::ApiQuery;
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AuditEntryView {
@@ -35,8 +35,7 @@ pub struct AuditParams {
 }
 
 #[utoipa::path(get, path = "/api/v1/audit", tag = "catalog", params(AuditParams),
-    responses((status = 200, description = "Audit entries, newest first", body = Vec<AuditEntryView>),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody)))]
+    responses((status = 200, description = "Audit entries, newest first", body = Vec<AuditEntryView>)))]
 pub async fn list_audit(
     State(state): State<AppState>,
     _caller: Caller,

@@ -117,13 +117,7 @@ fn view(state: &AppState, incident: muster_core::Incident, d: DrillState) -> Dri
 
 #[utoipa::path(post, path = "/api/v1/drills", tag = "drills", operation_id = "start_drill", request_body = StartDrill,
     responses((status = 201, description = "Started: its incident is declared as an exercise", body = DrillView),
-        (status = 400, description = "Malformed request", body = ErrorBody),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 403, description = "The token's role may not do this", body = ErrorBody),
-        (status = 413, description = "Body larger than 1 MiB", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Unknown scenario, or participants that do not exist", body = ErrorBody),
-        (status = 503, description = "Database unavailable or server overloaded; retry after Retry-After", body = ErrorBody)))]
+        (status = 422, description = "Unknown scenario, or participants that do not exist", body = ErrorBody)))]
 pub async fn start(
     State(state): State<AppState>,
     caller: Caller,
@@ -152,9 +146,7 @@ pub async fn start(
 }
 
 #[utoipa::path(get, path = "/api/v1/drills", tag = "drills", operation_id = "list_drills",
-    responses((status = 200, description = "The newest drills, newest first", body = Vec<DrillView>),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 503, description = "Database unavailable or server overloaded; retry after Retry-After", body = ErrorBody)))]
+    responses((status = 200, description = "The newest drills, newest first", body = Vec<DrillView>)))]
 pub async fn list(
     State(state): State<AppState>,
     _caller: Caller,
@@ -171,7 +163,6 @@ pub async fn list(
 #[utoipa::path(get, path = "/api/v1/drills/{id}", tag = "drills", operation_id = "show_drill",
     params(("id" = String, Path, description = "The drill's incident id, e.g. INC-7")),
     responses((status = 200, description = "OK", body = DrillView),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
         (status = 404, description = "No such drill", body = ErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
@@ -243,15 +234,8 @@ fn step_by(by: &str) -> Result<Facilitate, ApiError> {
 #[utoipa::path(post, path = "/api/v1/drills/{id}/inject", tag = "drills", operation_id = "inject_drill", request_body = InjectRequest,
     params(("id" = String, Path, description = "The drill's incident id, e.g. INC-7")),
     responses((status = 200, description = "Done", body = DrillView),
-        (status = 400, description = "Malformed request", body = ErrorBody),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 403, description = "The token's role may not do this", body = ErrorBody),
         (status = 404, description = "No such drill", body = ErrorBody),
-        (status = 409, description = "The drill has ended, or the command does not fit its state", body = ErrorBody),
-        (status = 413, description = "Body larger than 1 MiB", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "A field has an invalid value", body = ErrorBody),
-        (status = 503, description = "Database unavailable or server overloaded; retry after Retry-After", body = ErrorBody)))]
+        (status = 409, description = "The drill has ended, or the command does not fit its state", body = ErrorBody)))]
 pub async fn inject(
     State(state): State<AppState>,
     caller: Caller,
@@ -265,15 +249,8 @@ pub async fn inject(
 #[utoipa::path(post, path = "/api/v1/drills/{id}/skip", tag = "drills", operation_id = "skip_drill_inject", request_body = SkipRequest,
     params(("id" = String, Path, description = "The drill's incident id, e.g. INC-7")),
     responses((status = 200, description = "Done", body = DrillView),
-        (status = 400, description = "Malformed request", body = ErrorBody),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 403, description = "The token's role may not do this", body = ErrorBody),
         (status = 404, description = "No such drill", body = ErrorBody),
-        (status = 409, description = "The drill has ended, or the command does not fit its state", body = ErrorBody),
-        (status = 413, description = "Body larger than 1 MiB", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "A field has an invalid value", body = ErrorBody),
-        (status = 503, description = "Database unavailable or server overloaded; retry after Retry-After", body = ErrorBody)))]
+        (status = 409, description = "The drill has ended, or the command does not fit its state", body = ErrorBody)))]
 pub async fn skip(
     State(state): State<AppState>,
     caller: Caller,
@@ -287,15 +264,8 @@ pub async fn skip(
 #[utoipa::path(post, path = "/api/v1/drills/{id}/pause", tag = "drills", operation_id = "pause_drill",
     params(("id" = String, Path, description = "The drill's incident id, e.g. INC-7")),
     responses((status = 200, description = "Done", body = DrillView),
-        (status = 400, description = "Malformed request", body = ErrorBody),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 403, description = "The token's role may not do this", body = ErrorBody),
         (status = 404, description = "No such drill", body = ErrorBody),
-        (status = 409, description = "The drill has ended, or the command does not fit its state", body = ErrorBody),
-        (status = 413, description = "Body larger than 1 MiB", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "A field has an invalid value", body = ErrorBody),
-        (status = 503, description = "Database unavailable or server overloaded; retry after Retry-After", body = ErrorBody)))]
+        (status = 409, description = "The drill has ended, or the command does not fit its state", body = ErrorBody)))]
 pub async fn pause(
     State(state): State<AppState>,
     caller: Caller,
@@ -308,15 +278,8 @@ pub async fn pause(
 #[utoipa::path(post, path = "/api/v1/drills/{id}/resume", tag = "drills", operation_id = "resume_drill", request_body = ResumeRequest,
     params(("id" = String, Path, description = "The drill's incident id, e.g. INC-7")),
     responses((status = 200, description = "Done", body = DrillView),
-        (status = 400, description = "Malformed request", body = ErrorBody),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 403, description = "The token's role may not do this", body = ErrorBody),
         (status = 404, description = "No such drill", body = ErrorBody),
-        (status = 409, description = "The drill has ended, or the command does not fit its state", body = ErrorBody),
-        (status = 413, description = "Body larger than 1 MiB", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "A field has an invalid value", body = ErrorBody),
-        (status = 503, description = "Database unavailable or server overloaded; retry after Retry-After", body = ErrorBody)))]
+        (status = 409, description = "The drill has ended, or the command does not fit its state", body = ErrorBody)))]
 pub async fn resume(
     State(state): State<AppState>,
     caller: Caller,
@@ -335,15 +298,8 @@ pub async fn resume(
 #[utoipa::path(post, path = "/api/v1/drills/{id}/step", tag = "drills", operation_id = "step_drill", request_body = StepRequest,
     params(("id" = String, Path, description = "The drill's incident id, e.g. INC-7")),
     responses((status = 200, description = "Done", body = DrillView),
-        (status = 400, description = "Malformed request", body = ErrorBody),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 403, description = "The token's role may not do this", body = ErrorBody),
         (status = 404, description = "No such drill", body = ErrorBody),
-        (status = 409, description = "The drill has ended, or the command does not fit its state", body = ErrorBody),
-        (status = 413, description = "Body larger than 1 MiB", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "A field has an invalid value", body = ErrorBody),
-        (status = 503, description = "Database unavailable or server overloaded; retry after Retry-After", body = ErrorBody)))]
+        (status = 409, description = "The drill has ended, or the command does not fit its state", body = ErrorBody)))]
 pub async fn step(
     State(state): State<AppState>,
     caller: Caller,
@@ -357,15 +313,8 @@ pub async fn step(
 #[utoipa::path(post, path = "/api/v1/drills/{id}/end", tag = "drills", operation_id = "end_drill",
     params(("id" = String, Path, description = "The drill's incident id, e.g. INC-7")),
     responses((status = 200, description = "Done", body = DrillView),
-        (status = 400, description = "Malformed request", body = ErrorBody),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 403, description = "The token's role may not do this", body = ErrorBody),
         (status = 404, description = "No such drill", body = ErrorBody),
-        (status = 409, description = "The drill has ended, or the command does not fit its state", body = ErrorBody),
-        (status = 413, description = "Body larger than 1 MiB", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "A field has an invalid value", body = ErrorBody),
-        (status = 503, description = "Database unavailable or server overloaded; retry after Retry-After", body = ErrorBody)))]
+        (status = 409, description = "The drill has ended, or the command does not fit its state", body = ErrorBody)))]
 pub async fn end(
     State(state): State<AppState>,
     caller: Caller,
@@ -383,7 +332,6 @@ pub struct ReportParams {
 
 #[utoipa::path(get, path = "/api/v1/drills/{id}/report", tag = "drills", operation_id = "drill_report", params(("id" = String, Path, description = "The drill's incident id, e.g. INC-7"), ReportParams),
     responses((status = 200, description = "The after-action report: JSON, Markdown (`Accept: text/markdown` or `?format=markdown`) or the SVG chart"),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
         (status = 404, description = "No such drill", body = ErrorBody),
         (status = 422, description = "Unknown format", body = ErrorBody)))]
 pub async fn report(

@@ -67,9 +67,7 @@ pub struct InboxParams {
 #[utoipa::path(get, path = "/api/v1/inbox", tag = "incidents", params(InboxParams),
     responses((status = 200, description = "Inbox entries, newest first", body = Vec<InboxEntryView>),
         (status = 400, description = "Malformed filter", body = ErrorBody),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 500, description = "Storage failure", body = ErrorBody),
-        (status = 503, description = "Database unavailable or server overloaded; retry after Retry-After", body = ErrorBody)))]
+        (status = 500, description = "Storage failure", body = ErrorBody)))]
 pub async fn list_inbox(
     State(state): State<AppState>,
     _caller: Caller,

@@ -42,7 +42,6 @@ pub struct DeadLetterParams {
 
 #[utoipa::path(get, path = "/api/v1/outbox/dead-letters", tag = "incidents", params(DeadLetterParams),
     responses((status = 200, description = "Dead letters, oldest first", body = Vec<DeadLetterView>),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
         (status = 403, description = "Needs a responder token", body = ErrorBody)))]
 pub async fn dead_letters(
     State(state): State<AppState>,

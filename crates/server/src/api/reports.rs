@@ -72,10 +72,7 @@ async fn history(state: &AppState, since: Option<&str>) -> Result<Vec<Loaded>, A
 
 #[utoipa::path(get, path = "/api/v1/reports/policies", tag = "drills", operation_id = "policies_report", params(SinceParams),
     responses((status = 200, description = "Per policy: applied, met, late, missed, median margin, by severity, local hour and month; per role: median time until held. Real incidents and drills apart and together."),
-        (status = 400, description = "Malformed query", body = ErrorBody),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 422, description = "Invalid `since`", body = ErrorBody),
-        (status = 503, description = "Database unavailable or server overloaded; retry after Retry-After", body = ErrorBody)))]
+        (status = 422, description = "Invalid `since`", body = ErrorBody)))]
 pub async fn policies(
     State(state): State<AppState>,
     _caller: Caller,
@@ -127,10 +124,7 @@ async fn load(state: &AppState, since: Option<&str>) -> Result<LoadReport, ApiEr
 
 #[utoipa::path(get, path = "/api/v1/reports/load", tag = "reports", operation_id = "load_report", params(SinceParams),
     responses((status = 200, description = "Per person: pages, nudges and interruptions by business / off-hours / sleep in their own zone, the trailing 21 days, 12-hour shifts and those over 2 incidents; pages by hour of week; time from declaration to acknowledged, mitigated and resolved (count, median, p90, mean in seconds) overall and by severity, service and team. Drills are counted and left out."),
-        (status = 400, description = "Malformed query", body = ErrorBody),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 422, description = "Invalid `since`", body = ErrorBody),
-        (status = 503, description = "Database unavailable or server overloaded; retry after Retry-After", body = ErrorBody)))]
+        (status = 422, description = "Invalid `since`", body = ErrorBody)))]
 pub async fn load_json(
     State(state): State<AppState>,
     _caller: Caller,
@@ -145,10 +139,7 @@ fn svg(body: String) -> Response {
 
 #[utoipa::path(get, path = "/api/v1/reports/load/heatmap.svg", tag = "reports", operation_id = "load_heatmap", params(SinceParams),
     responses((status = 200, description = "Pages by hour of week, a 7×24 heatmap in each paged person's own zone", content_type = "image/svg+xml", body = String),
-        (status = 400, description = "Malformed query", body = ErrorBody),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 422, description = "Invalid `since`", body = ErrorBody),
-        (status = 503, description = "Database unavailable or server overloaded; retry after Retry-After", body = ErrorBody)))]
+        (status = 422, description = "Invalid `since`", body = ErrorBody)))]
 pub async fn load_heatmap(
     State(state): State<AppState>,
     _caller: Caller,
@@ -160,10 +151,7 @@ pub async fn load_heatmap(
 
 #[utoipa::path(get, path = "/api/v1/reports/load/people.svg", tag = "reports", operation_id = "load_people", params(SinceParams),
     responses((status = 200, description = "Interruptions per person, one bar each stacked business / off-hours / sleep", content_type = "image/svg+xml", body = String),
-        (status = 400, description = "Malformed query", body = ErrorBody),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 422, description = "Invalid `since`", body = ErrorBody),
-        (status = 503, description = "Database unavailable or server overloaded; retry after Retry-After", body = ErrorBody)))]
+        (status = 422, description = "Invalid `since`", body = ErrorBody)))]
 pub async fn load_people(
     State(state): State<AppState>,
     _caller: Caller,

@@ -57,8 +57,7 @@ pub struct SilenceRequest {
 }
 
 #[utoipa::path(get, path = "/api/v1/silences", tag = "alerts",
-    responses((status = 200, description = "Silences in force now or later", body = Vec<SilenceView>),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody)))]
+    responses((status = 200, description = "Silences in force now or later", body = Vec<SilenceView>)))]
 pub async fn list_silences(
     State(state): State<AppState>,
     _caller: Caller,
@@ -69,7 +68,6 @@ pub async fn list_silences(
 
 #[utoipa::path(post, path = "/api/v1/silences", tag = "alerts", request_body = SilenceRequest,
     responses((status = 201, description = "Silence stored and in force", body = SilenceView),
-        (status = 403, description = "The token's role may not do this", body = ErrorBody),
         (status = 422, description = "Unknown service, empty window, a window past `limits.max_silence` or no reason", body = ErrorBody)))]
 pub async fn create_silence(
     State(state): State<AppState>,
@@ -123,7 +121,6 @@ pub async fn create_silence(
 #[utoipa::path(delete, path = "/api/v1/silences/{id}", tag = "alerts",
     params(("id" = i64, Path, description = "Silence id")),
     responses((status = 200, description = "Ended", body = SilenceView),
-        (status = 403, description = "The token's role may not do this", body = ErrorBody),
         (status = 404, description = "No such silence in force", body = ErrorBody)))]
 pub async fn delete_silence(
     State(state): State<AppState>,

@@ -154,8 +154,7 @@ fn text_field(field: &str, value: &str, max: usize) -> Result<String, ApiError> 
 }
 
 #[utoipa::path(get, path = "/api/v1/status-page/incidents", tag = "status-page", operation_id = "list_public_incidents",
-    responses((status = 200, description = "Public incidents, newest first, drafts included", body = Vec<PublicIncidentView>),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody)))]
+    responses((status = 200, description = "Public incidents, newest first, drafts included", body = Vec<PublicIncidentView>)))]
 pub async fn list(
     State(state): State<AppState>,
     _caller: Caller,
@@ -169,10 +168,8 @@ pub async fn list(
 
 #[utoipa::path(post, path = "/api/v1/status-page/incidents", tag = "status-page", operation_id = "create_public_incident", request_body = CreatePublicIncident,
     responses((status = 201, description = "Created; nothing is public until an update is published", body = PublicIncidentView),
-        (status = 403, description = "The token's role may not do this", body = ErrorBody),
         (status = 404, description = "No such internal incident", body = ErrorBody),
-        (status = 409, description = "No status page is configured, or the incident is a drill's", body = ErrorBody),
-        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
+        (status = 409, description = "No status page is configured, or the incident is a drill's", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -225,7 +222,6 @@ pub async fn show(
 #[utoipa::path(post, path = "/api/v1/status-page/incidents/{id}/updates", tag = "status-page", operation_id = "draft_public_update", request_body = DraftUpdate,
     params(("id" = String, Path, description = "Public incident id, e.g. pi-1")),
     responses((status = 201, description = "Drafted (not public)", body = PublicUpdateView),
-        (status = 403, description = "The token's role may not do this", body = ErrorBody),
         (status = 404, description = "No such public incident", body = ErrorBody),
         (status = 409, description = "No status page is configured", body = ErrorBody),
         (status = 422, description = "A field has an invalid or unknown value", body = ErrorBody)))]
@@ -388,7 +384,6 @@ fn may_approve(caller: &Caller, internal: Option<&Incident>) -> Result<(), ApiEr
 #[utoipa::path(post, path = "/api/v1/status-page/incidents/{id}/updates/{update_id}/publish", tag = "status-page", operation_id = "publish_public_update",
     params(("id" = String, Path, description = "Public incident id"), ("update_id" = String, Path, description = "Update id, e.g. pu-1")),
     responses((status = 200, description = "Published: on the page from now on", body = PublicUpdateView),
-        (status = 403, description = "The token's role may not do this", body = ErrorBody),
         (status = 404, description = "No such update", body = ErrorBody),
         (status = 409, description = "Not approved yet (when approval is required), or already published", body = ErrorBody)))]
 pub async fn publish(
