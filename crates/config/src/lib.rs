@@ -30,7 +30,8 @@ use std::path::Path;
 pub use diagnostic::{Diagnostic, Level, Lint};
 pub use duration::{Duration, DurationError};
 pub use limits::{
-    DEFAULT_ALERTS_PER_REQUEST, DEFAULT_INTAKE_BODY, DEFAULT_MAX_SILENCE, DEFAULT_RETENTION, Limits,
+    DEFAULT_ALERTS_PER_REQUEST, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_CONNECTIONS_PER_ADDRESS,
+    DEFAULT_INTAKE_BODY, DEFAULT_MAX_SILENCE, DEFAULT_RETENTION, InFlightBudgets, Limits,
 };
 pub use model::*;
 pub use notifications::{InboxMode, Notifications, Rate, RateLimits};

@@ -1,5 +1,5 @@
-//! The `limits` section: how much one alert intake request may carry, and how long a silence
-//! may last.
+//! The `limits` section: how much one alert intake request may carry, how long a silence may
+//! last, and how much of the server one client or one kind of request may hold.
 //!
 //! ```yaml
 //! limits:
@@ -7,11 +7,20 @@
 //!   intake_body: 16MiB          # body of one intake request (default 16MiB)
 //!   max_silence: 30d            # the longest silence (default 30d, 1h to 366d)
 //!   retention: 30d              # settled bookkeeping kept this long (default 30d, 1h to 3650d)
+//!   body_read_timeout: 10s      # a request's whole body must arrive within this (1s to 5m)
+//!   connections_per_address: 256  # open connections one client address may hold
+//!   in_flight:                  # requests being served at once, per kind (1 to 100000 each)
+//!     intake: 1024
+//!     api: 512
+//!     public: 256
+//!     slack: 128
 //! ```
 //!
 //! An intake request past a limit is answered 503 with Retry-After (never a 4xx, on which
 //! Alertmanager drops the group), so raising the limit lets the sender's retries in. A silence
 //! longer than `max_silence`, or ending later than that from now, is refused with 422.
+//! `body_read_timeout`, `connections_per_address` and `in_flight` are read when the server
+//! starts (a reload does not resize open listeners and budgets).
 
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
@@ -44,6 +53,38 @@ const RETENTION_RANGE: (Duration, Duration) = (
     Duration::from_secs(3650 * 86_400),
 );
 
+/// How long a request's whole body may take to arrive by default.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+const BODY_READ_TIMEOUT_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(300));
+/// Open connections one client address may hold by default (a NAT or a proxy holds many
+/// clients' connections, so this is generous; it stops one sender taking them all).
+pub const DEFAULT_CONNECTIONS_PER_ADDRESS: usize = 256;
+/// The largest connection cap and in-flight budget accepted.
+const MAX_COUNT: usize = 100_000;
+
+/// Requests served at once per kind of route; beyond a budget the answer is 503 + Retry-After.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InFlightBudgets {
+    /// Alert intake (the most senders, the largest bodies).
+    pub intake: usize,
+    pub api: usize,
+    /// The status page, calendar feeds and acknowledgement links.
+    pub public: usize,
+    pub slack: usize,
+}
+
+impl Default for InFlightBudgets {
+    fn default() -> Self {
+        InFlightBudgets {
+            intake: 1024,
+            api: 512,
+            public: 256,
+            slack: 128,
+        }
+    }
+}
+
 /// The `limits` section, checked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Limits {
@@ -55,6 +96,10 @@ pub struct Limits {
     pub max_silence: Duration,
     /// How long settled bookkeeping is kept before the server prunes it.
     pub retention: Duration,
+    /// How long a request's whole body may take to arrive.
+    pub body_read_timeout: Duration,
+    pub connections_per_address: usize,
+    pub in_flight: InFlightBudgets,
 }
 
 impl Default for Limits {
@@ -64,6 +109,9 @@ impl Default for Limits {
             intake_body: DEFAULT_INTAKE_BODY,
             max_silence: DEFAULT_MAX_SILENCE,
             retention: DEFAULT_RETENTION,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            connections_per_address: DEFAULT_CONNECTIONS_PER_ADDRESS,
+            in_flight: InFlightBudgets::default(),
         }
     }
 }
@@ -75,6 +123,18 @@ pub(crate) struct RawLimits {
     pub intake_body: Option<S>,
     pub max_silence: Option<S>,
     pub retention: Option<S>,
+    pub body_read_timeout: Option<S>,
+    pub connections_per_address: Option<S>,
+    pub in_flight: Option<RawInFlight>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawInFlight {
+    pub intake: Option<S>,
+    pub api: Option<S>,
+    pub public: Option<S>,
+    pub slack: Option<S>,
 }
 
 fn loc(file: usize, s: &S) -> Loc {
@@ -139,8 +199,53 @@ pub(crate) fn check(d: &mut Diags, sections: Vec<(usize, Spanned<RawLimits>)>) -
             out.retention =
                 span(d, f, s, "retention", RETENTION_RANGE, "1h to 3650d").unwrap_or(out.retention);
         }
+        if let Some(s) = &raw.body_read_timeout {
+            out.body_read_timeout = span(
+                d,
+                f,
+                s,
+                "body_read_timeout",
+                BODY_READ_TIMEOUT_RANGE,
+                "1s to 5m",
+            )
+            .unwrap_or(out.body_read_timeout);
+        }
+        if let Some(s) = &raw.connections_per_address {
+            out.connections_per_address =
+                count(d, f, s, "connections_per_address").unwrap_or(out.connections_per_address);
+        }
+        if let Some(raw) = &raw.in_flight {
+            let budgets = &mut out.in_flight;
+            for (key, value, slot) in [
+                ("in_flight.intake", &raw.intake, &mut budgets.intake),
+                ("in_flight.api", &raw.api, &mut budgets.api),
+                ("in_flight.public", &raw.public, &mut budgets.public),
+                ("in_flight.slack", &raw.slack, &mut budgets.slack),
+            ] {
+                if let Some(n) = value.as_ref().and_then(|s| count(d, f, s, key)) {
+                    *slot = n;
+                }
+            }
+        }
     }
     out
+}
+
+/// A whole number from 1 to [`MAX_COUNT`], or an error at `s` naming the key.
+fn count(d: &mut Diags, f: usize, s: &S, key: &str) -> Option<usize> {
+    match s.value.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_COUNT).contains(&n) => Some(n),
+        _ => {
+            d.error(
+                loc(f, s),
+                format!(
+                    "{key} must be a whole number from 1 to {MAX_COUNT} (found `{}`)",
+                    s.value
+                ),
+            );
+            None
+        }
+    }
 }
 
 /// A duration within `range`, or an error at `s` naming the key.

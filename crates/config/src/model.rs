@@ -125,6 +125,28 @@ impl Config {
         self.integrations.values().find(|i| i.key.expose() == key)
     }
 
+    /// The teams that own these services: who may write an incident, alert or silence of
+    /// them when a token is limited to teams (`muster_core::access`). Unknown services and
+    /// services without an owner add no team.
+    pub fn owners_of_services<'a>(
+        &self,
+        services: impl IntoIterator<Item = &'a String>,
+    ) -> BTreeSet<String> {
+        services
+            .into_iter()
+            .filter_map(|s| self.services.get(s)?.owner_team.clone())
+            .collect()
+    }
+
+    /// The team that owns schedule `id`, as a set (empty: a shared schedule, or no such one).
+    pub fn owners_of_schedule(&self, id: &str) -> BTreeSet<String> {
+        self.schedules
+            .get(id)
+            .and_then(|s| s.team.clone())
+            .into_iter()
+            .collect()
+    }
+
     /// Services that `service` depends on, directly or not (not including itself).
     pub fn dependencies_of(&self, service: &str) -> BTreeSet<String> {
         self.closure(service, |s| {

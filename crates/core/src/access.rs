@@ -1,4 +1,5 @@
-//! Who may do what through the API: the access level carried by an API token.
+//! Who may do what through the API: the access level carried by an API token, and the teams
+//! it may be limited to.
 //!
 //! | Operation | Role needed |
 //! |---|---|
@@ -8,10 +9,28 @@
 //! | Run-time schedule overrides (create, remove) | admin |
 //! | Configuration reloads; approving any public update (never one's own draft); assigning `comms_lead` without being the incident commander | admin |
 //!
-//! Overrides change who is paged for every team that escalates to the schedule, and tokens
-//! carry no team, so a responder cannot be limited to their own team's schedules: overrides
-//! are admin-only (403 for viewers and responders).
+//! A token may also be limited to teams ([`Scope`]). Such a token reads everything its role
+//! reads, but writes only what its teams own:
+//!
+//! | What is written | Owned by |
+//! |---|---|
+//! | An incident (every change, its notifications, its public updates) | the owner teams of its services |
+//! | A declaration | the owner teams of the services it names |
+//! | A silence | the owner team of its service |
+//! | An alert (acknowledge, resolve) | the owner team of its service |
+//! | A schedule's overrides | the schedule's team |
+//! | A drill (start, inject, pause, end) | nobody: drills are exercises and change no team's incidents, schedules or alerts, so any scope may run one |
+//! | Configuration reloads, and every write not listed here | every team: never a limited token |
+//!
+//! A thing no team owns (an incident with no owned service yet, a schedule without a team) is
+//! shared: every scope covers it, because an untriaged incident must be workable by whoever
+//! was paged for it.
+//!
+//! Overrides change who is paged for every team that escalates to the schedule, so they stay
+//! admin-only (403 for viewers and responders); a limited admin overrides its teams'
+//! schedules only.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
@@ -70,6 +89,66 @@ impl FromStr for Access {
     }
 }
 
+/// The teams a token may write for: all of them, or a named few.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Scope {
+    #[default]
+    All,
+    /// Never empty: a token limited to no team would be a viewer with a misleading role.
+    Teams(BTreeSet<String>),
+}
+
+impl Scope {
+    /// A scope of these teams; `All` when there are none.
+    pub fn teams<I: IntoIterator<Item = S>, S: Into<String>>(teams: I) -> Scope {
+        let set: BTreeSet<String> = teams.into_iter().map(Into::into).collect();
+        if set.is_empty() {
+            Scope::All
+        } else {
+            Scope::Teams(set)
+        }
+    }
+
+    /// Whether a holder of this scope may write a thing owned by `owners`: any shared team
+    /// suffices, and a thing with no owner is shared by everyone.
+    pub fn covers(&self, owners: &BTreeSet<String>) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Teams(mine) => owners.is_empty() || !mine.is_disjoint(owners),
+        }
+    }
+
+    /// Whether this scope is every team (what global operations need).
+    pub fn is_all(&self) -> bool {
+        matches!(self, Scope::All)
+    }
+
+    /// The teams, `None` for all.
+    pub fn team_list(&self) -> Option<Vec<&str>> {
+        match self {
+            Scope::All => None,
+            Scope::Teams(t) => Some(t.iter().map(String::as_str).collect()),
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scope::All => f.write_str("all teams"),
+            Scope::Teams(t) => {
+                let list: Vec<&str> = t.iter().map(String::as_str).collect();
+                write!(
+                    f,
+                    "team{} {}",
+                    if t.len() == 1 { "" } else { "s" },
+                    list.join(", ")
+                )
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,5 +166,26 @@ mod tests {
         assert!(!Access::Responder.allows(Access::Admin));
         assert_eq!("responder".parse::<Access>().unwrap(), Access::Responder);
         assert!("root".parse::<Access>().is_err());
+    }
+
+    fn set(items: &[&str]) -> BTreeSet<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_limited_scope_covers_its_teams_and_what_nobody_owns() {
+        let payments = Scope::teams(["payments"]);
+        assert!(payments.covers(&set(&["payments"])));
+        assert!(
+            payments.covers(&set(&["identity", "payments"])),
+            "any shared team"
+        );
+        assert!(!payments.covers(&set(&["identity"])));
+        assert!(payments.covers(&set(&[])), "unowned things are shared");
+        assert!(Scope::All.covers(&set(&["identity"])));
+        assert!(Scope::All.is_all() && !payments.is_all());
+        assert_eq!(Scope::teams(Vec::<String>::new()), Scope::All);
+        assert_eq!(payments.to_string(), "team payments");
+        assert_eq!(Scope::teams(["b", "a"]).to_string(), "teams a, b");
     }
 }

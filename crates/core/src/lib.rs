@@ -22,7 +22,7 @@ pub mod status_page;
 pub mod timeline;
 pub mod words;
 
-pub use access::Access;
+pub use access::{Access, Scope};
 pub use clock::{Clock, SimulatedClock};
 pub use incident::{
     Command, DomainError, Incident, IncidentNumber, MilestoneRecord, RoleHolder, Severity, Status,

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use muster_core::{Access, Clock};
+use muster_core::{Access, Clock, Scope};
 use muster_server::SystemClock;
 use muster_store::Store;
 
@@ -22,6 +22,13 @@ pub enum TokenCmd {
         /// Stops authenticating after this long: 30d, 12h, 1w2d (default: never).
         #[arg(long, value_name = "DURATION")]
         expires_in: Option<muster_config::Duration>,
+        /// Limit the token to a team (repeat for several): it then writes only incidents,
+        /// alerts, silences and schedule overrides its teams own (default: every team).
+        #[arg(long = "team", value_name = "TEAM")]
+        teams: Vec<String>,
+        /// The configuration directory the team ids are checked against.
+        #[arg(long, env = "MUSTER_CONFIG", default_value = "config")]
+        config: std::path::PathBuf,
         #[arg(long, env = "MUSTER_DB", default_value = DEFAULT_DB)]
         db: String,
     },
@@ -41,6 +48,35 @@ pub enum TokenCmd {
     },
 }
 
+/// The scope of `--team` ids, each checked against the configuration's teams.
+fn scope(teams: &[String], config: &std::path::Path) -> anyhow::Result<Scope> {
+    if teams.is_empty() {
+        return Ok(Scope::All);
+    }
+    let cfg = muster_config::load(config).map_err(|diags| {
+        anyhow::anyhow!(
+            "--team is checked against the configuration in {}, which does not load:\n{}",
+            config.display(),
+            diags
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })?;
+    for team in teams {
+        if !cfg.teams.contains_key(team.as_str()) {
+            let known: Vec<&str> = cfg.teams.keys().map(String::as_str).collect();
+            bail!(
+                "--team: unknown team `{team}` in {}; teams: {}",
+                config.display(),
+                known.join(", ")
+            );
+        }
+    }
+    Ok(Scope::teams(teams.iter().cloned()))
+}
+
 async fn open(db: &str) -> anyhow::Result<Store> {
     Store::connect(db).await.context("cannot open the database")
 }
@@ -52,6 +88,8 @@ pub async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
             name,
             role,
             expires_in,
+            teams,
+            config,
             db,
         } => {
             let name = name.trim();
@@ -62,13 +100,20 @@ pub async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
                 bail!("--expires-in must be longer than 0");
             }
             let expires_at = expires_in.map(|d| now + d.to_signed());
+            let scope = scope(&teams, &config)?;
             let store = open(&db).await?;
             let token = store
-                .create_token_expiring(name, role, now, expires_at)
+                .create_scoped_token(name, role, now, expires_at, &scope)
                 .await
                 .context("cannot create the token")?;
             let until = expires_at.map_or(String::new(), |t| format!(", valid until {t}"));
-            eprintln!("Created {role} token `{name}`{until}. It is shown once; keep it safe:");
+            let limited = match &scope {
+                Scope::All => String::new(),
+                limited => format!(" limited to {limited}"),
+            };
+            eprintln!(
+                "Created {role} token `{name}`{limited}{until}. It is shown once; keep it safe:"
+            );
             println!("{token}");
             Ok(())
         }
@@ -81,6 +126,7 @@ pub async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
                         "role": t.access.as_str(),
                         "created_at": t.created_at.to_string(),
                         "expires_at": t.expires_at.map(|e| e.to_string()),
+                        "teams": t.scope.team_list(),
                         "expired": t.expires_at.is_some_and(|e| e <= now),
                     });
                     println!("{line}");
@@ -95,9 +141,14 @@ pub async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
                         Some(e) if e <= now => format!("{e} (expired)"),
                         Some(e) => e.to_string(),
                     };
+                    let teams = t
+                        .scope
+                        .team_list()
+                        .map_or_else(|| "all".to_string(), |t| t.join(","));
                     vec![
                         t.name.clone(),
                         t.access.to_string(),
+                        teams,
                         t.created_at.to_string(),
                         expires,
                     ]
@@ -105,7 +156,7 @@ pub async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
                 .collect();
             print!(
                 "{}",
-                crate::table::render(&["NAME", "ROLE", "CREATED", "EXPIRES"], &rows)
+                crate::table::render(&["NAME", "ROLE", "TEAMS", "CREATED", "EXPIRES"], &rows)
             );
             Ok(())
         }

@@ -8,7 +8,9 @@ use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use muster_core::Access;
+use std::collections::BTreeSet;
+
+use muster_core::{Access, Scope};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -18,6 +20,8 @@ use crate::error::ApiError;
 pub struct Caller {
     pub name: String,
     pub access: Access,
+    /// The teams this caller may write for (`crate::scope` decides what a write touches).
+    pub scope: Scope,
 }
 
 impl Caller {
@@ -32,6 +36,41 @@ impl Caller {
             format!(
                 "token `{}` has role {}; this needs {needed}",
                 self.name, self.access
+            ),
+        ))
+    }
+}
+
+impl Caller {
+    /// 403 unless the caller's teams cover `owners`, the teams that own `what`.
+    pub fn require_scope(&self, owners: &BTreeSet<String>, what: &str) -> Result<(), ApiError> {
+        if self.scope.covers(owners) {
+            return Ok(());
+        }
+        let owners: Vec<&str> = owners.iter().map(String::as_str).collect();
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "token `{}` is limited to {}; {what} belongs to {}",
+                self.name,
+                self.scope,
+                owners.join(", ")
+            ),
+        ))
+    }
+
+    /// 403 for a caller limited to teams: `what` concerns every team.
+    pub fn require_every_team(&self, what: &str) -> Result<(), ApiError> {
+        if self.scope.is_all() {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "token `{}` is limited to {}; {what} concerns every team",
+                self.name, self.scope
             ),
         ))
     }
@@ -71,6 +110,7 @@ impl Caller {
         Ok(Caller {
             name: owner.name,
             access: owner.access,
+            scope: owner.scope,
         })
     }
 }
@@ -84,6 +124,8 @@ impl FromRequestParts<AppState> for Caller {
         // validated, so the answer is 403 whatever the body (and says nothing of its fields).
         if !parts.method.is_safe() {
             caller.require(Access::Responder)?;
+            // A write outside the caller's teams is refused here too, before its body is read.
+            crate::scope::check_write(parts, state, &caller).await?;
         }
         Ok(caller)
     }
@@ -98,6 +140,9 @@ impl FromRequestParts<AppState> for AdminCaller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = Caller::authenticated(parts, state).await?;
         caller.require(Access::Admin)?;
+        if !parts.method.is_safe() {
+            crate::scope::check_write(parts, state, &caller).await?;
+        }
         Ok(AdminCaller(caller))
     }
 }

@@ -12,10 +12,6 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
-/// Open connections one address may hold by default (a NAT or a proxy holds many clients'
-/// connections, so this is generous; it stops one sender taking them all).
-pub const DEFAULT_PER_ADDRESS: usize = 256;
-
 type Counts = Arc<Mutex<HashMap<IpAddr, usize>>>;
 
 /// A listener that closes connections beyond `cap` per client address.

@@ -115,6 +115,9 @@ impl From<StoreError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
+        if crate::body_deadline::is_deadline(&r) {
+            return ApiError::new(StatusCode::REQUEST_TIMEOUT, "body_timeout", body_text(&r));
+        }
         let status = r.status();
         let code = match status {
             StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
@@ -124,6 +127,17 @@ impl From<JsonRejection> for ApiError {
         };
         ApiError::new(status, code, r.body_text())
     }
+}
+
+/// The rejection's own words and its cause's (axum's text names only the outer error).
+fn body_text(r: &JsonRejection) -> String {
+    let mut text = r.body_text();
+    let mut next = std::error::Error::source(r);
+    while let Some(e) = next {
+        text = format!("{text}: {e}");
+        next = e.source();
+    }
+    text
 }
 
 impl From<QueryRejection> for ApiError {

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use muster_config::InFlightBudgets;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Which budget a request draws from.
@@ -50,15 +51,6 @@ impl RouteClass {
     }
 }
 
-/// Default budgets. Intake gets the most (alert storms are bursts of small, quick requests);
-/// the sum bounds the server's memory for bodies being read.
-pub const DEFAULT_BUDGETS: [(RouteClass, usize); 4] = [
-    (RouteClass::Intake, 1024),
-    (RouteClass::Api, 512),
-    (RouteClass::Public, 256),
-    (RouteClass::Slack, 128),
-];
-
 /// One semaphore per class.
 #[derive(Debug, Clone)]
 pub struct InFlight {
@@ -66,7 +58,18 @@ pub struct InFlight {
 }
 
 impl InFlight {
-    pub fn new(budgets: [(RouteClass, usize); 4]) -> Self {
+    /// The budgets of `limits.in_flight` (defaults: intake gets the most, since alert storms
+    /// are bursts of small, quick requests; the sum bounds the memory for bodies being read).
+    pub fn new(budgets: &InFlightBudgets) -> Self {
+        InFlight::of([
+            (RouteClass::Intake, budgets.intake),
+            (RouteClass::Api, budgets.api),
+            (RouteClass::Public, budgets.public),
+            (RouteClass::Slack, budgets.slack),
+        ])
+    }
+
+    fn of(budgets: [(RouteClass, usize); 4]) -> Self {
         InFlight {
             budgets: budgets.map(|(c, n)| (c, Arc::new(Semaphore::new(n)))),
         }
@@ -74,7 +77,23 @@ impl InFlight {
 
     /// Every class capped at `n` (tests).
     pub fn uniform(n: usize) -> Self {
-        InFlight::new(DEFAULT_BUDGETS.map(|(c, _)| (c, n)))
+        InFlight::of(
+            [
+                RouteClass::Intake,
+                RouteClass::Api,
+                RouteClass::Public,
+                RouteClass::Slack,
+            ]
+            .map(|c| (c, n)),
+        )
+    }
+
+    /// Slots of `class`'s budget free now.
+    pub fn available(&self, class: RouteClass) -> usize {
+        self.budgets
+            .iter()
+            .find(|(c, _)| *c == class)
+            .map_or(0, |(_, sem)| sem.available_permits())
     }
 
     /// A slot of `class`'s budget, held until the response is sent; `None` when it is spent.
@@ -86,7 +105,7 @@ impl InFlight {
 
 impl Default for InFlight {
     fn default() -> Self {
-        InFlight::new(DEFAULT_BUDGETS)
+        InFlight::new(&InFlightBudgets::default())
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod ack_page;
 pub mod api;
 pub mod auth;
+pub mod body_deadline;
 pub mod clock;
 pub mod conn_cap;
 pub mod deliver;
@@ -22,6 +23,7 @@ pub mod rate_limit;
 pub mod reactions;
 pub mod retention;
 pub mod scheduler;
+pub mod scope;
 pub mod slack;
 pub mod status;
 pub mod timers;
@@ -90,6 +92,8 @@ pub struct AppState {
     pub in_flight: in_flight::InFlight,
     /// Open connections one client address may hold (`conn_cap.rs`).
     pub connections_per_address: usize,
+    /// How long a request's whole body may take to arrive (`body_deadline.rs`).
+    pub body_read_timeout: std::time::Duration,
     /// Alert intake's bounded queue and group-commit worker, started on first use.
     intake: Arc<std::sync::OnceLock<intake::batch::Batcher>>,
     /// The Slack app's secrets and replay guard.
@@ -105,13 +109,16 @@ impl AppState {
         config: Config,
         config_dir: Option<PathBuf>,
     ) -> Self {
+        // Read once: a reload does not resize the listener's caps or the budgets.
+        let limits = config.limits.clone();
         AppState {
             store,
             clock,
             config: Arc::new(RwLock::new(Arc::new(LoadedConfig::new(config)))),
             config_dir,
-            in_flight: in_flight::InFlight::default(),
-            connections_per_address: conn_cap::DEFAULT_PER_ADDRESS,
+            in_flight: in_flight::InFlight::new(&limits.in_flight),
+            connections_per_address: limits.connections_per_address,
+            body_read_timeout: limits.body_read_timeout.to_std(),
             intake: Arc::new(std::sync::OnceLock::new()),
             slack: Arc::new(slack::SlackRuntime::from_env()),
             language_model: None,
@@ -143,15 +150,8 @@ impl AppState {
             .clone()
     }
 
-    /// Caps the connections one client address may hold open (default
-    /// [`conn_cap::DEFAULT_PER_ADDRESS`]).
-    pub fn with_connections_per_address(mut self, n: usize) -> Self {
-        self.connections_per_address = n;
-        self
-    }
-
     /// Caps the requests in flight of every route class at `n` (defaults:
-    /// [`in_flight::DEFAULT_BUDGETS`]).
+    /// `limits.in_flight`).
     pub fn with_max_in_flight(mut self, n: usize) -> Self {
         self.in_flight = in_flight::InFlight::uniform(n);
         self
@@ -208,6 +208,10 @@ pub fn app(state: AppState) -> Router {
                 .layer(HandleErrorLayer::new(ops::timed_out))
                 .timeout(ops::REQUEST_TIMEOUT),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            body_deadline::limit,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             ops::shed_load,

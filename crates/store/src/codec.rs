@@ -1,7 +1,7 @@
 //! Conversions at the storage boundary: timestamps as epoch milliseconds, JSON as text, enums
 //! as their serde strings.
 
-use muster_core::{Access, Change, Incident, Severity, Status, TimelineEvent, Timestamp};
+use muster_core::{Access, Change, Incident, Scope, Severity, Status, TimelineEvent, Timestamp};
 
 use crate::StoreError;
 use crate::error::corrupt;
@@ -76,6 +76,20 @@ pub(crate) fn decode_status(s: &str) -> Result<Status, StoreError> {
 
 pub(crate) fn decode_severity(s: &str) -> Result<Severity, StoreError> {
     s.parse().map_err(|e| corrupt("severity", e))
+}
+
+/// A token's teams column: comma-separated team ids, `NULL` for every team.
+pub(crate) fn encode_scope(scope: &Scope) -> Option<String> {
+    scope.team_list().map(|t| t.join(","))
+}
+
+pub(crate) fn decode_scope(teams: Option<&str>) -> Scope {
+    Scope::teams(
+        teams
+            .into_iter()
+            .flat_map(|t| t.split(','))
+            .filter(|t| !t.is_empty()),
+    )
 }
 
 pub(crate) fn decode_access(s: &str) -> Result<Access, StoreError> {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use muster_core::{
-    Access, Change, DomainError, Incident, IncidentNumber, Severity, Status, TimelineEvent,
+    Access, Change, DomainError, Incident, IncidentNumber, Scope, Severity, Status, TimelineEvent,
     Timestamp,
 };
 use sqlx::postgres::PgPool;
@@ -97,6 +97,8 @@ pub struct IncidentFilter {
 pub struct TokenOwner {
     pub name: String,
     pub access: Access,
+    /// The teams it may write for.
+    pub scope: Scope,
 }
 
 /// An API token as listed for admins: never its secret nor its hash.
@@ -107,6 +109,7 @@ pub struct TokenInfo {
     pub created_at: Timestamp,
     /// When it stops authenticating; `None`: never.
     pub expires_at: Option<Timestamp>,
+    pub scope: Scope,
 }
 
 /// Number of incidents per (status, severity), for metrics.
@@ -402,7 +405,34 @@ impl Store {
         now: Timestamp,
         expires_at: Option<Timestamp>,
     ) -> Result<String, StoreError> {
+        self.create_scoped_token(name, access, now, expires_at, &Scope::All)
+            .await
+    }
+
+    /// [`Store::create_token_expiring`] for a token limited to `scope`'s teams. Team ids are
+    /// checked against the configuration by the caller; here only their form (no comma, the
+    /// column's separator).
+    pub async fn create_scoped_token(
+        &self,
+        name: &str,
+        access: Access,
+        now: Timestamp,
+        expires_at: Option<Timestamp>,
+        scope: &Scope,
+    ) -> Result<String, StoreError> {
         let name = valid_token_name(name)?;
+        if let Some(bad) = scope
+            .team_list()
+            .into_iter()
+            .flatten()
+            .find(|t| t.contains(',') || t.trim().is_empty() || t.chars().any(char::is_control))
+        {
+            return Err(StoreError::Domain(DomainError::Invalid {
+                field: "teams".into(),
+                reason: format!("`{bad}` is not a team id"),
+            }));
+        }
+        let teams = codec::encode_scope(scope);
         if expires_at.is_some_and(|e| e <= now) {
             return Err(StoreError::Domain(DomainError::Invalid {
                 field: "expires_at".into(),
@@ -415,7 +445,14 @@ impl Store {
         let expires_at = expires_at.map(codec::ms);
         write_tx!(self, |conn| {
             match conn
-                .insert_token(name, access.as_str(), &hash, created_at, expires_at)
+                .insert_token(
+                    name,
+                    access.as_str(),
+                    &hash,
+                    created_at,
+                    expires_at,
+                    teams.as_deref(),
+                )
                 .await
             {
                 Ok(()) => Ok(()),

@@ -128,6 +128,7 @@ pub(crate) trait Queries {
         hash: &str,
         created_at: i64,
         expires_at: Option<i64>,
+        teams: Option<&str>,
     ) -> Result<(), sqlx::Error>;
     async fn token_owner(&mut self, hash: &str, now: i64)
     -> Result<Option<TokenOwner>, StoreError>;
@@ -386,16 +387,19 @@ macro_rules! impl_queries {
                 hash: &str,
                 created_at: i64,
                 expires_at: Option<i64>,
+                teams: Option<&str>,
             ) -> Result<(), sqlx::Error> {
                 sqlx::query(
-                    "INSERT INTO api_tokens (name, access, token_hash, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO api_tokens \
+                     (name, access, token_hash, created_at, expires_at, teams) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(name)
                 .bind(access)
                 .bind(hash)
                 .bind(created_at)
                 .bind(expires_at)
+                .bind(teams)
                 .execute(&mut *self)
                 .await?;
                 Ok(())
@@ -406,8 +410,8 @@ macro_rules! impl_queries {
                 hash: &str,
                 now: i64,
             ) -> Result<Option<TokenOwner>, StoreError> {
-                let row: Option<(String, String)> = sqlx::query_as(
-                    "SELECT name, access FROM api_tokens \
+                let row: Option<(String, String, Option<String>)> = sqlx::query_as(
+                    "SELECT name, access, teams FROM api_tokens \
                      WHERE token_hash = $1 AND revoked_at IS NULL \
                      AND (expires_at IS NULL OR expires_at > $2)",
                 )
@@ -416,10 +420,11 @@ macro_rules! impl_queries {
                 .fetch_optional(&mut *self)
                 .await
                 .map_err(db_err)?;
-                row.map(|(name, access)| {
+                row.map(|(name, access, teams)| {
                     Ok(TokenOwner {
                         name,
                         access: codec::decode_access(&access)?,
+                        scope: codec::decode_scope(teams.as_deref()),
                     })
                 })
                 .transpose()
@@ -439,20 +444,21 @@ macro_rules! impl_queries {
             }
 
             async fn tokens(&mut self) -> Result<Vec<TokenInfo>, StoreError> {
-                let rows: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
-                    "SELECT name, access, created_at, expires_at FROM api_tokens \
+                let rows: Vec<(String, String, i64, Option<i64>, Option<String>)> = sqlx::query_as(
+                    "SELECT name, access, created_at, expires_at, teams FROM api_tokens \
                      WHERE revoked_at IS NULL ORDER BY name",
                 )
                 .fetch_all(&mut *self)
                 .await
                 .map_err(db_err)?;
                 rows.into_iter()
-                    .map(|(name, access, created_at, expires_at)| {
+                    .map(|(name, access, created_at, expires_at, teams)| {
                         Ok(TokenInfo {
                             name,
                             access: codec::decode_access(&access)?,
                             created_at: codec::from_ms(created_at)?,
                             expires_at: expires_at.map(codec::from_ms).transpose()?,
+                            scope: codec::decode_scope(teams.as_deref()),
                         })
                     })
                     .collect()

@@ -53,6 +53,7 @@ pub(crate) trait SilenceQueries {
         at: i64,
     ) -> Result<Option<Silence>, StoreError>;
     async fn live_silences(&mut self, now: i64) -> Result<Vec<Silence>, StoreError>;
+    async fn silence_by_id(&mut self, id: i64) -> Result<Option<Silence>, StoreError>;
 }
 
 macro_rules! impl_silence_queries {
@@ -105,6 +106,16 @@ macro_rules! impl_silence_queries {
                     .await
                     .map_err(db_err)?;
                 rows.into_iter().map(decode).collect()
+            }
+
+            async fn silence_by_id(&mut self, id: i64) -> Result<Option<Silence>, StoreError> {
+                let sql = format!("SELECT {COLUMNS} FROM silences WHERE id = $1");
+                let row: Option<SilenceRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(id)
+                    .fetch_optional(&mut *self)
+                    .await
+                    .map_err(db_err)?;
+                row.map(decode).transpose()
             }
         }
     };
@@ -160,6 +171,11 @@ impl Store {
                 .await?;
             Ok(Some(s))
         })
+    }
+
+    /// Silence `id`, ended or not.
+    pub async fn silence(&self, id: i64) -> Result<Option<Silence>, StoreError> {
+        read!(self, |conn| conn.silence_by_id(id).await)
     }
 
     /// Silences in force now or later, earliest first.

@@ -129,6 +129,43 @@ fn token_lifecycle(backend: Backend) {
         "the revoked token is gone from the list"
     );
 
+    // A token limited to teams: the ids are checked against the configuration.
+    let demo = muster_testkit::demo_dir();
+    let demo = demo.to_str().expect("utf-8 path");
+    let _pay = create(
+        &db,
+        "pay",
+        "responder",
+        &["--team", "payments", "--config", demo],
+    );
+    let out = run(&["token", "list", "--json", "--db", &db], &[]);
+    let pay: serde_json::Value = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|t| t["name"] == "pay")
+        .expect("listed");
+    assert_eq!(pay["teams"], serde_json::json!(["payments"]));
+    let table = stdout(&run(&["token", "list", "--db", &db], &[]));
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("pay ") && l.contains(" payments ")),
+        "{table}"
+    );
+    let out = run(
+        &[
+            "token", "create", "--name", "x", "--role", "viewer", "--team", "nope", "--config",
+            demo, "--db", &db,
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--team: unknown team `nope`") && err.contains("teams: comms, exec-staff"),
+        "{err}"
+    );
+
     // Bad input is refused with the reason, and creates nothing.
     let out = run(
         &[

@@ -72,6 +72,7 @@ fn answers(op: &Operation) -> Vec<(u16, &'static str)> {
         out.push((404, "Nothing with this id"));
     }
     if body {
+        out.push((408, "The body did not arrive within `limits.body_read_timeout` (alert intake answers 503 with Retry-After instead)"));
         out.push((413, "Body larger than the route's limit"));
         out.push((415, "Not JSON"));
     }

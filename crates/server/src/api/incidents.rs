@@ -192,6 +192,8 @@ pub async fn declare(
     ApiJson(req): ApiJson<DeclareRequest>,
 ) -> Result<Response, ApiError> {
     caller.require(Access::Responder)?;
+    let owners = state.config().config.owners_of_services(&req.services);
+    caller.require_scope(&owners, "a declared service")?;
     let incident = reactions::declare(&state, &caller.name, req.declaration()).await?;
     let location = format!("/api/v1/incidents/{}", incident.id);
     Ok((
@@ -233,6 +235,12 @@ pub async fn patch(
     ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<PatchRequest>,
 ) -> Result<Json<IncidentView>, ApiError> {
+    // The incident's owners now were checked by the extractor; its owners after the change
+    // must be covered too, or a limited token could hand its incident to another team.
+    if let Some(services) = &req.services {
+        let owners = state.config().config.owners_of_services(services);
+        caller.require_scope(&owners, "the incident after this change")?;
+    }
     let command = Command::Update {
         title: req.title,
         severity: req.severity,

@@ -82,6 +82,8 @@ pub async fn create_silence(
             req.service
         )));
     }
+    let owners = cfg.config.owners_of_services([&req.service]);
+    caller.require_scope(&owners, &format!("service `{}`", req.service))?;
     let now = state.clock.now();
     let from = req.from.unwrap_or(now);
     if req.to <= from {

@@ -183,6 +183,8 @@ pub async fn create(
         .incident(number)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("incident {number} not found")))?;
+    let owners = state.config().config.owners_of_services(&internal.services);
+    caller.require_scope(&owners, &format!("incident {number}"))?;
     if internal.exercise {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

@@ -58,8 +58,14 @@ pub struct RawAlert {
 /// sender still writing it gets the answer rather than a broken connection.
 pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     use http_body_util::BodyExt;
-    let broken =
-        |e: axum::Error| ApiError::bad_request(format!("cannot read the request body: {e}"));
+    let broken = |e: axum::Error| {
+        if crate::body_deadline::is_deadline(&e) {
+            // A slow sender is answered like an overloaded one: it retries later.
+            let cause = std::error::Error::source(&e).map_or(e.to_string(), ToString::to_string);
+            return ApiError::overloaded("body_timeout", cause);
+        }
+        ApiError::bad_request(format!("cannot read the request body: {e}"))
+    };
     let mut body = body;
     let mut buf: Vec<u8> = Vec::new();
     let mut seen: usize = 0;

@@ -391,9 +391,18 @@ pub(crate) async fn act(
 ) -> Outcome {
     let id = incident.ok_or("no incident here")?;
     let what = describe(&command);
-    reactions::apply(state, person, id, command)
-        .await
-        .map_err(refusal)?;
+    // Slack knows people, not tokens: nobody there is an admin, so `comms_lead` (who approves
+    // public updates) is assigned, or claimed, only by the incident commander.
+    let assigned = match &command {
+        Command::AssignRole { role, .. } => Some(role.clone()),
+        _ => None,
+    };
+    reactions::apply_guarded(state, person, id, command, |inc| match &assigned {
+        Some(role) => muster_core::incident::check_assigner(inc, role, person),
+        None => Ok(()),
+    })
+    .await
+    .map_err(refusal)?;
     Ok(Some((true, format!("{person} {what} on {id}."))))
 }
 

@@ -637,11 +637,20 @@ async fn slow_request(addr: &str, head: &str) -> tokio::net::TcpStream {
     }
 }
 
-/// Beyond the in-flight cap the server answers 503 with Retry-After at once, and recovers.
+/// The demo configuration with `limits.yaml` holding `yaml` (the `limits:` key included).
+fn demo_with_limits(yaml: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    crate::support::copy_dir(&crate::support::demo_dir(), dir.path());
+    std::fs::write(dir.path().join("limits.yaml"), yaml).expect("limits.yaml");
+    dir
+}
+
+/// Beyond the API's in-flight budget (`limits.in_flight.api`) the server answers 503 with
+/// Retry-After at once, and recovers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overload_is_shed_with_503_and_retry_after() {
-    let demo = crate::support::demo_dir();
-    let app = crate::support::spawn_app_with(Backend::Sqlite, &demo, |s| s.with_max_in_flight(1))
+    let dir = demo_with_limits("limits:\n  in_flight:\n    api: 1\n");
+    let app = crate::support::spawn_app_with_config(Backend::Sqlite, dir.path())
         .await
         .unwrap();
     // Hold the only slot: a declaration whose body never finishes arriving.
@@ -666,6 +675,17 @@ async fn overload_is_shed_with_503_and_retry_after() {
     let (v, h) = shed.expect("a second request is shed while the slot is held");
     assert_eq!(v["error"]["code"], "unavailable");
     assert_eq!(h["retry-after"], "5");
+    // Only the API's budget is one: intake still takes requests.
+    let webhook = serde_json::json!({"version": "4", "status": "firing", "alerts": []});
+    let (s, v, _) = app
+        .send(
+            Method::POST,
+            "/api/v1/integrations/demo-alertmanager/alertmanager",
+            None,
+            Some(webhook),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
     drop(slow);
     let mut recovered = false;
     for _ in 0..100 {
@@ -749,12 +769,10 @@ async fn a_flood_on_intake_leaves_the_api_public_pages_and_health_checks_answeri
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_per_address_are_capped() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let demo = crate::support::demo_dir();
-    let app = crate::support::spawn_app_with(Backend::Sqlite, &demo, |s| {
-        s.with_connections_per_address(2)
-    })
-    .await
-    .unwrap();
+    let dir = demo_with_limits("limits:\n  connections_per_address: 2\n");
+    let app = crate::support::spawn_app_with_config(Backend::Sqlite, dir.path())
+        .await
+        .unwrap();
     let addr = app.base.trim_start_matches("http://").to_string();
     let health = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n");
     /// What the server answers on a fresh connection ("" when it closes it unanswered).
@@ -792,4 +810,67 @@ async fn connections_per_address_are_capped() {
         again.starts_with("HTTP/1.1 200"),
         "a closed connection frees its slot: {again:?}"
     );
+}
+
+/// A body that does not arrive within `limits.body_read_timeout` frees its slot well before
+/// the request timeout: intake answers 503 + Retry-After (senders retry), the API 408; both
+/// in the JSON error shape, and nothing is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_does_not_arrive_in_time_is_answered() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = demo_with_limits("limits:\n  body_read_timeout: 1s\n");
+    let app = crate::support::spawn_app_with_config(Backend::Sqlite, dir.path())
+        .await
+        .unwrap();
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let answer = |head: String| {
+        let addr = addr.clone();
+        async move {
+            let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            c.write_all(head.as_bytes()).await.unwrap();
+            let mut buf = Vec::new();
+            // The server closes or answers; 20 s is far past the 1 s deadline.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+                let mut chunk = [0u8; 1024];
+                while let Ok(n) = c.read(&mut chunk).await {
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if String::from_utf8_lossy(&buf).contains("}}") {
+                        break;
+                    }
+                }
+            })
+            .await;
+            String::from_utf8_lossy(&buf).into_owned()
+        }
+    };
+    let intake = answer(format!(
+        "POST /api/v1/integrations/demo-alertmanager/alertmanager HTTP/1.1\r\nHost: {addr}\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"version\""
+    ))
+    .await;
+    assert!(intake.starts_with("HTTP/1.1 503"), "{intake}");
+    assert!(
+        intake.to_ascii_lowercase().contains("retry-after: 5"),
+        "{intake}"
+    );
+    assert!(
+        intake.contains(r#"{"error":{"code":"body_timeout","message":"the request body did not arrive within 1 s (limits.body_read_timeout)"}}"#),
+        "{intake}"
+    );
+    let api = answer(format!(
+        "POST /api/v1/incidents HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"title\"",
+        app.responder
+    ))
+    .await;
+    assert!(api.starts_with("HTTP/1.1 408"), "{api}");
+    assert!(api.contains(r#""code":"body_timeout""#), "{api}");
+    assert!(api.contains("limits.body_read_timeout"), "{api}");
+    let (_, list) = app.get("/api/v1/incidents").await;
+    assert_eq!(list, json!([]), "nothing declared");
+    let (_, alerts) = app.get("/api/v1/alerts").await;
+    assert_eq!(alerts, json!([]), "nothing stored");
 }

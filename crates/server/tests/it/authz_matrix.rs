@@ -1,7 +1,8 @@
 //! The authorization matrix: every operation of `/openapi.json` × every kind of caller, against
 //! a table written here by hand from the access rules (`muster_core::access`). An operation
 //! the document gains without a row here fails the test, so a new route cannot ship without
-//! someone deciding who may call it.
+//! someone deciding who may call it. One caller is an admin limited to a team that owns none
+//! of what the requests touch.
 
 use std::collections::BTreeMap;
 
@@ -113,9 +114,23 @@ fn table() -> BTreeMap<&'static str, Needs> {
     rows.iter().copied().collect()
 }
 
-/// The callers: a label, the token sent (none for `None`), and the access it carries, if any.
+/// Operations that, on the things this test sends them to (an incident on checkout, the
+/// payments-primary schedule), write what team payments owns, or concern every team: an admin
+/// limited to another team gets 403 there (`muster_server::scope`), and passes the door
+/// elsewhere (reads, drills, and writes whose owners are in the body, which `team_scopes.rs`
+/// covers).
+fn other_team_refused(op: &str) -> bool {
+    let (method, path) = op.split_once(' ').unwrap_or_default();
+    method != "GET"
+        && (path.starts_with("/api/v1/incidents/{id}")
+            || path.starts_with("/api/v1/schedules/{id}/overrides")
+            || path == "/api/v1/config/reload")
+}
+
+/// A caller: a label, the token sent (none for `None`), the access it carries, if any, and
+/// whether it is limited to a team that owns nothing this test touches.
 struct Callers {
-    list: Vec<(&'static str, Option<String>, Option<Access>)>,
+    list: Vec<(&'static str, Option<String>, Option<Access>, bool)>,
 }
 
 async fn callers(app: &TestApp) -> Callers {
@@ -141,19 +156,42 @@ async fn callers(app: &TestApp) -> Callers {
         )
         .await
         .expect("token");
+    let other_team = app
+        .store
+        .create_scoped_token(
+            "identity-lead",
+            Access::Admin,
+            now,
+            None,
+            &muster_core::Scope::teams(["identity"]),
+        )
+        .await
+        .expect("token");
     Callers {
         list: vec![
-            ("no token", None, None),
-            ("revoked admin", Some(revoked), None),
-            ("expired admin", Some(expired), None),
-            ("feed", Some(app.feed.clone()), None),
-            ("viewer", Some(app.viewer.clone()), Some(Access::Viewer)),
+            ("no token", None, None, false),
+            ("revoked admin", Some(revoked), None, false),
+            ("expired admin", Some(expired), None, false),
+            ("feed", Some(app.feed.clone()), None, false),
+            (
+                "viewer",
+                Some(app.viewer.clone()),
+                Some(Access::Viewer),
+                false,
+            ),
             (
                 "responder",
                 Some(app.responder.clone()),
                 Some(Access::Responder),
+                false,
             ),
-            ("admin", Some(app.admin.clone()), Some(Access::Admin)),
+            ("admin", Some(app.admin.clone()), Some(Access::Admin), false),
+            (
+                "other-team admin",
+                Some(other_team),
+                Some(Access::Admin),
+                true,
+            ),
         ],
     }
 }
@@ -161,7 +199,12 @@ async fn callers(app: &TestApp) -> Callers {
 /// A concrete path for a documented one, on things that exist (so a refusal cannot hide
 /// behind a 404).
 fn concrete(path: &str, incident: &str) -> String {
-    path.replace("{id}", incident)
+    let id = if path.starts_with("/api/v1/schedules/{id}") {
+        "payments-primary"
+    } else {
+        incident
+    };
+    path.replace("{id}", id)
         .replace("{role}", "scribe")
         .replace("{task_id}", "1")
         .replace("{person}", "alice")
@@ -191,11 +234,17 @@ both!(
                 let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
                 let url = concrete(path, &incident);
                 let body = matches!(m, Method::POST | Method::PATCH).then(|| json!({}));
-                for (who, token, access) in &callers.list {
+                for (who, token, access, other_team) in &callers.list {
                     let (s, v, _) = app
                         .send(m.clone(), &url, token.as_deref(), body.clone())
                         .await;
-                    if let Some(problem) = judge(needs, *access, s, &v) {
+                    let problem = if *other_team && other_team_refused(&op) {
+                        let code = v["error"]["code"].as_str().unwrap_or("");
+                        (s != 403 || code != "forbidden").then(|| format!("{s} {v}, want 403"))
+                    } else {
+                        judge(needs, *access, s, &v)
+                    };
+                    if let Some(problem) = problem {
                         wrong.push(format!("{op} as {who}: {problem}"));
                     }
                 }

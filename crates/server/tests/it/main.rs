@@ -30,4 +30,5 @@ mod slack_escaping;
 mod status_page;
 mod status_page_roles;
 mod support;
+mod team_scopes;
 mod tokens;

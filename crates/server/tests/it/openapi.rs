@@ -163,7 +163,7 @@ fn common_answers_are_documented(doc: &serde_json::Value) {
                 want.extend(["401", "403"]);
             }
             if has_body {
-                want.extend(["413", "415", "422"]);
+                want.extend(["408", "413", "415", "422"]);
             }
             for status in want {
                 let answer = &op["responses"][status];

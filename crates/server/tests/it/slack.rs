@@ -674,6 +674,49 @@ async fn usage_errors_and_strangers_change_nothing(backend: Backend) {
         "{v}"
     );
     assert_eq!(rig.timeline("INC-1").await.len(), before);
+
+    // comms_lead approves public updates: in Slack, where nobody is an admin, only the
+    // incident commander assigns it (or claims it).
+    let comms = |e: &Value| {
+        e["kind"] == "role_assigned" && e["data"]["role"] == "comms_lead" && e["actor"] == "bob"
+    };
+    let (_, v) = rig
+        .command("U0BOB", "C0NEWCHAN", "role comms <@U0CAROL|carol>")
+        .await;
+    assert_eq!(v["response_type"], "ephemeral");
+    rig.deliver().await;
+    let refusal = "only the incident's incident_commander or an admin may assign comms_lead";
+    assert!(
+        rig.calls("response.hook")
+            .iter()
+            .map(Recorded::json)
+            .any(|a| a["text"].as_str().unwrap_or_default().contains(refusal)),
+        "bob is told why"
+    );
+    assert!(!rig.timeline("INC-1").await.iter().any(comms));
+    let claim = json!({"type": "block_actions", "user": {"id": "U0BOB"},
+        "actions": [{"action_id": "muster_claim", "value": "{\"incident\":\"INC-1\",\"role\":\"comms_lead\"}"}]});
+    let _ = rig.interaction(&claim).await;
+    rig.deliver().await;
+    assert!(
+        !rig.timeline("INC-1").await.iter().any(comms),
+        "nor claimed"
+    );
+    let _ = rig
+        .command("U0BOB", "C0NEWCHAN", "role ic <@U0BOB|bob>")
+        .await;
+    // (Worded differently: Slack's replay guard drops a second identical request.)
+    let _ = rig
+        .command("U0BOB", "C0NEWCHAN", "role comms_lead <@U0CAROL|carol>")
+        .await;
+    rig.deliver().await;
+    assert!(
+        rig.timeline("INC-1")
+            .await
+            .iter()
+            .any(|e| comms(e) && e["data"]["person"] == "carol"),
+        "the commander assigns it"
+    );
 }
 
 async fn events_join_leave_and_pinned_messages(backend: Backend) {

@@ -1,6 +1,6 @@
 //! API tokens: created once, stored as a hash, authenticated, listed, revoked.
 
-use muster_core::{Access, DomainError};
+use muster_core::{Access, DomainError, Scope};
 use muster_store::{StoreError, TokenOwner};
 use sha2::{Digest, Sha256};
 
@@ -18,11 +18,11 @@ backend_tests! {
 
         assert_eq!(
             store.authenticate(&admin, t0()).await.unwrap(),
-            Some(TokenOwner { name: "first-admin".into(), access: Access::Admin })
+            Some(TokenOwner { name: "first-admin".into(), access: Access::Admin, scope: Scope::All })
         );
         assert_eq!(
             store.authenticate(&viewer, t0()).await.unwrap(),
-            Some(TokenOwner { name: "grafana".into(), access: Access::Viewer })
+            Some(TokenOwner { name: "grafana".into(), access: Access::Viewer, scope: Scope::All })
         );
         // Wrong tokens: one character off, truncated, no prefix, empty, the hash itself.
         let mut off = admin.clone().into_bytes();
@@ -71,7 +71,7 @@ backend_tests! {
         assert_eq!(store.authenticate(&token, t0()).await.unwrap(), None);
         assert_eq!(
             store.authenticate(&again, t0()).await.unwrap(),
-            Some(TokenOwner { name: "ci-bot".into(), access: Access::Viewer })
+            Some(TokenOwner { name: "ci-bot".into(), access: Access::Viewer, scope: Scope::All })
         );
     }
 
@@ -118,7 +118,7 @@ backend_tests! {
             .await
             .unwrap();
         let feed = store.create_token("calendar", Access::Feed, t0()).await.unwrap();
-        let owner = |name: &str, access| Some(TokenOwner { name: name.into(), access });
+        let owner = |name: &str, access| Some(TokenOwner { name: name.into(), access, scope: Scope::All });
         assert_eq!(store.authenticate(&token, t0()).await.unwrap(), owner("temp", Access::Responder));
         assert_eq!(store.authenticate(&token, at(3599)).await.unwrap(), owner("temp", Access::Responder));
         assert_eq!(store.authenticate(&token, at(3600)).await.unwrap(), None, "expired at its time");
@@ -150,5 +150,31 @@ backend_tests! {
             other => panic!("{other:?}"),
         }
         assert_eq!(store.list_tokens().await.unwrap().len(), 2);
+    }
+
+    async fn a_token_limited_to_teams_keeps_its_teams(db) {
+        let store = &db.store;
+        let scope = Scope::teams(["payments", "identity"]);
+        let token = store
+            .create_scoped_token("payments-bot", Access::Responder, t0(), None, &scope)
+            .await
+            .unwrap();
+        let owner = store.authenticate(&token, t0()).await.unwrap().expect("owner");
+        assert_eq!(owner.scope, scope);
+        assert_eq!(owner.scope.to_string(), "teams identity, payments");
+        let listed = store.list_tokens().await.unwrap();
+        assert_eq!(listed[0].scope, scope);
+        // A team id with the column's separator is refused, and nothing is stored.
+        let err = store
+            .create_scoped_token("odd", Access::Viewer, t0(), None, &Scope::teams(["a,b"]))
+            .await
+            .unwrap_err();
+        match err {
+            StoreError::Domain(DomainError::Invalid { field, reason }) => {
+                assert_eq!((field.as_str(), reason.as_str()), ("teams", "`a,b` is not a team id"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(store.list_tokens().await.unwrap().len(), 1);
     }
 }
