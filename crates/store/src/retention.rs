@@ -14,6 +14,33 @@ use crate::codec::ms;
 use crate::error::db_err;
 use crate::{Backend, SLOW_WRITE, Store, StoreError, finish};
 
+/// Every table of the schema: both backends have the same ones (`incident_search` is an FTS5
+/// table on SQLite, a plain one on PostgreSQL).
+pub const TABLES: [&str; 22] = [
+    "ack_links",
+    "alert_groups",
+    "alerts",
+    "api_tokens",
+    "audit_log",
+    "brief_reads",
+    "counters",
+    "inbox",
+    "incident_search",
+    "incident_services",
+    "incidents",
+    "outbox",
+    "policy_state",
+    "public_incidents",
+    "public_updates",
+    "schedule_overrides",
+    "schedule_versions",
+    "silences",
+    "slack_channels",
+    "slack_seen",
+    "timeline",
+    "timers",
+];
+
 /// Rows one prune transaction touches at most.
 pub const PRUNE_BATCH: u32 = 500;
 
@@ -87,6 +114,7 @@ trait RetentionQueries {
         cutoff: i64,
         batch: u32,
     ) -> Result<u64, StoreError>;
+    async fn table_rows(&mut self) -> Result<Vec<(&'static str, u64)>, StoreError>;
     async fn retained(&mut self) -> Result<RetainedRows, StoreError>;
 }
 
@@ -106,6 +134,19 @@ macro_rules! impl_retention {
                     .await
                     .map_err(db_err)?;
                 Ok(done.rows_affected())
+            }
+
+            async fn table_rows(&mut self) -> Result<Vec<(&'static str, u64)>, StoreError> {
+                let mut out = Vec::with_capacity(TABLES.len());
+                for table in TABLES {
+                    let sql = format!("SELECT COUNT(*) FROM {table}");
+                    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                        .fetch_one(&mut *self)
+                        .await
+                        .map_err(db_err)?;
+                    out.push((table, u64::try_from(n).unwrap_or(0)));
+                }
+                Ok(out)
             }
 
             async fn retained(&mut self) -> Result<RetainedRows, StoreError> {
@@ -153,6 +194,11 @@ impl Store {
             }
         }
         Ok(pruned)
+    }
+
+    /// Rows of every table, by name: what a soak test watches for growth.
+    pub async fn table_rows(&self) -> Result<Vec<(&'static str, u64)>, StoreError> {
+        read!(self, |conn| conn.table_rows().await)
     }
 
     /// The rows retention keeps bounded, counted now.
