@@ -64,6 +64,9 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo deny (licences, bans, sources)"
+./scripts/deny.sh
+
 step "cargo test (SQLite and PostgreSQL)"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
