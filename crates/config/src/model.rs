@@ -66,6 +66,17 @@ pub enum TimelineCapture {
     Off,
 }
 
+/// Who may change what from Slack (`slack.writes`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlackWrites {
+    /// Anyone the configuration knows may work any incident.
+    All,
+    /// People change what their teams own, and incidents that brought them in
+    /// (`muster_core::access::person_may_change`).
+    OwnTeams,
+}
+
 /// The `slack` section.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SlackConfig {
@@ -74,6 +85,7 @@ pub struct SlackConfig {
     pub timeline: TimelineCapture,
     /// The reaction (name without colons) that puts a message on the timeline.
     pub reaction: String,
+    pub writes: SlackWrites,
 }
 
 impl Default for SlackConfig {
@@ -82,6 +94,7 @@ impl Default for SlackConfig {
             command: "/muster".into(),
             timeline: TimelineCapture::Reaction,
             reaction: "pushpin".into(),
+            writes: SlackWrites::All,
         }
     }
 }
@@ -136,6 +149,25 @@ impl Config {
             .into_iter()
             .filter_map(|s| self.services.get(s)?.owner_team.clone())
             .collect()
+    }
+
+    /// What person `id` may write from Slack: every team, or (with `slack.writes: own_teams`)
+    /// the teams listing them as members, none if no team does.
+    pub fn slack_scope(&self, id: &str) -> muster_core::Scope {
+        let limited = self
+            .slack
+            .as_ref()
+            .is_some_and(|s| s.writes == SlackWrites::OwnTeams);
+        if !limited {
+            return muster_core::Scope::All;
+        }
+        muster_core::Scope::Teams(
+            self.teams
+                .values()
+                .filter(|t| t.members.iter().any(|m| m == id))
+                .map(|t| t.id.clone())
+                .collect(),
+        )
     }
 
     /// The team that owns schedule `id`, as a set (empty: a shared schedule, or no such one).

@@ -91,6 +91,7 @@ pub(crate) struct Slack {
     pub command: Option<S>,
     pub timeline: Option<S>,
     pub reaction: Option<S>,
+    pub writes: Option<S>,
 }
 
 #[derive(Debug, Deserialize)]

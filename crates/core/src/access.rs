@@ -26,6 +26,10 @@
 //! shared: every scope covers it, because an untriaged incident must be workable by whoever
 //! was paged for it.
 //!
+//! In Slack, where people act rather than tokens, `slack.writes: own_teams` limits each person
+//! to their teams (the teams listing them as members), and also lets them change an incident
+//! that brought them in: one where they hold a role or respond ([`person_may_change`]).
+//!
 //! Overrides change who is paged for every team that escalates to the schedule, so they stay
 //! admin-only (403 for viewers and responders); a limited admin overrides its teams'
 //! schedules only.
@@ -89,12 +93,13 @@ impl FromStr for Access {
     }
 }
 
-/// The teams a token may write for: all of them, or a named few.
+/// The teams a token or person may write for: all of them, or a named few.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Scope {
     #[default]
     All,
-    /// Never empty: a token limited to no team would be a viewer with a misleading role.
+    /// A token's is never empty ([`Scope::teams`] makes `All` of none). A person in no team
+    /// has an empty one: they may write only what no team owns.
     Teams(BTreeSet<String>),
 }
 
@@ -132,10 +137,25 @@ impl Scope {
     }
 }
 
+/// Whether a person limited to `scope` may change `incident`, which `owners` own: their teams
+/// own it, or the incident brought them in (they hold a role on it or respond to it). A
+/// person paged from another team's rotation must be able to work what they were paged for.
+pub fn person_may_change(
+    scope: &Scope,
+    owners: &BTreeSet<String>,
+    incident: &crate::Incident,
+    person: &str,
+) -> bool {
+    scope.covers(owners)
+        || incident.responders.iter().any(|p| p == person)
+        || incident.roles.values().any(|h| h.person == person)
+}
+
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Scope::All => f.write_str("all teams"),
+            Scope::Teams(t) if t.is_empty() => f.write_str("no team"),
             Scope::Teams(t) => {
                 let list: Vec<&str> = t.iter().map(String::as_str).collect();
                 write!(

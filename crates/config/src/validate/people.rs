@@ -207,6 +207,16 @@ impl V<'_> {
                 ),
             }
         }
+        if let Some(w) = &x.writes {
+            match w.value.as_str() {
+                "all" => out.writes = SlackWrites::All,
+                "own_teams" => out.writes = SlackWrites::OwnTeams,
+                other => self.d.error(
+                    loc(f, w),
+                    format!("unknown slack writes `{other}` (expected all or own_teams)"),
+                ),
+            }
+        }
         if let Some(r) = &x.reaction {
             let name = r.value.trim_matches(':');
             let ok = !name.is_empty()

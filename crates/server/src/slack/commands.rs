@@ -397,9 +397,13 @@ pub(crate) async fn act(
         Command::AssignRole { role, .. } => Some(role.clone()),
         _ => None,
     };
-    reactions::apply_guarded(state, person, id, command, |inc| match &assigned {
-        Some(role) => muster_core::incident::check_assigner(inc, role, person),
-        None => Ok(()),
+    let cfg = state.config();
+    reactions::apply_guarded(state, person, id, command, |inc| {
+        super::may_change(&cfg, person, inc)?;
+        match &assigned {
+            Some(role) => muster_core::incident::check_assigner(inc, role, person),
+            None => Ok(()),
+        }
     })
     .await
     .map_err(refusal)?;
@@ -462,6 +466,7 @@ pub(crate) async fn declare(
 ) -> Outcome {
     let cfg = state.config();
     let services = services_in(title, &cfg.vocab.services);
+    super::may_declare(&cfg, person, &services)?;
     let declaration = Declaration {
         title,
         severity: severity.unwrap_or(DEFAULT_SEVERITY),
@@ -494,9 +499,12 @@ async fn post_update(
     let note = Command::AddNote {
         text: format!("Status update: {text}"),
     };
-    reactions::apply(state, person, id, note)
-        .await
-        .map_err(refusal)?;
+    let cfg = state.config();
+    reactions::apply_guarded(state, person, id, note, |inc| {
+        super::may_change(&cfg, person, inc)
+    })
+    .await
+    .map_err(refusal)?;
     // The cadence policies wait for this milestone; reaching it again may be refused.
     let posted = Command::ReachMilestone {
         milestone: "status_update_posted".into(),

@@ -110,10 +110,24 @@ async fn handle(state: &AppState, event: &Value) -> Result<(), String> {
         Meaning::Leave => Command::Leave {
             person: person.clone(),
         },
-        Meaning::Pinned { channel, ts } => return capture(state, id, &channel, &ts).await,
+        Meaning::Pinned { channel, ts } => {
+            // Pinning puts someone's message on the timeline: the pinner's change.
+            let cfg = state.config();
+            let incident = state.store.incident(id).await.map_err(|e| e.to_string())?;
+            if let Some(Err(e)) = incident.map(|i| super::may_change(&cfg, &person, &i)) {
+                tracing::info!(incident = %id, error = %e, "slack pin refused");
+                return Ok(());
+            }
+            return capture(state, id, &channel, &ts).await;
+        }
     };
-    // A refusal (already a responder, incident resolved) is not an error for Slack.
-    if let Err(e) = crate::reactions::apply(state, &person, id, command).await {
+    // A refusal (already a responder, incident resolved, another team's) is not an error for
+    // Slack.
+    let cfg = state.config();
+    let guarded = crate::reactions::apply_guarded(state, &person, id, command, |inc| {
+        super::may_change(&cfg, &person, inc)
+    });
+    if let Err(e) = guarded.await {
         tracing::info!(incident = %id, error = %e, "slack event refused");
     }
     Ok(())

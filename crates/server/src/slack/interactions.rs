@@ -266,6 +266,9 @@ async fn view_submission(
                 Ok(f) => f,
                 Err(problems) => return errors(problems),
             };
+            if let Err(why) = super::may_declare(&cfg, &person, &form.services) {
+                return errors(BTreeMap::from([("services", why)]));
+            }
             let worker = state.clone();
             super::within_deadline(arrived, async move {
                 let declaration = crate::reactions::commit::Declaration {

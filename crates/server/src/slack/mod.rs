@@ -212,6 +212,46 @@ pub(crate) fn response_item(
     response.item(key, incident)
 }
 
+/// Whether `person` may change `incident` from Slack (`slack.writes`; the rule is
+/// `muster_core::access::person_may_change`): the check every Slack change runs under the
+/// incident's lock, so the roles and services it reads are the ones the change meets.
+pub(crate) fn may_change(
+    cfg: &crate::LoadedConfig,
+    person: &str,
+    incident: &muster_core::Incident,
+) -> Result<(), muster_core::DomainError> {
+    let scope = cfg.config.slack_scope(person);
+    let owners = cfg.config.owners_of_services(&incident.services);
+    if muster_core::access::person_may_change(&scope, &owners, incident, person) {
+        return Ok(());
+    }
+    let owners: Vec<&str> = owners.iter().map(String::as_str).collect();
+    Err(muster_core::DomainError::Forbidden(format!(
+        "{person} is in {scope}; {} belongs to {} (slack.writes: own_teams): ask its \
+         commander to add you",
+        incident.id,
+        owners.join(", ")
+    )))
+}
+
+/// [`may_change`] for a declaration of `services`.
+pub(crate) fn may_declare(
+    cfg: &crate::LoadedConfig,
+    person: &str,
+    services: &[String],
+) -> Result<(), String> {
+    let scope = cfg.config.slack_scope(person);
+    let owners = cfg.config.owners_of_services(services);
+    if scope.covers(&owners) {
+        return Ok(());
+    }
+    let owners: Vec<&str> = owners.iter().map(String::as_str).collect();
+    Err(format!(
+        "{person} is in {scope}; those services belong to {} (slack.writes: own_teams)",
+        owners.join(", ")
+    ))
+}
+
 /// What a refused change says to the person in Slack (the API's error message).
 pub(crate) fn refusal(e: muster_store::StoreError) -> String {
     crate::error::ApiError::from(e).message

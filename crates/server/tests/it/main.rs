@@ -27,6 +27,7 @@ mod similar;
 mod slack;
 mod slack_ack;
 mod slack_escaping;
+mod slack_scopes;
 mod status_page;
 mod status_page_roles;
 mod support;

@@ -271,7 +271,7 @@ pub(crate) fn buttons(message: &Value) -> Vec<Value> {
         .collect()
 }
 
-async fn declare_checkout_in_slack(rig: &Rig) -> Value {
+pub(crate) async fn declare_checkout_in_slack(rig: &Rig) -> Value {
     let (s, v) = rig
         .command("U0ALICE", "C0GENERAL", "declare sev1 checkout errors")
         .await;
