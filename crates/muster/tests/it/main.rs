@@ -2,6 +2,7 @@
 //! restart — on SQLite and on PostgreSQL.
 
 mod alertmanager;
+mod chaos;
 mod cli;
 mod cli_ack;
 mod cli_tokens;
@@ -11,6 +12,7 @@ mod crash_notify;
 mod drill;
 mod oncall;
 mod oracle;
+mod pg_cluster;
 mod policy;
 mod procs;
 mod report_load;

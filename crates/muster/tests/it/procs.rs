@@ -4,6 +4,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use muster_store::{AlertFilter, Store, StoredAlert};
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_muster")
 }
@@ -54,6 +56,21 @@ impl Server {
         }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Sends a signal by name (`STOP`, `CONT`) with `kill(1)`.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} {} failed", self.pid());
+    }
+
     /// `Child::kill` is SIGKILL on Unix: no shutdown code runs.
     pub fn kill_9(mut self) {
         self.stop();
@@ -89,4 +106,24 @@ pub fn token(db: &str, name: &str, role: &str) -> String {
     );
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     stdout.lines().last().unwrap_or("").trim().to_string()
+}
+
+/// Every stored alert of `integration`, paging through the store's alert list (newest first).
+pub async fn stored_alerts(store: &Store, integration: &str) -> Vec<StoredAlert> {
+    let mut alerts = Vec::new();
+    let mut before = None;
+    loop {
+        let filter = AlertFilter {
+            integration: Some(integration.into()),
+            limit: Some(500),
+            before,
+            ..Default::default()
+        };
+        let page = store.alerts(&filter).await.expect("alerts");
+        let Some(last) = page.last() else {
+            return alerts;
+        };
+        before = Some(last.id);
+        alerts.extend(page);
+    }
 }
