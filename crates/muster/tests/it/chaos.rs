@@ -1,14 +1,14 @@
-//! The chaos run: `muster serve` under a steady Alertmanager load while faults strike in a
-//! loop, then everything counted. Two nodes on a private PostgreSQL cluster (`kill -9` of
+//! The chaos run: `muster serve` under a steady alert load (Alertmanager webhooks and
+//! PagerDuty events) while faults strike in a loop, then everything counted. Two nodes on a private PostgreSQL cluster (`kill -9` of
 //! either node, SIGSTOP/SIGCONT of either node, `pg_ctl restart` fast or immediate), and one
 //! node on SQLite (`kill -9`). What must hold, with no exception: every alert answered 2xx is
 //! stored exactly once, every due timer fires exactly once, every page is queued once.
 //!
-//! Each webhook opens its own SEV1 incident (a new alert group), on which two policies with
+//! Each request opens its own SEV1 incident (a new alert group), on which two policies with
 //! deadlines of 3 and 6 s page, so timers keep falling due while the faults strike. The load
 //! is sent to the nodes in turn by clients that retry a failed request (refused connection,
-//! timeout, 5xx, 429) on the other node, as Alertmanager retries; a 4xx other than 429 would
-//! drop the group, and counts as a failure.
+//! timeout, 5xx, 429) on the other node, as Alertmanager and PagerDuty's clients retry; a 4xx
+//! other than 429 would drop the alerts, and counts as a failure.
 //!
 //! `MUSTER_CHAOS_SECS` (default 30) is how long the faults go on (at least three of each kind
 //! whatever it says), `MUSTER_CHAOS_SEED` the seed of their order, targets and pauses (printed
@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use muster_core::staffing::rng::Rng;
 use muster_core::{Change, IncidentNumber, Timestamp};
-use muster_store::{Store, TimerRecord, TimerState};
+use muster_store::{Store, StoredAlert, TimerRecord, TimerState};
 use serde_json::{Value, json};
 
 use crate::pg_cluster::Cluster;
@@ -33,15 +33,14 @@ use crate::procs::{Server, stored_alerts};
 const POLICIES: [(&str, u64); 2] = [("chaos-a", 3), ("chaos-b", 6)];
 const CLIENTS: usize = 4;
 const ALERTS_PER_WEBHOOK: usize = 2;
-/// Each client's pause between webhooks.
+/// Each client's pause between requests.
 const PACE: Duration = Duration::from_millis(150);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a client keeps retrying a webhook once the faults have stopped.
+/// How long a client keeps retrying a request once the faults have stopped.
 const RETRY_AFTER_FAULTS: Duration = Duration::from_secs(60);
 /// The timers' lease (60 s) and a margin: a claim cut by `kill -9` is taken again after it.
 const SETTLE: Duration = Duration::from_secs(150);
 const MIN_FAULTS: usize = 3;
-const INTAKE: &str = "/api/v1/integrations/demo-alertmanager/alertmanager";
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Fault {
@@ -139,34 +138,58 @@ impl Nodes {
 /// What the load clients saw.
 #[derive(Default)]
 struct Tally {
-    webhooks: usize,
+    requests: usize,
+    /// Alerts in them.
+    sent: usize,
     attempts: usize,
     /// Refused connections, timeouts, 5xx and 429: retried.
     failed_attempts: usize,
     /// Other 4xx answers: Alertmanager would drop the group.
     rejected: Vec<u16>,
-    /// Webhooks still unanswered when their client gave up.
+    /// Requests still unanswered when their client gave up.
     unanswered: usize,
     /// Fingerprints of the alerts answered 2xx.
     acked: Vec<String>,
 }
 
-fn fingerprint(client: usize, n: usize, i: usize) -> String {
-    format!("chaos-{client}-{n}-{i}")
-}
-
-/// One Alertmanager group, its own alert name: a new SEV1 incident of `checkout`.
-fn webhook(client: usize, n: usize) -> Value {
-    let name = format!("Chaos{client}x{n}");
-    let alerts: Vec<Value> = (0..ALERTS_PER_WEBHOOK)
-        .map(|i| {
+/// Request `n` of client `c`: its path, body and the dedup keys of its alerts. Even clients
+/// send Alertmanager webhooks (a group of two alerts with its own alert name: a new SEV1
+/// incident of `checkout`), odd ones PagerDuty events (a new SEV1 incident of `payments-api`).
+fn request(c: usize, n: usize) -> (&'static str, Value, Vec<String>) {
+    let alertmanager = c.is_multiple_of(2);
+    let keys: Vec<String> = (0..if alertmanager { ALERTS_PER_WEBHOOK } else { 1 })
+        .map(|i| format!("chaos-{c}-{n}-{i}"))
+        .collect();
+    if !alertmanager {
+        let body = json!({"routing_key": "demo-events-v2", "event_action": "trigger",
+            "dedup_key": keys[0], "payload": {"summary": format!("chaos event {c}-{n}"),
+            "source": "chaos", "severity": "critical"}});
+        return ("/v2/enqueue", body, keys);
+    }
+    let name = format!("Chaos{c}x{n}");
+    let alerts: Vec<Value> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
             json!({"status": "firing", "labels": {"alertname": name, "severity": "critical",
                 "replica": i.to_string()}, "annotations": {"summary": "chaos load"},
-                "startsAt": "2026-11-27T00:00:00Z", "fingerprint": fingerprint(client, n, i)})
+                "startsAt": "2026-11-27T00:00:00Z", "fingerprint": key})
         })
         .collect();
-    json!({"version": "4", "groupKey": format!("chaos-{client}-{n}"), "status": "firing",
-        "receiver": "muster", "alerts": alerts})
+    let body = json!({"version": "4", "groupKey": format!("chaos-{c}-{n}"), "status": "firing",
+        "receiver": "muster", "alerts": alerts});
+    (
+        "/api/v1/integrations/demo-alertmanager/alertmanager",
+        body,
+        keys,
+    )
+}
+
+/// Every stored alert of both integrations the load uses.
+async fn all_alerts(store: &Store) -> Vec<StoredAlert> {
+    let mut alerts = stored_alerts(store, "alertmanager").await;
+    alerts.extend(stored_alerts(store, "events-v2").await);
+    alerts
 }
 
 async fn client(
@@ -181,13 +204,17 @@ async fn client(
         .expect("http client");
     let mut n = 0;
     while !stop.load(Ordering::SeqCst) {
-        let body = webhook(c, n);
-        tally.lock().expect("tally").webhooks += 1;
+        let (path, body, keys) = request(c, n);
+        {
+            let mut t = tally.lock().expect("tally");
+            t.requests += 1;
+            t.sent += keys.len();
+        }
         let mut give_up_at = None;
         for attempt in 0.. {
             let url = {
                 let urls = urls.lock().expect("urls");
-                format!("{}{INTAKE}", urls[(c + n + attempt) % urls.len()])
+                format!("{}{path}", urls[(c + n + attempt) % urls.len()])
             };
             let answer = http.post(&url).json(&body).send().await;
             {
@@ -195,8 +222,7 @@ async fn client(
                 t.attempts += 1;
                 match answer {
                     Ok(r) if r.status().is_success() => {
-                        t.acked
-                            .extend((0..ALERTS_PER_WEBHOOK).map(|i| fingerprint(c, n, i)));
+                        t.acked.extend(keys);
                         break;
                     }
                     Ok(r) if r.status().is_client_error() && r.status().as_u16() != 429 => {
@@ -255,7 +281,7 @@ async fn strike(
                 }
                 Fault::SigStop => {
                     nodes.server(node).signal("STOP");
-                    pause(rng, 1.0, 4.0).await;
+                    pause(rng, 1.0, 7.0).await;
                     nodes.server(node).signal("CONT");
                     format!("node {node}")
                 }
@@ -290,7 +316,7 @@ async fn settle(store: &Store, cutoff: Timestamp) {
     let deadline = Instant::now() + SETTLE;
     let mut settled: BTreeSet<i64> = BTreeSet::new();
     loop {
-        let incidents: BTreeSet<i64> = stored_alerts(store, "alertmanager")
+        let incidents: BTreeSet<i64> = all_alerts(store)
             .await
             .iter()
             .filter_map(|a| a.incident.map(|n| n.0))
@@ -320,7 +346,7 @@ async fn settle(store: &Store, cutoff: Timestamp) {
 
 /// The counts of the run, read from the database.
 async fn counts(store: &Store, tally: &Tally, cutoff: Timestamp) -> BTreeMap<&'static str, Value> {
-    let alerts = stored_alerts(store, "alertmanager").await;
+    let alerts = all_alerts(store).await;
     let mut stored: BTreeMap<&str, usize> = BTreeMap::new();
     for a in &alerts {
         *stored.entry(a.dedup_key.as_str()).or_default() += 1;
@@ -382,8 +408,8 @@ async fn counts(store: &Store, tally: &Tally, cutoff: Timestamp) -> BTreeMap<&'s
         }
     }
     BTreeMap::from([
-        ("webhooks", json!(tally.webhooks)),
-        ("sent", json!(tally.webhooks * ALERTS_PER_WEBHOOK)),
+        ("requests", json!(tally.requests)),
+        ("sent", json!(tally.sent)),
         ("attempts", json!(tally.attempts)),
         ("failed_attempts", json!(tally.failed_attempts)),
         ("rejected_4xx", json!(tally.rejected.len())),
