@@ -16,7 +16,7 @@
 //! `chaos summary {…}`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,7 +27,7 @@ use muster_store::{Store, StoredAlert, TimerRecord, TimerState};
 use serde_json::{Value, json};
 
 use crate::pg_cluster::Cluster;
-use crate::procs::{Server, stored_alerts};
+use crate::procs::{Nodes, stored_alerts};
 
 /// The policies that page on every chaos incident, with their deadlines in seconds.
 const POLICIES: [(&str, u64); 2] = [("chaos-a", 3), ("chaos-b", 6)];
@@ -41,6 +41,11 @@ const RETRY_AFTER_FAULTS: Duration = Duration::from_secs(60);
 /// The timers' lease (60 s) and a margin: a claim cut by `kill -9` is taken again after it.
 const SETTLE: Duration = Duration::from_secs(150);
 const MIN_FAULTS: usize = 3;
+/// From this many seconds of faults on (the long form), every fourth SIGSTOP lasts longer
+/// than the leases (60 s): the other node takes over the stopped one's claimed timers and
+/// deliveries, and what the stopped one does when it resumes must be fenced off.
+const LONG_FORM_SECS: u64 = 120;
+const PAST_LEASE: (f64, f64) = (65.0, 70.0);
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Fault {
@@ -70,69 +75,6 @@ fn config(dir: &Path) {
         ));
     }
     std::fs::write(dir.join("policies/chaos.yaml"), yaml).expect("write policy");
-}
-
-/// The `muster serve` nodes, restarted in place; `urls` is what the load clients read.
-struct Nodes {
-    servers: Vec<Option<Server>>,
-    urls: Arc<Mutex<Vec<String>>>,
-    config: PathBuf,
-    db: String,
-    logs: PathBuf,
-    starts: usize,
-}
-
-impl Nodes {
-    fn new(count: usize, config: &Path, db: &str, logs: &Path) -> Nodes {
-        let mut nodes = Nodes {
-            servers: (0..count).map(|_| None).collect(),
-            urls: Arc::new(Mutex::new(vec![String::new(); count])),
-            config: config.to_path_buf(),
-            db: db.to_string(),
-            logs: logs.to_path_buf(),
-            starts: 0,
-        };
-        for i in 0..count {
-            nodes.start(i);
-        }
-        nodes
-    }
-
-    fn start(&mut self, i: usize) {
-        self.starts += 1;
-        let log = std::fs::File::create(self.logs.join(format!("node{i}-{}.log", self.starts)))
-            .expect("node log");
-        let err = log.try_clone().expect("log handle");
-        let server = tokio::task::block_in_place(|| {
-            Server::start_with(&self.config, &self.db, |cmd| {
-                cmd.stdout(log)
-                    .stderr(err)
-                    .env("MUSTER_LOG", "info")
-                    .env_remove("MUSTER_SLACK_API_URL")
-                    .env_remove("MUSTER_SLACK_BOT_TOKEN")
-                    .env_remove("MUSTER_SMTP_URL")
-                    .env_remove("MUSTER_SMS_API_URL");
-            })
-        });
-        self.urls.lock().expect("urls")[i] = server.url.clone();
-        self.servers[i] = Some(server);
-    }
-
-    fn server(&self, i: usize) -> &Server {
-        self.servers[i].as_ref().expect("node running")
-    }
-
-    fn kill_9(&mut self, i: usize) {
-        if let Some(server) = self.servers[i].take() {
-            server.kill_9();
-        }
-    }
-
-    fn kill_all(&mut self) {
-        for i in 0..self.servers.len() {
-            self.kill_9(i);
-        }
-    }
 }
 
 /// What the load clients saw.
@@ -253,7 +195,8 @@ async fn pause(rng: &mut Rng, from: f64, to: f64) {
 }
 
 /// Strikes faults of `kinds`, each round all kinds in a random order, until `secs` have passed
-/// and every kind struck at least [`MIN_FAULTS`] times. Faults by kind.
+/// and every kind struck at least [`MIN_FAULTS`] times. Faults by kind (SIGSTOPs past the
+/// leases also apart, as `sigstop_past_lease`).
 async fn strike(
     nodes: &mut Nodes,
     cluster: Option<&Cluster>,
@@ -264,6 +207,7 @@ async fn strike(
     let start = Instant::now();
     let mut counts: BTreeMap<&'static str, usize> = kinds.iter().map(|k| (k.name(), 0)).collect();
     let count = nodes.servers.len();
+    let mut past_lease_stops = 0;
     while start.elapsed() < Duration::from_secs(secs) || counts.values().any(|n| *n < MIN_FAULTS) {
         let mut round = kinds.to_vec();
         for i in (1..round.len()).rev() {
@@ -280,10 +224,17 @@ async fn strike(
                     format!("node {node}")
                 }
                 Fault::SigStop => {
+                    let past_lease = secs >= LONG_FORM_SECS && counts[fault.name()] % 4 == 3;
+                    let (from, to) = if past_lease { PAST_LEASE } else { (1.0, 7.0) };
                     nodes.server(node).signal("STOP");
-                    pause(rng, 1.0, 7.0).await;
+                    pause(rng, from, to).await;
                     nodes.server(node).signal("CONT");
-                    format!("node {node}")
+                    if past_lease {
+                        past_lease_stops += 1;
+                        format!("node {node}, past the leases")
+                    } else {
+                        format!("node {node}")
+                    }
                 }
                 Fault::PgRestart => {
                     let mode = if counts[fault.name()].is_multiple_of(2) {
@@ -303,6 +254,9 @@ async fn strike(
                 fault.name()
             );
         }
+    }
+    if past_lease_stops > 0 {
+        counts.insert("sigstop_past_lease", past_lease_stops);
     }
     counts
 }
@@ -526,7 +480,10 @@ async fn chaos(
         n("timers_due") >= n("incidents") * POLICIES.len() as u64,
         "the chaos policies' timers are not all due"
     );
-    assert!(faults.values().all(|f| *f >= MIN_FAULTS), "{faults:?}");
+    assert!(
+        kinds.iter().all(|k| faults[k.name()] >= MIN_FAULTS),
+        "{faults:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -18,6 +18,7 @@ mod procs;
 mod report_load;
 mod staffing;
 mod staffing_lint;
+mod stall;
 mod template;
 mod two_nodes;
 mod two_nodes_notify;
