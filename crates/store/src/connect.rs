@@ -28,6 +28,13 @@ const WRITER_AUTOCHECKPOINT_PAGES: &str = "8192";
 /// How often the checkpointer copies the WAL into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 const PG_MAX_CONNECTIONS: u32 = 10;
+/// PostgreSQL ends a session left idle inside a transaction this long
+/// (`idle_in_transaction_session_timeout`), and its locks with it: a node that stalls
+/// mid-transaction (stopped, frozen, cut off without a reset) holds the other nodes up no
+/// longer. The store never waits on anything but the database inside a transaction, so a
+/// healthy node never comes near it; the stalled node's transaction rolls back, and what it
+/// was doing is answered 5xx or retried after its lease.
+pub const IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(10);
 
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -395,6 +402,10 @@ async fn migrate_postgres(pool: &PgPool) -> Result<(), StoreError> {
 pub(crate) async fn open_postgres(options: PgConnectOptions) -> Result<PgPool, StoreError> {
     // Host and port only: the URL may hold a password.
     let where_ = format!("{}:{}", options.get_host(), options.get_port());
+    let options = options.options([(
+        "idle_in_transaction_session_timeout",
+        format!("{}ms", IDLE_IN_TRANSACTION_TIMEOUT.as_millis()),
+    )]);
     let pool = PgPoolOptions::new()
         .max_connections(PG_MAX_CONNECTIONS)
         .acquire_timeout(ACQUIRE_TIMEOUT)

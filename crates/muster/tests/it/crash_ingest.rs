@@ -7,11 +7,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use muster_store::{AlertFilter, Store};
+use muster_store::Store;
 use muster_testkit::{Backend, TestDb};
 use serde_json::{Value, json};
 
-use crate::procs::Server;
+use crate::procs::{Server, stored_alerts};
 
 const CLIENTS: usize = 16;
 const ALERTS_PER_WEBHOOK: usize = 4;
@@ -54,26 +54,6 @@ async fn client(url: String, c: usize, acked: Arc<Mutex<Vec<String>>>) -> bool {
     false
 }
 
-/// Every stored dedup key of the integration, paging through the alerts API of the store.
-async fn stored_keys(store: &Store) -> Vec<String> {
-    let mut keys = Vec::new();
-    let mut before = None;
-    loop {
-        let filter = AlertFilter {
-            integration: Some("alertmanager".into()),
-            limit: Some(500),
-            before,
-            ..Default::default()
-        };
-        let page = store.alerts(&filter).await.expect("alerts");
-        let Some(last) = page.last() else {
-            return keys;
-        };
-        before = Some(last.id);
-        keys.extend(page.into_iter().map(|a| a.dedup_key));
-    }
-}
-
 async fn crash_under_load(db: &str, config: &Path) {
     let server = Server::start(config, db, &[]);
     let url = format!(
@@ -102,7 +82,11 @@ async fn crash_under_load(db: &str, config: &Path) {
     // Restart (migrations, recovery), then read what is stored.
     let _again = Server::start(config, db, &[]);
     let store = Store::connect(db).await.expect("store");
-    let stored = stored_keys(&store).await;
+    let stored: Vec<String> = stored_alerts(&store, "alertmanager")
+        .await
+        .into_iter()
+        .map(|a| a.dedup_key)
+        .collect();
     let unique: HashSet<&String> = stored.iter().collect();
     assert_eq!(unique.len(), stored.len(), "an alert stored twice");
     let acked = acked.lock().expect("lock").clone();
