@@ -88,7 +88,9 @@ pub(crate) fn classify_postgres(sqlstate: &str) -> Class {
     match sqlstate {
         "40001" | "40P01" | "55P03" => Class::RetryConflict,
         "57014" => Class::Timeout,
-        "57P01" | "57P02" | "57P03" | "57P04" | "57P05" | "3D000" => Class::Unavailable,
+        // 25P03: the session sat idle in a transaction past `IDLE_IN_TRANSACTION_TIMEOUT`
+        // (this node was stalled); its transaction is gone, and the request may be retried.
+        "57P01" | "57P02" | "57P03" | "57P04" | "57P05" | "3D000" | "25P03" => Class::Unavailable,
         "23505" => Class::Duplicate,
         s if s.starts_with("08") || s.starts_with("53") || s.starts_with("58") => {
             Class::Unavailable
@@ -172,6 +174,7 @@ mod tests {
             ("57P01", Class::Unavailable),   // admin_shutdown
             ("57P03", Class::Unavailable),   // cannot_connect_now
             ("3D000", Class::Unavailable),   // invalid_catalog_name
+            ("25P03", Class::Unavailable),   // idle_in_transaction_session_timeout
             ("58030", Class::Unavailable),   // io_error
             ("40001", Class::RetryConflict), // serialization_failure
             ("40P01", Class::RetryConflict), // deadlock_detected
