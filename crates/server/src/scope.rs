@@ -14,9 +14,10 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 
-/// What a write route touches, for the scope check.
-enum Target {
-    /// Owned by the teams of this incident's services.
+/// Something a write touches that a team may own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owned {
+    /// Owned by the teams of this incident's services (raw id, as in a path).
     Incident(String),
     /// Owned by the team of this schedule.
     Schedule(String),
@@ -24,6 +25,13 @@ enum Target {
     PublicIncident(String),
     Alert(String),
     Silence(String),
+    /// Services being named (a declaration, a new silence).
+    Services(Vec<String>),
+}
+
+/// What a write route touches, for the scope check.
+enum Target {
+    Owned(Owned),
     /// Its owners are in the body: the handler checks them.
     InBody,
     /// Touches no team's incidents, schedules or alerts (drills are exercises).
@@ -62,43 +70,63 @@ pub(crate) async fn check_write(
     match target(&route, id) {
         Target::InBody | Target::Shared => Ok(()),
         Target::Global(what) => caller.require_every_team(what),
-        Target::Incident(raw) => {
-            let owners = incident_owners(state, &raw).await?;
-            caller.require_scope(&owners, &format!("incident {raw}"))
-        }
-        Target::Schedule(id) => {
-            let owners = state.config().config.owners_of_schedule(&id);
-            caller.require_scope(&owners, &format!("schedule `{id}`"))
-        }
-        Target::PublicIncident(id) => {
-            let Some(public) = state.store.public_incident(&id).await? else {
-                return Ok(());
-            };
-            let number = public.incident.to_string();
-            let owners = incident_owners(state, &number).await?;
-            caller.require_scope(&owners, &format!("incident {number}"))
-        }
-        Target::Alert(raw) => {
-            let Ok(n) = raw.parse::<i64>() else {
-                return Ok(());
-            };
-            let Some(alert) = state.store.alert(n).await? else {
-                return Ok(());
-            };
-            let owners = state.config().config.owners_of_services([&alert.service]);
-            caller.require_scope(&owners, &format!("alert {n}"))
-        }
-        Target::Silence(raw) => {
-            let Ok(n) = raw.parse::<i64>() else {
-                return Ok(());
-            };
-            let Some(silence) = state.store.silence(n).await? else {
-                return Ok(());
-            };
-            let owners = state.config().config.owners_of_services([&silence.service]);
-            caller.require_scope(&owners, &format!("silence {n}"))
+        Target::Owned(thing) => {
+            let (owners, what) = owners(state, &thing).await?;
+            caller.require_scope(&owners, &what)
         }
     }
+}
+
+/// The teams that own `thing`, and how a refusal names it. Empty when no team owns it or it
+/// does not exist (then the caller's own lookup answers 404).
+pub async fn owners(
+    state: &AppState,
+    thing: &Owned,
+) -> Result<(BTreeSet<String>, String), ApiError> {
+    let cfg = state.config();
+    let config = &cfg.config;
+    Ok(match thing {
+        Owned::Incident(raw) => (
+            incident_owners(state, raw).await?,
+            format!("incident {raw}"),
+        ),
+        Owned::Schedule(id) => (config.owners_of_schedule(id), format!("schedule `{id}`")),
+        Owned::PublicIncident(id) => match state.store.public_incident(id).await? {
+            Some(public) => {
+                let number = public.incident.to_string();
+                let owners = incident_owners(state, &number).await?;
+                (owners, format!("incident {number}"))
+            }
+            None => (BTreeSet::new(), String::new()),
+        },
+        Owned::Alert(raw) => match raw.parse::<i64>() {
+            Ok(n) => match state.store.alert(n).await? {
+                Some(alert) => (
+                    config.owners_of_services([&alert.service]),
+                    format!("alert {n}"),
+                ),
+                None => (BTreeSet::new(), String::new()),
+            },
+            Err(_) => (BTreeSet::new(), String::new()),
+        },
+        Owned::Silence(raw) => match raw.parse::<i64>() {
+            Ok(n) => match state.store.silence(n).await? {
+                Some(silence) => (
+                    config.owners_of_services([&silence.service]),
+                    format!("silence {n}"),
+                ),
+                None => (BTreeSet::new(), String::new()),
+            },
+            Err(_) => (BTreeSet::new(), String::new()),
+        },
+        Owned::Services(services) => {
+            let what = match services.as_slice() {
+                [one] => format!("service `{one}`"),
+                _ => "the services named".to_string(),
+            };
+            (config.owners_of_services(services), what)
+        }
+    })
 }
 
 /// The target of a write route. Unknown write routes are global: a new route is refused to
@@ -107,15 +135,15 @@ pub(crate) async fn check_write(
 fn target(route: &str, id: String) -> Target {
     let under = |prefix: &str| route == prefix || route.starts_with(&format!("{prefix}/"));
     if under("/api/v1/incidents/{id}") {
-        Target::Incident(id)
+        Target::Owned(Owned::Incident(id))
     } else if under("/api/v1/schedules/{id}/overrides") {
-        Target::Schedule(id)
+        Target::Owned(Owned::Schedule(id))
     } else if under("/api/v1/status-page/incidents/{id}") {
-        Target::PublicIncident(id)
+        Target::Owned(Owned::PublicIncident(id))
     } else if under("/api/v1/alerts/{id}") {
-        Target::Alert(id)
+        Target::Owned(Owned::Alert(id))
     } else if route == "/api/v1/silences/{id}" {
-        Target::Silence(id)
+        Target::Owned(Owned::Silence(id))
     } else if matches!(
         route,
         "/api/v1/incidents" | "/api/v1/silences" | "/api/v1/status-page/incidents"
