@@ -105,6 +105,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "ack_links",
         include_str!("../migrations/sqlite/0017_ack_links.sql"),
     ),
+    (
+        19,
+        "web_sessions",
+        include_str!("../migrations/sqlite/0019_web_sessions.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -186,6 +191,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         17,
         "ack_links",
         include_str!("../migrations/postgres/0017_ack_links.sql"),
+    ),
+    (
+        19,
+        "web_sessions",
+        include_str!("../migrations/postgres/0019_web_sessions.sql"),
     ),
 ];
 

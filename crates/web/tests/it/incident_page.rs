@@ -1,0 +1,265 @@
+//! The incident page: the live clock from the server's clock view, actions through the
+//! reactions (a milestone ends its deadline and the timeline says "met"), the timeline in
+//! pages, the lists' filters, home, declare.
+
+use axum::http::StatusCode;
+use jiff::{SignedDuration, Timestamp};
+use muster_core::{Clock, Command};
+
+use crate::both;
+
+/// The `data-due` of the clock entry of `policy`, if the page has one.
+fn due_of(html: &str, policy: &str) -> Option<Timestamp> {
+    let marker = format!("data-policy=\"{policy}\" data-due=\"");
+    let at = html.find(&marker)? + marker.len();
+    let end = html[at..].find('"')?;
+    html[at..at + end].parse().ok()
+}
+
+/// The `<li class="…">` of the clock entry of `policy`.
+fn entry_class(html: &str, policy: &str) -> Option<String> {
+    let at = html.find(&format!("data-policy=\"{policy}\""))?;
+    let start = html[..at].rfind("class=\"")? + "class=\"".len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_string())
+}
+
+both!(
+    the_clock_shows_deadlines_and_a_milestone_ends_one,
+    |web| async move {
+        let browser = web.sign_in(&web.responder).await;
+        let a = web
+            .post(
+                "/incidents",
+                Some(&browser),
+                Some(&browser.csrf),
+                &[
+                    ("title", "Checkout down"),
+                    ("severity", "SEV1"),
+                    ("service", "checkout"),
+                ],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+        let path = a.location().to_string();
+        assert_eq!(path, "/incidents/INC-1");
+        let declared = web.clock.now();
+        let page = web.get(&path, Some(&browser)).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("Checkout down"));
+        let due = due_of(&page.body, "blast-radius-20m").expect("the blast-radius deadline");
+        assert_eq!(due, declared + SignedDuration::from_mins(20));
+        assert!(page.body.contains("due in 20 min"), "{}", page.body);
+        assert!(
+            page.body.contains("data-warn=\""),
+            "its warning time for the script"
+        );
+        let class = entry_class(&page.body, "blast-radius-20m").unwrap();
+        assert!(!class.contains("warning"), "{class}");
+        // Five minutes before the deadline the warning is due.
+        web.clock.advance(SignedDuration::from_mins(16));
+        let page = web.get(&path, Some(&browser)).await;
+        let class = entry_class(&page.body, "blast-radius-20m").unwrap();
+        assert!(class.contains("warning"), "{class}");
+        assert!(page.body.contains("due in 4 min"), "{}", page.body);
+        // One click on the milestone's button.
+        let a = web
+            .post(
+                &format!("{path}/milestone"),
+                Some(&browser),
+                Some(&browser.csrf),
+                &[("milestone", "blast_radius_validated")],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+        let page = web.get(&path, Some(&browser)).await;
+        assert!(
+            due_of(&page.body, "blast-radius-20m").is_none(),
+            "left the clock"
+        );
+        assert!(
+            page.body.contains(
+                "Deadline blast-radius-20m (blast radius validated) met with 4 min to spare"
+            ),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("Milestone: blast radius validated"));
+        // The button is gone with the milestone.
+        assert!(!page.body.contains("value=\"blast_radius_validated\""));
+    }
+);
+
+both!(every_action_goes_through_the_reactions, |web| async move {
+    let browser = web.sign_in(&web.responder).await;
+    let inc = web.declare("Payments slow", "SEV2").await;
+    let base = format!("/incidents/{}", inc.id);
+    let post = |path: String, pairs: Vec<(&'static str, &'static str)>| {
+        let (web, browser) = (&web, &browser);
+        async move {
+            let a = web
+                .post(&path, Some(browser), Some(&browser.csrf), &pairs)
+                .await;
+            assert_eq!(a.status, StatusCode::SEE_OTHER, "{path}: {}", a.body);
+        }
+    };
+    post(format!("{base}/acknowledge"), vec![]).await;
+    post(
+        format!("{base}/role"),
+        vec![("role", "incident_commander"), ("person", "alice")],
+    )
+    .await;
+    post(format!("{base}/severity"), vec![("severity", "SEV1")]).await;
+    post(format!("{base}/status"), vec![("status", "mitigated")]).await;
+    post(
+        format!("{base}/status-update"),
+        vec![("text", "Rolled back; watching.")],
+    )
+    .await;
+    web.state.store.incident(inc.id).await.unwrap().unwrap();
+    muster_server::reactions::apply(
+        &web.state,
+        "alice",
+        inc.id,
+        Command::AddTask {
+            title: "Check refunds".into(),
+            assignee: None,
+        },
+    )
+    .await
+    .unwrap();
+    post(format!("{base}/tasks/1/done"), vec![]).await;
+    let now = web.store.incident(inc.id).await.unwrap().unwrap();
+    assert!(now.milestones.iter().any(|m| m.milestone == "acknowledged"));
+    assert!(
+        now.milestones
+            .iter()
+            .any(|m| m.milestone == "status_update_posted")
+    );
+    assert_eq!(now.roles["incident_commander"].person, "alice");
+    assert_eq!(now.severity.to_string(), "SEV1");
+    assert_eq!(now.status.to_string(), "mitigated");
+    assert!(now.tasks[0].done);
+    let page = web.get(&base, Some(&browser)).await;
+    assert!(
+        page.body
+            .contains("Note: Status update: Rolled back; watching."),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("incident commander: alice"));
+    // A refusal of the core is a page saying why, and writes nothing.
+    let before = web.last_seq(inc.id).await;
+    let a = web
+        .post(
+            &format!("{base}/milestone"),
+            Some(&browser),
+            Some(&browser.csrf),
+            &[("milestone", "no_such")],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(a.body.contains("unknown milestone `no_such`"), "{}", a.body);
+    let a = web
+        .post(
+            &format!("{base}/severity"),
+            Some(&browser),
+            Some(&browser.csrf),
+            &[("severity", "SEV9")],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert_eq!(web.last_seq(inc.id).await, before);
+});
+
+both!(the_timeline_is_paginated_newest_first, |web| async move {
+    let browser = web.sign_in(&web.responder).await;
+    let inc = web.declare("Noisy", "SEV4").await;
+    for n in 0..230 {
+        muster_server::reactions::apply(
+            &web.state,
+            "alice",
+            inc.id,
+            Command::AddNote {
+                text: format!("note number {n}"),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let last = web.last_seq(inc.id).await;
+    let base = format!("/incidents/{}", inc.id);
+    let page = web.get(&base, Some(&browser)).await;
+    let shown = page.body.matches("<li class=\"event").count();
+    assert_eq!(shown, 100);
+    assert!(page.body.contains("note number 229"));
+    assert!(!page.body.contains("note number 129<"));
+    let older = format!("{base}?before={}", last + 1 - 100);
+    assert!(
+        page.body.contains(&format!("href=\"{older}\"")),
+        "{}",
+        page.body
+    );
+    let page = web.get(&older, Some(&browser)).await;
+    assert_eq!(page.body.matches("<li class=\"event").count(), 100);
+    assert!(page.body.contains("note number 129<"));
+    assert!(page.body.contains("Newer events"));
+    // The oldest page starts at the declaration.
+    let page = web
+        .get(&format!("{base}?before={}", last + 1 - 200), Some(&browser))
+        .await;
+    assert!(page.body.contains("Declared SEV4"), "{}", page.body);
+    assert!(!page.body.contains("Older events"));
+});
+
+both!(
+    the_list_filters_and_home_shows_mine_and_on_call,
+    |web| async move {
+        let browser = web.sign_in(&web.responder).await;
+        let a = web.declare("Checkout down", "SEV1").await;
+        let _b = web.declare("Fraud model stale", "SEV3").await;
+        muster_server::reactions::apply(
+            &web.state,
+            "alice",
+            a.id,
+            Command::Update {
+                title: None,
+                severity: None,
+                status: Some("resolved".parse().unwrap()),
+                services: None,
+            },
+        )
+        .await
+        .unwrap();
+        let list = |q: &'static str| {
+            let (web, browser) = (&web, &browser);
+            async move { web.get(&format!("/incidents{q}"), Some(browser)).await.body }
+        };
+        let all = list("").await;
+        assert!(all.contains("Checkout down") && all.contains("Fraud model stale"));
+        let open = list("?status=open").await;
+        assert!(!open.contains("Checkout down") && open.contains("Fraud model stale"));
+        let sev1 = list("?severity=SEV1").await;
+        assert!(sev1.contains("Checkout down") && !sev1.contains("Fraud model stale"));
+        let text = list("?q=FRAUD").await;
+        assert!(!text.contains("Checkout down") && text.contains("Fraud model stale"));
+        let later = list("?since=2026-03-30").await;
+        assert!(later.contains("No incident matches."), "{later}");
+        let service = list("?service=checkout").await;
+        assert!(service.contains("Fraud model stale"));
+        let service = list("?service=postgres").await;
+        assert!(service.contains("No incident matches."));
+        let bad = list("?severity=SEV9&since=yesterday").await;
+        assert!(
+            bad.contains("since `yesterday` is not a date like 2026-03-01"),
+            "{bad}"
+        );
+
+        let home = web.get("/", Some(&browser)).await.body;
+        // alice declared the open one: it is hers; the resolved one is on neither list.
+        assert!(home.contains("Fraud model stale"));
+        assert!(!home.contains("Checkout down"));
+        assert!(home.contains("On call now for payments"), "{home}");
+        assert!(home.contains("Next hand-offs"));
+    }
+);

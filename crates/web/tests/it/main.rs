@@ -1,0 +1,8 @@
+//! The web UI's integration tests: the whole router (API and pages under the same layers)
+//! driven in-process, on SQLite and on PostgreSQL, with a simulated clock.
+
+mod incident_page;
+mod live;
+mod security;
+mod sessions;
+mod support;
