@@ -112,6 +112,8 @@ pub struct Live {
     pub newer: Option<i64>,
     /// This is the newest page (the one live updates refresh).
     pub newest: bool,
+    /// Delivery bookkeeping (queued and sent notifications) left out of this page.
+    pub hidden: usize,
     pub can_act: bool,
     pub csrf: String,
 }
@@ -124,14 +126,12 @@ struct IncidentPage {
     choices: Choices,
     alerts: Vec<AlertRow>,
     similar: Vec<SimilarRow>,
-    before_q: String,
 }
 
 #[derive(Template)]
 #[template(path = "incident_live.html")]
 struct LivePart {
     live: Live,
-    before_q: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -231,13 +231,22 @@ pub fn clock_entries(cfg: &LoadedConfig, clock: &ClockView, zone: &Zone) -> Vec<
     out
 }
 
-/// One page of the timeline, newest first: events with `seq < before`.
+/// One page of the timeline, newest first: events with `seq < before`, in the core's plain
+/// words; delivery bookkeeping (which the brief counts instead) is left out and counted.
+struct TimelinePage {
+    rows: Vec<EventRow>,
+    hidden: usize,
+    older: Option<i64>,
+    newer: Option<i64>,
+    newest: bool,
+}
+
 async fn timeline_page(
     state: &AppState,
     incident: &Incident,
     before: Option<i64>,
     zone: &Zone,
-) -> Result<(Vec<EventRow>, Option<i64>, Option<i64>, bool), PageError> {
+) -> Result<TimelinePage, PageError> {
     let last = incident.last_seq;
     let before = before.filter(|b| *b >= 1 && *b <= last).unwrap_or(last + 1);
     let from = (before - TIMELINE_PAGE).max(1);
@@ -245,15 +254,19 @@ async fn timeline_page(
         .unwrap_or(0)
         .min(MAX_TIMELINE_LIMIT);
     let events = state.store.timeline(incident.id, from - 1, limit).await?;
+    let mut hidden = 0;
     let rows = events
         .iter()
         .rev()
-        .map(|e| {
+        .filter_map(|e| {
+            let Some(text) = brief::describe(&e.change) else {
+                hidden += 1;
+                return None;
+            };
             let kind = e.change.kind().to_string();
-            let text = brief::describe(&e.change).unwrap_or_else(|| brief::text::words(&kind));
-            EventRow {
+            Some(EventRow {
                 seq: e.seq,
-                at: Time::new(e.at, zone),
+                at: Time::compact(e.at, zone),
                 actor: e.actor.clone(),
                 policy: matches!(
                     kind.as_str(),
@@ -261,13 +274,17 @@ async fn timeline_page(
                 ),
                 kind,
                 text,
-            }
+            })
         })
         .collect();
-    let older = (from > 1).then_some(from);
     let newest = before > last;
-    let newer = (!newest).then_some(before + TIMELINE_PAGE);
-    Ok((rows, older, newer, newest))
+    Ok(TimelinePage {
+        rows,
+        hidden,
+        older: (from > 1).then_some(from),
+        newer: (!newest).then_some(before + TIMELINE_PAGE),
+        newest,
+    })
 }
 
 async fn live(
@@ -278,12 +295,11 @@ async fn live(
 ) -> Result<Live, PageError> {
     let cfg = state.config();
     let clock = clock_view(state, incident.id).await?;
-    let (events, older, newer, newest) =
-        timeline_page(state, incident, before, &session.zone).await?;
+    let page = timeline_page(state, incident, before, &session.zone).await?;
     Ok(Live {
         header: header(incident, &session.zone),
         clock: clock_entries(&cfg, &clock, &session.zone),
-        events,
+        events: page.rows,
         tasks: incident
             .tasks
             .iter()
@@ -294,9 +310,10 @@ async fn live(
                 done: t.done,
             })
             .collect(),
-        older,
-        newer,
-        newest,
+        older: page.older,
+        newer: page.newer,
+        newest: page.newest,
+        hidden: page.hidden,
         can_act: session.access.allows(muster_core::Access::Responder),
         csrf: session.csrf.clone(),
     })
@@ -344,10 +361,6 @@ fn sentence(s: &str) -> String {
         Some(f) => f.to_uppercase().chain(c).collect(),
         None => String::new(),
     }
-}
-
-fn before_q(before: Option<i64>) -> String {
-    before.map(|b| format!("?before={b}")).unwrap_or_default()
 }
 
 pub async fn page(
@@ -412,7 +425,6 @@ pub async fn page(
         live,
         alerts,
         similar,
-        before_q: before_q(p.before),
     };
     Ok(render(&page))
 }
@@ -426,10 +438,7 @@ pub async fn live_part(
 ) -> Result<Response, PageError> {
     let incident = load(&state, &raw).await?;
     let live = live(&state, &session, &incident, p.before).await?;
-    Ok(render(&LivePart {
-        live,
-        before_q: before_q(p.before),
-    }))
+    Ok(render(&LivePart { live }))
 }
 
 #[derive(Template)]

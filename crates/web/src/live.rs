@@ -56,10 +56,12 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     }
 }
 
+/// `changed` with the incident's id, or `any`. (An event with empty data is never
+/// dispatched by a browser's `EventSource`.)
 fn changed_event(changed: Changed) -> Event {
     Event::default()
         .event("changed")
-        .data(changed.map_or_else(String::new, |n| n.to_string()))
+        .data(changed.map_or_else(|| "any".to_string(), |n| n.to_string()))
 }
 
 fn stream(
@@ -68,7 +70,7 @@ fn stream(
     stop: watch::Receiver<bool>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     // The first event says the subscription is in place: whatever commits after it is heard.
-    let ready = futures_util::stream::iter([Ok(Event::default().event("ready").data(""))]);
+    let ready = futures_util::stream::iter([Ok(Event::default().event("ready").data("ready"))]);
     let changes = futures_util::stream::unfold((rx, stop), move |(mut rx, mut stop)| async move {
         loop {
             tokio::select! {

@@ -98,7 +98,15 @@ impl Time {
         }
     }
 
-    /// Only the time of day (the timeline and the clock).
+    /// Day and time, without the year (the timeline).
+    pub fn compact(at: Timestamp, zone: &Zone) -> Time {
+        let mut t = Time::new(at, zone);
+        let local = at.to_zoned_datetime(zone.tz.clone());
+        t.local = local.strftime("%b %d %H:%M:%S %Z").to_string();
+        t
+    }
+
+    /// Only the time of day (the clock).
     pub fn short(at: Timestamp, zone: &Zone) -> Time {
         let mut t = Time::new(at, zone);
         let local = at.to_zoned_datetime(zone.tz.clone());

@@ -57,7 +57,7 @@ both!(
         assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/event-stream");
         let mut body = resp.into_body();
         let ready = next_event(&mut body, Duration::from_secs(5)).await;
-        assert_eq!(ready, Some(("ready".into(), String::new())));
+        assert_eq!(ready, Some(("ready".into(), "ready".into())));
         // Another incident's commit is not announced to this page…
         muster_server::reactions::apply(
             &web.state,
