@@ -263,3 +263,99 @@ both!(
         assert!(home.contains("Next hand-offs"));
     }
 );
+
+both!(
+    times_are_in_the_viewers_zone_with_utc_on_hover,
+    |web| async move {
+        let browser = web.sign_in(&web.responder).await;
+        let inc = web.declare("Checkout down", "SEV2").await;
+        let path = format!("/incidents/{}", inc.id);
+        // alice's own zone first (Europe/London: GMT at T0, 03:12 UTC on 29 March is BST 04:12).
+        let page = web.get(&path, Some(&browser)).await.body;
+        assert!(page.contains("2026-03-29 04:12:00 BST"), "{page}");
+        assert!(page.contains("title=\"2026-03-29 03:12:00 UTC\""), "{page}");
+        let a = web
+            .post(
+                "/prefs/zone",
+                Some(&browser),
+                Some(&browser.csrf),
+                &[("zone", "Asia/Kolkata"), ("back", &path)],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+        assert_eq!(a.location(), path);
+        let set = a.set_cookie().unwrap();
+        assert!(set.starts_with("muster_zone=Asia%2FKolkata;"), "{set}");
+        let with_zone = crate::support::Browser {
+            cookie: format!("{}; {}", browser.cookie, set.split(';').next().unwrap()),
+            csrf: browser.csrf.clone(),
+        };
+        let page = web.get(&path, Some(&with_zone)).await.body;
+        assert!(page.contains("2026-03-29 08:42:00 IST"), "{page}");
+        assert!(page.contains("<option value=\"Asia/Kolkata\" selected>"));
+        // An unknown zone is refused, and the cookie is not set.
+        let a = web
+            .post(
+                "/prefs/zone",
+                Some(&browser),
+                Some(&browser.csrf),
+                &[("zone", "Mars/Olympus")],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            a.body.contains("`Mars/Olympus` is not a time zone"),
+            "{}",
+            a.body
+        );
+        assert!(a.set_cookie().is_none());
+    }
+);
+
+both!(
+    the_brief_page_has_the_brief_and_the_drafts,
+    |web| async move {
+        let browser = web.sign_in(&web.viewer).await;
+        let inc = web.declare("Checkout <down>", "SEV1").await;
+        let page = web
+            .get(&format!("/incidents/{}/brief", inc.id), Some(&browser))
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+        for heading in [
+            "Brief me",
+            "Status update draft",
+            "Customer update draft",
+            "Executive summary",
+        ] {
+            assert!(
+                page.body.contains(&format!(">{heading}</h2>")),
+                "{heading}: {}",
+                page.body
+            );
+        }
+        assert!(!page.body.contains("Review draft"), "only once resolved");
+        assert!(
+            page.body.contains("blast radius validated"),
+            "the pending deadline: {}",
+            page.body
+        );
+        assert!(!page.body.contains("<down>"));
+        muster_server::reactions::apply(
+            &web.state,
+            "alice",
+            inc.id,
+            Command::Update {
+                title: None,
+                severity: None,
+                status: Some("resolved".parse().unwrap()),
+                services: None,
+            },
+        )
+        .await
+        .unwrap();
+        let page = web
+            .get(&format!("/incidents/{}/brief", inc.id), Some(&browser))
+            .await;
+        assert!(page.body.contains(">Review draft</h2>"));
+    }
+);
