@@ -5,7 +5,8 @@
 //! - `page.rs` — the layout every page shares, times in the viewer's zone, error pages.
 //! - `home.rs`, `incidents.rs` (list, declare), `incident.rs` (the incident page and its
 //!   live part), `actions.rs` (its forms, each calling the reactions the API calls),
-//!   `prefs.rs` (the time-zone switcher).
+//!   `prefs.rs` (the time-zone switcher), `oncall.rs` (every schedule on one timeline;
+//!   an admin covers a shift with an audited override).
 //! - `live.rs` — server-sent events announcing committed changes; `assets.rs` — htmx, the
 //!   stylesheet and the page script, served from the binary.
 //!
@@ -18,6 +19,7 @@ mod home;
 mod incident;
 mod incidents;
 mod live;
+mod oncall;
 mod page;
 mod prefs;
 mod session;
@@ -59,6 +61,8 @@ pub fn router_until(stop: watch::Receiver<bool>) -> Router<AppState> {
             post(actions::task_done),
         )
         .route("/incidents/{id}/notes", post(actions::note))
+        .route("/oncall", get(oncall::timeline))
+        .route("/oncall/cover", get(oncall::cover_form).post(oncall::cover))
         .route("/assets/{file}", get(assets::asset))
         .layer(axum::Extension(live::Stop(stop)))
         .layer(axum::middleware::from_fn(page::security_headers))

@@ -3,6 +3,7 @@
 
 mod incident_page;
 mod live;
+mod oncall;
 mod security;
 mod sessions;
 mod support;
