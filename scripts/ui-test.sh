@@ -44,6 +44,7 @@ trap cleanup EXIT
 db="sqlite://$work/muster.db"
 responder="$("$bin" token create --name alice --role responder --db "$db" | tail -n 1)"
 viewer="$("$bin" token create --name watcher --role viewer --db "$db" | tail -n 1)"
+admin="$("$bin" token create --name root --role admin --db "$db" | tail -n 1)"
 "$bin" serve --config examples/demo --db "$db" --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
 pid=$!
 ready=""
@@ -59,7 +60,7 @@ fi
 
 status=0
 (cd "$tests" && MUSTER_URL="http://127.0.0.1:$port" MUSTER_RESPONDER_TOKEN="$responder" \
-  MUSTER_VIEWER_TOKEN="$viewer" MUSTER_SCREENSHOTS="${MUSTER_SCREENSHOTS:+$(realpath -m "$OLDPWD/$MUSTER_SCREENSHOTS")}" \
+  MUSTER_VIEWER_TOKEN="$viewer" MUSTER_ADMIN_TOKEN="$admin" MUSTER_SCREENSHOTS="${MUSTER_SCREENSHOTS:+$(realpath -m "$OLDPWD/$MUSTER_SCREENSHOTS")}" \
   node --test --test-concurrency=1) || status=$?
 if grep -q "panicked" "$work/serve.log"; then
   echo "the server panicked during the run:" >&2

@@ -1,6 +1,7 @@
 // End-to-end scenarios of the web UI in Debian's Chromium, driven by playwright-core against a
 // real `muster serve` of the demo (scripts/ui-test.sh starts it and sets the environment):
 //   MUSTER_URL, MUSTER_RESPONDER_TOKEN (token named alice), MUSTER_VIEWER_TOKEN,
+//   MUSTER_ADMIN_TOKEN (token named root),
 //   MUSTER_SCREENSHOTS (where the screenshots go; unset: none taken).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -12,6 +13,7 @@ const require = createRequire(import.meta.url);
 const BASE = process.env.MUSTER_URL;
 const RESPONDER = process.env.MUSTER_RESPONDER_TOKEN;
 const VIEWER = process.env.MUSTER_VIEWER_TOKEN;
+const ADMIN = process.env.MUSTER_ADMIN_TOKEN;
 const SHOTS = process.env.MUSTER_SCREENSHOTS;
 const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
@@ -20,7 +22,7 @@ let incidentPath; // the SEV1 declared by the scenarios, e.g. /incidents/INC-1
 let keyboardPath; // the SEV1 declared with the keyboard, its deadlines still pending
 
 before(async () => {
-  assert.ok(BASE && RESPONDER && VIEWER, "MUSTER_URL and the tokens must be set");
+  assert.ok(BASE && RESPONDER && VIEWER && ADMIN, "MUSTER_URL and the tokens must be set");
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-dev-shm-usage"],
@@ -164,6 +166,49 @@ test("a viewer sees no buttons, a forged POST is refused, and the page updates l
   await context.close();
 });
 
+test("cover a shift from the on-call timeline: on-call and the audit change", async () => {
+  const { context, page } = await signedIn(ADMIN);
+  const onCallNow = async () =>
+    (await page.locator('tr[data-schedule="payments-primary"] td').first().textContent()).trim();
+  await page.goto(`${BASE}/`);
+  const before = await onCallNow();
+  assert.ok(before && !/gap/.test(before), `someone is on call: ${before}`);
+  await page.goto(`${BASE}/oncall`);
+  const section = page.locator('section[data-schedule="payments-primary"]');
+  await section.locator("summary").click();
+  // The shift going on now, from the final schedule's list.
+  const items = section.locator("details li");
+  const now = Date.now();
+  let link = null;
+  for (let i = 0; i < (await items.count()); i++) {
+    const times = items.nth(i).locator("time");
+    const from = Date.parse(await times.nth(0).getAttribute("datetime"));
+    const to = Date.parse(await times.nth(1).getAttribute("datetime"));
+    if (from <= now && now < to) {
+      link = items.nth(i).getByRole("link", { name: "Cover…" });
+      break;
+    }
+  }
+  assert.ok(link, "the current shift is listed with a cover link");
+  await Promise.all([page.waitForURL(/\/oncall\/cover\?/), link.click()]);
+  const cover = before === "erin" ? "ivan" : "erin";
+  await page.selectOption("#c-person", cover);
+  await page.fill("#c-reason", "covering from the web UI test");
+  await Promise.all([page.waitForURL(`${BASE}/oncall`), page.click("form[action='/oncall/cover'] button")]);
+  await page.goto(`${BASE}/`);
+  assert.equal(await onCallNow(), cover, "on call now is the cover");
+  const audit = await page.evaluate(async (token) => {
+    const r = await fetch("/api/v1/audit?subject=schedule:payments-primary", {
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    return r.json();
+  }, ADMIN);
+  const created = audit.filter((e) => e.action === "override.created");
+  assert.equal(created.length, 1, JSON.stringify(audit));
+  assert.equal(created[0].actor, "root");
+  await context.close();
+});
+
 test("declare with the keyboard only", async () => {
   const { context, page } = await signedIn(RESPONDER);
   // From the home page: the skip link first, then the navigation.
@@ -202,7 +247,7 @@ test("axe-core finds no serious or critical violation on the main pages", async 
   const { context, page } = await signedIn(RESPONDER, { bypassCSP: true });
   for (const scheme of ["light", "dark"]) {
     await page.emulateMedia({ colorScheme: scheme });
-    for (const path of ["/", "/incidents", incidentPath, "/incidents/new", `${incidentPath}/brief`]) {
+    for (const path of ["/", "/incidents", incidentPath, "/incidents/new", `${incidentPath}/brief`, "/oncall"]) {
       await page.goto(`${BASE}${path}`);
       await page.evaluate(AXE);
       const result = await page.evaluate(() =>
@@ -222,7 +267,7 @@ test("screenshots at desktop and phone width", { skip: !SHOTS }, async () => {
   mkdirSync(SHOTS, { recursive: true });
   for (const [width, height] of [[1280, 900], [390, 844]]) {
     const { context, page } = await signedIn(RESPONDER, { viewport: { width, height } });
-    for (const [name, path] of [["home", "/"], ["incidents", "/incidents"], ["incident", keyboardPath]]) {
+    for (const [name, path] of [["home", "/"], ["incidents", "/incidents"], ["incident", keyboardPath], ["oncall", "/oncall"]]) {
       await page.goto(`${BASE}${path}`);
       await page.screenshot({ path: `${SHOTS}/${name}-${width}.png`, fullPage: true });
       // Nothing wider than the viewport: usable at a phone's width.
