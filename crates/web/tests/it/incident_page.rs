@@ -359,3 +359,44 @@ both!(
         assert!(page.body.contains(">Review draft</h2>"));
     }
 );
+
+both!(
+    an_incident_of_10000_events_shows_one_page_of_them,
+    |web| async move {
+        let browser = web.sign_in(&web.viewer).await;
+        let inc = web.declare("Long-running", "SEV3").await;
+        // Policy records, as a long incident's cadence reminders pile up (notes would also
+        // feed the similar-incident index, whose SQLite trigger makes 10,000 slow to write).
+        let records: Vec<muster_core::Change> = (0..10_000)
+            .map(|n| muster_core::Change::PolicyFired {
+                policy: "status-cadence".into(),
+                reason: format!("reminder {n}"),
+                actions: Vec::new(),
+                recipients: Vec::new(),
+                late_by_ms: None,
+            })
+            .collect();
+        web.store
+            .update(inc.id, "policy:status-cadence", web.clock.now(), |_| {
+                Ok(records)
+            })
+            .await
+            .unwrap();
+        let last = web.last_seq(inc.id).await;
+        assert!(last > 10_000);
+        let path = format!("/incidents/{}", inc.id);
+        let started = std::time::Instant::now();
+        let page = web.get(&path, Some(&browser)).await;
+        let took = started.elapsed();
+        assert_eq!(page.status, StatusCode::OK);
+        assert_eq!(page.body.matches("<li class=\"event").count(), 100);
+        assert!(page.body.contains("Policy status-cadence: reminder 9999<"));
+        assert!(!page.body.contains("Policy status-cadence: reminder 9899<"));
+        assert!(page.body.contains(&format!("?before={}\"", last + 1 - 100)));
+        // One page is read, not the timeline: far under the request timeout even in a debug build.
+        assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+        // The deepest page holds the declaration.
+        let first = web.get(&format!("{path}?before=50"), Some(&browser)).await;
+        assert!(first.body.contains("Declared SEV3"));
+    }
+);
