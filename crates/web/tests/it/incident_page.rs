@@ -400,3 +400,36 @@ both!(
         assert!(first.body.contains("Declared SEV3"));
     }
 );
+
+both!(
+    a_drills_incident_carries_the_exercise_banner,
+    |web| async move {
+        let browser = web.sign_in(&web.responder).await;
+        let drill = muster_server::drills::start(
+            &web.state,
+            "sev1-3am-blast-radius",
+            muster_server::drills::Pace::Stepped,
+            &Default::default(),
+            "alice",
+        )
+        .await
+        .expect("drill started");
+        let page = web
+            .get(&format!("/incidents/{}", drill.id), Some(&browser))
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(
+            page.body.contains("<strong>Exercise.</strong>"),
+            "{}",
+            page.body
+        );
+        let real = web.declare("Real one", "SEV2").await;
+        let page = web
+            .get(&format!("/incidents/{}", real.id), Some(&browser))
+            .await;
+        assert!(!page.body.contains("<strong>Exercise.</strong>"));
+        // The list marks it too.
+        let list = web.get("/incidents", Some(&browser)).await;
+        assert_eq!(list.body.matches("badge exercise\">exercise<").count(), 1);
+    }
+);
