@@ -154,3 +154,53 @@ both!(
         assert_eq!(web.get("/healthz", None).await.status, StatusCode::OK);
     }
 );
+
+/// Another node's commits reach this node's streams through the store's wake-ups
+/// (PostgreSQL only: SQLite has one node).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_nodes_commit_reaches_a_stream_on_postgres() {
+    let Some(web) = crate::support::web(crate::support::Backend::Postgres).await else {
+        return;
+    };
+    let db_url = web.store_url();
+    // Node B: its own store and state on the same database, its relay running.
+    let store_b = muster_store::Store::connect(&db_url).await.unwrap();
+    let state_b = muster_server::AppState::new(
+        store_b,
+        web.clock.clone() as std::sync::Arc<dyn muster_core::Clock>,
+        muster_config::load(&crate::support::demo_dir()).unwrap(),
+        None,
+    );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let relay = muster_web::spawn_wake_relay(&state_b, stop_rx.clone());
+    let app_b = muster_server::app_with(state_b.clone(), muster_web::router_until(stop_rx));
+    let browser = web.sign_in(&web.responder).await;
+    let req = Request::get("/events")
+        .header(header::COOKIE, &browser.cookie)
+        .body(Body::empty())
+        .unwrap();
+    let mut body = app_b.oneshot(req).await.unwrap().into_body();
+    assert_eq!(
+        next_event(&mut body, Duration::from_secs(5))
+            .await
+            .unwrap()
+            .0,
+        "ready"
+    );
+    // The wake-up listener is subscribed once the relay has its `Wakeups`.
+    let ready = state_b.store.wakeups().await;
+    drop(ready);
+    // Node A declares: its timers wake every node.
+    let inc = web.declare("Declared on node A", "SEV1").await;
+    let got = next_event(&mut body, Duration::from_secs(10)).await;
+    assert_eq!(
+        got,
+        Some(("changed".into(), "any".into())),
+        "declared {}",
+        inc.id
+    );
+    // The server's shutdown ends the stream.
+    stop_tx.send_replace(true);
+    assert_eq!(next_event(&mut body, Duration::from_secs(5)).await, None);
+    relay.await.unwrap();
+}

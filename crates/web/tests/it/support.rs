@@ -27,7 +27,7 @@ pub struct Web {
     pub viewer: String,
     pub admin: String,
     pub feed: String,
-    _db: TestDb,
+    db: TestDb,
 }
 
 /// An answer: status, headers, body text.
@@ -89,7 +89,7 @@ pub async fn web(backend: Backend) -> Option<Web> {
         viewer,
         admin,
         feed,
-        _db: db,
+        db,
     })
 }
 
@@ -135,6 +135,11 @@ pub fn csrf_of(html: &str) -> Option<String> {
 }
 
 impl Web {
+    /// The database's URL (another node connects to it).
+    pub fn store_url(&self) -> String {
+        self.db.url()
+    }
+
     pub async fn send(&self, req: Request<Body>) -> Answer {
         let resp = self.app.clone().oneshot(req).await.expect("infallible");
         let status = resp.status();
