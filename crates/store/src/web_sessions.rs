@@ -1,7 +1,8 @@
 //! Web UI sessions: a sign-in with an API token becomes a random session id in the browser's
 //! cookie, stored only as its SHA-256 and linked to the token's row. Every read joins the
 //! token, so a revoked or expired token ends its sessions from their next request on every
-//! node; idle and absolute lifetimes are the caller's (`SessionLimits`).
+//! node; idle and absolute lifetimes are the caller's (`SessionLimits`). Retention deletes
+//! sessions unused for `limits.retention` (`retention.rs`).
 
 use std::time::Duration;
 use std::time::Instant;
