@@ -74,6 +74,10 @@ else
   cargo test --workspace --locked --no-fail-fast
 fi
 
-step "API conformance (schemathesis against /openapi.json, stateful phase included)"
 cargo build --locked -p muster
+
+step "web UI in Chromium (playwright-core, axe-core)"
+./scripts/ui-test.sh "${CARGO_TARGET_DIR:-target}/debug/muster"
+
+step "API conformance (schemathesis against /openapi.json, stateful phase included)"
 ./scripts/api-conformance.sh "${CARGO_TARGET_DIR:-target}/debug/muster"

@@ -105,7 +105,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let deliverer = spawn_deliverer(&state, &stop)?;
     let pruner = spawn_pruner(&state, &stop);
     let on_signal = stop.clone();
-    let served = muster_server::serve(listener, state, async move {
+    // The web UI's live streams end with the server (graceful shutdown waits for them), and
+    // commits of other nodes reach them through the store's wake-ups.
+    let relay = muster_web::spawn_wake_relay(&state, stop.subscribe());
+    let pages = muster_web::router_until(stop.subscribe());
+    let served = muster_server::serve_with(listener, state, pages, async move {
         shutdown_signal().await;
         on_signal.send_replace(true);
     })
@@ -127,6 +131,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     // A batch cut short rolls back; the next run prunes it.
     pruner.abort();
+    relay.abort();
     served?;
     tracing::info!("stopped");
     Ok(())

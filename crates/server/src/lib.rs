@@ -16,6 +16,7 @@ pub mod error;
 pub mod in_flight;
 pub mod intake;
 pub mod language_model;
+pub mod live;
 pub mod oncall;
 pub mod ops;
 pub mod policy_state;
@@ -100,6 +101,8 @@ pub struct AppState {
     pub slack: Arc<slack::SlackRuntime>,
     /// The optional language model that rewrites briefings into prose (`None`: deterministic).
     pub language_model: Option<Arc<language_model::LanguageModel>>,
+    /// Committed incident changes, announced for live pages (`live.rs`).
+    pub changes: live::Changes,
 }
 
 impl AppState {
@@ -122,6 +125,7 @@ impl AppState {
             intake: Arc::new(std::sync::OnceLock::new()),
             slack: Arc::new(slack::SlackRuntime::from_env()),
             language_model: None,
+            changes: live::Changes::default(),
         }
     }
 
@@ -145,6 +149,7 @@ impl AppState {
                     store: self.store.clone(),
                     clock: self.clock.clone(),
                     config: self.config.clone(),
+                    changes: self.changes.clone(),
                 })
             })
             .clone()
@@ -182,6 +187,12 @@ impl AppState {
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
+    app_with(state, Router::new())
+}
+
+/// The whole HTTP application with `pages` (the web UI) mounted beside the API, under the
+/// same layers: timeouts, load shedding, body limit and request metrics.
+pub fn app_with(state: AppState, pages: Router<AppState>) -> Router {
     // Install the metrics recorder before the first request, or early counts are lost.
     ops::prometheus();
     let (api_router, mut openapi) = api::router().split_for_parts();
@@ -201,6 +212,7 @@ pub fn app(state: AppState) -> Router {
         .merge(slack::router())
         .merge(status::router())
         .merge(ack_page::router())
+        .merge(pages)
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(
@@ -226,8 +238,18 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, state, Router::new(), shutdown).await
+}
+
+/// Serves `app_with(state, pages)` on `listener` until `shutdown` completes.
+pub async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    pages: Router<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let listener = conn_cap::CappedListener::new(listener, state.connections_per_address);
-    axum::serve(listener, app(state))
+    axum::serve(listener, app_with(state, pages))
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use muster_config::Config;
 use muster_core::schedule::{self, Override, Schedule};
-use muster_store::{ScheduleOverride, Store, StoreError};
+use muster_store::{NewOverride, ScheduleOverride, Store, StoreError};
 
 /// Run-time schedule overrides by schedule id, as the resolver takes them.
 pub type RuntimeOverrides = BTreeMap<String, Vec<Override>>;
@@ -65,4 +65,47 @@ pub fn on_call(
     effective_schedule(config, overrides, schedule)
         .map(|s| schedule::on_call(&s, at))
         .unwrap_or_default()
+}
+
+/// Why a new run-time override is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OverrideRefused {
+    /// The schedule is not configured (404).
+    UnknownSchedule(String),
+    /// A field is wrong (422): the message names it.
+    Invalid(String),
+}
+
+/// The checks every new run-time override passes (the API's and the web UI's): a configured
+/// schedule, known people, an end after the start, a reason for the audit trail.
+pub fn check_override(config: &Config, new: &NewOverride) -> Result<(), OverrideRefused> {
+    if !config.schedules.contains_key(&new.schedule) {
+        return Err(OverrideRefused::UnknownSchedule(format!(
+            "schedule `{}` not found",
+            new.schedule
+        )));
+    }
+    for (field, person) in [
+        ("person", Some(&new.person)),
+        ("replaces", new.replaces.as_ref()),
+    ] {
+        if let Some(p) = person
+            && !config.people.contains_key(p)
+        {
+            return Err(OverrideRefused::Invalid(format!(
+                "{field}: unknown person `{p}` (not defined in the configuration)"
+            )));
+        }
+    }
+    if new.to <= new.from {
+        return Err(OverrideRefused::Invalid(
+            "to: the override must end after it starts".into(),
+        ));
+    }
+    if new.reason.trim().is_empty() {
+        return Err(OverrideRefused::Invalid(
+            "reason: say why (it is kept in the audit trail)".into(),
+        ));
+    }
+    Ok(())
 }

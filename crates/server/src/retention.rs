@@ -51,6 +51,7 @@ impl Pruner {
             ("timers", pruned.timers),
             ("alert_payloads", pruned.alert_payloads),
             ("slack_seen", pruned.slack_seen),
+            ("web_sessions", pruned.web_sessions),
         ] {
             metrics::counter!("muster_pruned_rows_total", "table" => table).increment(n);
         }

@@ -117,6 +117,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "token_teams",
         include_str!("../migrations/sqlite/0018_token_teams.sql"),
     ),
+    (
+        19,
+        "web_sessions",
+        include_str!("../migrations/sqlite/0019_web_sessions.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -203,6 +208,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         18,
         "token_teams",
         include_str!("../migrations/postgres/0018_token_teams.sql"),
+    ),
+    (
+        19,
+        "web_sessions",
+        include_str!("../migrations/postgres/0019_web_sessions.sql"),
     ),
 ];
 

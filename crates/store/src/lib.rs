@@ -49,6 +49,7 @@ pub use crate::timers::{
     ClaimedTimer, FireOutcome, MAX_CLAIM_BATCH, TimerChange, TimerRecord, TimerSpec, TimerState,
 };
 pub use crate::wake::Wakeups;
+pub use crate::web_sessions::{NewSession, SessionLimits, WebSession};
 
 /// Incidents listed when the filter gives no limit.
 pub const DEFAULT_LIST_LIMIT: u32 = 50;
@@ -219,6 +220,7 @@ mod sqlite_direct;
 mod status_page;
 mod timers;
 mod wake;
+mod web_sessions;
 
 async fn finish<DB: sqlx::Database, T>(
     tx: Transaction<'static, DB>,

@@ -1,7 +1,7 @@
 //! Retention: what is only bookkeeping once settled is deleted after an age, so a busy
 //! installation's tables stay bounded — delivered outbox items, fired and cancelled timers,
-//! resolved alerts' payloads (the alert row stays, its payload becomes `{}`) and Slack's
-//! seen requests and events. Each batch is one short write transaction of at most
+//! resolved alerts' payloads (the alert row stays, its payload becomes `{}`), Slack's
+//! seen requests and events, and web UI sessions unused for that long (long dead by then). Each batch is one short write transaction of at most
 //! [`PRUNE_BATCH`] rows, so the writer is never held long (on SQLite, other writers queue
 //! between batches). The timeline and the audit log are never pruned.
 
@@ -16,7 +16,7 @@ use crate::{Backend, SLOW_WRITE, Store, StoreError, finish};
 
 /// Every table of the schema: both backends have the same ones (`incident_search` is an FTS5
 /// table on SQLite, a plain one on PostgreSQL).
-pub const TABLES: [&str; 22] = [
+pub const TABLES: [&str; 23] = [
     "ack_links",
     "alert_groups",
     "alerts",
@@ -39,6 +39,7 @@ pub const TABLES: [&str; 22] = [
     "slack_seen",
     "timeline",
     "timers",
+    "web_sessions",
 ];
 
 /// Rows one prune transaction touches at most.
@@ -51,6 +52,7 @@ pub struct Pruned {
     pub timers: u64,
     pub alert_payloads: u64,
     pub slack_seen: u64,
+    pub web_sessions: u64,
 }
 
 /// Rows of the tables retention keeps bounded (what an operator watches, what tests bound).
@@ -61,10 +63,11 @@ pub struct RetainedRows {
     /// Resolved alerts that still carry a payload.
     pub alert_payloads: u64,
     pub slack_seen: u64,
+    pub web_sessions: u64,
 }
 
 /// Each kind's statement: at most `$2` rows settled before `$1` (epoch ms).
-const KINDS: [(Kind, &str); 5] = [
+const KINDS: [(Kind, &str); 6] = [
     (
         Kind::Outbox,
         "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox \
@@ -90,6 +93,11 @@ const KINDS: [(Kind, &str); 5] = [
         "DELETE FROM slack_seen WHERE key IN (SELECT key FROM slack_seen \
          WHERE seen_at < $1 LIMIT $2)",
     ),
+    (
+        Kind::WebSessions,
+        "DELETE FROM web_sessions WHERE id_hash IN (SELECT id_hash FROM web_sessions \
+         WHERE last_seen_at < $1 LIMIT $2)",
+    ),
 ];
 
 #[derive(Clone, Copy)]
@@ -98,13 +106,15 @@ enum Kind {
     Timers,
     AlertPayloads,
     SlackSeen,
+    WebSessions,
 }
 
 const COUNTS: &str = "SELECT \
     (SELECT COUNT(*) FROM outbox), \
     (SELECT COUNT(*) FROM timers), \
     (SELECT COUNT(*) FROM alerts WHERE status = 'resolved' AND payload <> '{}'), \
-    (SELECT COUNT(*) FROM slack_seen)";
+    (SELECT COUNT(*) FROM slack_seen), \
+    (SELECT COUNT(*) FROM web_sessions)";
 
 /// Statements of retention, per connection type.
 trait RetentionQueries {
@@ -150,17 +160,23 @@ macro_rules! impl_retention {
             }
 
             async fn retained(&mut self) -> Result<RetainedRows, StoreError> {
-                let (outbox, timers, alert_payloads, slack_seen): (i64, i64, i64, i64) =
-                    sqlx::query_as(COUNTS)
-                        .fetch_one(&mut *self)
-                        .await
-                        .map_err(db_err)?;
+                let (outbox, timers, alert_payloads, slack_seen, web_sessions): (
+                    i64,
+                    i64,
+                    i64,
+                    i64,
+                    i64,
+                ) = sqlx::query_as(COUNTS)
+                    .fetch_one(&mut *self)
+                    .await
+                    .map_err(db_err)?;
                 let n = |v: i64| u64::try_from(v).unwrap_or(0);
                 Ok(RetainedRows {
                     outbox: n(outbox),
                     timers: n(timers),
                     alert_payloads: n(alert_payloads),
                     slack_seen: n(slack_seen),
+                    web_sessions: n(web_sessions),
                 })
             }
         }
@@ -185,6 +201,7 @@ impl Store {
                     Kind::Timers => pruned.timers += n,
                     Kind::AlertPayloads => pruned.alert_payloads += n,
                     Kind::SlackSeen => pruned.slack_seen += n,
+                    Kind::WebSessions => pruned.web_sessions += n,
                 }
                 if n < u64::from(batch) {
                     break;

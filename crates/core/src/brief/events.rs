@@ -208,7 +208,7 @@ fn target(action: &Action) -> Option<String> {
 
 /// The event in plain words for a timeline, or `None` for delivery bookkeeping that a reader
 /// does not need line by line (queued and sent notifications are counted instead).
-pub(super) fn describe(change: &Change) -> Option<String> {
+pub fn describe(change: &Change) -> Option<String> {
     Some(match change {
         Change::Declared {
             title,

@@ -30,7 +30,7 @@ pub use catchup::{Brief, MAX_BRIEF_LINES, brief};
 pub use drafts::{
     Audience, ExecSummary, Handoff, StatusUpdateDraft, exec_summary, handoff, status_update_draft,
 };
-pub use events::outcomes_with_arrival;
+pub use events::{describe, outcomes_with_arrival};
 pub use review::{ReviewDraft, review_draft};
 
 /// Everything a summary is made from. The shell loads it; the summariser only reads it.

@@ -288,33 +288,6 @@ pub async fn create_override(
     ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<OverrideRequest>,
 ) -> Result<Response, ApiError> {
-    let cfg = state.config();
-    if !cfg.config.schedules.contains_key(&id) {
-        return Err(ApiError::not_found(format!("schedule `{id}` not found")));
-    }
-    for (field, person) in [
-        ("person", Some(&req.person)),
-        ("replaces", req.replaces.as_ref()),
-    ] {
-        if let Some(p) = person
-            && !cfg.config.people.contains_key(p)
-        {
-            return Err(ApiError::unprocessable(format!(
-                "{field}: unknown person `{p}` (not defined in the configuration)"
-            )));
-        }
-    }
-    if req.to <= req.from {
-        return Err(ApiError::unprocessable(
-            "to: the override must end after it starts",
-        ));
-    }
-    muster_core::control::check("reason", &req.reason)?;
-    if req.reason.trim().is_empty() {
-        return Err(ApiError::unprocessable(
-            "reason: say why (it is kept in the audit trail)",
-        ));
-    }
     let new = NewOverride {
         schedule: id,
         person: req.person,
@@ -323,6 +296,16 @@ pub async fn create_override(
         to: req.to,
         reason: req.reason.trim().to_string(),
     };
+    match crate::oncall::check_override(&state.config().config, &new) {
+        Ok(()) => {}
+        Err(crate::oncall::OverrideRefused::UnknownSchedule(m)) => {
+            return Err(ApiError::not_found(m));
+        }
+        Err(crate::oncall::OverrideRefused::Invalid(m)) => {
+            return Err(ApiError::unprocessable(m));
+        }
+    }
+    muster_core::control::check("reason", &new.reason)?;
     let stored = state
         .store
         .create_override(&new, &caller.name, state.clock.now())

@@ -45,6 +45,8 @@ pub struct Worker {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<RwLock<Arc<LoadedConfig>>>,
+    /// Where committed incident changes are announced.
+    pub changes: crate::live::Changes,
 }
 
 impl Batcher {
@@ -116,6 +118,7 @@ async fn commit(worker: &Worker, jobs: Vec<Job>) {
     drop(batch);
     match result {
         Ok(all) => {
+            announce(worker, &all);
             for (job, done) in jobs.into_iter().zip(all) {
                 let _ = job.reply.send((job.signals, Ok(done)));
             }
@@ -129,12 +132,27 @@ async fn commit(worker: &Worker, jobs: Vec<Job>) {
                     job.encoded.as_slice(),
                 )];
                 let r = worker.store.ingest_alert_batch(&one, now, &reactor).await;
+                if let Ok(done) = &r {
+                    announce(worker, done);
+                }
                 let _ = job
                     .reply
                     .send((job.signals, r.map(|mut v| v.pop().unwrap_or_default())));
             }
         }
         Err(e) => fail_all(jobs, &e),
+    }
+}
+
+/// Announces the incidents a committed batch opened or changed.
+fn announce(worker: &Worker, done: &[Vec<Ingested>]) {
+    let mut seen = std::collections::BTreeSet::new();
+    for alert in done.iter().flatten().filter_map(|i| i.alert.as_ref()) {
+        if let Some(number) = alert.incident
+            && seen.insert(number)
+        {
+            worker.changes.publish(Some(number));
+        }
     }
 }
 

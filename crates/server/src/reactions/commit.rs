@@ -80,6 +80,7 @@ pub async fn declare(
         })
         .await?;
     tracing::info!(incident = %incident.id, severity = %incident.severity, %actor, "incident declared");
+    state.changes.publish(Some(incident.id));
     Ok(incident)
 }
 
@@ -119,6 +120,7 @@ pub async fn apply_guarded(
             Ok((changes, effects))
         })
         .await?;
+    state.changes.publish(Some(incident.id));
     Ok(incident)
 }
 
@@ -132,7 +134,7 @@ pub async fn fire_timer(
     let inputs = Inputs::read(state, now).await?;
     let ctx = inputs.reactions();
     let actor = timer_actor(timer);
-    state
+    let outcome = state
         .store
         .fire_timer_with_policy(
             timer,
@@ -149,7 +151,11 @@ pub async fn fire_timer(
             },
             &actor,
         )
-        .await
+        .await?;
+    if timer.incident.is_some() {
+        state.changes.publish(timer.incident);
+    }
+    Ok(outcome)
 }
 
 /// Swaps in the configuration reloaded from disk (the old one stays on any error), then
@@ -194,6 +200,7 @@ async fn replan_open_incidents(state: &AppState) -> Result<(), StoreError> {
                     Ok((changes, effects))
                 })
                 .await?;
+            state.changes.publish(Some(incident.id));
         }
         match page.last() {
             Some(last) if page.len() >= 500 => before = Some(last.id),

@@ -34,7 +34,7 @@ fn shape() -> (i64, i64) {
 /// Tables that hold the incident's record and are never pruned: once the run is past its
 /// retention, heartbeats and a long open incident must not make them grow.
 fn steady(table: &str) -> bool {
-    !matches!(table, "outbox" | "timers" | "slack_seen")
+    !matches!(table, "outbox" | "timers" | "slack_seen" | "web_sessions")
 }
 /// Rows an incident makes whatever the run's length (its policies' deadlines, nudges, pages,
 /// the channel, invitations): a generous constant, far below what the heartbeats make.

@@ -18,7 +18,8 @@ backend_tests! {
             .create_silence("checkout", t0(), at(3600), "audited", "ops", t0())
             .await
             .unwrap();
-        let stmts: [String; 4] = [
+        store.create_token("browser", muster_core::Access::Viewer, t0()).await.unwrap();
+        let stmts: [String; 5] = [
             format!(
                 "INSERT INTO outbox (idempotency_key, effect, payload, state, created_at, updated_at, next_attempt_at, delivered_at) VALUES \
                  ('o1','notify','{{}}','delivered',{OLD},{OLD},{OLD},{OLD}), ('o2','notify','{{}}','delivered',{OLD},{OLD},{OLD},{OLD}), \
@@ -43,6 +44,11 @@ backend_tests! {
                  ('am','a-open','g','firing','checkout','SEV2','s','{{}}','{{}}','{{\"big\":4}}',1,{OLD},{OLD},NULL)"
             ),
             format!("INSERT INTO slack_seen (key, seen_at) VALUES ('s1',{OLD}), ('s2',{OLD}), ('s3',{OLD}), ('s-new',{NEW})"),
+            format!(
+                "INSERT INTO web_sessions (id_hash, token_id, csrf, created_at, last_seen_at) \
+                 SELECT 'w1', id, 'c', {OLD}, {OLD} FROM api_tokens WHERE name = 'browser' \
+                 UNION ALL SELECT 'w-new', id, 'c', {OLD}, {NEW} FROM api_tokens WHERE name = 'browser'"
+            ),
         ];
         for sql in stmts {
             // The raw connection takes static SQL; a few bytes leaked per test.
@@ -53,7 +59,7 @@ backend_tests! {
         assert!(timeline >= 1 && audit >= 1);
 
         let pruned = store.prune(t0(), 3).await.unwrap();
-        assert_eq!(pruned, Pruned { outbox: 7, timers: 7, alert_payloads: 2, slack_seen: 3 });
+        assert_eq!(pruned, Pruned { outbox: 7, timers: 7, alert_payloads: 2, slack_seen: 3, web_sessions: 1 });
         let keys = db.raw_rows("SELECT idempotency_key FROM outbox WHERE idempotency_key LIKE 'o%' ORDER BY idempotency_key").await;
         let keys: Vec<&str> = keys.iter().map(|r| r[0].as_deref().unwrap()).collect();
         assert_eq!(keys, ["o-dead", "o-new", "o-queued"], "dead letters and undelivered items stay");
@@ -71,6 +77,9 @@ backend_tests! {
             "the alert rows stay; old resolved ones lose their payload"
         );
         assert_eq!(db.raw_i64("SELECT COUNT(*) FROM slack_seen").await, 1);
+        let sessions = db.raw_rows("SELECT id_hash FROM web_sessions").await;
+        assert_eq!(sessions.len(), 1);
+        assert_eq!(sessions[0][0].as_deref(), Some("w-new"), "a session used recently stays");
         assert_eq!(db.raw_i64("SELECT COUNT(*) FROM timeline").await, timeline, "timeline never pruned");
         assert_eq!(db.raw_i64("SELECT COUNT(*) FROM audit_log").await, audit, "audit never pruned");
         assert!(store.incident(incident.id).await.unwrap().is_some());
@@ -78,5 +87,6 @@ backend_tests! {
         assert_eq!(store.prune(t0(), 3).await.unwrap(), Pruned::default());
         let rows = store.retained_rows().await.unwrap();
         assert_eq!((rows.alert_payloads, rows.slack_seen), (1, 1), "{rows:?}");
+        assert_eq!(rows.web_sessions, 1, "{rows:?}");
     }
 }

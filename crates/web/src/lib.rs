@@ -1,0 +1,75 @@
+//! Muster's web UI: server-rendered pages (askama templates, auto-escaped) over the same
+//! reactions as the API, mounted beside it by `muster_server::app_with`.
+//!
+//! - `session.rs` — sign-in with an API token, the session cookie, CSRF on every form.
+//! - `page.rs` — the layout every page shares, times in the viewer's zone, error pages.
+//! - `home.rs`, `incidents.rs` (list, declare), `incident.rs` (the incident page and its
+//!   live part), `actions.rs` (its forms, each calling the reactions the API calls),
+//!   `prefs.rs` (the time-zone switcher), `oncall.rs` (every schedule on one timeline;
+//!   an admin covers a shift with an audited override).
+//! - `live.rs` — server-sent events announcing committed changes; `assets.rs` — htmx, the
+//!   stylesheet and the page script, served from the binary.
+//!
+//! Every page reads without JavaScript; the script only adds the ticking countdowns and the
+//! live refresh.
+
+mod actions;
+mod assets;
+mod home;
+mod incident;
+mod incidents;
+mod live;
+mod oncall;
+mod page;
+mod prefs;
+mod session;
+
+use axum::Router;
+use axum::routing::{get, post};
+use muster_server::AppState;
+use tokio::sync::watch;
+
+pub use live::spawn_wake_relay;
+pub use session::{CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, ZONE_COOKIE};
+
+/// The pages, for `muster_server::app_with`. Live streams end when `stop` turns true (the
+/// server's graceful shutdown waits for open connections).
+pub fn router_until(stop: watch::Receiver<bool>) -> Router<AppState> {
+    Router::new()
+        .route("/", get(home::home))
+        .route("/login", get(session::login_page).post(session::login))
+        .route("/logout", post(session::logout))
+        .route("/prefs/zone", post(prefs::set_zone))
+        .route("/incidents", get(incidents::list).post(incidents::declare))
+        .route("/incidents/new", get(incidents::declare_form))
+        .route("/incidents/{id}", get(incident::page))
+        .route("/incidents/{id}/live", get(incident::live_part))
+        .route("/incidents/{id}/brief", get(incident::brief_page))
+        .route("/incidents/{id}/events", get(live::incident_events))
+        .route("/events", get(live::list_events))
+        .route("/incidents/{id}/acknowledge", post(actions::acknowledge))
+        .route("/incidents/{id}/milestone", post(actions::milestone))
+        .route("/incidents/{id}/role", post(actions::role))
+        .route("/incidents/{id}/status", post(actions::status))
+        .route("/incidents/{id}/severity", post(actions::severity))
+        .route(
+            "/incidents/{id}/status-update",
+            post(actions::status_update),
+        )
+        .route(
+            "/incidents/{id}/tasks/{task}/done",
+            post(actions::task_done),
+        )
+        .route("/incidents/{id}/notes", post(actions::note))
+        .route("/oncall", get(oncall::timeline))
+        .route("/oncall/cover", get(oncall::cover_form).post(oncall::cover))
+        .route("/assets/{file}", get(assets::asset))
+        .layer(axum::Extension(live::Stop(stop)))
+        .layer(axum::middleware::from_fn(page::security_headers))
+}
+
+/// The pages with streams that never stop early (tests).
+pub fn router() -> Router<AppState> {
+    // The sender dropped: a stream then waits for its connection to close.
+    router_until(watch::channel(false).1)
+}
