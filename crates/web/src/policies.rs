@@ -42,11 +42,9 @@ pub struct Adherence {
 
 impl Adherence {
     fn of(c: &Counts) -> Adherence {
-        let hard = if c.applied == 0 {
-            "–".to_string()
-        } else {
-            format!("{}%", (c.late + c.missed) * 100 / c.applied)
-        };
+        let hard = ((c.late + c.missed) * 100)
+            .checked_div(c.applied)
+            .map_or_else(|| "–".to_string(), |share| format!("{share}%"));
         Adherence {
             applied: c.applied,
             met: c.met,

@@ -334,7 +334,7 @@ both!(the_inbox_shows_mine_or_everyones, |web| async move {
     let v = web.get("/inbox", Some(&viewer)).await;
     assert!(v.body.contains("Legal briefing"));
     let other = web
-        .get(&format!("/inbox?who=all&incident=INC-99999"), Some(&viewer))
+        .get("/inbox?who=all&incident=INC-99999", Some(&viewer))
         .await;
     assert!(other.body.contains("Nothing in the inbox."));
     let bad = web.get("/inbox?who=them", Some(&viewer)).await;
