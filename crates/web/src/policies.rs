@@ -219,7 +219,7 @@ fn trigger_words(t: &Trigger) -> String {
             format!("expect {} within {within} of {of}{warn}", expect.key())
         }
         Trigger::OnEvent(e) => match e {
-            muster_config::Event::Milestone(m) => format!("when milestone {m} is reached"),
+            muster_config::Event::Milestone(m) => format!("when the milestone `{m}` is reached"),
             muster_config::Event::Status(s) => format!("when the status becomes {s}"),
             muster_config::Event::SeverityChanged => "when the severity changes".into(),
         },
