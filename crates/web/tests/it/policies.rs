@@ -15,8 +15,9 @@ use muster_server::timers::Timers;
 
 use crate::support::{Backend, Web, demo_dir, web_in};
 
-/// A copy of the demo with HTML in a person's name, a service's and a policy's description,
-/// and one policy test that now fails (the page is expected at 21m, it comes at 20m).
+/// A copy of the demo with HTML in a person's and an escalation policy's name and in a
+/// service's and a policy's description, and one policy test that now fails (the page is
+/// expected at 21m, it comes at 20m).
 fn changed_demo(into: &Path) {
     copy_dir(&demo_dir(), into);
     let edit = |file: &str, from: &str, to: &str| {
@@ -39,6 +40,11 @@ fn changed_demo(into: &Path) {
         "policies/blast-radius.yaml",
         "description: SEV1/2 - validate the blast radius within 20 minutes, or get more hands.",
         "description: \"<script>alert('policy')</script>\"",
+    );
+    edit(
+        "escalation.yaml",
+        "name: Platform escalation",
+        "name: \"<script>alert('escalation')</script>\"",
     );
     edit(
         "policies/tests/blast-radius.test.yaml",
@@ -258,6 +264,13 @@ async fn policies_show_source_tests_and_adherence(backend: Backend) {
 
     let esc = web.get("/escalation", Some(&viewer)).await;
     assert_eq!(esc.status, StatusCode::OK);
+    escaped(&esc.body, "escalation");
+    assert!(
+        esc.body
+            .contains("<p>The steps are repeated 2 times after the first pass."),
+        "{}",
+        esc.body
+    );
     for e in cfg.config.escalation_policies.values() {
         assert!(
             esc.body.contains(&format!("data-escalation=\"{}\"", e.id)),
