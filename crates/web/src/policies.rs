@@ -258,7 +258,7 @@ fn actions_of(p: &Policy) -> Vec<(String, Vec<String>)> {
     .collect()
 }
 
-fn result_of(r: &CaseReport) -> TestResult {
+fn result_of(dir: &Path, r: &CaseReport) -> TestResult {
     let mut problems = Vec::new();
     problems.extend(
         r.missing
@@ -273,7 +273,11 @@ fn result_of(r: &CaseReport) -> TestResult {
     problems.extend(r.outcome_errors.iter().map(|o| format!("outcome: {o}")));
     TestResult {
         name: r.name.clone(),
-        place: format!("{}:{}", r.file.display(), r.line),
+        place: format!(
+            "{}:{}",
+            r.file.strip_prefix(dir).unwrap_or(&r.file).display(),
+            r.line
+        ),
         passed: r.passed(),
         problems,
     }
@@ -299,7 +303,7 @@ fn run_tests(dir: &Path, config: &Config) -> TestRun {
     for file in &files {
         for case in &file.cases {
             let report = policy_tests::run_case(file, case, &policies);
-            results.push((report.scope.clone(), result_of(&report)));
+            results.push((report.scope.clone(), result_of(dir, &report)));
         }
     }
     TestRun {

@@ -205,6 +205,12 @@ async fn policies_show_source_tests_and_adherence(backend: Backend) {
     assert!(one.body.contains("fired, not expected:"), "{}", one.body);
     assert!(
         one.body
+            .contains("<code>policies/tests/blast-radius.test.yaml:2</code>"),
+        "the test's place in the config directory: {}",
+        one.body
+    );
+    assert!(
+        one.body
             .contains("<th scope=\"row\">SEV2</th><td>1</td><td>0</td><td>0</td><td>1</td><td>100%</td><td>–</td>"),
         "{}",
         one.body
