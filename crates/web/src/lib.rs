@@ -7,6 +7,9 @@
 //!   live part), `actions.rs` (its forms, each calling the reactions the API calls),
 //!   `prefs.rs` (the time-zone switcher), `oncall.rs` (every schedule on one timeline;
 //!   an admin covers a shift with an audited override).
+//! - `policies.rs` (each policy's source, tests' results and adherence, hardest first),
+//!   `catalog.rs` (services, people, escalation policies), `alerts.rs` (alerts with
+//!   acknowledge and resolve; silences), `inbox.rs`; `util.rs` — their shared helpers.
 //! - `live.rs` — server-sent events announcing committed changes; `assets.rs` — htmx, the
 //!   stylesheet and the page script, served from the binary.
 //!
@@ -14,15 +17,20 @@
 //! live refresh.
 
 mod actions;
+mod alerts;
 mod assets;
+mod catalog;
 mod home;
+mod inbox;
 mod incident;
 mod incidents;
 mod live;
 mod oncall;
 mod page;
+mod policies;
 mod prefs;
 mod session;
+mod util;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -64,6 +72,20 @@ pub fn router_until(stop: watch::Receiver<bool>) -> Router<AppState> {
         .route("/oncall", get(oncall::timeline))
         .route("/oncall/cover", get(oncall::cover_form).post(oncall::cover))
         .route("/assets/{file}", get(assets::asset))
+        .route("/policies", get(policies::list))
+        .route("/policies/{id}", get(policies::show))
+        .route("/services", get(catalog::services))
+        .route("/people", get(catalog::people))
+        .route("/escalation", get(catalog::escalation))
+        .route("/alerts", get(alerts::list))
+        .route("/alerts/{id}/acknowledge", post(alerts::acknowledge))
+        .route("/alerts/{id}/resolve", post(alerts::resolve))
+        .route(
+            "/silences",
+            get(alerts::silences).post(alerts::create_silence),
+        )
+        .route("/silences/{id}/end", post(alerts::end_silence))
+        .route("/inbox", get(inbox::inbox))
         .layer(axum::Extension(live::Stop(stop)))
         .layer(axum::middleware::from_fn(page::security_headers))
 }

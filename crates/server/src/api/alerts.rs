@@ -398,9 +398,25 @@ async fn settle(
 ) -> Result<Json<AlertView>, ApiError> {
     caller.require(Access::Responder)?;
     let id = alert_id(raw_id)?;
+    let alert = settle_as(state, &caller.name, id, action)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("alert {id} not found")))?;
+    Ok(Json(alert.into()))
+}
+
+/// Acknowledges or resolves alert `id` as `actor` (its incident through the reactions, and
+/// resolved with its last open alert when the integration auto-resolves): what
+/// `POST /api/v1/alerts/{id}/ack` and `/resolve` do after their checks, and the web UI's
+/// alert buttons. `None`: no such alert.
+pub async fn settle_as(
+    state: &AppState,
+    actor: &str,
+    id: i64,
+    action: AlertAction,
+) -> Result<Option<StoredAlert>, muster_store::StoreError> {
     let cfg = state.config();
     let Some(existing) = state.store.alert(id).await? else {
-        return Err(ApiError::not_found(format!("alert {id} not found")));
+        return Ok(None);
     };
     let auto_resolve = cfg
         .config
@@ -408,13 +424,11 @@ async fn settle(
         .get(&existing.integration)
         .is_some_and(|i| i.auto_resolve);
     let now = state.clock.now();
-    let reactor = AlertReactions::new(&cfg, caller.name.clone(), now);
-    let alert = state
+    let reactor = AlertReactions::new(&cfg, actor.to_string(), now);
+    state
         .store
-        .settle_alert(id, action, auto_resolve, &caller.name, now, &reactor)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("alert {id} not found")))?;
-    Ok(Json(alert.into()))
+        .settle_alert(id, action, auto_resolve, actor, now, &reactor)
+        .await
 }
 
 fn alert_id(raw: &str) -> Result<i64, ApiError> {

@@ -78,7 +78,16 @@ pub async fn policies(
     _caller: Caller,
     ApiQuery(p): ApiQuery<SinceParams>,
 ) -> Result<Json<PoliciesReport>, ApiError> {
-    let loaded = history(&state, p.since.as_deref()).await?;
+    Ok(Json(policies_since(&state, p.since.as_deref()).await?))
+}
+
+/// The policies report over the incidents declared since `since` (all when `None`): the
+/// report `GET /api/v1/reports/policies` answers and the web UI's policy pages show.
+pub async fn policies_since(
+    state: &AppState,
+    since: Option<&str>,
+) -> Result<PoliciesReport, ApiError> {
+    let loaded = history(state, since).await?;
     let facts: Vec<adherence::IncidentFacts<'_>> = loaded
         .iter()
         .map(|l| adherence::IncidentFacts {
@@ -89,10 +98,9 @@ pub async fn policies(
         })
         .collect();
     let cfg = state.config();
-    let report = policies_report(&facts, |person| {
+    Ok(policies_report(&facts, |person| {
         cfg.config.people.get(person).and_then(|p| p.tz().ok())
-    });
-    Ok(Json(report))
+    }))
 }
 
 /// The load report over the incidents since `since`, at the injected clock's now.

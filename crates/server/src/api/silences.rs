@@ -75,6 +75,18 @@ pub async fn create_silence(
     ApiJson(req): ApiJson<SilenceRequest>,
 ) -> Result<Response, ApiError> {
     caller.require(Access::Responder)?;
+    let stored = create_as(&state, &caller.name, &req).await?;
+    Ok((StatusCode::CREATED, Json(SilenceView::from(stored))).into_response())
+}
+
+/// Checks and stores a silence as `actor`: a known service, a window that ends after it
+/// starts and within `limits.max_silence`, a reason. What `POST /api/v1/silences` does after
+/// its role check, and the web UI's silence form.
+pub async fn create_as(
+    state: &AppState,
+    actor: &str,
+    req: &SilenceRequest,
+) -> Result<Silence, ApiError> {
     let cfg = state.config();
     if !cfg.config.services.contains_key(&req.service) {
         return Err(ApiError::unprocessable(format!(
@@ -106,18 +118,10 @@ pub async fn create_silence(
             "reason: say why (it is kept in the audit trail)",
         ));
     }
-    let stored = state
+    Ok(state
         .store
-        .create_silence(
-            &req.service,
-            from,
-            req.to,
-            req.reason.trim(),
-            &caller.name,
-            now,
-        )
-        .await?;
-    Ok((StatusCode::CREATED, Json(SilenceView::from(stored))).into_response())
+        .create_silence(&req.service, from, req.to, req.reason.trim(), actor, now)
+        .await?)
 }
 
 #[utoipa::path(delete, path = "/api/v1/silences/{id}", tag = "alerts",

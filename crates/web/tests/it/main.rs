@@ -1,9 +1,11 @@
 //! The web UI's integration tests: the whole router (API and pages under the same layers)
 //! driven in-process, on SQLite and on PostgreSQL, with a simulated clock.
 
+mod alerts;
 mod incident_page;
 mod live;
 mod oncall;
+mod policies;
 mod security;
 mod sessions;
 mod support;

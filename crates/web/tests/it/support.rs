@@ -60,15 +60,20 @@ pub struct Browser {
 }
 
 pub async fn web(backend: Backend) -> Option<Web> {
+    web_in(backend, demo_dir()).await
+}
+
+/// A `Web` over the configuration directory `dir` (a changed copy of the demo).
+pub async fn web_in(backend: Backend, dir: std::path::PathBuf) -> Option<Web> {
     let db = TestDb::fresh(backend).await?;
     let store = Store::connect(&db.url()).await.expect("connect store");
     let clock = Arc::new(SimulatedClock::new(T0.parse::<Timestamp>().expect("t0")));
-    let config = muster_config::load(&demo_dir()).expect("demo config loads");
+    let config = muster_config::load(&dir).expect("config loads");
     let state = AppState::new(
         store.clone(),
         clock.clone() as Arc<dyn Clock>,
         config,
-        Some(demo_dir()),
+        Some(dir),
     );
     let now = clock.now();
     let token = |name: &'static str, access| {
