@@ -46,6 +46,8 @@ pub struct WebSession {
     /// The token's name: the actor written to the timeline.
     pub name: String,
     pub access: Access,
+    /// The token's teams: what the session may write (`muster_core::access`).
+    pub scope: muster_core::Scope,
     pub csrf: String,
 }
 
@@ -126,7 +128,7 @@ macro_rules! impl_session_queries {
                 created_after: i64,
             ) -> Result<Option<(WebSession, i64)>, StoreError> {
                 let row = sqlx::query(
-                    "SELECT t.name, t.access, s.csrf, s.last_seen_at FROM web_sessions s \
+                    "SELECT t.name, t.access, t.teams, s.csrf, s.last_seen_at FROM web_sessions s \
                      JOIN api_tokens t ON t.id = s.token_id \
                      WHERE s.id_hash = $1 AND t.revoked_at IS NULL \
                      AND (t.expires_at IS NULL OR t.expires_at > $2) \
@@ -141,10 +143,12 @@ macro_rules! impl_session_queries {
                 .map_err(db_err)?;
                 let Some(row) = row else { return Ok(None) };
                 let access: String = row.try_get("access").map_err(db_err)?;
+                let teams: Option<String> = row.try_get("teams").map_err(db_err)?;
                 Ok(Some((
                     WebSession {
                         name: row.try_get("name").map_err(db_err)?,
                         access: codec::decode_access(&access)?,
+                        scope: codec::decode_scope(teams.as_deref()),
                         csrf: row.try_get("csrf").map_err(db_err)?,
                     },
                     row.try_get("last_seen_at").map_err(db_err)?,

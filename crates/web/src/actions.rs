@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use muster_core::{Access, Command, IncidentNumber, Severity, Status};
 use muster_server::AppState;
 use muster_server::reactions;
+use muster_server::scope::Owned;
 use serde::Deserialize;
 
 use crate::incident::parse_id;
@@ -18,10 +19,19 @@ fn back(id: IncidentNumber) -> Response {
     Redirect::to(&format!("/incidents/{id}")).into_response()
 }
 
-/// The checks every action shares: a responder's session, an incident id that parses.
-fn allowed(session: &Session, raw: &str) -> Result<IncidentNumber, PageError> {
+/// The checks every action shares: a responder's session, an incident id that parses, and
+/// an incident the session's teams may write.
+async fn allowed(
+    state: &AppState,
+    session: &Session,
+    raw: &str,
+) -> Result<IncidentNumber, PageError> {
     session.require(Access::Responder)?;
-    parse_id(raw)
+    let id = parse_id(raw)?;
+    session
+        .require_owner(state, Owned::Incident(id.to_string()))
+        .await?;
+    Ok(id)
 }
 
 async fn run(
@@ -42,7 +52,7 @@ pub async fn acknowledge(
     Path(raw): Path<String>,
     p: Posted<Empty>,
 ) -> Result<Response, PageError> {
-    let id = allowed(&p.session, &raw)?;
+    let id = allowed(&state, &p.session, &raw).await?;
     run(&state, &p.session, id, Command::Acknowledge).await
 }
 
@@ -57,7 +67,7 @@ pub async fn milestone(
     Path(raw): Path<String>,
     p: Posted<MilestoneForm>,
 ) -> Result<Response, PageError> {
-    let id = allowed(&p.session, &raw)?;
+    let id = allowed(&state, &p.session, &raw).await?;
     // As the API: `acknowledged` is the acknowledge command.
     let command = match p.form.milestone.as_str() {
         "acknowledged" => Command::Acknowledge,
@@ -82,7 +92,7 @@ pub async fn role(
     p: Posted<RoleForm>,
 ) -> Result<Response, PageError> {
     let Posted { session, form } = p;
-    let id = allowed(&session, &raw)?;
+    let id = allowed(&state, &session, &raw).await?;
     // The API's rule: `comms_lead` only from the incident's commander, or an admin.
     let admin = session.access.allows(Access::Admin);
     let role = form.role.clone();
@@ -111,7 +121,7 @@ pub async fn status(
     Path(raw): Path<String>,
     p: Posted<StatusForm>,
 ) -> Result<Response, PageError> {
-    let id = allowed(&p.session, &raw)?;
+    let id = allowed(&state, &p.session, &raw).await?;
     let status: Status = p.form.status.parse()?;
     let command = Command::Update {
         title: None,
@@ -133,7 +143,7 @@ pub async fn severity(
     Path(raw): Path<String>,
     p: Posted<SeverityForm>,
 ) -> Result<Response, PageError> {
-    let id = allowed(&p.session, &raw)?;
+    let id = allowed(&state, &p.session, &raw).await?;
     let severity: Severity = p.form.severity.parse()?;
     let command = Command::Update {
         title: None,
@@ -158,7 +168,7 @@ pub async fn status_update(
     p: Posted<TextForm>,
 ) -> Result<Response, PageError> {
     let Posted { session, form } = p;
-    let id = allowed(&session, &raw)?;
+    let id = allowed(&state, &session, &raw).await?;
     if form.text.trim().is_empty() {
         return Err(PageError::invalid("A status update needs some text."));
     }
@@ -179,7 +189,7 @@ pub async fn task_done(
     Path((raw, task_id)): Path<(String, u32)>,
     p: Posted<Empty>,
 ) -> Result<Response, PageError> {
-    let id = allowed(&p.session, &raw)?;
+    let id = allowed(&state, &p.session, &raw).await?;
     let command = Command::SetTaskDone {
         task_id,
         done: true,
@@ -192,7 +202,7 @@ pub async fn note(
     Path(raw): Path<String>,
     p: Posted<TextForm>,
 ) -> Result<Response, PageError> {
-    let id = allowed(&p.session, &raw)?;
+    let id = allowed(&state, &p.session, &raw).await?;
     run(
         &state,
         &p.session,

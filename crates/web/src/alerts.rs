@@ -12,6 +12,7 @@ use muster_core::{Access, IncidentNumber, Timestamp};
 use muster_server::AppState;
 use muster_server::api::alerts::settle_as;
 use muster_server::api::silences::{SilenceRequest, create_as};
+use muster_server::scope::Owned;
 use muster_store::AlertFilter;
 use serde::Deserialize;
 
@@ -149,6 +150,9 @@ async fn settle(
 ) -> Result<Response, PageError> {
     session.require(Access::Responder)?;
     let id = alert_id(raw)?;
+    session
+        .require_owner(state, Owned::Alert(id.to_string()))
+        .await?;
     let settled = settle_as(state, &session.name, id, action).await?;
     if settled.is_none() {
         return Err(PageError::not_found(format!("There is no alert {id}.")));
@@ -256,8 +260,12 @@ pub async fn create_silence(
 ) -> Result<Response, PageError> {
     let Posted { session, form } = p;
     session.require(Access::Responder)?;
+    let service = form.service.trim().to_string();
+    session
+        .require_owner(&state, Owned::Services(vec![service.clone()]))
+        .await?;
     let req = SilenceRequest {
-        service: form.service.trim().to_string(),
+        service,
         from: None,
         to: end_of(&form.until, &session.zone)?,
         reason: form.reason,
@@ -275,6 +283,9 @@ pub async fn end_silence(
     p: Posted<Empty>,
 ) -> Result<Response, PageError> {
     p.session.require(Access::Responder)?;
+    p.session
+        .require_owner(&state, Owned::Silence(raw.clone()))
+        .await?;
     let missing = || PageError::not_found(format!("There is no silence {raw} in force."));
     let id: i64 = raw.parse().map_err(|_| missing())?;
     state

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use muster_core::{Access, Incident, Severity, Status};
 use muster_server::AppState;
 use muster_server::reactions::{self, commit::Declaration};
+use muster_server::scope::Owned;
 use muster_store::{IncidentFilter, MAX_LIST_LIMIT};
 use serde::Deserialize;
 
@@ -211,6 +212,9 @@ pub async fn declare(
     } else {
         vec![form.service.clone()]
     };
+    session
+        .require_owner(&state, Owned::Services(services.clone()))
+        .await?;
     let incident_type = Some(form.incident_type.trim()).filter(|t| !t.is_empty());
     let declaration = Declaration {
         title: &form.title,

@@ -14,6 +14,7 @@ use muster_core::schedule::{Shift, ShiftSource, layer_shifts, shifts};
 use muster_core::{Access, Timestamp as Ts};
 use muster_server::AppState;
 use muster_server::oncall::{self, OverrideRefused};
+use muster_server::scope::Owned;
 use muster_store::NewOverride;
 use serde::Deserialize;
 
@@ -426,6 +427,9 @@ pub async fn cover(
 ) -> Result<Response, PageError> {
     let Posted { session, form } = p;
     session.require(Access::Admin)?;
+    session
+        .require_owner(&state, Owned::Schedule(form.schedule.clone()))
+        .await?;
     let new = NewOverride {
         schedule: form.schedule,
         person: form.person,

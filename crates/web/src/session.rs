@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use jiff::tz::TimeZone;
 use muster_core::Access;
 use muster_server::AppState;
+use muster_server::scope::{self, Owned};
 use muster_store::SessionLimits;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -42,6 +43,8 @@ pub struct Session {
     /// The token's name: the actor of what they do.
     pub name: String,
     pub access: Access,
+    /// The token's teams: what this session may write.
+    pub scope: muster_core::Scope,
     pub csrf: String,
     pub zone: Zone,
 }
@@ -55,6 +58,27 @@ impl Session {
         Err(PageError::forbidden(format!(
             "You are signed in as {} with the {} role; this needs {needed}.",
             self.name, self.access
+        )))
+    }
+
+    /// 403 page unless the session's teams may write `thing` (the API's rule,
+    /// `muster_server::scope`): a token limited to teams writes only what they own.
+    pub async fn require_owner(&self, state: &AppState, thing: Owned) -> Result<(), PageError> {
+        if self.scope.is_all() {
+            return Ok(());
+        }
+        let (owners, what) = scope::owners(state, &thing)
+            .await
+            .map_err(|e| PageError::new(e.status, e.message))?;
+        if self.scope.covers(&owners) {
+            return Ok(());
+        }
+        let owners: Vec<&str> = owners.iter().map(String::as_str).collect();
+        Err(PageError::forbidden(format!(
+            "You are signed in as {}, limited to {}; {what} belongs to {}.",
+            self.name,
+            self.scope,
+            owners.join(", ")
         )))
     }
 }
@@ -148,6 +172,7 @@ impl FromRequestParts<AppState> for Session {
         Ok(Session {
             name: s.name,
             access: s.access,
+            scope: s.scope,
             csrf: s.csrf,
             zone,
         })
