@@ -44,35 +44,7 @@ impl Caller {
 impl Caller {
     /// 403 unless the caller's teams cover `owners`, the teams that own `what`.
     pub fn require_scope(&self, owners: &BTreeSet<String>, what: &str) -> Result<(), ApiError> {
-        if self.scope.covers(owners) {
-            return Ok(());
-        }
-        let owners: Vec<&str> = owners.iter().map(String::as_str).collect();
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!(
-                "token `{}` is limited to {}; {what} belongs to {}",
-                self.name,
-                self.scope,
-                owners.join(", ")
-            ),
-        ))
-    }
-
-    /// 403 for a caller limited to teams: `what` concerns every team.
-    pub fn require_every_team(&self, what: &str) -> Result<(), ApiError> {
-        if self.scope.is_all() {
-            return Ok(());
-        }
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!(
-                "token `{}` is limited to {}; {what} concerns every team",
-                self.name, self.scope
-            ),
-        ))
+        crate::scope::require(&self.name, &self.scope, owners, what)
     }
 }
 
@@ -125,7 +97,7 @@ impl FromRequestParts<AppState> for Caller {
         if !parts.method.is_safe() {
             caller.require(Access::Responder)?;
             // A write outside the caller's teams is refused here too, before its body is read.
-            crate::scope::check_write(parts, state, &caller).await?;
+            crate::scope::check_write(parts, state, &caller.name, &caller.scope).await?;
         }
         Ok(caller)
     }
@@ -141,7 +113,7 @@ impl FromRequestParts<AppState> for AdminCaller {
         let caller = Caller::authenticated(parts, state).await?;
         caller.require(Access::Admin)?;
         if !parts.method.is_safe() {
-            crate::scope::check_write(parts, state, &caller).await?;
+            crate::scope::check_write(parts, state, &caller.name, &caller.scope).await?;
         }
         Ok(AdminCaller(caller))
     }

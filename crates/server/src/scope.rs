@@ -2,7 +2,7 @@
 //! (`muster_core::access` has the table). The owners are resolved once here, from the route a
 //! request matched and its path parameters, before its body is read; the few writes whose
 //! owners are in the body (a declaration, a new silence, a new public incident) are checked by
-//! their handlers with [`Caller::require_scope`].
+//! their handlers with [`require`] (`Caller::require_scope`).
 
 use std::collections::BTreeSet;
 
@@ -10,8 +10,10 @@ use axum::extract::{FromRequestParts, MatchedPath, RawPathParams};
 use axum::http::request::Parts;
 use muster_core::IncidentNumber;
 
+use axum::http::StatusCode;
+use muster_core::Scope;
+
 use crate::AppState;
-use crate::auth::Caller;
 use crate::error::ApiError;
 
 /// Something a write touches that a team may own.
@@ -45,9 +47,10 @@ enum Target {
 pub(crate) async fn check_write(
     parts: &mut Parts,
     state: &AppState,
-    caller: &Caller,
+    name: &str,
+    scope: &Scope,
 ) -> Result<(), ApiError> {
-    if caller.scope.is_all() {
+    if scope.is_all() {
         return Ok(());
     }
     let route = MatchedPath::from_request_parts(parts, state)
@@ -69,12 +72,45 @@ pub(crate) async fn check_write(
         .unwrap_or_default();
     match target(&route, id) {
         Target::InBody | Target::Shared => Ok(()),
-        Target::Global(what) => caller.require_every_team(what),
+        Target::Global(what) => require_every_team(name, scope, what),
         Target::Owned(thing) => {
             let (owners, what) = owners(state, &thing).await?;
-            caller.require_scope(&owners, &what)
+            require(name, scope, &owners, &what)
         }
     }
+}
+
+/// 403 unless `scope` (token `name`'s) covers `owners`, the teams that own `what`.
+pub fn require(
+    name: &str,
+    scope: &Scope,
+    owners: &BTreeSet<String>,
+    what: &str,
+) -> Result<(), ApiError> {
+    if scope.covers(owners) {
+        return Ok(());
+    }
+    let owners: Vec<&str> = owners.iter().map(String::as_str).collect();
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        format!(
+            "token `{name}` is limited to {scope}; {what} belongs to {}",
+            owners.join(", ")
+        ),
+    ))
+}
+
+/// 403 for a token limited to teams: `what` concerns every team.
+pub fn require_every_team(name: &str, scope: &Scope, what: &str) -> Result<(), ApiError> {
+    if scope.is_all() {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        format!("token `{name}` is limited to {scope}; {what} concerns every team"),
+    ))
 }
 
 /// The teams that own `thing`, and how a refusal names it. Empty when no team owns it or it
