@@ -9,10 +9,8 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use muster_core::{Access, DomainError};
+use muster_core::DomainError;
 use muster_store::StoreError;
-
-use crate::session::Session;
 
 /// The layout's data: every page template has one as `layout`.
 pub struct Layout {
@@ -31,20 +29,6 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub fn new(title: impl Into<String>, nav: &'static str, s: &Session, here: &str) -> Layout {
-        Layout {
-            title: title.into(),
-            nav,
-            user: Some(s.name.clone()),
-            role: s.access.to_string(),
-            csrf: s.csrf.clone(),
-            zone: s.zone.name.clone(),
-            zones: s.zone.choices.clone(),
-            here: here.to_string(),
-            can_act: s.access.allows(Access::Responder),
-        }
-    }
-
     /// The layout of a page shown to nobody signed in (sign-in, errors before a session).
     pub fn anonymous(title: impl Into<String>) -> Layout {
         Layout {

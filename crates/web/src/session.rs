@@ -366,3 +366,20 @@ pub async fn logout(State(state): State<AppState>, req: Request) -> Response {
     );
     resp
 }
+
+/// The layout of a signed-in page (here, so the layout needs nothing from sessions).
+impl Layout {
+    pub fn new(title: impl Into<String>, nav: &'static str, s: &Session, here: &str) -> Layout {
+        Layout {
+            title: title.into(),
+            nav,
+            user: Some(s.name.clone()),
+            role: s.access.to_string(),
+            csrf: s.csrf.clone(),
+            zone: s.zone.name.clone(),
+            zones: s.zone.choices.clone(),
+            here: here.to_string(),
+            can_act: s.access.allows(Access::Responder),
+        }
+    }
+}
