@@ -382,11 +382,15 @@ fn deadline(
         match run.phase {
             Phase::Active => {
                 cancel_prefix(&mut s.timers, out, &prefix());
-                run.phase = Phase::Met;
+                // Past the deadline before its timer fired (a lagging scheduler, a node that
+                // was down): late, not met. Its actions do not run: what they were to bring
+                // about has happened.
+                let met = cx.now <= due;
+                run.phase = if met { Phase::Met } else { Phase::Closed };
                 out.records.push(Record::Outcome(Outcome {
                     policy: policy.id.clone(),
                     instance: run.seq,
-                    met: true,
+                    met,
                     at: cx.now,
                     due_at: due,
                     margin: due.duration_since(cx.now),

@@ -44,6 +44,10 @@
 //!   when that changes; a status update restarts its clock. Fires at most once per solo spell.
 //! - **Same instant**: [`simulate`] processes the events at an instant before the timers due at
 //!   that instant, so a milestone reached exactly at the deadline counts as met (margin 0).
+//! - **Past due, timer not yet fired**: an expected milestone that arrives after the deadline
+//!   but before its timer fired (a lagging scheduler) closes the deadline as late (`met:
+//!   false`, negative margin, `by` the actor), cancels its timers, and runs none of its
+//!   actions: what they were to bring about has happened.
 //! - **Late timers**: a [`Event::TimerFired`] handled after its `due_at` fires normally and the
 //!   record carries the lateness. A `TimerFired` for a key that is not pending (cancelled,
 //!   already fired, unknown) does nothing: timers fire at most once and never after a cancel.

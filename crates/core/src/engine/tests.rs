@@ -272,6 +272,51 @@ fn acceptance_validated_at_19_minutes_is_met_with_one_minute_to_spare() {
     assert!(sim.state.pending_timers().next().is_none());
 }
 
+#[test]
+fn a_milestone_after_the_deadline_but_before_its_timer_fired_is_late_not_met() {
+    let mut state = IncidentPolicyState::new();
+    let p = [blast_radius()];
+    let _ = handle(&p, &mut state, &declared(Severity::Sev1), t0());
+    // The scheduler lagged: neither the warning nor the deadline timer has fired at 21 min.
+    let out = handle(
+        &p,
+        &mut state,
+        &milestone("blast_radius_validated", "bob"),
+        t0() + min(21),
+    );
+    assert!(out.actions.is_empty(), "the deadline's actions do not run");
+    let outcomes: Vec<&Outcome> = out
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Outcome(o) => Some(o),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![&Outcome {
+            policy: "blast-radius-20m".into(),
+            instance: 1,
+            met: false,
+            at: t0() + min(21),
+            due_at: t0() + min(20),
+            margin: -min(1),
+            by: Some("bob".into()),
+        }]
+    );
+    assert!(
+        state.pending_timers().next().is_none(),
+        "its timers are cancelled"
+    );
+    // When the late timer is delivered anyway, nothing more happens.
+    let timer = Event::TimerFired {
+        key: "deadline:blast-radius-20m:1:due".into(),
+    };
+    let late = handle(&p, &mut state, &timer, t0() + min(22));
+    assert!(late.actions.is_empty() && late.records.is_empty());
+}
+
 // ---------------------------------------------------------------- deadline
 
 #[test]
