@@ -3,7 +3,7 @@
 //! under a bound computed from the rate and the retention, and no other table grows once the
 //! run is past its retention, on the simulated clock. The suite runs four hours with a
 //! one-hour retention; `scripts/soak.sh` runs the same test for 30 days
-//! (`MUSTER_SOAK_MINUTES`, `MUSTER_SOAK_retention_minutes`) and prints its counts.
+//! (`MUSTER_SOAK_MINUTES`, `MUSTER_SOAK_RETENTION_MINUTES`) and prints its counts.
 
 use jiff::{SignedDuration, Timestamp};
 use muster_core::Clock;
@@ -24,7 +24,7 @@ fn shape() -> (i64, i64) {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
-    let retention = var("MUSTER_SOAK_retention_minutes", 60);
+    let retention = var("MUSTER_SOAK_RETENTION_MINUTES", 60);
     (
         var("MUSTER_SOAK_MINUTES", 4 * 60).max(3 * retention),
         retention,
