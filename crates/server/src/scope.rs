@@ -135,26 +135,20 @@ pub async fn owners(
             }
             None => (BTreeSet::new(), String::new()),
         },
-        Owned::Alert(raw) => match raw.parse::<i64>() {
-            Ok(n) => match state.store.alert(n).await? {
-                Some(alert) => (
-                    config.owners_of_services([&alert.service]),
-                    format!("alert {n}"),
-                ),
-                None => (BTreeSet::new(), String::new()),
-            },
-            Err(_) => (BTreeSet::new(), String::new()),
-        },
-        Owned::Silence(raw) => match raw.parse::<i64>() {
-            Ok(n) => match state.store.silence(n).await? {
-                Some(silence) => (
-                    config.owners_of_services([&silence.service]),
-                    format!("silence {n}"),
-                ),
-                None => (BTreeSet::new(), String::new()),
-            },
-            Err(_) => (BTreeSet::new(), String::new()),
-        },
+        Owned::Alert(raw) => {
+            let service = match raw.parse::<i64>() {
+                Ok(n) => state.store.alert(n).await?.map(|a| a.service),
+                Err(_) => None,
+            };
+            of_service(config, service, format!("alert {raw}"))
+        }
+        Owned::Silence(raw) => {
+            let service = match raw.parse::<i64>() {
+                Ok(n) => state.store.silence(n).await?.map(|s| s.service),
+                Err(_) => None,
+            };
+            of_service(config, service, format!("silence {raw}"))
+        }
         Owned::Services(services) => {
             let what = match services.as_slice() {
                 [one] => format!("service `{one}`"),
@@ -163,6 +157,18 @@ pub async fn owners(
             (config.owners_of_services(services), what)
         }
     })
+}
+
+/// The owners of a thing that belongs to `service` (none when there is no such thing).
+fn of_service(
+    config: &muster_config::Config,
+    service: Option<String>,
+    what: String,
+) -> (BTreeSet<String>, String) {
+    match service {
+        Some(s) => (config.owners_of_services([&s]), what),
+        None => (BTreeSet::new(), String::new()),
+    }
 }
 
 /// The target of a write route. Unknown write routes are global: a new route is refused to
