@@ -6,6 +6,7 @@
 //! | Calendar feeds (`/ical/…?token=`), and only those | feed (no other role) |
 //! | Read incidents, timelines, schedules, on-call, overrides, alerts, silences, audit, inbox | viewer |
 //! | Declare and work incidents; read dead letters; acknowledge and resolve alerts; create and end silences; create, draft and publish public updates, approve them as the incident's `comms_lead` | responder |
+//! | Taking the pager now for oneself, on a schedule one rotates in ([`may_take_pager`]) | responder |
 //! | Run-time schedule overrides (create, remove) | admin |
 //! | Configuration reloads; approving any public update (never one's own draft); assigning `comms_lead` without being the incident commander | admin |
 //!
@@ -151,6 +152,13 @@ pub fn person_may_change(
         || incident.roles.values().any(|h| h.person == person)
 }
 
+/// Whether a holder of `access` may take the pager of a schedule for themselves: admins on
+/// any schedule; responders on one they rotate in, because the pager then only moves between
+/// people who already carry it (other overrides stay admin-only).
+pub fn may_take_pager(access: Access, rotates_in: bool) -> bool {
+    access.allows(Access::Admin) || (access.allows(Access::Responder) && rotates_in)
+}
+
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -207,5 +215,14 @@ mod tests {
         assert_eq!(Scope::teams(Vec::<String>::new()), Scope::All);
         assert_eq!(payments.to_string(), "team payments");
         assert_eq!(Scope::teams(["b", "a"]).to_string(), "teams a, b");
+    }
+
+    #[test]
+    fn the_pager_is_taken_by_its_rotation_or_an_admin() {
+        assert!(may_take_pager(Access::Responder, true));
+        assert!(!may_take_pager(Access::Responder, false));
+        assert!(may_take_pager(Access::Admin, false));
+        assert!(!may_take_pager(Access::Viewer, true));
+        assert!(!may_take_pager(Access::Feed, true));
     }
 }

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Which benchmark: `api`, `replay`, `schedules`, `timers`, `notify`, `ingest`, `brief`,
-    /// `similar`, `drills`, `staffing`.
+    /// `similar`, `drills`, `staffing`, `ui`.
     pub name: String,
     /// Output JSON lines (the only format; accepted for scripts that pass it).
     #[arg(long)]
@@ -67,9 +67,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "similar" => crate::bench_similar::run(&args).await,
         "drills" => crate::bench_drills::run(&args.config),
         "staffing" => crate::bench_staffing::run(&args.config),
+        "ui" => crate::bench_ui::run(&args).await,
         other => {
             bail!(
-                "unknown benchmark `{other}`; available: api, replay, schedules, timers, notify, ingest, brief, similar, drills, staffing"
+                "unknown benchmark `{other}`; available: api, replay, schedules, timers, notify, ingest, brief, similar, drills, staffing, ui"
             )
         }
     }

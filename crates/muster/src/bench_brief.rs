@@ -85,7 +85,7 @@ fn changes(n: usize) -> Vec<Change> {
 }
 
 /// The incident and its timeline, built with the core's fold (one event per second).
-fn timeline() -> anyhow::Result<(Incident, Vec<TimelineEvent>)> {
+pub(crate) fn timeline() -> anyhow::Result<(Incident, Vec<TimelineEvent>)> {
     let mut events = vec![TimelineEvent {
         seq: 1,
         at: t0(),
@@ -181,12 +181,11 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     api(args, &events, now).await
 }
 
-/// The same brief through the HTTP API on a fresh SQLite database.
-async fn api(args: &BenchArgs, events: &[TimelineEvent], now: Timestamp) -> anyhow::Result<()> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let dir = std::env::temp_dir().join(format!("muster-bench-brief-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let store = Store::connect(&format!("sqlite://{}/bench.db", dir.display())).await?;
+/// Stores `events` (a declaration first) as a new incident, a thousand changes a commit.
+pub(crate) async fn store_timeline(
+    store: &Store,
+    events: &[TimelineEvent],
+) -> anyhow::Result<Incident> {
     let declared: Vec<Change> = events.iter().take(1).map(|e| e.change.clone()).collect();
     let (inc, _) = store.declare("alice", t0(), declared).await?;
     for chunk in events[1..].chunks(1_000) {
@@ -195,6 +194,16 @@ async fn api(args: &BenchArgs, events: &[TimelineEvent], now: Timestamp) -> anyh
             .update(inc.id, "bob", chunk[0].at, move |_| Ok(changes))
             .await?;
     }
+    Ok(inc)
+}
+
+/// The same brief through the HTTP API on a fresh SQLite database.
+async fn api(args: &BenchArgs, events: &[TimelineEvent], now: Timestamp) -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = std::env::temp_dir().join(format!("muster-bench-brief-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let store = Store::connect(&format!("sqlite://{}/bench.db", dir.display())).await?;
+    let inc = store_timeline(&store, events).await?;
     let config = muster_config::load(&args.config).map_err(|d| {
         anyhow::anyhow!(
             "invalid config: {}",

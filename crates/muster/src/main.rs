@@ -11,6 +11,7 @@ mod bench_schedules;
 mod bench_similar;
 mod bench_staffing;
 mod bench_timers;
+mod bench_ui;
 mod briefing;
 mod client;
 mod drill;

@@ -178,7 +178,9 @@ fn target(route: &str, id: String) -> Target {
     let under = |prefix: &str| route == prefix || route.starts_with(&format!("{prefix}/"));
     if under("/api/v1/incidents/{id}") {
         Target::Owned(Owned::Incident(id))
-    } else if under("/api/v1/schedules/{id}/overrides") {
+    } else if under("/api/v1/schedules/{id}/overrides")
+        || route == "/api/v1/schedules/{id}/take-pager"
+    {
         Target::Owned(Owned::Schedule(id))
     } else if under("/api/v1/status-page/incidents/{id}") {
         Target::Owned(Owned::PublicIncident(id))

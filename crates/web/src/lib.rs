@@ -6,7 +6,8 @@
 //! - `home.rs`, `incidents.rs` (list, declare), `incident.rs` (the incident page and its
 //!   live part), `actions.rs` (its forms, each calling the reactions the API calls),
 //!   `prefs.rs` (the time-zone switcher), `oncall.rs` (every schedule on one timeline;
-//!   an admin covers a shift with an audited override).
+//!   an admin covers a shift with an audited override), `schedule.rs` (one schedule: layers,
+//!   overrides, audit trail, "take the pager now").
 //! - `policies.rs` (each policy's source, tests' results and adherence, hardest first),
 //!   `catalog.rs` (services, people, escalation policies), `alerts.rs` (alerts with
 //!   acknowledge and resolve; silences), `inbox.rs`; `util.rs` — their shared helpers.
@@ -29,6 +30,7 @@ mod oncall;
 mod page;
 mod policies;
 mod prefs;
+mod schedule;
 mod session;
 mod util;
 
@@ -71,6 +73,12 @@ pub fn router_until(stop: watch::Receiver<bool>) -> Router<AppState> {
         .route("/incidents/{id}/notes", post(actions::note))
         .route("/oncall", get(oncall::timeline))
         .route("/oncall/cover", get(oncall::cover_form).post(oncall::cover))
+        .route("/oncall/schedules/{id}", get(schedule::page))
+        .route("/oncall/schedules/{id}/take", post(schedule::take))
+        .route(
+            "/oncall/schedules/{id}/overrides/{override_id}/end",
+            post(schedule::end_override),
+        )
         .route("/assets/{file}", get(assets::asset))
         .route("/policies", get(policies::list))
         .route("/policies/{id}", get(policies::show))

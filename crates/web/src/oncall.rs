@@ -10,7 +10,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::{SignedDuration, Timestamp};
-use muster_core::schedule::{Shift, ShiftSource, layer_shifts, shifts};
+use muster_core::schedule::{Schedule, Shift, ShiftSource, layer_shifts, shifts};
 use muster_core::{Access, Timestamp as Ts};
 use muster_server::AppState;
 use muster_server::oncall::{self, OverrideRefused};
@@ -49,6 +49,7 @@ pub struct Row {
     pub bars: Vec<Bar>,
 }
 
+#[derive(Clone)]
 pub struct ShiftLine {
     pub person: String,
     pub from: Time,
@@ -77,11 +78,7 @@ pub struct Tick {
 #[template(path = "oncall.html")]
 struct OnCallPage {
     layout: Layout,
-    span: String,
-    from: String,
-    prev: String,
-    next: String,
-    ticks: Vec<Tick>,
+    frame: Frame,
     schedules: Vec<ScheduleView>,
     mine: Vec<(String, ShiftLine)>,
     me: String,
@@ -97,9 +94,9 @@ fn person_class(person: &str) -> String {
     format!("p{}", h % PERSON_COLOURS)
 }
 
-struct Scale {
-    from: Timestamp,
-    to: Timestamp,
+pub(crate) struct Scale {
+    pub from: Timestamp,
+    pub to: Timestamp,
 }
 
 impl Scale {
@@ -185,149 +182,180 @@ fn midnight(day: jiff::civil::Date, zone: &Zone) -> Result<Timestamp, PageError>
         .map_err(|e| PageError::invalid(format!("{day}: {e}")))
 }
 
+/// The window a timeline shows: its scale, day ticks, and the links to the windows before
+/// and after it.
+pub struct Frame {
+    pub(crate) scale: Scale,
+    /// The page the window's form and links go to.
+    pub path: String,
+    pub span: String,
+    pub from: String,
+    pub prev: String,
+    pub next: String,
+    pub ticks: Vec<Tick>,
+}
+
+impl Frame {
+    /// The window `w` asks for, midnight to midnight in the viewer's zone; links go to `path`.
+    pub fn of(w: &Window, zone: &Zone, now: Timestamp, path: &str) -> Result<Frame, PageError> {
+        let (day, days, span) = window(w, zone, now)?;
+        let from = midnight(day, zone)?;
+        let end_day = day
+            .checked_add(SignedDuration::from_hours(24 * days))
+            .map_err(|e| PageError::invalid(e.to_string()))?;
+        let scale = Scale {
+            from,
+            to: midnight(end_day, zone)?,
+        };
+        let mut ticks = Vec::new();
+        for n in 0..days {
+            let Ok(d) = day.checked_add(SignedDuration::from_hours(24 * n)) else {
+                break;
+            };
+            ticks.push(Tick {
+                x: format!("{:.2}", scale.x(midnight(d, zone)?)),
+                label: d.strftime("%a %d").to_string(),
+            });
+        }
+        let step = SignedDuration::from_hours(24 * days);
+        let link = |d: Option<jiff::civil::Date>| {
+            d.map(|d| format!("{path}?span={span}&from={d}"))
+                .unwrap_or_default()
+        };
+        Ok(Frame {
+            scale,
+            path: path.to_string(),
+            span: span.to_string(),
+            from: day.to_string(),
+            prev: link(day.checked_sub(step).ok()),
+            next: link(day.checked_add(step).ok()),
+            ticks,
+        })
+    }
+}
+
+/// One schedule over the scale's window: its final schedule (overrides and gaps marked), then
+/// each layer, as bars, and the final schedule as a list with cover links for admins.
+pub(crate) fn schedule_view(
+    s: &muster_config::Schedule,
+    sched: &Schedule,
+    scale: &Scale,
+    session: &Session,
+) -> ScheduleView {
+    let zone = &session.zone;
+    let admin = session.access.allows(Access::Admin);
+    let resolution = shifts(sched, scale.from, scale.to);
+    let mut final_row: Vec<Bar> = Vec::new();
+    let mut lines = Vec::new();
+    let mut override_count = 0;
+    for sh in &resolution.shifts {
+        let is_override = matches!(sh.source, ShiftSource::Override { .. });
+        override_count += usize::from(is_override);
+        let class = format!(
+            "{}{}",
+            person_class(&sh.person),
+            if is_override { " ovr" } else { "" }
+        );
+        let a = Time::new(sh.start, zone);
+        let b = Time::new(sh.end, zone);
+        let title = format!(
+            "{}: {} – {} ({})",
+            sh.person,
+            a.local,
+            b.local,
+            source_words(&sh.source)
+        );
+        final_row.push(scale.bar(sh.start, sh.end, class, &sh.person, title));
+        lines.push(ShiftLine {
+            person: sh.person.clone(),
+            from: a,
+            to: b,
+            source: source_words(&sh.source),
+            cover: if admin {
+                cover_link(&s.id, sh)
+            } else {
+                String::new()
+            },
+        });
+    }
+    for g in &resolution.gaps {
+        let a = Time::new(g.start, zone);
+        let b = Time::new(g.end, zone);
+        final_row.push(scale.bar(
+            g.start,
+            g.end,
+            "gap".into(),
+            "gap",
+            format!("Nobody on call: {} – {}", a.local, b.local),
+        ));
+    }
+    let mut rows = vec![Row {
+        name: "Final".into(),
+        bars: final_row,
+    }];
+    for (i, layer) in sched.layers.iter().enumerate() {
+        let bars = layer_shifts(sched, i, scale.from, scale.to)
+            .iter()
+            .map(|sh| {
+                let title = format!(
+                    "{}: {} – {} (layer {})",
+                    sh.person,
+                    Time::new(sh.start, zone).local,
+                    Time::new(sh.end, zone).local,
+                    layer.name
+                );
+                scale.bar(
+                    sh.start,
+                    sh.end,
+                    person_class(&sh.person),
+                    &sh.person,
+                    title,
+                )
+            })
+            .collect();
+        rows.push(Row {
+            name: format!("Layer {}", layer.name),
+            bars,
+        });
+    }
+    ScheduleView {
+        id: s.id.clone(),
+        name: s.name.clone(),
+        team: s.team.clone().unwrap_or_default(),
+        rows,
+        gaps: resolution.gaps.len(),
+        overrides: override_count,
+        lines,
+    }
+}
+
 pub async fn timeline(
     State(state): State<AppState>,
     session: Session,
     Query(w): Query<Window>,
 ) -> Result<Response, PageError> {
-    let zone = &session.zone;
-    let (day, days, span) = window(&w, zone, state.clock.now())?;
-    let from = midnight(day, zone)?;
-    let end_day = day
-        .checked_add(SignedDuration::from_hours(24 * days))
-        .map_err(|e| PageError::invalid(e.to_string()))?;
-    let to = midnight(end_day, zone)?;
-    let scale = Scale { from, to };
+    let frame = Frame::of(&w, &session.zone, state.clock.now(), "/oncall")?;
     let cfg = state.config();
     let config = &cfg.config;
     let overrides = oncall::runtime_overrides(&state.store).await?;
-    let admin = session.access.allows(Access::Admin);
-    let mut ticks = Vec::new();
-    for n in 0..days {
-        let Ok(d) = day.checked_add(SignedDuration::from_hours(24 * n)) else {
-            break;
-        };
-        let at = midnight(d, zone)?;
-        ticks.push(Tick {
-            x: format!("{:.2}", scale.x(at)),
-            label: d.strftime("%a %d").to_string(),
-        });
-    }
     let mut schedules = Vec::new();
     let mut mine = Vec::new();
     for s in config.schedules.values() {
         let Some(sched) = oncall::effective_schedule(config, &overrides, &s.id) else {
             continue;
         };
-        let resolution = shifts(&sched, from, to);
-        let mut final_row: Vec<Bar> = Vec::new();
-        let mut lines = Vec::new();
-        let mut override_count = 0;
-        for sh in &resolution.shifts {
-            let is_override = matches!(sh.source, ShiftSource::Override { .. });
-            override_count += usize::from(is_override);
-            let class = format!(
-                "{}{}",
-                person_class(&sh.person),
-                if is_override { " ovr" } else { "" }
-            );
-            let a = Time::new(sh.start, zone);
-            let b = Time::new(sh.end, zone);
-            let title = format!(
-                "{}: {} – {} ({})",
-                sh.person,
-                a.local,
-                b.local,
-                source_words(&sh.source)
-            );
-            final_row.push(scale.bar(sh.start, sh.end, class, &sh.person, title));
-            let line = ShiftLine {
-                person: sh.person.clone(),
-                from: a,
-                to: b,
-                source: source_words(&sh.source),
-                cover: if admin {
-                    cover_link(&s.id, sh)
-                } else {
-                    String::new()
-                },
-            };
-            if sh.person == session.name {
-                mine.push((
-                    s.name.clone(),
-                    ShiftLine {
-                        person: line.person.clone(),
-                        from: line.from.clone(),
-                        to: line.to.clone(),
-                        source: line.source.clone(),
-                        cover: line.cover.clone(),
-                    },
-                ));
-            }
-            lines.push(line);
-        }
-        for g in &resolution.gaps {
-            let a = Time::new(g.start, zone);
-            let b = Time::new(g.end, zone);
-            final_row.push(scale.bar(
-                g.start,
-                g.end,
-                "gap".into(),
-                "gap",
-                format!("Nobody on call: {} – {}", a.local, b.local),
-            ));
-        }
-        let mut rows = vec![Row {
-            name: "Final".into(),
-            bars: final_row,
-        }];
-        for (i, layer) in sched.layers.iter().enumerate() {
-            let bars = layer_shifts(&sched, i, from, to)
+        let view = schedule_view(s, &sched, &frame.scale, &session);
+        mine.extend(
+            view.lines
                 .iter()
-                .map(|sh| {
-                    let title = format!(
-                        "{}: {} – {} (layer {})",
-                        sh.person,
-                        Time::new(sh.start, zone).local,
-                        Time::new(sh.end, zone).local,
-                        layer.name
-                    );
-                    scale.bar(
-                        sh.start,
-                        sh.end,
-                        person_class(&sh.person),
-                        &sh.person,
-                        title,
-                    )
-                })
-                .collect();
-            rows.push(Row {
-                name: format!("Layer {}", layer.name),
-                bars,
-            });
-        }
-        schedules.push(ScheduleView {
-            id: s.id.clone(),
-            name: s.name.clone(),
-            team: s.team.clone().unwrap_or_default(),
-            rows,
-            gaps: resolution.gaps.len(),
-            overrides: override_count,
-            lines,
-        });
+                .filter(|l| l.person == session.name)
+                .map(|l| (s.name.clone(), l.clone())),
+        );
+        schedules.push(view);
     }
-    let step = SignedDuration::from_hours(24 * days);
-    let link = |d: Option<jiff::civil::Date>| {
-        d.map(|d| format!("/oncall?span={span}&from={d}"))
-            .unwrap_or_default()
-    };
     let page = OnCallPage {
         layout: Layout::new("On call", "oncall", &session, "/oncall"),
-        span: span.to_string(),
-        from: day.to_string(),
-        prev: link(day.checked_sub(step).ok()),
-        next: link(day.checked_add(step).ok()),
-        ticks,
+        frame,
         schedules,
         mine,
         me: session.name.clone(),

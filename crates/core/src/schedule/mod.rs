@@ -31,6 +31,7 @@
 //! (`/usr/share/zoneinfo`), the same data Python's `zoneinfo` reads.
 
 mod resolve;
+mod take;
 mod zone;
 
 #[cfg(test)]
@@ -45,6 +46,7 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 pub use resolve::{Cover, Resolver, Segment, first_gap, layer_shifts, on_call, shifts};
+pub use take::{LOOKAHEAD, TakeRefused, TakeUntil, Takeover, rotates_in, take_pager};
 
 /// The instant of local date-time `dt` in `tz` by the schedule rules: in a gap, the first valid
 /// instant after it; in a fold, the first occurrence. (For interfaces that accept local times.)

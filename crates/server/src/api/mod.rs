@@ -13,6 +13,7 @@ pub mod inbox;
 pub mod incidents;
 pub mod notifications;
 pub mod outbox;
+pub mod pager;
 pub mod reports;
 pub mod schedules;
 pub mod silences;
@@ -93,6 +94,7 @@ pub fn router() -> OpenApiRouter<AppState> {
             schedules::create_override
         ))
         .routes(routes!(schedules::delete_override))
+        .routes(routes!(pager::take_pager))
         .routes(routes!(audit::list_audit))
         .routes(routes!(outbox::dead_letters))
         .routes(routes!(inbox::list_inbox))

@@ -261,7 +261,7 @@ pub async fn list_overrides(
     Ok(Json(out))
 }
 
-fn runtime_view(o: ScheduleOverride) -> OverrideView {
+pub(super) fn runtime_view(o: ScheduleOverride) -> OverrideView {
     OverrideView {
         id: Some(o.id),
         person: o.person,

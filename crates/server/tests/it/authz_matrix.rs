@@ -67,6 +67,8 @@ fn table() -> BTreeMap<&'static str, Needs> {
         ("GET /api/v1/schedules/{id}/shifts", Viewer),
         ("GET /api/v1/schedules/{id}/overrides", Viewer),
         ("POST /api/v1/schedules/{id}/overrides", Admin),
+        // A responder who rotates in it (alice is in payments-primary's rotation).
+        ("POST /api/v1/schedules/{id}/take-pager", Responder),
         (
             "DELETE /api/v1/schedules/{id}/overrides/{override_id}",
             Admin,
@@ -124,6 +126,7 @@ fn other_team_refused(op: &str) -> bool {
     method != "GET"
         && (path.starts_with("/api/v1/incidents/{id}")
             || path.starts_with("/api/v1/schedules/{id}/overrides")
+            || path == "/api/v1/schedules/{id}/take-pager"
             || path == "/api/v1/config/reload")
 }
 

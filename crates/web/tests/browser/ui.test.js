@@ -209,6 +209,35 @@ test("cover a shift from the on-call timeline: on-call and the audit change", as
   await context.close();
 });
 
+test('"take the pager now" on a schedule page: on call changes at once, audited', async () => {
+  const { context, page } = await signedIn(RESPONDER);
+  // alice rotates in both payments schedules; take the one she is not carrying now.
+  let schedule;
+  for (const id of ["payments-primary", "payments-secondary"]) {
+    await page.goto(`${BASE}/oncall/schedules/${id}`);
+    if ((await page.textContent("#on-call-now")).trim() !== "alice") {
+      schedule = id;
+      break;
+    }
+  }
+  assert.ok(schedule, "alice is off call on one of her two schedules");
+  const before = (await page.textContent("#on-call-now")).trim();
+  await page.selectOption("#t-minutes", "240");
+  await Promise.all([
+    page.waitForURL(`${BASE}/oncall/schedules/${schedule}`),
+    page.getByRole("button", { name: "Take the pager now" }).click(),
+  ]);
+  assert.equal((await page.textContent("#on-call-now")).trim(), "alice");
+  assert.match(await page.textContent("#overrides"), /took the pager now/);
+  assert.match(await page.textContent("#audit"), /alice: override\.created/);
+  const onCall = await page.evaluate(async ([token, id]) => {
+    const r = await fetch(`/api/v1/schedules/${id}/oncall`, { headers: { Authorization: `Bearer ${token}` } });
+    return r.json();
+  }, [RESPONDER, schedule]);
+  assert.deepEqual(onCall.on_call, ["alice"], `was ${before}`);
+  await context.close();
+});
+
 test("declare with the keyboard only", async () => {
   const { context, page } = await signedIn(RESPONDER);
   // From the home page: the skip link first, then the navigation.
@@ -247,7 +276,11 @@ test("axe-core finds no serious or critical violation on the main pages", async 
   const { context, page } = await signedIn(RESPONDER, { bypassCSP: true });
   for (const scheme of ["light", "dark"]) {
     await page.emulateMedia({ colorScheme: scheme });
-    for (const path of ["/", "/incidents", incidentPath, "/incidents/new", `${incidentPath}/brief`, "/oncall"]) {
+    for (const path of [
+      "/", "/incidents", incidentPath, "/incidents/new", `${incidentPath}/brief`, "/oncall",
+      "/oncall/schedules/payments-primary", "/policies", "/policies/blast-radius-20m", "/services",
+      "/people", "/escalation", "/alerts", "/silences", "/inbox",
+    ]) {
       await page.goto(`${BASE}${path}`);
       await page.evaluate(AXE);
       const result = await page.evaluate(() =>
@@ -269,7 +302,12 @@ test("pages fit a phone's width (screenshots at desktop and phone width on reque
   if (SHOTS) mkdirSync(SHOTS, { recursive: true });
   for (const [width, height] of [[1280, 900], [390, 844]]) {
     const { context, page } = await signedIn(RESPONDER, { viewport: { width, height } });
-    for (const [name, path] of [["home", "/"], ["incidents", "/incidents"], ["incident", keyboardPath], ["oncall", "/oncall"]]) {
+    for (const [name, path] of [
+      ["home", "/"], ["incidents", "/incidents"], ["incident", keyboardPath], ["oncall", "/oncall"],
+      ["schedule", "/oncall/schedules/payments-primary"], ["policies", "/policies"],
+      ["policy", "/policies/blast-radius-20m"], ["services", "/services"], ["people", "/people"],
+      ["escalation", "/escalation"], ["alerts", "/alerts"], ["silences", "/silences"], ["inbox", "/inbox"],
+    ]) {
       await page.goto(`${BASE}${path}`);
       if (SHOTS) await page.screenshot({ path: `${SHOTS}/${name}-${width}.png`, fullPage: true });
       // Nothing wider than the viewport: usable at a phone's width.

@@ -6,6 +6,7 @@ mod incident_page;
 mod live;
 mod oncall;
 mod policies;
+mod schedule_page;
 mod scopes;
 mod security;
 mod sessions;
