@@ -42,6 +42,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/schedules/{id}/shifts"),
     ("get", "/api/v1/schedules/{id}/overrides"),
     ("post", "/api/v1/schedules/{id}/overrides"),
+    ("post", "/api/v1/schedules/{id}/take-pager"),
     ("delete", "/api/v1/schedules/{id}/overrides/{override_id}"),
     ("get", "/api/v1/audit"),
     ("get", "/api/v1/outbox/dead-letters"),

@@ -407,3 +407,66 @@ both!(overrides_need_an_admin, |app| async move {
         "only the admin's two changes: {trail}"
     );
 });
+
+both!(
+    a_responder_takes_the_pager_of_a_rotation_they_are_in,
+    |app| async move {
+        let at = "2026-03-30T12:00:00Z";
+        app.clock.set(at.parse().expect("instant"));
+        // alice carries payments-primary then: nothing to take.
+        assert_eq!(oncall(&app, "payments-primary", at).await, json!(["alice"]));
+        let (s, v) = app
+            .post("/api/v1/schedules/payments-primary/take-pager", json!({}))
+            .await;
+        assert_eq!(s, 409, "{v}");
+        assert_eq!(
+            v["error"]["message"],
+            "alice is on call for Payments primary already"
+        );
+        // Not her rotation: an override, which needs admin.
+        let (s, v) = app
+            .post(
+                "/api/v1/schedules/platform-primary/take-pager",
+                json!({"minutes": 60}),
+            )
+            .await;
+        assert_eq!(s, 403, "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("alice does not rotate in"),
+            "{v}"
+        );
+        let before = oncall(&app, "payments-secondary", at).await;
+        assert_ne!(
+            before,
+            json!(["alice"]),
+            "the demo's secondary is someone else"
+        );
+        let (s, v) = app
+            .post(
+                "/api/v1/schedules/payments-secondary/take-pager",
+                json!({"minutes": 90}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        assert_eq!(v["person"], "alice");
+        assert_eq!(v["replaces"], before[0]);
+        assert_eq!(v["from"], at);
+        assert_eq!(v["to"], "2026-03-30T13:30:00Z");
+        assert_eq!(v["reason"], "took the pager now");
+        assert_eq!(v["created_by"], "alice");
+        assert_eq!(
+            oncall(&app, "payments-secondary", at).await,
+            json!(["alice"])
+        );
+        let (s, v) = app
+            .post(
+                "/api/v1/schedules/payments-secondary/take-pager",
+                json!({"minutes": 90, "color": "red"}),
+            )
+            .await;
+        assert_eq!(s, 422, "{v}");
+    }
+);

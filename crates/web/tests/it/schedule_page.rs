@@ -113,9 +113,30 @@ both!(
         assert_eq!(o.replaces.as_deref(), before.first().map(String::as_str));
         assert_eq!(o.created_by, "alice");
         assert_eq!(o.reason, format!("took the pager now for {}", incident.id));
-        // Never past the shift: at its end the rotation goes on as planned.
-        web.clock.advance(o.to - web.clock.now());
-        assert_ne!(on_call_now(&web, SCHEDULE).await, vec!["alice"]);
+        let page = web
+            .get(&format!("/oncall/schedules/{SCHEDULE}"), Some(&alice))
+            .await;
+        assert!(page.body.contains(&format!("data-override=\"{}\"", o.id)));
+        assert!(
+            page.body.contains("alice: override.created"),
+            "{}",
+            page.body
+        );
+        // Until the hand-off: the override ends where the replaced shift ends, and the
+        // rotation goes on as planned from there.
+        let planned = |at| {
+            oncall::on_call(
+                &web.state.config().config,
+                &oncall::RuntimeOverrides::new(),
+                SCHEDULE,
+                at,
+            )
+        };
+        let just_before = o.to - SignedDuration::from_secs(1);
+        assert_eq!(planned(just_before), before);
+        assert_ne!(planned(o.to), before, "a hand-off at the override's end");
+        web.clock.set(o.to);
+        assert_eq!(on_call_now(&web, SCHEDULE).await, planned(o.to));
         let audit = web
             .store
             .audit(Some(&format!("schedule:{SCHEDULE}")), 10)
@@ -141,15 +162,6 @@ both!(
                     ))
             ),
             "the incident's timeline says who took the pager"
-        );
-        let page = web
-            .get(&format!("/oncall/schedules/{SCHEDULE}"), Some(&alice))
-            .await;
-        assert!(page.body.contains(&format!("data-override=\"{}\"", o.id)));
-        assert!(
-            page.body.contains("alice: override.created"),
-            "{}",
-            page.body
         );
     }
 );
@@ -232,6 +244,8 @@ both!(
             vec!["alice"],
             "alice's turn comes within two weeks"
         );
+        // Days passed: a new session.
+        let alice = web.sign_in(&web.responder).await;
         let again = web.post(&path, Some(&alice), Some(&alice.csrf), &[]).await;
         assert_eq!(again.status, StatusCode::CONFLICT);
         assert!(
