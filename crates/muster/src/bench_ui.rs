@@ -22,7 +22,7 @@ use muster_store::Store;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Barrier, mpsc};
+use tokio::sync::{Barrier, OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::bench::{BenchArgs, emit};
 use crate::bench_brief::{store_timeline, timeline};
@@ -30,6 +30,9 @@ use crate::bench_brief::{store_timeline, timeline};
 const PAGE_RUNS: usize = 200;
 const SUBSCRIBERS: usize = 1_000;
 const COMMITS: usize = 10;
+/// Subscribers connecting at once: browsers arrive over time, and a burst of 1,000 at the
+/// same instant would be shed by the API's in-flight budget (`limits.in_flight.api`).
+const CONNECTING: usize = 100;
 
 pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -181,12 +184,15 @@ async fn sse_fanout(site: &Site, id: IncidentNumber) -> anyhow::Result<Vec<Durat
         "GET /incidents/{id}/events HTTP/1.1\r\nHost: {}\r\nCookie: {}\r\nAccept: text/event-stream\r\n\r\n",
         site.addr, site.cookie
     );
+    let opening = Arc::new(Semaphore::new(CONNECTING));
     let mut tasks = Vec::with_capacity(SUBSCRIBERS);
     for _ in 0..SUBSCRIBERS {
         let (ready, heard, request, addr) =
             (ready.clone(), heard_tx.clone(), request.clone(), site.addr);
+        let opening = opening.clone();
         tasks.push(tokio::spawn(async move {
-            subscriber(addr, &request, &ready, &heard).await
+            let slot = opening.acquire_owned().await?;
+            subscriber(addr, &request, slot, &ready, &heard).await
         }));
     }
     drop(heard_tx);
@@ -230,6 +236,7 @@ async fn sse_fanout(site: &Site, id: IncidentNumber) -> anyhow::Result<Vec<Durat
 async fn subscriber(
     addr: std::net::SocketAddr,
     request: &str,
+    slot: OwnedSemaphorePermit,
     ready: &Barrier,
     heard: &mpsc::UnboundedSender<Instant>,
 ) -> anyhow::Result<()> {
@@ -237,13 +244,13 @@ async fn subscriber(
     socket.set_nodelay(true)?;
     socket.write_all(request.as_bytes()).await?;
     let mut lines = BufReader::new(socket).lines();
-    let mut waiting = true;
+    // Held until this stream is in place.
+    let mut slot = Some(slot);
     while let Some(line) = lines.next_line().await? {
         if line.starts_with("HTTP/1.1 ") && !line.starts_with("HTTP/1.1 200") {
             bail!("the event stream answered {line}");
         }
-        if waiting && line == "event: ready" {
-            waiting = false;
+        if line == "event: ready" && slot.take().is_some() {
             ready.wait().await;
         } else if line == "event: changed" {
             let _ = heard.send(Instant::now());
