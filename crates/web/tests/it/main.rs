@@ -9,4 +9,5 @@ mod policies;
 mod scopes;
 mod security;
 mod sessions;
+mod status_admin;
 mod support;
