@@ -11,7 +11,7 @@ use std::str::FromStr;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::DomainError;
+use crate::{DomainError, Status};
 
 /// A public incident's status, as its updates set it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +47,20 @@ impl PublicStatus {
             PublicStatus::Identified => "Identified",
             PublicStatus::Monitoring => "Monitoring",
             PublicStatus::Resolved => "Resolved",
+        }
+    }
+}
+
+impl PublicStatus {
+    /// Where a public update about an internal incident in `status` starts: the words of the
+    /// customer draft for that status (investigating, cause identified, fix applied and
+    /// monitoring, resolved).
+    pub fn suggested_for(status: Status) -> PublicStatus {
+        match status {
+            Status::Triage | Status::Investigating => PublicStatus::Investigating,
+            Status::Identified => PublicStatus::Identified,
+            Status::Mitigated => PublicStatus::Monitoring,
+            Status::Resolved => PublicStatus::Resolved,
         }
     }
 }
@@ -225,6 +239,19 @@ pub fn previous_statuses(published: &[Published<'_>], component: &str) -> Vec<Co
         .collect()
 }
 
+/// Each component an incident's published updates (oldest first) name, with the status its
+/// latest mention states, in the order they were first named.
+pub fn stated_components(published: &[Published<'_>]) -> Vec<ComponentImpact> {
+    let mut out: Vec<ComponentImpact> = Vec::new();
+    for c in published.iter().flat_map(|u| u.components.iter()) {
+        match out.iter_mut().find(|o| o.component == c.component) {
+            Some(o) => o.status = c.status,
+            None => out.push(c.clone()),
+        }
+    }
+    out
+}
+
 /// A component's status now: the worst its unresolved public incidents' latest updates say
 /// (an incident's latest update naming it wins over its earlier ones). Each item of
 /// `incidents` is one incident's published updates, oldest first.
@@ -347,5 +374,54 @@ mod tests {
             ComponentStatus::DegradedPerformance
         );
         assert!("broken".parse::<PublicStatus>().is_err());
+    }
+
+    #[test]
+    fn stated_components_keep_each_latest_mention() {
+        let a = impacts(&[
+            ("payments", ComponentStatus::MajorOutage),
+            ("website", ComponentStatus::DegradedPerformance),
+        ]);
+        let b = impacts(&[("payments", ComponentStatus::Operational)]);
+        let updates = [
+            Published {
+                status: PublicStatus::Investigating,
+                components: &a,
+                at: at(0),
+            },
+            Published {
+                status: PublicStatus::Monitoring,
+                components: &b,
+                at: at(10),
+            },
+        ];
+        assert_eq!(
+            stated_components(&updates),
+            impacts(&[
+                ("payments", ComponentStatus::Operational),
+                ("website", ComponentStatus::DegradedPerformance),
+            ])
+        );
+        assert!(stated_components(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_draft_starts_from_the_internal_status() {
+        assert_eq!(
+            PublicStatus::suggested_for(Status::Triage),
+            PublicStatus::Investigating
+        );
+        assert_eq!(
+            PublicStatus::suggested_for(Status::Identified),
+            PublicStatus::Identified
+        );
+        assert_eq!(
+            PublicStatus::suggested_for(Status::Mitigated),
+            PublicStatus::Monitoring
+        );
+        assert_eq!(
+            PublicStatus::suggested_for(Status::Resolved),
+            PublicStatus::Resolved
+        );
     }
 }

@@ -11,6 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use muster_core::brief::{self, Audience};
 use muster_core::engine::Trigger;
 use muster_core::{Incident, IncidentNumber, Status};
+use muster_server::api::briefs::check_handoff_role;
 use muster_server::views::brief::Loaded;
 use muster_server::views::clock::{ClockView, clock_view};
 use muster_server::{AppState, LoadedConfig};
@@ -450,23 +451,45 @@ struct BriefPage {
     brief: String,
     internal: String,
     customer: String,
+    handoff: String,
+    /// The role of the hand-off (empty: the role that changed hands last), and the choices.
+    role: String,
+    roles: Vec<(String, String)>,
     executive: String,
     review: Option<String>,
 }
 
-/// "Brief me", the status-update drafts (internal, customer), the executive summary and,
-/// once resolved, the review draft: the core's deterministic text, as the API answers it.
+#[derive(Debug, Default, Deserialize)]
+pub struct BriefParams {
+    /// The hand-off's role, as `…/handoff?role=` takes it.
+    #[serde(default)]
+    role: String,
+}
+
+/// "Brief me", the status-update drafts (internal, customer), the hand-off, the executive
+/// summary and, once resolved, the review draft: the core's deterministic text, as the API
+/// answers it.
 pub async fn brief_page(
     State(state): State<AppState>,
     session: Session,
     Path(raw): Path<String>,
+    Query(p): Query<BriefParams>,
 ) -> Result<Response, PageError> {
     let id = parse_id(&raw)?;
+    let role = crate::util::given(&p.role);
+    check_handoff_role(&state, role.as_deref()).map_err(crate::util::api_error)?;
     let loaded = Loaded::load(&state, id)
         .await?
         .ok_or_else(|| PageError::not_found(format!("There is no incident {id}.")))?;
     let facts = loaded.facts();
     let since: Timestamp = loaded.incident.declared_at;
+    let roles = state
+        .config()
+        .vocab
+        .roles
+        .iter()
+        .map(|r| (r.clone(), brief::text::words(r)))
+        .collect();
     let page = BriefPage {
         layout: Layout::new(
             format!("Brief of {id}"),
@@ -479,6 +502,9 @@ pub async fn brief_page(
         brief: brief::brief(&facts, since).markdown(),
         internal: brief::status_update_draft(&facts, Audience::Internal).markdown(),
         customer: brief::status_update_draft(&facts, Audience::Customer).markdown(),
+        handoff: brief::handoff(&facts, role.as_deref()).markdown(),
+        role: role.unwrap_or_default(),
+        roles,
         executive: brief::exec_summary(&facts).markdown(),
         review: (loaded.incident.status == Status::Resolved)
             .then(|| brief::review_draft(&facts).markdown()),

@@ -11,6 +11,7 @@
 //! - `policies.rs` (each policy's source, tests' results and adherence, hardest first),
 //!   `catalog.rs` (services, people, escalation policies), `alerts.rs` (alerts with
 //!   acknowledge and resolve; silences), `inbox.rs`; `util.rs` — their shared helpers.
+//! - `status_admin.rs` — public incidents: draft, approve, publish, as the API does them.
 //! - `live.rs` — server-sent events announcing committed changes; `assets.rs` — htmx, the
 //!   stylesheet and the page script, served from the binary.
 //!
@@ -32,6 +33,7 @@ mod policies;
 mod prefs;
 mod schedule;
 mod session;
+mod status_admin;
 mod util;
 
 use axum::Router;
@@ -94,6 +96,20 @@ pub fn router_until(stop: watch::Receiver<bool>) -> Router<AppState> {
         )
         .route("/silences/{id}/end", post(alerts::end_silence))
         .route("/inbox", get(inbox::inbox))
+        .route(
+            "/status-admin",
+            get(status_admin::list).post(status_admin::open),
+        )
+        .route("/status-admin/{id}", get(status_admin::show))
+        .route("/status-admin/{id}/updates", post(status_admin::draft))
+        .route(
+            "/status-admin/{id}/updates/{update}/approve",
+            post(status_admin::approve),
+        )
+        .route(
+            "/status-admin/{id}/updates/{update}/publish",
+            post(status_admin::publish),
+        )
         .layer(axum::Extension(live::Stop(stop)))
         .layer(axum::middleware::from_fn(page::security_headers))
 }

@@ -295,6 +295,23 @@ pub async fn status_update_draft(
     Ok(respond(&state, &loaded, rendered, Some(audience), markdown).await)
 }
 
+/// A hand-off is of a role the configuration knows (none given: the role that changed hands
+/// last). The API's check, and the web UI's brief page.
+pub fn check_handoff_role(state: &AppState, role: Option<&str>) -> Result<(), ApiError> {
+    let Some(role) = role else {
+        return Ok(());
+    };
+    let cfg = state.config();
+    if cfg.vocab.roles.iter().any(|r| r == role) {
+        return Ok(());
+    }
+    let known: Vec<&str> = cfg.vocab.roles.iter().map(String::as_str).collect();
+    Err(ApiError::unprocessable(format!(
+        "unknown role `{role}`; expected one of: {}",
+        known.join(", ")
+    )))
+}
+
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/handoff", tag = "briefings",
     params(("id" = String, Path, description = "Incident id, e.g. INC-42"), HandoffParams),
     responses(
@@ -310,16 +327,7 @@ pub async fn handoff(
     ApiQuery(p): ApiQuery<HandoffParams>,
 ) -> Result<Response, ApiError> {
     let markdown = wants_markdown(&headers, p.format.as_deref())?;
-    if let Some(role) = &p.role {
-        let cfg = state.config();
-        if !cfg.vocab.roles.contains(role) {
-            let known: Vec<&str> = cfg.vocab.roles.iter().map(String::as_str).collect();
-            return Err(ApiError::unprocessable(format!(
-                "unknown role `{role}`; expected one of: {}",
-                known.join(", ")
-            )));
-        }
-    }
+    check_handoff_role(&state, p.role.as_deref())?;
     let loaded = load(&state, &id).await?;
     let h = brief::handoff(&loaded.facts(), p.role.as_deref());
     let rendered = Rendered {

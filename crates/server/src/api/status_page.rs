@@ -175,8 +175,20 @@ pub async fn create(
     caller: Caller,
     ApiJson(req): ApiJson<CreatePublicIncident>,
 ) -> Result<Response, ApiError> {
+    let created = create_as(&state, &caller, &req).await?;
+    Ok((StatusCode::CREATED, Json(PublicIncidentView::from(created))).into_response())
+}
+
+/// Opens a public incident for an internal one as `caller`: a responder whose teams own it,
+/// never for a drill's incident. What `POST /api/v1/status-page/incidents` does, and the web
+/// UI's form.
+pub async fn create_as(
+    state: &AppState,
+    caller: &Caller,
+    req: &CreatePublicIncident,
+) -> Result<PublicIncident, ApiError> {
     caller.require(Access::Responder)?;
-    page(&state)?;
+    page(state)?;
     let number = incident_id(&req.incident)?;
     let internal = state
         .store
@@ -197,11 +209,10 @@ pub async fn create(
         req.name.as_deref().unwrap_or(&internal.title),
         MAX_NAME_CHARS,
     )?;
-    let created = state
+    Ok(state
         .store
         .create_public_incident(number, &name, &caller.name, state.clock.now())
-        .await?;
-    Ok((StatusCode::CREATED, Json(PublicIncidentView::from(created))).into_response())
+        .await?)
 }
 
 #[utoipa::path(get, path = "/api/v1/status-page/incidents/{id}", tag = "status-page", operation_id = "show_public_incident",
@@ -233,13 +244,26 @@ pub async fn draft(
     ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<DraftUpdate>,
 ) -> Result<Response, ApiError> {
+    let drafted = draft_as(&state, &caller, &id, req).await?;
+    Ok((StatusCode::CREATED, Json(PublicUpdateView::from(drafted))).into_response())
+}
+
+/// Drafts an update of public incident `id` as `caller` (a responder): its status, body and
+/// components checked against the page. What the API's draft endpoint does, and the web UI's
+/// draft form.
+pub async fn draft_as(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    req: DraftUpdate,
+) -> Result<PublicUpdate, ApiError> {
     caller.require(Access::Responder)?;
-    let page = page(&state)?;
+    let page = page(state)?;
     let public = state
         .store
-        .public_incident(&id)
+        .public_incident(id)
         .await?
-        .ok_or_else(|| missing(&id))?;
+        .ok_or_else(|| missing(id))?;
     let status: PublicStatus = req
         .status
         .parse()
@@ -257,12 +281,11 @@ pub async fn draft(
         body,
         components,
     };
-    let drafted = state
+    state
         .store
-        .draft_public_update(&id, new, &caller.name, state.clock.now())
+        .draft_public_update(id, new, &caller.name, state.clock.now())
         .await?
-        .ok_or_else(|| missing(&id))?;
-    Ok((StatusCode::CREATED, Json(PublicUpdateView::from(drafted))).into_response())
+        .ok_or_else(|| missing(id))
 }
 
 /// Checks each component and status against the page, naming the item at fault.
@@ -297,7 +320,9 @@ fn components(
     Ok(out)
 }
 
-fn default_components(
+/// The components an update names when its drafter names none: those mapped to the internal
+/// incident's services, `partial_outage` (`operational` once resolved).
+pub fn default_components(
     page: &StatusPage,
     internal: Option<&Incident>,
     status: PublicStatus,
@@ -329,16 +354,45 @@ pub async fn approve(
     caller: Caller,
     ApiPath((id, update_id)): ApiPath<(String, String)>,
 ) -> Result<Json<PublicUpdateView>, ApiError> {
+    Ok(Json(
+        approve_as(&state, &caller, &id, &update_id).await?.into(),
+    ))
+}
+
+/// Approves update `update_id` of public incident `id` as `caller`, if [`check_approver`]
+/// lets them. What the API's approve endpoint does, and the web UI's approve button.
+pub async fn approve_as(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    update_id: &str,
+) -> Result<PublicUpdate, ApiError> {
     let public = state
         .store
-        .public_incident(&id)
+        .public_incident(id)
         .await?
-        .ok_or_else(|| missing(&id))?;
+        .ok_or_else(|| missing(id))?;
     let drafter = public
         .updates
         .iter()
         .find(|u| u.id == update_id)
         .map(|u| u.drafted_by.as_str());
+    let internal = state.store.incident(public.incident).await?;
+    check_approver(caller, internal.as_ref(), drafter)?;
+    state
+        .store
+        .approve_public_update(id, update_id, &caller.name, state.clock.now())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no update `{update_id}` on `{id}`")))
+}
+
+/// Who may approve an update: never its drafter (`drafter`, when the update exists); the
+/// linked incident's comms lead or an admin otherwise.
+pub fn check_approver(
+    caller: &Caller,
+    internal: Option<&Incident>,
+    drafter: Option<&str>,
+) -> Result<(), ApiError> {
     if drafter == Some(caller.name.as_str()) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -350,14 +404,7 @@ pub async fn approve(
             ),
         ));
     }
-    let internal = state.store.incident(public.incident).await?;
-    may_approve(&caller, internal.as_ref())?;
-    let approved = state
-        .store
-        .approve_public_update(&id, &update_id, &caller.name, state.clock.now())
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no update `{update_id}` on `{id}`")))?;
-    Ok(Json(approved.into()))
+    may_approve(caller, internal)
 }
 
 /// Admins, and the person who holds the comms-lead role of the linked incident now.
@@ -393,18 +440,31 @@ pub async fn publish(
     caller: Caller,
     ApiPath((id, update_id)): ApiPath<(String, String)>,
 ) -> Result<Json<PublicUpdateView>, ApiError> {
+    Ok(Json(
+        publish_as(&state, &caller, &id, &update_id).await?.into(),
+    ))
+}
+
+/// Publishes update `update_id` of public incident `id` as `caller` (a responder): refused for
+/// a draft while `status_page.require_approval`. What the API's publish endpoint does, and the
+/// web UI's publish button.
+pub async fn publish_as(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    update_id: &str,
+) -> Result<PublicUpdate, ApiError> {
     caller.require(Access::Responder)?;
-    let page = page(&state)?;
-    let published = state
+    let page = page(state)?;
+    state
         .store
         .publish_public_update(
-            &id,
-            &update_id,
+            id,
+            update_id,
             page.require_approval,
             &caller.name,
             state.clock.now(),
         )
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no update `{update_id}` on `{id}`")))?;
-    Ok(Json(published.into()))
+        .ok_or_else(|| ApiError::not_found(format!("no update `{update_id}` on `{id}`")))
 }

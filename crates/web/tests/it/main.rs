@@ -10,4 +10,5 @@ mod schedule_page;
 mod scopes;
 mod security;
 mod sessions;
+mod status_admin;
 mod support;
