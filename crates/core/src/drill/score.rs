@@ -99,6 +99,13 @@ pub struct Score {
     pub totals: Totals,
 }
 
+impl TargetScore {
+    /// Still open in a live drill at `elapsed_s`: not reached, and its time not yet up.
+    pub fn open_at(&self, elapsed_s: i64) -> bool {
+        self.at_s.is_none() && elapsed_s < self.within_s
+    }
+}
+
 impl Score {
     /// A policy's verdict (its last deadline instance's).
     pub fn policy_verdict(&self, policy: &str) -> Option<Verdict> {
