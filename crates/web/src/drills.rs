@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use muster_core::brief::text::words;
-use muster_core::drill::{self as core_drill, Report, Scenario, Verdict};
+use muster_core::drill::{self as core_drill, Report, Scenario, TargetScore, Verdict};
 use muster_core::words::duration_secs;
 use muster_core::{Access, Incident, IncidentNumber};
 use muster_server::AppState;
@@ -221,8 +221,10 @@ pub struct PartRow {
 pub struct PolicyRow {
     pub policy: String,
     pub kind: String,
-    /// `met`, `late`, `missed`, `pending`, …: also the CSS class.
+    /// `met`, `late`, `missed`, `pending`, `not applied`, …
     pub verdict: String,
+    /// The verdict as a CSS class: `not-applied`.
+    pub class: String,
     pub due: String,
     pub came: String,
     pub margin: String,
@@ -233,6 +235,7 @@ pub struct TargetRow {
     pub subject: String,
     pub within: String,
     pub verdict: String,
+    pub class: String,
     pub came: String,
     pub margin: String,
 }
@@ -294,6 +297,13 @@ fn verdict_word(v: Verdict) -> String {
 
 /// The score so far: a target not reached whose time is not up is `pending`, not missed.
 fn score_rows(r: &Report, elapsed_s: i64, ended: bool) -> (Vec<PolicyRow>, Vec<TargetRow>) {
+    let shown = |t: &TargetScore| {
+        if !ended && t.open_at(elapsed_s) {
+            "pending".to_string()
+        } else {
+            verdict_word(t.verdict)
+        }
+    };
     let policies = r
         .score
         .policies
@@ -302,6 +312,7 @@ fn score_rows(r: &Report, elapsed_s: i64, ended: bool) -> (Vec<PolicyRow>, Vec<T
             policy: p.policy.clone(),
             kind: words(p.kind),
             verdict: verdict_word(p.verdict),
+            class: verdict_word(p.verdict).replace(' ', "-"),
             due: p.due_s.map(offset).unwrap_or_default(),
             came: p.at_s.map(offset).unwrap_or_default(),
             margin: margin(p.margin_s),
@@ -315,11 +326,8 @@ fn score_rows(r: &Report, elapsed_s: i64, ended: bool) -> (Vec<PolicyRow>, Vec<T
             kind: t.kind.to_string(),
             subject: words(&t.subject),
             within: duration_secs(t.within_s),
-            verdict: if !ended && t.open_at(elapsed_s) {
-                "pending".into()
-            } else {
-                verdict_word(t.verdict)
-            },
+            verdict: shown(t),
+            class: shown(t).replace(' ', "-"),
             came: t.at_s.map(offset).unwrap_or_default(),
             margin: margin(t.margin_s),
         })
@@ -666,9 +674,12 @@ mod tests {
             req.participants,
             BTreeMap::from([("executive".to_string(), "carol".to_string())])
         );
-        let stepped =
-            start_request(&fields(&[("scenario", "s"), ("pace", "step"), ("speed", "60")]))
-                .unwrap();
+        let stepped = start_request(&fields(&[
+            ("scenario", "s"),
+            ("pace", "step"),
+            ("speed", "60"),
+        ]))
+        .unwrap();
         assert!(stepped.step && stepped.speed.is_none());
         let bad = start_request(&fields(&[("scenario", "s"), ("speed", "fast")]));
         assert_eq!(

@@ -9,8 +9,8 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
-use muster_core::{Access, IncidentNumber};
 use muster_core::drill as core_drill;
+use muster_core::{Access, IncidentNumber};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -127,12 +127,21 @@ pub async fn start(
     caller.require(Access::Responder)?;
     let view = start_as(&state, &caller.name, &req).await?;
     let location = format!("/api/v1/drills/{}", view.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(view),
+    )
+        .into_response())
 }
 
 /// Starts a drill for `actor` with the API's checks (a pace, a known scenario, its players):
 /// the API's `POST /api/v1/drills` and the web UI's start form.
-pub async fn start_as(state: &AppState, actor: &str, req: &StartDrill) -> Result<DrillView, ApiError> {
+pub async fn start_as(
+    state: &AppState,
+    actor: &str,
+    req: &StartDrill,
+) -> Result<DrillView, ApiError> {
     let pace = match (req.step, req.speed) {
         (true, Some(_)) => {
             return Err(ApiError::unprocessable("give `speed` or `step`, not both"));

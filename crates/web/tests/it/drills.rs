@@ -60,13 +60,16 @@ async fn run_for(web: &Web, secs: i64) {
 
 /// The text of the element whose opening tag carries `marker`, up to its row's end.
 fn row<'a>(html: &'a str, marker: &str) -> &'a str {
-    let at = html.find(marker).unwrap_or_else(|| panic!("{marker} in {html}"));
+    let at = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} in {html}"));
     let rest = &html[at..];
     &rest[..rest.find("</tr>").unwrap_or(rest.len())]
 }
 
 fn drill_time(html: &str) -> &str {
-    let at = html.find("id=\"drill-elapsed\">").expect("drill time") + "id=\"drill-elapsed\">".len();
+    let at =
+        html.find("id=\"drill-elapsed\">").expect("drill time") + "id=\"drill-elapsed\">".len();
     let rest = &html[at..];
     rest[..rest.find(" <span").expect("its end")].trim()
 }
@@ -76,7 +79,11 @@ both!(a_drill_started_from_the_form_is_listed, |web| async move {
     let page = web.get("/drills", Some(&b)).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains("aria-current=\"page\">Drills</a>"));
-    for id in ["sev1-3am-blast-radius", "exec-vip-call", "pr-four-hours-late"] {
+    for id in [
+        "sev1-3am-blast-radius",
+        "exec-vip-call",
+        "pr-four-hours-late",
+    ] {
         assert!(page.body.contains(&format!("Start {id}</button>")), "{id}");
     }
     // One select per part the scenario plays, each labelled; personas by their name.
@@ -107,67 +114,106 @@ both!(a_drill_started_from_the_form_is_listed, |web| async move {
     assert!(web.store.exercises(10).await.expect("drills").is_empty());
 
     start(&web, &b, "60").await;
-    let incident = web.store.incident(DRILL).await.expect("read").expect("declared");
+    let incident = web
+        .store
+        .incident(DRILL)
+        .await
+        .expect("read")
+        .expect("declared");
     assert!(incident.exercise);
     assert_eq!(incident.declared_by, "alice");
     let list = web.get("/drills", Some(&b)).await;
     let listed = row(&list.body, "data-drill=\"INC-1\"");
-    assert!(listed.contains("[drill] Checkout error rate above 30 %"), "{listed}");
+    assert!(
+        listed.contains("[drill] Checkout error rate above 30 %"),
+        "{listed}"
+    );
     assert!(listed.contains(">running</span>"), "{listed}");
     assert!(listed.contains(SCENARIO), "{listed}");
 
     let view = web.get("/drills/INC-1", Some(&b)).await;
     assert_eq!(view.status, StatusCode::OK, "{}", view.body);
-    assert!(view.body.contains("<dd id=\"drill-speed\">×60</dd>"), "{}", view.body);
-    assert!(view.body.contains("<li><a href=\"/drills/INC-1/as/comms_lead\">comms lead</a>: carol</li>"));
+    assert!(
+        view.body.contains("<dd id=\"drill-speed\">×60</dd>"),
+        "{}",
+        view.body
+    );
+    assert!(
+        view.body
+            .contains("<li><a href=\"/drills/INC-1/as/comms_lead\">comms lead</a>: carol</li>")
+    );
     assert!(view.body.contains("href=\"/incidents/INC-1\""));
 });
 
-both!(inject_now_changes_the_view_and_the_timeline, |web| async move {
-    let b = web.sign_in(&web.responder).await;
-    start(&web, &b, "60").await;
-    let before = web.get("/drills/INC-1", Some(&b)).await;
-    let third = row(&before.body, "data-inject=\"2\"");
-    assert!(third.contains(">pending</td>"), "{third}");
-    assert!(third.contains("Inject now"), "{third}");
+both!(
+    inject_now_changes_the_view_and_the_timeline,
+    |web| async move {
+        let b = web.sign_in(&web.responder).await;
+        start(&web, &b, "60").await;
+        let before = web.get("/drills/INC-1", Some(&b)).await;
+        let third = row(&before.body, "data-inject=\"2\"");
+        assert!(third.contains(">pending</td>"), "{third}");
+        assert!(third.contains("Inject now"), "{third}");
 
-    let a = web
-        .post("/drills/INC-1/inject", Some(&b), Some(&b.csrf), &[("index", "2")])
-        .await;
-    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
-    assert_eq!(a.location(), "/drills/INC-1");
-    settle(&web).await;
+        let a = web
+            .post(
+                "/drills/INC-1/inject",
+                Some(&b),
+                Some(&b.csrf),
+                &[("index", "2")],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+        assert_eq!(a.location(), "/drills/INC-1");
+        settle(&web).await;
 
-    let after = web.get("/drills/INC-1", Some(&b)).await;
-    let third = row(&after.body, "data-inject=\"2\"");
-    assert!(third.contains(">played</td>"), "{third}");
-    assert!(!third.contains("Inject now"), "{third}");
-    assert!(row(&after.body, "data-inject=\"0\"").contains(">pending</td>"));
-    let incident = web.get("/incidents/INC-1", Some(&b)).await;
-    assert!(
-        incident.body.contains("Drill: inject 2 played now"),
-        "{}",
-        incident.body
-    );
-    assert!(
-        incident.body.contains("Drill: inject 2 played: merchant to comms_lead"),
-        "{}",
-        incident.body
-    );
+        let after = web.get("/drills/INC-1", Some(&b)).await;
+        let third = row(&after.body, "data-inject=\"2\"");
+        assert!(third.contains(">played</td>"), "{third}");
+        assert!(!third.contains("Inject now"), "{third}");
+        assert!(row(&after.body, "data-inject=\"0\"").contains(">pending</td>"));
+        let incident = web.get("/incidents/INC-1", Some(&b)).await;
+        assert!(
+            incident.body.contains("Drill: inject 2 played now"),
+            "{}",
+            incident.body
+        );
+        assert!(
+            incident
+                .body
+                .contains("Drill: inject 2 played: merchant to comms_lead"),
+            "{}",
+            incident.body
+        );
 
-    // Skipping leaves an inject out; a second skip is the API's 409.
-    let skip = web
-        .post("/drills/INC-1/skip", Some(&b), Some(&b.csrf), &[("index", "3")])
-        .await;
-    assert_eq!(skip.status, StatusCode::SEE_OTHER, "{}", skip.body);
-    let page = web.get("/drills/INC-1", Some(&b)).await;
-    assert!(row(&page.body, "data-inject=\"3\"").contains(">skipped by the facilitator</td>"));
-    let again = web
-        .post("/drills/INC-1/skip", Some(&b), Some(&b.csrf), &[("index", "3")])
-        .await;
-    assert_eq!(again.status, StatusCode::CONFLICT);
-    assert!(again.body.contains("inject 3 is not pending"), "{}", again.body);
-});
+        // Skipping leaves an inject out; a second skip is the API's 409.
+        let skip = web
+            .post(
+                "/drills/INC-1/skip",
+                Some(&b),
+                Some(&b.csrf),
+                &[("index", "3")],
+            )
+            .await;
+        assert_eq!(skip.status, StatusCode::SEE_OTHER, "{}", skip.body);
+        let page = web.get("/drills/INC-1", Some(&b)).await;
+        assert!(row(&page.body, "data-inject=\"3\"").contains(">skipped by the facilitator</td>"));
+        let again = web
+            .post(
+                "/drills/INC-1/skip",
+                Some(&b),
+                Some(&b.csrf),
+                &[("index", "3")],
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+        assert!(
+            again.body.contains("inject 3 is not pending"),
+            "{}",
+            again.body
+        );
+    }
+);
 
 both!(pause_and_resume_hold_the_drill_clock, |web| async move {
     let b = web.sign_in(&web.responder).await;
@@ -176,20 +222,32 @@ both!(pause_and_resume_hold_the_drill_clock, |web| async move {
     let page = web.get("/drills/INC-1", Some(&b)).await;
     assert_eq!(drill_time(&page.body), "T+10 min");
 
-    let a = web.post("/drills/INC-1/pause", Some(&b), Some(&b.csrf), &[]).await;
+    let a = web
+        .post("/drills/INC-1/pause", Some(&b), Some(&b.csrf), &[])
+        .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     web.clock.advance(SignedDuration::from_secs(120));
     let paused = web.get("/drills/INC-1", Some(&b)).await;
-    assert_eq!(drill_time(&paused.body), "T+10 min", "paused, the drill's time stands");
+    assert_eq!(
+        drill_time(&paused.body),
+        "T+10 min",
+        "paused, the drill's time stands"
+    );
     assert!(paused.body.contains(">paused</span>"));
     assert!(paused.body.contains("action=\"/drills/INC-1/resume\""));
     assert!(!paused.body.contains("action=\"/drills/INC-1/pause\""));
 
-    let a = web.post("/drills/INC-1/resume", Some(&b), Some(&b.csrf), &[]).await;
+    let a = web
+        .post("/drills/INC-1/resume", Some(&b), Some(&b.csrf), &[])
+        .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     web.clock.advance(SignedDuration::from_secs(5));
     let resumed = web.get("/drills/INC-1", Some(&b)).await;
-    assert_eq!(drill_time(&resumed.body), "T+15 min", "resumed at its own speed");
+    assert_eq!(
+        drill_time(&resumed.body),
+        "T+15 min",
+        "resumed at its own speed"
+    );
     assert!(resumed.body.contains(">running</span>"));
 });
 
@@ -204,32 +262,51 @@ both!(ending_shows_the_score_and_the_report, |web| async move {
     assert!(policy.contains(">missed</span>"), "{policy}");
     assert!(policy.contains("T+20 min"), "{policy}");
     let target = row(&live.body, "data-target=\"mitigated\"");
-    assert!(target.contains(">pending</span>"), "not missed while its hour runs: {target}");
+    assert!(
+        target.contains(">pending</span>"),
+        "not missed while its hour runs: {target}"
+    );
     assert!(!live.body.contains("After-action report"));
 
-    let a = web.post("/drills/INC-1/end", Some(&b), Some(&b.csrf), &[]).await;
+    let a = web
+        .post("/drills/INC-1/end", Some(&b), Some(&b.csrf), &[])
+        .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     let ended = web.get("/drills/INC-1", Some(&b)).await;
     assert!(ended.body.contains(">ended</span>"));
     let target = row(&ended.body, "data-target=\"mitigated\"");
     assert!(target.contains(">missed</span>"), "{target}");
-    assert!(ended.body.contains("<h2 id=\"report-h\">After-action report</h2>"));
+    assert!(
+        ended
+            .body
+            .contains("<h2 id=\"report-h\">After-action report</h2>")
+    );
     assert!(ended.body.contains("<img src=\"/drills/INC-1/chart.svg\""));
     assert!(
-        ended.body.contains("| blast-radius-20m | deadline | ❌ missed | T+20 min |"),
+        ended
+            .body
+            .contains("| blast-radius-20m | deadline | ❌ missed | T+20 min |"),
         "{}",
         ended.body
     );
-    assert!(!ended.body.contains("action=\"/drills/INC-1/"), "no button once ended");
+    assert!(
+        !ended.body.contains("action=\"/drills/INC-1/"),
+        "no button once ended"
+    );
     let chart = web.get("/drills/INC-1/chart.svg", Some(&b)).await;
     assert_eq!(chart.status, StatusCode::OK);
     assert_eq!(
-        chart.headers.get("content-type").and_then(|v| v.to_str().ok()),
+        chart
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
         Some("image/svg+xml")
     );
     assert!(chart.body.starts_with("<svg"), "{}", chart.body);
     // Ended: a command is the API's 409, and says so.
-    let late = web.post("/drills/INC-1/pause", Some(&b), Some(&b.csrf), &[]).await;
+    let late = web
+        .post("/drills/INC-1/pause", Some(&b), Some(&b.csrf), &[])
+        .await;
     assert_eq!(late.status, StatusCode::CONFLICT);
     assert!(late.body.contains("has ended"), "{}", late.body);
 });
@@ -239,12 +316,19 @@ both!(a_participant_sees_what_reaches_them, |web| async move {
     start(&web, &b, "60").await;
     // The support desk's message to the incident commander, played now and delivered.
     let a = web
-        .post("/drills/INC-1/inject", Some(&b), Some(&b.csrf), &[("index", "1")])
+        .post(
+            "/drills/INC-1/inject",
+            Some(&b),
+            Some(&b.csrf),
+            &[("index", "1")],
+        )
         .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     settle(&web).await;
 
-    let ic = web.get("/drills/INC-1/as/incident_commander", Some(&b)).await;
+    let ic = web
+        .get("/drills/INC-1/as/incident_commander", Some(&b))
+        .await;
     assert_eq!(ic.status, StatusCode::OK, "{}", ic.body);
     assert!(ic.body.contains("<dd id=\"part-person\">dave</dd>"));
     assert!(
@@ -256,7 +340,8 @@ both!(a_participant_sees_what_reaches_them, |web| async move {
     );
     assert!(ic.body.contains("Delivered to dave in this drill"));
     assert!(
-        ic.body.contains("<pre class=\"md\">Sam, customer support lead: 40 tickets"),
+        ic.body
+            .contains("<pre class=\"md\">Sam, customer support lead: 40 tickets"),
         "the delivered message in dave's inbox: {}",
         ic.body
     );
@@ -275,23 +360,38 @@ both!(a_viewer_sees_no_buttons_and_cannot_post, |web| async move {
     assert!(!list.body.contains("action=\"/drills\""), "no start form");
     let page = web.get("/drills/INC-1", Some(&v)).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(!page.body.contains("action=\"/drills/INC-1/"), "{}", page.body);
+    assert!(
+        !page.body.contains("action=\"/drills/INC-1/"),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("Live score"));
 
     let seq = web.last_seq(DRILL).await;
-    let forged = web.post("/drills/INC-1/pause", Some(&v), Some(&v.csrf), &[]).await;
+    let forged = web
+        .post("/drills/INC-1/pause", Some(&v), Some(&v.csrf), &[])
+        .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
     assert!(
-        forged.body.contains("with the viewer role; this needs responder"),
+        forged
+            .body
+            .contains("with the viewer role; this needs responder"),
         "{}",
         forged.body
     );
     let started = web
-        .post("/drills", Some(&v), Some(&v.csrf), &[("scenario", SCENARIO)])
+        .post(
+            "/drills",
+            Some(&v),
+            Some(&v.csrf),
+            &[("scenario", SCENARIO)],
+        )
         .await;
     assert_eq!(started.status, StatusCode::FORBIDDEN);
     assert_eq!(web.last_seq(DRILL).await, seq, "nothing written");
-    let (_, d) = muster_server::drills::load(&web.state, DRILL).await.expect("drill");
+    let (_, d) = muster_server::drills::load(&web.state, DRILL)
+        .await
+        .expect("drill");
     assert!(!d.clock.paused);
     assert_eq!(web.store.exercises(10).await.expect("drills").len(), 1);
 });
@@ -303,10 +403,19 @@ both!(a_wrong_form_token_is_refused, |web| async move {
     for csrf in [Some("forged"), None] {
         let a = web.post("/drills/INC-1/end", Some(&b), csrf, &[]).await;
         assert_eq!(a.status, StatusCode::FORBIDDEN);
-        assert!(a.body.contains("form token is missing or wrong"), "{}", a.body);
+        assert!(
+            a.body.contains("form token is missing or wrong"),
+            "{}",
+            a.body
+        );
     }
     let a = web
-        .post("/drills", Some(&b), Some("forged"), &[("scenario", SCENARIO)])
+        .post(
+            "/drills",
+            Some(&b),
+            Some("forged"),
+            &[("scenario", SCENARIO)],
+        )
         .await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     assert_eq!(web.last_seq(DRILL).await, seq, "nothing written");
@@ -316,19 +425,30 @@ both!(a_wrong_form_token_is_refused, |web| async move {
 both!(an_unknown_drill_is_not_found, |web| async move {
     let b = web.sign_in(&web.responder).await;
     web.declare("A real incident", "SEV2").await;
-    for path in ["/drills/INC-1", "/drills/INC-99", "/drills/nonsense", "/drills/INC-1/chart.svg"] {
+    for path in [
+        "/drills/INC-1",
+        "/drills/INC-99",
+        "/drills/nonsense",
+        "/drills/INC-1/chart.svg",
+    ] {
         let a = web.get(path, Some(&b)).await;
         assert_eq!(a.status, StatusCode::NOT_FOUND, "{path}");
         assert!(a.body.contains("There is no drill"), "{path}: {}", a.body);
     }
-    let a = web.post("/drills/INC-1/pause", Some(&b), Some(&b.csrf), &[]).await;
+    let a = web
+        .post("/drills/INC-1/pause", Some(&b), Some(&b.csrf), &[])
+        .await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
     assert!(a.body.contains("There is no drill INC-1."), "{}", a.body);
 
     start_second(&web, &b).await;
     let a = web.get("/drills/INC-2/as/journalist", Some(&b)).await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
-    assert!(a.body.contains("Nobody plays journalist in drill INC-2."), "{}", a.body);
+    assert!(
+        a.body.contains("Nobody plays journalist in drill INC-2."),
+        "{}",
+        a.body
+    );
 });
 
 async fn start_second(web: &Web, b: &Browser) {
@@ -372,19 +492,32 @@ async fn scenario_text_is_escaped(backend: Backend) {
     let b = web.sign_in(&web.responder).await;
     let list = web.get("/drills", Some(&b)).await;
     assert!(!list.body.contains("<script>alert"), "{}", list.body);
-    assert!(list.body.contains("&#60;script&#62;alert(&#39;title&#39;)&#60;/script&#62;"));
+    assert!(
+        list.body
+            .contains("&#60;script&#62;alert(&#39;title&#39;)&#60;/script&#62;")
+    );
     start(&web, &b, "60").await;
     let a = web
-        .post("/drills/INC-1/inject", Some(&b), Some(&b.csrf), &[("index", "1")])
+        .post(
+            "/drills/INC-1/inject",
+            Some(&b),
+            Some(&b.csrf),
+            &[("index", "1")],
+        )
         .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     settle(&web).await;
     for path in ["/drills/INC-1", "/drills/INC-1/as/incident_commander"] {
         let page = web.get(path, Some(&b)).await;
         assert_eq!(page.status, StatusCode::OK, "{path}");
-        assert!(!page.body.contains("<script>alert"), "{path}: {}", page.body);
         assert!(
-            page.body.contains("&#60;script&#62;alert(&#39;persona&#39;)&#60;/script&#62; 40 tickets"),
+            !page.body.contains("<script>alert"),
+            "{path}: {}",
+            page.body
+        );
+        assert!(
+            page.body
+                .contains("&#60;script&#62;alert(&#39;persona&#39;)&#60;/script&#62; 40 tickets"),
             "{path}: {}",
             page.body
         );
