@@ -21,6 +21,7 @@ use muster_server::api::drills::{
 };
 use muster_server::drills::{self, Facilitate};
 use muster_server::policy_state::DrillState;
+use muster_server::views::clock::clock_view;
 use muster_store::{InboxFilter, StoreError};
 use serde::Deserialize;
 
@@ -297,8 +298,14 @@ fn verdict_word(v: Verdict) -> String {
     v.to_string().replace('_', " ")
 }
 
-/// The score so far: a target not reached whose time is not up is `pending`, not missed.
-fn score_rows(r: &Report, elapsed_s: i64, ended: bool) -> (Vec<PolicyRow>, Vec<TargetRow>) {
+/// The score so far: a target not reached whose time is not up, and a deadline still
+/// armed (`pending`: policy → its due, drill seconds from the start), show as pending.
+fn score_rows(
+    r: &Report,
+    elapsed_s: i64,
+    ended: bool,
+    pending: &BTreeMap<String, i64>,
+) -> (Vec<PolicyRow>, Vec<TargetRow>) {
     let shown = |t: &TargetScore| {
         if !ended && t.open_at(elapsed_s) {
             "pending".to_string()
@@ -310,14 +317,23 @@ fn score_rows(r: &Report, elapsed_s: i64, ended: bool) -> (Vec<PolicyRow>, Vec<T
         .score
         .policies
         .iter()
-        .map(|p| PolicyRow {
-            policy: p.policy.clone(),
-            kind: words(p.kind),
-            verdict: verdict_word(p.verdict),
-            class: verdict_word(p.verdict).replace(' ', "-"),
-            due: p.due_s.map(offset).unwrap_or_default(),
-            came: p.at_s.map(offset).unwrap_or_default(),
-            margin: margin(p.margin_s),
+        .map(|p| {
+            let armed = pending
+                .get(&p.policy)
+                .filter(|_| !ended && p.verdict == Verdict::NotApplied);
+            let verdict = match armed {
+                Some(_) => "pending".to_string(),
+                None => verdict_word(p.verdict),
+            };
+            PolicyRow {
+                policy: p.policy.clone(),
+                kind: words(p.kind),
+                class: verdict.replace(' ', "-"),
+                verdict,
+                due: p.due_s.or(armed.copied()).map(offset).unwrap_or_default(),
+                came: p.at_s.map(offset).unwrap_or_default(),
+                margin: margin(p.margin_s),
+            }
         })
         .collect();
     let targets = r
@@ -350,7 +366,16 @@ async fn facilitator_view(
     let title = incident.title.clone();
     let v: DrillView = view(state, incident, d);
     let ended = v.state == "ended";
-    let (policies, targets) = score_rows(&report, v.elapsed_s, ended);
+    // Deadlines still armed, in drill seconds from the start (the clock is in drill time).
+    let start = report.played.start;
+    let mut pending: BTreeMap<String, i64> = BTreeMap::new();
+    for t in clock_view(state, id).await?.timers {
+        if t.kind == "deadline" {
+            let due = t.due_at.duration_since(start).as_secs();
+            pending.entry(t.policy).or_insert(due);
+        }
+    }
+    let (policies, targets) = score_rows(&report, v.elapsed_s, ended, &pending);
     let injects: Vec<InjectRow> = v
         .injects
         .iter()
@@ -362,7 +387,11 @@ async fn facilitator_view(
             pending: i.status == "pending",
         })
         .collect();
-    let totals = report.score.totals;
+    let totals = if ended {
+        report.score.totals
+    } else {
+        report.score.so_far(v.elapsed_s)
+    };
     Ok(DrillLive {
         id: v.id.clone(),
         title,

@@ -462,3 +462,31 @@ fn a_live_target_is_open_until_reached_or_its_time_is_up() {
     assert!(!target(None).open_at(3600));
     assert!(!target(Some(60)).open_at(120));
 }
+
+#[test]
+fn a_live_score_so_far_leaves_open_targets_out() {
+    let target = |at_s, verdict| TargetScore {
+        kind: "milestone",
+        subject: "mitigated".into(),
+        within_s: 3600,
+        at_s,
+        verdict,
+        margin_s: None,
+    };
+    let score = Score {
+        policies: vec![],
+        targets: vec![
+            target(Some(60), Verdict::Met),
+            target(None, Verdict::Missed),
+        ],
+        totals: Totals {
+            met: 1,
+            not_met: 1,
+            percent: 50,
+        },
+    };
+    let open = score.so_far(600);
+    assert_eq!((open.met, open.not_met, open.percent), (1, 0, 100));
+    let up = score.so_far(3600);
+    assert_eq!((up.met, up.not_met, up.percent), (1, 1, 50));
+}

@@ -84,7 +84,7 @@ test("a facilitator starts a drill, injects, and a viewer's page follows live", 
   // Inject the support desk's message now: the row says played, here and on the viewer's page.
   await Promise.all([
     page.waitForURL(`${BASE}${drillPath}`),
-    page.getByRole("button", { name: /Play inject 1 \(T\+12 min\) now/ }).click(),
+    page.getByRole("button", { name: "Inject now: inject 1, due T+12 min" }).click(),
   ]);
   await eventually(
     async () => {

@@ -151,6 +151,12 @@ both!(a_drill_started_from_the_form_is_listed, |web| async move {
             .contains("<li><a href=\"/drills/INC-1/as/comms_lead\">comms lead</a>: carol</li>")
     );
     assert!(view.body.contains("href=\"/incidents/INC-1\""));
+    // The live score: the armed deadline and the open targets are pending, not missed.
+    let armed = row(&view.body, "data-policy=\"blast-radius-20m\"");
+    assert!(armed.contains(">pending</span>"), "{armed}");
+    assert!(armed.contains("T+20 min"), "{armed}");
+    assert!(row(&view.body, "data-target=\"mitigated\"").contains(">pending</span>"));
+    assert!(!view.body.contains(">missed</span>"), "{}", view.body);
 });
 
 both!(
