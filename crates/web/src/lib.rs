@@ -12,6 +12,8 @@
 //!   `catalog.rs` (services, people, escalation policies), `alerts.rs` (alerts with
 //!   acknowledge and resolve; silences), `inbox.rs`; `util.rs` — their shared helpers.
 //! - `status_admin.rs` — public incidents: draft, approve, publish, as the API does them.
+//! - `drills.rs` (start a drill, the facilitator's view with its live score, what each
+//!   participant receives).
 //! - `live.rs` — server-sent events announcing committed changes; `assets.rs` — htmx, the
 //!   stylesheet and the page script, served from the binary.
 //!
@@ -22,6 +24,7 @@ mod actions;
 mod alerts;
 mod assets;
 mod catalog;
+mod drills;
 mod home;
 mod inbox;
 mod incident;
@@ -110,6 +113,12 @@ pub fn router_until(stop: watch::Receiver<bool>) -> Router<AppState> {
             "/status-admin/{id}/updates/{update}/publish",
             post(status_admin::publish),
         )
+        .route("/drills", get(drills::list).post(drills::start))
+        .route("/drills/{id}", get(drills::page))
+        .route("/drills/{id}/live", get(drills::live_part))
+        .route("/drills/{id}/chart.svg", get(drills::chart))
+        .route("/drills/{id}/as/{part}", get(drills::participant))
+        .route("/drills/{id}/{command}", post(drills::command))
         .layer(axum::Extension(live::Stop(stop)))
         .layer(axum::middleware::from_fn(page::security_headers))
 }

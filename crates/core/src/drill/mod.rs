@@ -196,6 +196,54 @@ impl InjectKind {
     }
 }
 
+/// Who an inject's message reaches in a live drill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Addressee<'a> {
+    /// Every participant.
+    Everyone,
+    /// The participant playing this role or persona.
+    Part(&'a str),
+}
+
+impl Addressee<'_> {
+    /// Whether the participant playing `part` is told.
+    pub fn reaches(&self, part: &str) -> bool {
+        match self {
+            Addressee::Everyone => true,
+            Addressee::Part(p) => *p == part,
+        }
+    }
+}
+
+/// What the player of an unreachable role is told.
+pub const UNREACHABLE_TEXT: &str =
+    "You are unreachable from now on: answer nothing until the drill ends.";
+
+impl Scenario {
+    /// The message inject `what` sends the participants of a live drill, and to whom, in the
+    /// words they read (a persona's message under the persona's name); `None` when it sends
+    /// none (it changes the incident instead).
+    pub fn message_of<'a>(&'a self, what: &'a InjectKind) -> Option<(Addressee<'a>, String)> {
+        match what {
+            InjectKind::Message { from, to, text } => {
+                let name = self
+                    .personas
+                    .iter()
+                    .find(|p| p.id == *from)
+                    .map_or(from.as_str(), |p| p.name.as_str());
+                Some((Addressee::Part(to), format!("{name}: {text}")))
+            }
+            InjectKind::AlertFires { .. }
+            | InjectKind::AlertResolves { .. }
+            | InjectKind::Recovers { .. } => Some((Addressee::Everyone, what.describe())),
+            InjectKind::Unreachable { role } => {
+                Some((Addressee::Part(role), UNREACHABLE_TEXT.to_string()))
+            }
+            InjectKind::BringIn { .. } | InjectKind::Severity { .. } => None,
+        }
+    }
+}
+
 /// `unless: { milestone, before }`: skip the inject if the milestone came by T+`before`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Condition {

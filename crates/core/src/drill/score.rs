@@ -99,7 +99,25 @@ pub struct Score {
     pub totals: Totals,
 }
 
+impl TargetScore {
+    /// Still open in a live drill at `elapsed_s`: not reached, and its time not yet up.
+    pub fn open_at(&self, elapsed_s: i64) -> bool {
+        self.at_s.is_none() && elapsed_s < self.within_s
+    }
+}
+
 impl Score {
+    /// The totals of a live drill at `elapsed_s`: targets still open are not counted yet.
+    pub fn so_far(&self, elapsed_s: i64) -> Totals {
+        let targets = self.targets.iter().filter(|t| !t.open_at(elapsed_s));
+        totals(
+            self.policies
+                .iter()
+                .map(|p| p.verdict)
+                .chain(targets.map(|t| t.verdict)),
+        )
+    }
+
     /// A policy's verdict (its last deadline instance's).
     pub fn policy_verdict(&self, policy: &str) -> Option<Verdict> {
         self.policies
@@ -125,6 +143,15 @@ pub fn score(scenario: &Scenario, policies: &[Policy], played: &Played) -> Score
         .iter()
         .map(|r| r.verdict)
         .chain(targets.iter().map(|t| t.verdict));
+    let totals = totals(verdicts);
+    Score {
+        policies: rows,
+        targets,
+        totals,
+    }
+}
+
+fn totals(verdicts: impl Iterator<Item = Verdict>) -> Totals {
     let (mut met, mut not_met) = (0usize, 0usize);
     for good in verdicts.filter_map(Verdict::scored) {
         if good {
@@ -136,14 +163,10 @@ pub fn score(scenario: &Scenario, policies: &[Policy], played: &Played) -> Score
     let percent = (met * 100)
         .checked_div(met + not_met)
         .map_or(100, |p| p as u32);
-    Score {
-        policies: rows,
-        targets,
-        totals: Totals {
-            met,
-            not_met,
-            percent,
-        },
+    Totals {
+        met,
+        not_met,
+        percent,
     }
 }
 

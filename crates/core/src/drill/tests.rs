@@ -421,3 +421,72 @@ fn chart_text_from_scenarios_is_escaped() {
     assert!(chart.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; co"));
     assert!(!chart.contains("<script>"));
 }
+
+#[test]
+fn a_live_inject_tells_its_addressee_in_the_personas_words() {
+    let s = scenario();
+    let (to, text) = s.message_of(&s.injects[0].what).unwrap();
+    assert_eq!(to, Addressee::Part("executive"));
+    assert!(to.reaches("executive") && !to.reaches("comms_lead"));
+    assert_eq!(text, "Dana, CTO of a large customer: Why is checkout down?");
+    let alert = InjectKind::Recovers {
+        service: "checkout".into(),
+    };
+    let (to, text) = s.message_of(&alert).unwrap();
+    assert!(to.reaches("comms_lead") && to.reaches("executive"));
+    assert_eq!(text, "checkout recovers");
+    let gone = InjectKind::Unreachable {
+        role: "ops_lead".into(),
+    };
+    assert_eq!(
+        s.message_of(&gone),
+        Some((Addressee::Part("ops_lead"), UNREACHABLE_TEXT.to_string()))
+    );
+    let bring = InjectKind::BringIn {
+        role: "comms_lead".into(),
+    };
+    assert_eq!(s.message_of(&bring), None);
+}
+
+#[test]
+fn a_live_target_is_open_until_reached_or_its_time_is_up() {
+    let target = |at_s| TargetScore {
+        kind: "milestone",
+        subject: "mitigated".into(),
+        within_s: 3600,
+        at_s,
+        verdict: Verdict::Missed,
+        margin_s: None,
+    };
+    assert!(target(None).open_at(3599));
+    assert!(!target(None).open_at(3600));
+    assert!(!target(Some(60)).open_at(120));
+}
+
+#[test]
+fn a_live_score_so_far_leaves_open_targets_out() {
+    let target = |at_s, verdict| TargetScore {
+        kind: "milestone",
+        subject: "mitigated".into(),
+        within_s: 3600,
+        at_s,
+        verdict,
+        margin_s: None,
+    };
+    let score = Score {
+        policies: vec![],
+        targets: vec![
+            target(Some(60), Verdict::Met),
+            target(None, Verdict::Missed),
+        ],
+        totals: Totals {
+            met: 1,
+            not_met: 1,
+            percent: 50,
+        },
+    };
+    let open = score.so_far(600);
+    assert_eq!((open.met, open.not_met, open.percent), (1, 0, 100));
+    let up = score.so_far(3600);
+    assert_eq!((up.met, up.not_met, up.percent), (1, 1, 50));
+}

@@ -9,8 +9,8 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
-use muster_core::Access;
 use muster_core::drill as core_drill;
+use muster_core::{Access, IncidentNumber};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -70,7 +70,8 @@ pub struct DrillView {
     pub incident: IncidentView,
 }
 
-fn view(state: &AppState, incident: muster_core::Incident, d: DrillState) -> DrillView {
+/// A drill as the API and the web UI show it: its state, clock and injects now.
+pub fn view(state: &AppState, incident: muster_core::Incident, d: DrillState) -> DrillView {
     let real = state.clock.now();
     let now = d.ended.unwrap_or_else(|| d.clock.now(real));
     let scenario = state.config().config.drills.get(&d.scenario).cloned();
@@ -124,6 +125,23 @@ pub async fn start(
     ApiJson(req): ApiJson<StartDrill>,
 ) -> Result<Response, ApiError> {
     caller.require(Access::Responder)?;
+    let view = start_as(&state, &caller.name, &req).await?;
+    let location = format!("/api/v1/drills/{}", view.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(view),
+    )
+        .into_response())
+}
+
+/// Starts a drill for `actor` with the API's checks (a pace, a known scenario, its players):
+/// the API's `POST /api/v1/drills` and the web UI's start form.
+pub async fn start_as(
+    state: &AppState,
+    actor: &str,
+    req: &StartDrill,
+) -> Result<DrillView, ApiError> {
     let pace = match (req.step, req.speed) {
         (true, Some(_)) => {
             return Err(ApiError::unprocessable("give `speed` or `step`, not both"));
@@ -133,16 +151,9 @@ pub async fn start(
             core_drill::check_speed(speed.unwrap_or(1.0)).map_err(ApiError::unprocessable)?,
         ),
     };
-    let incident =
-        drills::start(&state, &req.scenario, pace, &req.participants, &caller.name).await?;
-    let (incident, d) = drills::load(&state, incident.id).await?;
-    let location = format!("/api/v1/drills/{}", incident.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(view(&state, incident, d)),
-    )
-        .into_response())
+    let incident = drills::start(state, &req.scenario, pace, &req.participants, actor).await?;
+    let (incident, d) = drills::load(state, incident.id).await?;
+    Ok(view(state, incident, d))
 }
 
 #[utoipa::path(get, path = "/api/v1/drills", tag = "drills", operation_id = "list_drills",
@@ -211,14 +222,27 @@ async fn facilitate(
     command: Facilitate,
 ) -> Result<Json<DrillView>, ApiError> {
     caller.require(Access::Responder)?;
-    let id = incident_id(id)?;
-    drills::load(state, id).await?;
-    drills::facilitate(state, id, &caller.name, command).await?;
-    let (incident, d) = drills::load(state, id).await?;
-    Ok(Json(view(state, incident, d)))
+    Ok(Json(
+        facilitate_as(state, &caller.name, incident_id(id)?, command).await?,
+    ))
 }
 
-fn step_by(by: &str) -> Result<Facilitate, ApiError> {
+/// A facilitator's command on drill `id` by `actor` (404 for no drill, 409 once ended): the
+/// API's commands and the web UI's buttons.
+pub async fn facilitate_as(
+    state: &AppState,
+    actor: &str,
+    id: IncidentNumber,
+    command: Facilitate,
+) -> Result<DrillView, ApiError> {
+    drills::load(state, id).await?;
+    drills::facilitate(state, id, actor, command).await?;
+    let (incident, d) = drills::load(state, id).await?;
+    Ok(view(state, incident, d))
+}
+
+/// A step of drill time as written (`10m`, `1h30m`): longer than 0.
+pub fn step_by(by: &str) -> Result<Facilitate, ApiError> {
     let d: muster_config::Duration = by
         .parse()
         .map_err(|e| ApiError::unprocessable(format!("invalid by `{by}`: {e}")))?;
@@ -228,6 +252,15 @@ fn step_by(by: &str) -> Result<Facilitate, ApiError> {
         ));
     }
     Ok(Facilitate::Step(d.to_signed()))
+}
+
+/// Resuming, at `speed` if given (checked) or the drill's own.
+pub fn resume_at(speed: Option<f64>) -> Result<Facilitate, ApiError> {
+    let speed = speed
+        .map(core_drill::check_speed)
+        .transpose()
+        .map_err(ApiError::unprocessable)?;
+    Ok(Facilitate::Resume(speed))
 }
 
 /// Plays an inject now, whatever the drill's clock is doing.
@@ -286,12 +319,7 @@ pub async fn resume(
     ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<ResumeRequest>,
 ) -> Result<Json<DrillView>, ApiError> {
-    let speed = req
-        .speed
-        .map(core_drill::check_speed)
-        .transpose()
-        .map_err(ApiError::unprocessable)?;
-    facilitate(&state, &caller, &id, Facilitate::Resume(speed)).await
+    facilitate(&state, &caller, &id, resume_at(req.speed)?).await
 }
 
 /// Plays a stepped (or paused) drill on by a span of drill time.

@@ -13,7 +13,7 @@
 //!   `INC-7/drill:end`); [`on_drill_timer`] plays them.
 
 use jiff::Timestamp;
-use muster_core::drill::{InjectKind, Scenario};
+use muster_core::drill::{Addressee, InjectKind, Scenario};
 use muster_core::engine::PageTarget;
 use muster_core::{Change, Command, Incident, IncidentNumber, decide};
 use muster_store::{ClaimedTimer, TimerChange, TimerSpec};
@@ -245,28 +245,19 @@ fn play(
         )
     };
     let mut out = Followup::default();
+    if let Some((to, text)) = s.message_of(&inject.what) {
+        let to = match to {
+            Addressee::Everyone => everyone,
+            Addressee::Part(part) => player(part).into_iter().collect(),
+        };
+        out.outbox(tell(to, text));
+    }
     let command = match &inject.what {
-        InjectKind::Message { from, to, text } => {
-            let name = s
-                .personas
-                .iter()
-                .find(|p| p.id == *from)
-                .map_or(from.as_str(), |p| p.name.as_str());
-            let to = player(to).into_iter().collect();
-            out.outbox(tell(to, format!("{name}: {text}")));
-            None
-        }
-        InjectKind::AlertFires { .. }
+        InjectKind::Message { .. }
+        | InjectKind::AlertFires { .. }
         | InjectKind::AlertResolves { .. }
-        | InjectKind::Recovers { .. } => {
-            out.outbox(tell(everyone, inject.what.describe()));
-            None
-        }
-        InjectKind::Unreachable { role } => {
-            let text = "You are unreachable from now on: answer nothing until the drill ends.";
-            out.outbox(tell(player(role).into_iter().collect(), text.into()));
-            None
-        }
+        | InjectKind::Recovers { .. }
+        | InjectKind::Unreachable { .. } => None,
         InjectKind::BringIn { role } => player(role).map(|person| {
             vec![
                 Command::Join {

@@ -2,6 +2,7 @@
 //! driven in-process, on SQLite and on PostgreSQL, with a simulated clock.
 
 mod alerts;
+mod drills;
 mod incident_page;
 mod live;
 mod oncall;
