@@ -10,6 +10,8 @@
 //! - `policies.rs` (each policy's source, tests' results and adherence, hardest first),
 //!   `catalog.rs` (services, people, escalation policies), `alerts.rs` (alerts with
 //!   acknowledge and resolve; silences), `inbox.rs`; `util.rs` — their shared helpers.
+//! - `staffing.rs` (SLO verdicts, on-call cost, the sweep, the rotation lint, load charts),
+//!   `staffing_runs.rs` (its simulation, kept per configuration, off the async threads).
 //! - `live.rs` — server-sent events announcing committed changes; `assets.rs` — htmx, the
 //!   stylesheet and the page script, served from the binary.
 //!
@@ -30,6 +32,8 @@ mod page;
 mod policies;
 mod prefs;
 mod session;
+mod staffing;
+mod staffing_runs;
 mod util;
 
 use axum::Router;
@@ -86,6 +90,11 @@ pub fn router_until(stop: watch::Receiver<bool>) -> Router<AppState> {
         )
         .route("/silences/{id}/end", post(alerts::end_silence))
         .route("/inbox", get(inbox::inbox))
+        .route("/staffing", get(staffing::show))
+        .route("/staffing/run", post(staffing::run_again))
+        .route("/staffing/load/heatmap.svg", get(staffing::heatmap))
+        .route("/staffing/load/people.svg", get(staffing::people_chart))
+        .layer(axum::Extension(staffing_runs::Simulations::default()))
         .layer(axum::Extension(live::Stop(stop)))
         .layer(axum::middleware::from_fn(page::security_headers))
 }

@@ -9,4 +9,5 @@ mod policies;
 mod scopes;
 mod security;
 mod sessions;
+mod staffing;
 mod support;
