@@ -12,7 +12,7 @@ use muster_core::staffing::{Prepared, sweep};
 use serde_json::json;
 
 use crate::bench::emit;
-use crate::staffing::run_all;
+use muster_server::staffing::run_all;
 
 /// Weeks and runs of each measurement: the release sizes, or small ones in a debug build.
 fn sizes() -> (u32, u32) {

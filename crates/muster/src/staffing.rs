@@ -9,7 +9,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use muster_core::staffing::{self, Model, Prepared, Report, RunStats, sweep};
+use muster_core::staffing::{self, Report};
+use muster_server::staffing::{
+    DEFAULT_MAX_SIZE, DEFAULT_RUNS, DEFAULT_SEED, DEFAULT_WEEKS, Sweep, SweepSize, run_report,
+};
 use serde_json::json;
 
 use crate::staffing_history;
@@ -40,12 +43,12 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "URL")]
     pub from_db: Option<String>,
     /// Weeks per run.
-    #[arg(long, default_value_t = 13)]
+    #[arg(long, default_value_t = DEFAULT_WEEKS)]
     pub weeks: u32,
     /// Independent runs (run r is seeded SEED + r).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = DEFAULT_RUNS)]
     pub runs: u32,
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
     /// First day simulated (default: this week's Monday, UTC).
     #[arg(long, value_name = "DATE")]
@@ -57,7 +60,7 @@ pub struct SimulateArgs {
     #[arg(long, requires = "sweep")]
     pub rotation: Option<String>,
     /// With --sweep: the largest rotation tried.
-    #[arg(long, default_value_t = 8, requires = "sweep")]
+    #[arg(long, default_value_t = DEFAULT_MAX_SIZE, requires = "sweep")]
     pub max_size: u32,
     /// Worker threads (default: the machine's cores). The report does not depend on it.
     #[arg(long)]
@@ -174,17 +177,12 @@ fn words(secs: f64) -> String {
 }
 
 fn start_of(args: &SimulateArgs) -> anyhow::Result<jiff::Timestamp> {
-    let date = match args.start {
-        Some(d) => d,
-        None => {
-            let today = jiff::tz::TimeZone::UTC
-                .to_datetime(jiff::Timestamp::now())
-                .date();
-            let back = i64::from(today.weekday().to_monday_zero_offset());
-            today.checked_sub(jiff::Span::new().days(back))?
+    Ok(match args.start {
+        Some(d) => {
+            jiff::tz::Offset::UTC.to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))?
         }
-    };
-    Ok(jiff::tz::Offset::UTC.to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))?)
+        None => muster_server::staffing::monday_of(jiff::Timestamp::now())?,
+    })
 }
 
 fn load(dir: &Path) -> anyhow::Result<muster_config::Config> {
@@ -228,7 +226,7 @@ fn simulate(args: &SimulateArgs) -> anyhow::Result<()> {
     }
     let threads = args
         .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        .unwrap_or_else(muster_server::staffing::threads);
     let report = run_report(model.clone(), args.runs, args.seed, threads);
     if !args.sweep {
         if args.json {
@@ -253,59 +251,13 @@ fn simulate(args: &SimulateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `runs` runs on `threads` threads and aggregates them in run order.
-pub fn run_report(model: Model, runs: u32, seed: u64, threads: usize) -> Report {
-    let prepared = Prepared::new(model);
-    let stats = run_all(&prepared, runs, seed, threads);
-    staffing::aggregate(&prepared, &stats, seed)
-}
-
-pub fn run_all(prepared: &Prepared, runs: u32, seed: u64, threads: usize) -> Vec<RunStats> {
-    let threads = threads.clamp(1, runs.max(1) as usize);
-    let mut slots: Vec<Option<RunStats>> = vec![None; runs as usize];
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                s.spawn(move || {
-                    (t..runs as usize)
-                        .step_by(threads)
-                        .map(|r| (r, staffing::run(prepared, seed.wrapping_add(r as u64))))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for h in handles {
-            if let Ok(done) = h.join() {
-                for (r, stats) in done {
-                    slots[r] = Some(stats);
-                }
-            }
-        }
-    });
-    slots.into_iter().flatten().collect()
-}
-
-#[derive(serde::Serialize)]
-struct Sweep {
-    rotation: String,
-    candidates: Vec<sweep::Outcome>,
-    /// The smallest passing candidate, or else the best found.
-    chosen: Option<String>,
-    passed: bool,
-}
-
 fn sweeps(
     config: &muster_config::Config,
-    model: &Model,
+    model: &staffing::Model,
     args: &SimulateArgs,
     threads: usize,
 ) -> anyhow::Result<Vec<Sweep>> {
-    let mut rotations: Vec<String> = Vec::new();
-    for s in &model.slos {
-        if !rotations.contains(&s.rotation) {
-            rotations.push(s.rotation.clone());
-        }
-    }
+    let mut rotations = muster_server::staffing::slo_rotations(model);
     if let Some(only) = &args.rotation {
         if !rotations.contains(only) {
             bail!(
@@ -315,39 +267,13 @@ fn sweeps(
         }
         rotations = vec![only.clone()];
     }
-    let mut out = Vec::new();
-    for rotation in rotations {
-        let spec = config
-            .sweep_spec(model, &rotation)
-            .map_err(anyhow::Error::msg)?;
-        let outcomes = sweep_rotation(model, &spec, &rotation, args.max_size, args, threads);
-        let chosen = sweep::choose(&outcomes).map(|(o, passed)| (o.label.clone(), passed));
-        out.push(Sweep {
-            rotation,
-            passed: chosen.as_ref().is_some_and(|c| c.1),
-            chosen: chosen.map(|c| c.0),
-            candidates: outcomes,
-        });
-    }
-    Ok(out)
-}
-
-pub fn sweep_rotation(
-    model: &Model,
-    spec: &sweep::Spec,
-    rotation: &str,
-    max_size: u32,
-    args: &SimulateArgs,
-    threads: usize,
-) -> Vec<sweep::Outcome> {
-    sweep::candidates(max_size)
-        .into_iter()
-        .map(|c| {
-            let m = sweep::model_for(model, spec, c);
-            let report = run_report(m, args.runs, args.seed, threads);
-            sweep::judge(c, &report, rotation)
-        })
-        .collect()
+    let size = SweepSize {
+        max_size: args.max_size,
+        runs: args.runs,
+        seed: args.seed,
+        threads,
+    };
+    muster_server::staffing::sweeps(config, model, &rotations, size).map_err(anyhow::Error::msg)
 }
 
 fn pct(x: f64) -> String {
@@ -356,17 +282,6 @@ fn pct(x: f64) -> String {
 
 fn ci_pct(e: &staffing::stats::Estimate) -> String {
     format!("{}–{}", pct(e.lo), pct(e.hi))
-}
-
-fn verdict(incidents: u64, met: bool, confident: bool) -> &'static str {
-    if incidents == 0 {
-        return "no incidents simulated";
-    }
-    match (met, confident) {
-        (true, true) => "met",
-        (true, false) => "met (not yet sure)",
-        (false, _) => "MISSED",
-    }
 }
 
 fn render(dir: &Path, r: &Report, fitted: Option<&staffing::history::Fitted>) -> String {
@@ -400,7 +315,7 @@ fn render(dir: &Path, r: &Report, fitted: Option<&staffing::history::Fitted>) ->
                 pct(s.attained.value),
                 ci_pct(&s.attained),
                 s.incidents.to_string(),
-                verdict(s.incidents, s.met, s.met_with_confidence).into(),
+                s.verdict().into(),
             ]
         })
         .chain(r.functional.iter().map(|f| {
@@ -412,7 +327,7 @@ fn render(dir: &Path, r: &Report, fitted: Option<&staffing::history::Fitted>) ->
                 pct(f.attained.value),
                 ci_pct(&f.attained),
                 f.incidents.to_string(),
-                verdict(f.incidents, f.met, f.met_with_confidence).into(),
+                f.verdict().into(),
             ]
         }))
         .collect();

@@ -26,6 +26,7 @@ pub mod retention;
 pub mod scheduler;
 pub mod scope;
 pub mod slack;
+pub mod staffing;
 pub mod status;
 pub mod timers;
 pub mod views;

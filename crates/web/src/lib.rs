@@ -14,6 +14,8 @@
 //! - `status_admin.rs` — public incidents: draft, approve, publish, as the API does them.
 //! - `drills.rs` (start a drill, the facilitator's view with its live score, what each
 //!   participant receives).
+//! - `staffing.rs` (SLO verdicts, on-call cost, the sweep, the rotation lint, load charts),
+//!   `staffing_runs.rs` (its simulation, kept per configuration, off the async threads).
 //! - `live.rs` — server-sent events announcing committed changes; `assets.rs` — htmx, the
 //!   stylesheet and the page script, served from the binary.
 //!
@@ -37,6 +39,8 @@ mod prefs;
 mod schedule;
 mod session;
 mod status_admin;
+mod staffing;
+mod staffing_runs;
 mod util;
 
 use axum::Router;
@@ -119,6 +123,11 @@ pub fn router_until(stop: watch::Receiver<bool>) -> Router<AppState> {
         .route("/drills/{id}/chart.svg", get(drills::chart))
         .route("/drills/{id}/as/{part}", get(drills::participant))
         .route("/drills/{id}/{command}", post(drills::command))
+        .route("/staffing", get(staffing::show))
+        .route("/staffing/run", post(staffing::run_again))
+        .route("/staffing/load/heatmap.svg", get(staffing::heatmap))
+        .route("/staffing/load/people.svg", get(staffing::people_chart))
+        .layer(axum::Extension(staffing_runs::Simulations::default()))
         .layer(axum::Extension(live::Stop(stop)))
         .layer(axum::middleware::from_fn(page::security_headers))
 }

@@ -64,7 +64,7 @@ use crate::schedule::Schedule;
 
 pub use report::{
     CostReport, Escalation, FunctionalResult, Interruptions, PersonLoad, Report, ShiftLoad,
-    SloResult, aggregate, simulate,
+    SloResult, aggregate, simulate, verdict,
 };
 pub use sim::{Prepared, RunStats, run};
 

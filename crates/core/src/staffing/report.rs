@@ -57,6 +57,31 @@ pub struct SloResult {
     pub met_with_confidence: bool,
 }
 
+/// An SLO's verdict in words (the CLI's table and the web UI's page): `met` when even the
+/// interval's lower end reaches the target, `met (not yet sure)` when only the estimate does.
+pub fn verdict(incidents: u64, met: bool, met_with_confidence: bool) -> &'static str {
+    if incidents == 0 {
+        return "no incidents simulated";
+    }
+    match (met, met_with_confidence) {
+        (true, true) => "met",
+        (true, false) => "met (not yet sure)",
+        (false, _) => "MISSED",
+    }
+}
+
+impl SloResult {
+    pub fn verdict(&self) -> &'static str {
+        verdict(self.incidents, self.met, self.met_with_confidence)
+    }
+}
+
+impl FunctionalResult {
+    pub fn verdict(&self) -> &'static str {
+        verdict(self.incidents, self.met, self.met_with_confidence)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FunctionalResult {
     pub name: String,

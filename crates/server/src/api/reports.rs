@@ -103,8 +103,10 @@ pub async fn policies_since(
     }))
 }
 
-/// The load report over the incidents since `since`, at the injected clock's now.
-async fn load(state: &AppState, since: Option<&str>) -> Result<LoadReport, ApiError> {
+/// The load report over the incidents since `since` (all when `None`), at the injected
+/// clock's now: what `GET /api/v1/reports/load` and its charts answer and the web UI's
+/// staffing page shows.
+pub async fn load_since(state: &AppState, since: Option<&str>) -> Result<LoadReport, ApiError> {
     let loaded = history(state, since).await?;
     let facts: Vec<load::IncidentFacts<'_>> = loaded
         .iter()
@@ -138,7 +140,7 @@ pub async fn load_json(
     _caller: Caller,
     ApiQuery(p): ApiQuery<SinceParams>,
 ) -> Result<Json<LoadReport>, ApiError> {
-    Ok(Json(load(&state, p.since.as_deref()).await?))
+    Ok(Json(load_since(&state, p.since.as_deref()).await?))
 }
 
 fn svg(body: String) -> Response {
@@ -153,7 +155,7 @@ pub async fn load_heatmap(
     _caller: Caller,
     ApiQuery(p): ApiQuery<SinceParams>,
 ) -> Result<Response, ApiError> {
-    let report = load(&state, p.since.as_deref()).await?;
+    let report = load_since(&state, p.since.as_deref()).await?;
     Ok(svg(load::chart::heatmap_svg(&report)))
 }
 
@@ -165,6 +167,6 @@ pub async fn load_people(
     _caller: Caller,
     ApiQuery(p): ApiQuery<SinceParams>,
 ) -> Result<Response, ApiError> {
-    let report = load(&state, p.since.as_deref()).await?;
+    let report = load_since(&state, p.since.as_deref()).await?;
     Ok(svg(load::chart::people_svg(&report)))
 }

@@ -11,5 +11,6 @@ mod schedule_page;
 mod scopes;
 mod security;
 mod sessions;
+mod staffing;
 mod status_admin;
 mod support;
