@@ -38,9 +38,9 @@ mod policies;
 mod prefs;
 mod schedule;
 mod session;
-mod status_admin;
 mod staffing;
 mod staffing_runs;
+mod status_admin;
 mod util;
 
 use axum::Router;
