@@ -58,9 +58,18 @@ if [ -z "$ready" ]; then
   exit 1
 fi
 
+# Screenshots go where asked: an absolute path as it is, a relative one from the caller's
+# directory (the tests run from their own).
+shots=""
+if [ -n "${MUSTER_SCREENSHOTS:-}" ]; then
+  case "$MUSTER_SCREENSHOTS" in
+    /*) shots="$MUSTER_SCREENSHOTS" ;;
+    *) shots="$(realpath -m "$OLDPWD/$MUSTER_SCREENSHOTS")" ;;
+  esac
+fi
 status=0
 (cd "$tests" && MUSTER_URL="http://127.0.0.1:$port" MUSTER_RESPONDER_TOKEN="$responder" \
-  MUSTER_VIEWER_TOKEN="$viewer" MUSTER_ADMIN_TOKEN="$admin" MUSTER_SCREENSHOTS="${MUSTER_SCREENSHOTS:+$(realpath -m "$OLDPWD/$MUSTER_SCREENSHOTS")}" \
+  MUSTER_VIEWER_TOKEN="$viewer" MUSTER_ADMIN_TOKEN="$admin" MUSTER_SCREENSHOTS="$shots" \
   node --test --test-concurrency=1) || status=$?
 if grep -q "panicked" "$work/serve.log"; then
   echo "the server panicked during the run:" >&2
