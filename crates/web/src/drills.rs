@@ -33,8 +33,6 @@ use crate::util::{api_error, given};
 const LISTED: i64 = 50;
 /// Inbox entries a participant's view shows.
 const INBOX_SHOWN: u32 = 100;
-/// The drill's inbox entries read to find them (its pages and nudges to everyone too).
-const INBOX_MAX: u32 = 1000;
 
 /// `T+12 min`: an offset from the drill's start, as a debrief says it.
 fn offset(secs: i64) -> String {
@@ -604,23 +602,15 @@ async fn inbox_rows(
         return Ok(Vec::new());
     }
     let filter = InboxFilter {
-        person: None,
+        person: Some(person.to_string()),
         incident: Some(id),
-        limit: Some(INBOX_MAX),
-    };
-    // A drill's messages are addressed to its players by bare id (`dave`), stored without a
-    // person: the recipient tells.
-    let standin = format!("person:{person}");
-    let theirs = |e: &muster_store::InboxEntry| {
-        e.person.as_deref() == Some(person) || e.recipient == person || e.recipient == standin
+        limit: Some(INBOX_SHOWN),
     };
     Ok(state
         .store
         .inbox(&filter)
         .await?
         .into_iter()
-        .filter(theirs)
-        .take(INBOX_SHOWN as usize)
         .map(|e| InboxRow {
             at: Time::new(e.created_at, zone),
             subject: e.subject,

@@ -57,8 +57,14 @@ impl Planner<'_> {
         let mut seen = std::collections::BTreeSet::new();
         targets
             .iter()
-            .filter(|t| seen.insert(t.as_str()))
-            .map(|t| (t.clone(), vec![Hop::inbox(t)], SignedDuration::ZERO))
+            // A bare id is a person's: addressed as `person:<id>`, as every other plan does,
+            // so the entry is theirs (`/inbox?person=`, "my" inbox).
+            .map(|t| match t.contains(':') || t.starts_with('#') {
+                true => t.clone(),
+                false => format!("person:{t}"),
+            })
+            .filter(|t| seen.insert(t.clone()))
+            .map(|t| (t.clone(), vec![Hop::inbox(&t)], SignedDuration::ZERO))
             .collect()
     }
 
@@ -268,6 +274,33 @@ mod tests {
         assert!(copies.iter().all(|c| vias(c) == vec![Via::Inbox]));
         // Only-inbox deliveries are not copied again.
         assert!(Planner::copies(&plan(&config, &|_| false, &["#ops"])).is_empty());
+    }
+
+    #[test]
+    fn a_drills_bare_ids_are_people_in_its_inbox_plan() {
+        let targets: Vec<String> = [
+            "dave",
+            "alias:pr",
+            "#ops",
+            "schedule:payments-primary",
+            "dave",
+        ]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+        let who: Vec<String> = Planner::inbox_only(&targets)
+            .into_iter()
+            .map(|p| p.0)
+            .collect();
+        assert_eq!(
+            who,
+            vec![
+                "person:dave",
+                "alias:pr",
+                "#ops",
+                "schedule:payments-primary"
+            ]
+        );
     }
 
     #[test]

@@ -224,7 +224,11 @@ async fn a_live_drill_reaches_only_participants_and_the_inbox(backend: Backend) 
         .iter()
         .find(|e| e.text.contains("40 tickets in ten minutes"))
         .expect("the support desk's message");
-    assert!(persona.recipient.contains("dave"), "{persona:?}");
+    assert_eq!(
+        (persona.recipient.as_str(), persona.person.as_deref()),
+        ("person:dave", Some("dave")),
+        "a player's message is theirs in the inbox"
+    );
     assert!(
         inbox
             .iter()
