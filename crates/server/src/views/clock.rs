@@ -10,7 +10,8 @@ use utoipa::ToSchema;
 use crate::LoadedConfig;
 use crate::policy_state::{PolicyState, steps};
 
-/// The live clock of one incident. Times come from the server's clock (`now`).
+/// The live clock of one incident. Times come from the server's clock (`now`); a drill's
+/// incident's from its drill's clock.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ClockView {
     #[schema(example = "INC-42")]
@@ -63,12 +64,14 @@ pub async fn clock_view(
     let stored = state.store.policy_state(id).await?;
     // An unreadable state shows an empty clock; the timeline carries the error.
     let policy_state = PolicyState::decode(&stored).unwrap_or_default();
-    Ok(ClockView::of(
-        &state.config(),
-        &policy_state,
-        id,
-        state.clock.now(),
-    ))
+    // A drill's incident lives in drill time (its deadlines too): the time left is counted
+    // on the drill's clock, which may run faster, be paused or be stepped.
+    let real = state.clock.now();
+    let now = policy_state
+        .drill
+        .as_ref()
+        .map_or(real, |d| d.clock.now(real));
+    Ok(ClockView::of(&state.config(), &policy_state, id, now))
 }
 
 impl ClockView {

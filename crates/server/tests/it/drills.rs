@@ -302,6 +302,16 @@ async fn a_stepped_drill_moves_only_when_stepped(backend: Backend) {
             .count()
     };
     assert_eq!(outcomes(&rig.timeline(&id).await), 0);
+    // The live clock counts on the drill's clock: two real hours later, no time has passed.
+    let (s, clock) = rig.app.get(&format!("/api/v1/incidents/{id}/clock")).await;
+    assert_eq!(s, 200, "{clock}");
+    let deadline = clock["timers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|t| t["kind"] == "deadline" && t["policy"] == "blast-radius-20m")
+        .unwrap_or_else(|| panic!("the blast-radius deadline is pending: {clock}"));
+    assert_eq!(deadline["seconds_remaining"], 20 * 60, "{clock}");
 
     let (s, v) = rig
         .command(&id, json!({ "command": "step", "by": "25m" }))

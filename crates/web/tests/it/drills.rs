@@ -187,6 +187,14 @@ both!(
         assert!(!third.contains("Inject now"), "{third}");
         assert!(row(&after.body, "data-inject=\"0\"").contains(">pending</td>"));
         let incident = web.get("/incidents/INC-1", Some(&b)).await;
+        // Deadlines in drill time do not tick against the browser's real clock.
+        assert!(
+            incident.body.contains("class=\"clock-entry"),
+            "{}",
+            incident.body
+        );
+        assert!(incident.body.contains("id=\"drill-time\""));
+        assert!(!incident.body.contains("data-due="), "{}", incident.body);
         assert!(
             incident.body.contains("Drill: inject 2 played now"),
             "{}",
