@@ -2,55 +2,13 @@
 // (scripts/ui-test.sh starts it and sets MUSTER_URL, the tokens and MUSTER_SCREENSHOTS):
 // a facilitator starts a drill, injects, and sees the drill and its score change; a viewer's
 // page follows live; axe finds nothing serious; the pages fit a phone.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
-import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { AXE, BASE, RESPONDER, SHOTS, VIEWER, eventually, signedIn } from "./support.js";
 
-const require = createRequire(import.meta.url);
-const BASE = process.env.MUSTER_URL;
-const RESPONDER = process.env.MUSTER_RESPONDER_TOKEN;
-const VIEWER = process.env.MUSTER_VIEWER_TOKEN;
-const SHOTS = process.env.MUSTER_SCREENSHOTS;
-const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-
-let browser;
 let drillPath; // the drill the facilitator starts, e.g. /drills/INC-3
 let endedPath; // a drill ended at once, its report shown
-
-before(async () => {
-  assert.ok(BASE && RESPONDER && VIEWER, "MUSTER_URL and the tokens must be set");
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-dev-shm-usage"],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-});
-
-async function signedIn(token, options = {}) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
-  const page = await context.newPage();
-  await page.goto(`${BASE}/login`);
-  await page.fill("#token", token);
-  await Promise.all([page.waitForURL(`${BASE}/`), page.click("button[type=submit]")]);
-  return { context, page };
-}
-
-/** Polls `probe` until it returns a truthy value or `ms` pass. */
-async function eventually(probe, ms, what) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    last = await probe();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`${what} did not happen within ${ms} ms (last: ${JSON.stringify(last)})`);
-}
 
 /** Starts `scenario` from its form on /drills with the players given; the drill's path. */
 async function startDrill(page, scenario, players) {

@@ -1,41 +1,10 @@
 // The staffing page in Debian's Chromium against a real `muster serve` of the demo (see
 // ui.test.js and scripts/ui-test.sh for the environment): verdicts and charts, no "run again"
 // for a viewer, a responder's run again, axe in light and dark, and the phone's width.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
-import { chromium } from "playwright-core";
-
-const require = createRequire(import.meta.url);
-const BASE = process.env.MUSTER_URL;
-const RESPONDER = process.env.MUSTER_RESPONDER_TOKEN;
-const VIEWER = process.env.MUSTER_VIEWER_TOKEN;
-const SHOTS = process.env.MUSTER_SCREENSHOTS;
-const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-
-let browser;
-
-before(async () => {
-  assert.ok(BASE && RESPONDER && VIEWER, "MUSTER_URL and the tokens must be set");
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-dev-shm-usage"],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-});
-
-async function signedIn(token, options = {}) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
-  const page = await context.newPage();
-  await page.goto(`${BASE}/login`);
-  await page.fill("#token", token);
-  await Promise.all([page.waitForURL(`${BASE}/`), page.click("button[type=submit]")]);
-  return { context, page };
-}
+import { mkdirSync } from "node:fs";
+import { AXE, BASE, RESPONDER, SHOTS, VIEWER, signedIn } from "./support.js";
 
 test("staffing: a viewer sees each rotation's verdicts and the load charts, no run again", async () => {
   const { context, page } = await signedIn(VIEWER);

@@ -2,43 +2,14 @@
 // update drafted by one person, approved by another (a second signed-in token), published and
 // then read on the public /status page; axe-core on the admin pages; screenshots at desktop
 // and phone width. Run by scripts/ui-test.sh with the environment ui.test.js describes.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
-import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { ADMIN, AXE, BASE, RESPONDER, SHOTS, signedIn } from "./support.js";
 
-const require = createRequire(import.meta.url);
-const BASE = process.env.MUSTER_URL;
-const RESPONDER = process.env.MUSTER_RESPONDER_TOKEN;
-const ADMIN = process.env.MUSTER_ADMIN_TOKEN;
-const SHOTS = process.env.MUSTER_SCREENSHOTS;
-const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 const BODY = "<b>Card payments</b> are failing for some customers.";
 
-let browser;
 let publicPath; // e.g. /status-admin/pi-1
-
-before(async () => {
-  assert.ok(BASE && RESPONDER && ADMIN, "MUSTER_URL and the tokens must be set");
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-dev-shm-usage"],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-});
-
-async function signedIn(token, options = {}) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
-  const page = await context.newPage();
-  await page.goto(`${BASE}/login`);
-  await page.fill("#token", token);
-  await Promise.all([page.waitForURL(`${BASE}/`), page.click("button[type=submit]")]);
-  return { context, page };
-}
 
 test("draft, approve by another person, publish: the update is on /status", async () => {
   const alice = await signedIn(RESPONDER);

@@ -3,44 +3,13 @@
 //   MUSTER_URL, MUSTER_RESPONDER_TOKEN (token named alice), MUSTER_VIEWER_TOKEN,
 //   MUSTER_ADMIN_TOKEN (token named root),
 //   MUSTER_SCREENSHOTS (where the screenshots go; unset: none taken).
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
-import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { ADMIN, AXE, BASE, RESPONDER, SHOTS, VIEWER, anonymous, eventually, signedIn } from "./support.js";
 
-const require = createRequire(import.meta.url);
-const BASE = process.env.MUSTER_URL;
-const RESPONDER = process.env.MUSTER_RESPONDER_TOKEN;
-const VIEWER = process.env.MUSTER_VIEWER_TOKEN;
-const ADMIN = process.env.MUSTER_ADMIN_TOKEN;
-const SHOTS = process.env.MUSTER_SCREENSHOTS;
-const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-
-let browser;
 let incidentPath; // the SEV1 declared by the scenarios, e.g. /incidents/INC-1
 let keyboardPath; // the SEV1 declared with the keyboard, its deadlines still pending
-
-before(async () => {
-  assert.ok(BASE && RESPONDER && VIEWER && ADMIN, "MUSTER_URL and the tokens must be set");
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-dev-shm-usage"],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-});
-
-async function signedIn(token, options = {}) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
-  const page = await context.newPage();
-  await page.goto(`${BASE}/login`);
-  await page.fill("#token", token);
-  await Promise.all([page.waitForURL(`${BASE}/`), page.click("button[type=submit]")]);
-  return { context, page };
-}
 
 /** Seconds left as the countdown says it: "due in 19 min 58 s" → 1198. */
 function secondsLeft(text) {
@@ -49,20 +18,8 @@ function secondsLeft(text) {
   return (+(m[1] || 0)) * 3600 + (+(m[2] || 0)) * 60 + (+(m[3] || 0));
 }
 
-/** Polls `probe` until it returns a truthy value or `ms` pass. */
-async function eventually(probe, ms, what) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    last = await probe();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`${what} did not happen within ${ms} ms (last: ${JSON.stringify(last)})`);
-}
-
 test("sign in with a token", async () => {
-  const context = await browser.newContext();
+  const context = await anonymous();
   const page = await context.newPage();
   await page.goto(`${BASE}/incidents`);
   // Not signed in: the sign-in page, which leads back to the page asked for.
