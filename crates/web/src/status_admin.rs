@@ -429,16 +429,7 @@ pub async fn approve(
     Path((id, update)): Path<(String, String)>,
     p: Posted<Empty>,
 ) -> Result<Response, PageError> {
-    let session = p.session;
-    session.require(Access::Responder)?;
-    session
-        .require_owner(&state, Owned::PublicIncident(id.clone()))
-        .await?;
-    approve_as(&state, &caller(&session), &id, &update)
-        .await
-        .map_err(api_error)?;
-    tracing::info!(public = %id, %update, actor = %session.name, "public update approved from the web UI");
-    Ok(Redirect::to(&format!("/status-admin/{id}")).into_response())
+    settle(&state, &p.session, &id, &update, Step::Approve).await
 }
 
 pub async fn publish(
@@ -446,14 +437,38 @@ pub async fn publish(
     Path((id, update)): Path<(String, String)>,
     p: Posted<Empty>,
 ) -> Result<Response, PageError> {
-    let session = p.session;
+    settle(&state, &p.session, &id, &update, Step::Publish).await
+}
+
+/// What becomes of a drafted update.
+#[derive(Clone, Copy)]
+enum Step {
+    Approve,
+    Publish,
+}
+
+/// Approves or publishes `update` with the API's checks, then back to the public incident.
+async fn settle(
+    state: &AppState,
+    session: &Session,
+    id: &str,
+    update: &str,
+    step: Step,
+) -> Result<Response, PageError> {
     session.require(Access::Responder)?;
     session
-        .require_owner(&state, Owned::PublicIncident(id.clone()))
+        .require_owner(state, Owned::PublicIncident(id.to_string()))
         .await?;
-    publish_as(&state, &caller(&session), &id, &update)
-        .await
-        .map_err(api_error)?;
-    tracing::info!(public = %id, %update, actor = %session.name, "public update published from the web UI");
+    let caller = caller(session);
+    let done = match step {
+        Step::Approve => approve_as(state, &caller, id, update)
+            .await
+            .map(|_| "approved"),
+        Step::Publish => publish_as(state, &caller, id, update)
+            .await
+            .map(|_| "published"),
+    }
+    .map_err(api_error)?;
+    tracing::info!(public = %id, %update, actor = %session.name, "public update {done} from the web UI");
     Ok(Redirect::to(&format!("/status-admin/{id}")).into_response())
 }
