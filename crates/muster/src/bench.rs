@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Which benchmark: `api`, `replay`, `schedules`, `timers`, `notify`, `ingest`, `brief`,
-    /// `similar`, `drills`, `staffing`, `ui`.
+    /// `similar`, `drills`, `staffing`, `ui`, `rss` (idle memory of `muster serve`).
     pub name: String,
     /// Output JSON lines (the only format; accepted for scripts that pass it).
     #[arg(long)]
@@ -33,6 +33,9 @@ pub struct BenchArgs {
     /// `ingest`: run only this phase, `throughput` (with Alertmanager's), `page` or `commit`.
     #[arg(long)]
     pub only: Option<String>,
+    /// `ingest`: rounds of Muster and Alertmanager turn about, reporting the median ratio.
+    #[arg(long, default_value_t = 1)]
+    pub rounds: usize,
     /// Concurrent clients for the throughput phase.
     #[arg(long, default_value_t = 32)]
     pub clients: usize,
@@ -68,9 +71,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "drills" => crate::bench_drills::run(&args.config),
         "staffing" => crate::bench_staffing::run(&args.config),
         "ui" => crate::bench_ui::run(&args).await,
+        "rss" => idle_rss(&args).await,
         other => {
             bail!(
-                "unknown benchmark `{other}`; available: api, replay, schedules, timers, notify, ingest, brief, similar, drills, staffing, ui"
+                "unknown benchmark `{other}`; available: api, replay, schedules, timers, notify, ingest, brief, similar, drills, staffing, ui, rss"
             )
         }
     }
@@ -311,19 +315,25 @@ async fn idle_rss(args: &BenchArgs) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let pid = child.id().context("child pid")?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .context("VmRSS")?;
-    emit(
-        "api",
-        "idle_rss",
-        kb / 1024.0,
-        "MiB",
-        json!({ "config": args.config.display().to_string() }),
-    );
+    let field = |name: &str| -> Option<f64> {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+    };
+    let ctx = json!({ "config": args.config.display().to_string() });
+    let kb = field("VmRSS:").context("VmRSS")?;
+    emit("api", "idle_rss", kb / 1024.0, "MiB", ctx.clone());
+    // Where it is: heap and stacks (anonymous) against the binary's and libraries' pages.
+    for (name, metric) in [("RssAnon:", "idle_rss_anon"), ("RssFile:", "idle_rss_file")] {
+        if let Some(kb) = field(name) {
+            emit("api", metric, kb / 1024.0, "MiB", ctx.clone());
+        }
+    }
+    if let Some(threads) = field("Threads:") {
+        emit("api", "idle_threads", threads, "threads", ctx);
+    }
     let _ = child.kill().await;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

@@ -197,12 +197,37 @@ pub(crate) async fn store_timeline(
     Ok(inc)
 }
 
-/// The same brief through the HTTP API on a fresh SQLite database.
+/// The brief and the incident through the HTTP API, on a fresh SQLite database and, with
+/// `--pg`, on PostgreSQL; then where a brief's time goes, part by part.
 async fn api(args: &BenchArgs, events: &[TimelineEvent], now: Timestamp) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = std::env::temp_dir().join(format!("muster-bench-brief-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let store = Store::connect(&format!("sqlite://{}/bench.db", dir.display())).await?;
+    api_on(
+        args,
+        "sqlite",
+        &format!("sqlite://{}/bench.db", dir.display()),
+        events,
+        now,
+    )
+    .await?;
+    if let Some(pg) = &args.pg {
+        api_on(args, "postgres", pg, events, now).await?;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+const API_RUNS: usize = 200;
+
+async fn api_on(
+    args: &BenchArgs,
+    backend: &str,
+    db: &str,
+    events: &[TimelineEvent],
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    let store = Store::connect(db).await?;
     let inc = store_timeline(&store, events).await?;
     let config = muster_config::load(&args.config).map_err(|d| {
         anyhow::anyhow!(
@@ -212,44 +237,98 @@ async fn api(args: &BenchArgs, events: &[TimelineEvent], now: Timestamp) -> anyh
     })?;
     let clock: Arc<dyn Clock> = Arc::new(SimulatedClock::new(now));
     let token = store.create_token("bench", Access::Viewer, now).await?;
-    let app = muster_server::app(AppState::new(store, clock, config, None));
+    let app = muster_server::app(AppState::new(store.clone(), clock, config, None));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, app).await });
     let http = reqwest::Client::new();
-    let url = format!(
-        "{base}/api/v1/incidents/{}/brief?since={}",
-        inc.id,
-        t0() + SignedDuration::from_secs((EVENTS / 2) as i64)
-    );
-    let mut times = Vec::with_capacity(50);
-    for _ in 0..50 {
+    let since = t0() + SignedDuration::from_secs((EVENTS / 2) as i64);
+    let pages = [
+        (
+            "api_brief",
+            format!("{base}/api/v1/incidents/{}/brief?since={since}", inc.id),
+        ),
+        (
+            "api_incident",
+            format!("{base}/api/v1/incidents/{}", inc.id),
+        ),
+    ];
+    for (metric, url) in pages {
+        let times = get_times(&http, &url, &token).await?;
+        let ctx = json!({"events": EVENTS, "runs": times.len(), "backend": backend});
+        emit(
+            "brief",
+            &format!("{metric}_p50"),
+            percentile(&times, 0.5),
+            "ms",
+            ctx.clone(),
+        );
+        emit(
+            "brief",
+            &format!("{metric}_p99"),
+            percentile(&times, 0.99),
+            "ms",
+            ctx,
+        );
+    }
+    parts(&store, inc.id, since, backend).await
+}
+
+/// `API_RUNS` sequential GETs of `url`, each timed to the last byte of its answer.
+async fn get_times(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+) -> anyhow::Result<Vec<Duration>> {
+    let mut times = Vec::with_capacity(API_RUNS);
+    for _ in 0..API_RUNS {
         let start = Instant::now();
-        let resp = http.get(&url).bearer_auth(&token).send().await?;
+        let resp = http.get(url).bearer_auth(token).send().await?;
         anyhow::ensure!(
             resp.status().is_success(),
-            "brief answered {}",
+            "{url} answered {}",
             resp.status()
         );
         std::hint::black_box(resp.bytes().await?);
         times.push(start.elapsed());
     }
     times.sort();
-    let ctx = json!({"events": EVENTS, "runs": times.len(), "backend": "sqlite"});
-    emit(
-        "brief",
-        "api_brief_p50",
-        percentile(&times, 0.5),
-        "ms",
-        ctx.clone(),
-    );
-    emit(
-        "brief",
-        "api_brief_p99",
-        percentile(&times, 0.99),
-        "ms",
-        ctx,
-    );
-    let _ = std::fs::remove_dir_all(&dir);
+    Ok(times)
+}
+
+/// The p50 of each read a brief makes, alone: where its time goes.
+async fn parts(
+    store: &Store,
+    id: IncidentNumber,
+    since: Timestamp,
+    backend: &str,
+) -> anyhow::Result<()> {
+    let mut out: Vec<(&str, Vec<Duration>)> = Vec::new();
+    let mut timed = Vec::new();
+    for _ in 0..50 {
+        let start = Instant::now();
+        std::hint::black_box(store.incident(id).await?);
+        timed.push(start.elapsed());
+    }
+    out.push(("part_incident_p50", timed));
+    let mut timed = Vec::new();
+    for _ in 0..50 {
+        let start = Instant::now();
+        std::hint::black_box(store.timeline_since(id, Some(since)).await?);
+        timed.push(start.elapsed());
+    }
+    out.push(("part_events_since_p50", timed));
+    let mut timed = Vec::new();
+    for _ in 0..50 {
+        let start = Instant::now();
+        std::hint::black_box(store.similar_incidents(id, 3).await?);
+        timed.push(start.elapsed());
+    }
+    out.push(("part_similar_p50", timed));
+    for (metric, mut times) in out {
+        times.sort();
+        let ctx = json!({"events": EVENTS, "runs": times.len(), "backend": backend});
+        emit("brief", metric, percentile(&times, 0.5), "ms", ctx);
+    }
     Ok(())
 }

@@ -12,6 +12,8 @@
 //! - `alertmanager_alerts_per_second`: Alertmanager's own `POST /api/v2/alerts` with the same
 //!   clients and the same alerts per request in the same run, when its binary is installed
 //!   (in-memory, no fsync).
+//! - `ratio_to_alertmanager` / `_median` (`--rounds N`, N > 1): Muster and Alertmanager
+//!   measured turn about N times (throughput only); each round's ratio and their median.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -56,6 +58,11 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = std::env::temp_dir().join(format!("muster-bench-ingest-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
+    if args.rounds > 1 {
+        let result = rounds(args, &dir).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        return result;
+    }
     let sqlite = format!("sqlite://{}/bench.db", dir.display());
     if !(args.skip_sqlite && args.pg.is_some()) {
         on_backend(args, "sqlite", &sqlite).await?;
@@ -226,41 +233,11 @@ async fn on_backend(args: &BenchArgs, backend: &str, db: &str) -> anyhow::Result
         return commit_only(args, backend, db).await;
     }
     let base = start(args, db).await?;
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(1024)
-        .build()?;
-    let run = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_nanos();
-    let url = format!("{base}/api/v1/integrations/demo-alertmanager/alertmanager");
-    let shapes: &[usize] = if args.only.as_deref() == Some("page") {
-        &[]
-    } else {
-        &SHAPES
-    };
-    for &per in shapes {
-        let (elapsed, lat) = load(
-            &http,
-            &url,
-            args.clients,
-            requests_per_client(per),
-            move |c, n| webhook(run, per, c, n),
-        )
-        .await?;
-        let alerts = lat.len() * per;
-        let ctx = json!({"backend": backend, "clients": args.clients, "alerts_per_request": per,
-            "alerts": alerts});
-        emit(
-            "ingest",
-            "alerts_per_second",
-            alerts as f64 / elapsed,
-            "alerts/s",
-            ctx.clone(),
-        );
-        emit("ingest", "p50", pct(&lat, 0.5), "ms", ctx.clone());
-        emit("ingest", "p99", pct(&lat, 0.99), "ms", ctx);
+    let http = client()?;
+    let run = run_id()?;
+    if args.only.as_deref() != Some("page") {
+        throughput(args, &http, &base, backend, run).await?;
     }
-
     if args.only.as_deref() == Some("throughput") {
         return Ok(());
     }
@@ -283,6 +260,55 @@ async fn on_backend(args: &BenchArgs, backend: &str, db: &str) -> anyhow::Result
     Ok(())
 }
 
+fn client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .pool_max_idle_per_host(1024)
+        .build()?)
+}
+
+/// Distinct per run, so that alerts of earlier runs on the same database stay apart.
+fn run_id() -> anyhow::Result<u128> {
+    Ok(std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_nanos())
+}
+
+/// Alerts per second into Muster at `base`, per request shape (alerts per request).
+async fn throughput(
+    args: &BenchArgs,
+    http: &reqwest::Client,
+    base: &str,
+    backend: &str,
+    run: u128,
+) -> anyhow::Result<Vec<(usize, f64)>> {
+    let url = format!("{base}/api/v1/integrations/demo-alertmanager/alertmanager");
+    let mut rates = Vec::new();
+    for per in SHAPES {
+        let (elapsed, lat) = load(
+            http,
+            &url,
+            args.clients,
+            requests_per_client(per),
+            move |c, n| webhook(run, per, c, n),
+        )
+        .await?;
+        let alerts = lat.len() * per;
+        let ctx = json!({"backend": backend, "clients": args.clients, "alerts_per_request": per,
+            "alerts": alerts});
+        emit(
+            "ingest",
+            "alerts_per_second",
+            alerts as f64 / elapsed,
+            "alerts/s",
+            ctx.clone(),
+        );
+        emit("ingest", "p50", pct(&lat, 0.5), "ms", ctx.clone());
+        emit("ingest", "p99", pct(&lat, 0.99), "ms", ctx);
+        rates.push((per, alerts as f64 / elapsed));
+    }
+    Ok(rates)
+}
+
 fn find_alertmanager() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
@@ -299,14 +325,20 @@ impl Drop for Kill {
     }
 }
 
-async fn alertmanager(args: &BenchArgs, dir: &std::path::Path) -> anyhow::Result<()> {
-    if matches!(args.only.as_deref(), Some("page" | "commit")) {
-        return Ok(());
-    }
+/// A running Alertmanager, killed on drop.
+struct Peer {
+    _child: Kill,
+    url: String,
+}
+
+/// Starts Debian's Alertmanager with an empty route on a free port, storing under `dir`;
+/// `None` when it is not installed.
+async fn start_alertmanager(dir: &std::path::Path) -> anyhow::Result<Option<Peer>> {
     let Some(bin) = find_alertmanager() else {
         eprintln!("alertmanager not installed: its comparison is skipped");
-        return Ok(());
+        return Ok(None);
     };
+    std::fs::create_dir_all(dir)?;
     let cfg = dir.join("am.yml");
     std::fs::write(
         &cfg,
@@ -316,7 +348,7 @@ async fn alertmanager(args: &BenchArgs, dir: &std::path::Path) -> anyhow::Result
         .local_addr()?
         .port();
     let listen = format!("127.0.0.1:{port}");
-    let _child = Kill(
+    let child = Kill(
         Command::new(bin)
             .arg(format!("--config.file={}", cfg.display()))
             .arg(format!("--storage.path={}", dir.join("am").display()))
@@ -333,14 +365,34 @@ async fn alertmanager(args: &BenchArgs, dir: &std::path::Path) -> anyhow::Result
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(1024)
-        .build()?;
-    let url = format!("http://{listen}/api/v2/alerts");
+    Ok(Some(Peer {
+        _child: child,
+        url: format!("http://{listen}/api/v2/alerts"),
+    }))
+}
+
+async fn alertmanager(args: &BenchArgs, dir: &std::path::Path) -> anyhow::Result<()> {
+    if matches!(args.only.as_deref(), Some("page" | "commit")) {
+        return Ok(());
+    }
+    if let Some(peer) = start_alertmanager(dir).await? {
+        alertmanager_throughput(args, &client()?, &peer).await?;
+    }
+    Ok(())
+}
+
+/// Alerts per second into Alertmanager's own API, per request shape, with the same clients
+/// and alerts per request as Muster's run.
+async fn alertmanager_throughput(
+    args: &BenchArgs,
+    http: &reqwest::Client,
+    peer: &Peer,
+) -> anyhow::Result<Vec<(usize, f64)>> {
+    let mut rates = Vec::new();
     for per in SHAPES {
         let (elapsed, lat) = load(
-            &http,
-            &url,
+            http,
+            &peer.url,
             args.clients,
             requests_per_client(per),
             move |c, n| {
@@ -374,6 +426,68 @@ async fn alertmanager(args: &BenchArgs, dir: &std::path::Path) -> anyhow::Result
             ctx.clone(),
         );
         emit("ingest", "alertmanager_p99", pct(&lat, 0.99), "ms", ctx);
+        rates.push((per, alerts as f64 / elapsed));
+    }
+    Ok(rates)
+}
+
+/// `--rounds N`: Muster (each backend) and Alertmanager measured turn about, N times, the
+/// order swapped every round so that a machine speeding up or slowing down favours neither;
+/// each round's ratio per backend and shape, then the median of the rounds.
+async fn rounds(args: &BenchArgs, dir: &std::path::Path) -> anyhow::Result<()> {
+    let peer = start_alertmanager(&dir.join("peer"))
+        .await?
+        .context("--rounds compares with Alertmanager, which is not installed")?;
+    let http = client()?;
+    let mut backends = Vec::new();
+    if !(args.skip_sqlite && args.pg.is_some()) {
+        let db = format!("sqlite://{}/rounds.db", dir.display());
+        backends.push(("sqlite", start(args, &db).await?));
+    }
+    if let Some(pg) = &args.pg {
+        backends.push(("postgres", start(args, pg).await?));
+    }
+    // (backend, alerts per request) → each round's ratio
+    let mut ratios: std::collections::BTreeMap<(&str, usize), Vec<f64>> = Default::default();
+    for round in 0..args.rounds {
+        let mut muster = Vec::new();
+        let peer_first = round % 2 == 1;
+        let mut theirs = if peer_first {
+            alertmanager_throughput(args, &http, &peer).await?
+        } else {
+            Vec::new()
+        };
+        for (backend, base) in &backends {
+            let rates = throughput(args, &http, base, backend, run_id()?).await?;
+            muster.push((*backend, rates));
+        }
+        if !peer_first {
+            theirs = alertmanager_throughput(args, &http, &peer).await?;
+        }
+        for (backend, rates) in &muster {
+            for ((per, ours), (_, peer_rate)) in rates.iter().zip(&theirs) {
+                let ratio = ours / peer_rate;
+                ratios.entry((backend, *per)).or_default().push(ratio);
+                emit(
+                    "ingest",
+                    "ratio_to_alertmanager",
+                    ratio,
+                    "x",
+                    json!({"backend": backend, "alerts_per_request": per, "round": round + 1}),
+                );
+            }
+        }
+    }
+    for ((backend, per), mut r) in ratios {
+        r.sort_by(f64::total_cmp);
+        emit(
+            "ingest",
+            "ratio_to_alertmanager_median",
+            r[r.len() / 2],
+            "x",
+            json!({"backend": backend, "alerts_per_request": per, "rounds": r.len(),
+                "min": r[0], "max": r[r.len() - 1]}),
+        );
     }
     Ok(())
 }

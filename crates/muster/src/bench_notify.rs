@@ -1,5 +1,7 @@
 //! `muster bench notify`: 10,000 notifications through the outbox and the deliverer to a
-//! local webhook sink; throughput and enqueue→delivered latency (p50/p99).
+//! local webhook sink; throughput and enqueue→delivered latency (p50/p99). Then a steady
+//! 100 notifications/s for 10 s, each queued by its own commit as a declaration's would be:
+//! enqueue→delivered p50/p99 when the deliverer is not behind (target p99 < 50 ms).
 //!
 //! The items are queued as `delivery` items (one webhook message each, no incident), the
 //! path every notification ends on, so this measures claiming, sending (signed webhook over
@@ -28,13 +30,18 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = std::env::temp_dir().join(format!("muster-bench-notify-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let result = on_sqlite(args, &dir).await;
+    let sqlite = format!("sqlite://{}/bench.db", dir.display());
+    let result = on(args, "sqlite", &sqlite).await;
+    let result = match (&args.pg, result) {
+        (Some(pg), Ok(())) => on(args, "postgres", pg).await,
+        (_, r) => r,
+    };
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
-async fn on_sqlite(args: &BenchArgs, dir: &std::path::Path) -> anyhow::Result<()> {
-    let store = Store::connect(&format!("sqlite://{}/bench.db", dir.display())).await?;
+async fn on(args: &BenchArgs, backend: &'static str, db: &str) -> anyhow::Result<()> {
+    let store = Store::connect(db).await?;
     let config = muster_config::load(&args.config)
         .map_err(|_| anyhow::anyhow!("{}: invalid configuration", args.config.display()))?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -51,15 +58,73 @@ async fn on_sqlite(args: &BenchArgs, dir: &std::path::Path) -> anyhow::Result<()
     }));
     let start = Instant::now();
     let enqueued = enqueue(&store, clock.as_ref(), &url).await?;
-    let done = wait_all(&received, Duration::from_secs(300)).await;
+    let done = wait_all(&received, N, Duration::from_secs(300)).await;
     let elapsed = start.elapsed();
+    if !done {
+        bail!("not every notification reached the sink within 300 s");
+    }
+    report(backend, &enqueued, &received, elapsed)?;
+    received.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    let steady = steady(&store, clock.as_ref(), &url).await?;
+    let done = wait_all(&received, steady.len(), Duration::from_secs(60)).await;
     let _ = stop.send(());
     let _ = deliverer.await;
     store.close().await;
     if !done {
-        bail!("not every notification reached the sink within 300 s");
+        bail!("not every steady notification reached the sink within 60 s");
     }
-    report(&enqueued, &received, elapsed)
+    report_steady(backend, &steady, &received)
+}
+
+const STEADY_RATE: u64 = 100;
+const STEADY_SECONDS: u64 = 10;
+
+/// One webhook delivery item for the sink at `url`.
+fn delivery(i: usize, url: &str, queued_at: i64) -> Delivery {
+    Delivery {
+        parent: format!("bench/{i}"),
+        to: "sink".into(),
+        chain: vec![Hop {
+            channel: Via::Webhook,
+            address: url.to_string(),
+        }],
+        step: 0,
+        subject: "bench".into(),
+        text: format!("notification {i}"),
+        queued_at,
+        not_before: None,
+        blocks: None,
+        copy: false,
+        last_error: None,
+    }
+}
+
+/// Open loop at `STEADY_RATE`: item i is queued at start + i / rate by a commit of its own,
+/// timed from just before that commit, so a slow commit or a late tick is not hidden.
+async fn steady(
+    store: &Store,
+    clock: &dyn Clock,
+    url: &str,
+) -> anyhow::Result<HashMap<String, Instant>> {
+    let total = (STEADY_RATE * STEADY_SECONDS) as usize;
+    let mut at = HashMap::with_capacity(total);
+    let start = tokio::time::Instant::now();
+    for i in 0..total {
+        let due = start + Duration::from_micros(i as u64 * 1_000_000 / STEADY_RATE);
+        tokio::time::sleep_until(due).await;
+        let mut effects = Effects::default();
+        let d = delivery(N + i, url, clock.now().as_millisecond());
+        effects.outbox.push(d.item(None));
+        let queued = Instant::now();
+        store
+            .apply_effects(clock.now(), &effects)
+            .await
+            .context("enqueue")?;
+        for item in &effects.outbox {
+            at.insert(item.idempotency_key.clone(), queued);
+        }
+    }
+    Ok(at)
 }
 
 /// Queues N delivery items in batches; returns when each key was queued.
@@ -73,23 +138,7 @@ async fn enqueue(
     for batch in 0..N.div_ceil(ENQUEUE_BATCH) {
         let mut effects = Effects::default();
         for i in batch * ENQUEUE_BATCH..((batch + 1) * ENQUEUE_BATCH).min(N) {
-            let d = Delivery {
-                parent: format!("bench/{i}"),
-                to: "sink".into(),
-                chain: vec![Hop {
-                    channel: Via::Webhook,
-                    address: url.to_string(),
-                }],
-                step: 0,
-                subject: "bench".into(),
-                text: format!("notification {i}"),
-                queued_at,
-                not_before: None,
-                blocks: None,
-                copy: false,
-                last_error: None,
-            };
-            effects.outbox.push(d.item(None));
+            effects.outbox.push(delivery(i, url, queued_at).item(None));
         }
         let now = Instant::now();
         store
@@ -126,10 +175,10 @@ async fn sink() -> anyhow::Result<(String, Received)> {
     Ok((url, received))
 }
 
-async fn wait_all(received: &Received, timeout: Duration) -> bool {
+async fn wait_all(received: &Received, n: usize, timeout: Duration) -> bool {
     let end = Instant::now() + timeout;
     while Instant::now() < end {
-        if received.lock().unwrap_or_else(|e| e.into_inner()).len() >= N {
+        if received.lock().unwrap_or_else(|e| e.into_inner()).len() >= n {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -137,11 +186,8 @@ async fn wait_all(received: &Received, timeout: Duration) -> bool {
     false
 }
 
-fn report(
-    enqueued: &HashMap<String, Instant>,
-    received: &Received,
-    elapsed: Duration,
-) -> anyhow::Result<()> {
+/// Enqueue→delivered of each key, in ms, sorted.
+fn latencies(enqueued: &HashMap<String, Instant>, received: &Received) -> Vec<f64> {
     let received = received.lock().unwrap_or_else(|e| e.into_inner());
     let mut latencies: Vec<f64> = enqueued
         .iter()
@@ -152,8 +198,50 @@ fn report(
         })
         .collect();
     latencies.sort_by(f64::total_cmp);
-    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
-    let ctx = json!({ "backend": "sqlite", "notifications": N, "channel": "webhook" });
+    latencies
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 - 1.0) * p).round() as usize)
+        .copied()
+        .unwrap_or(f64::NAN)
+}
+
+fn report_steady(
+    backend: &str,
+    enqueued: &HashMap<String, Instant>,
+    received: &Received,
+) -> anyhow::Result<()> {
+    let latencies = latencies(enqueued, received);
+    let ctx = json!({ "backend": backend, "notifications": latencies.len(), "channel": "webhook",
+        "rate": STEADY_RATE, "seconds": STEADY_SECONDS });
+    emit(
+        "notify",
+        "steady_enqueue_to_delivered_p50",
+        pct(&latencies, 0.5),
+        "ms",
+        ctx.clone(),
+    );
+    emit(
+        "notify",
+        "steady_enqueue_to_delivered_p99",
+        pct(&latencies, 0.99),
+        "ms",
+        ctx,
+    );
+    Ok(())
+}
+
+fn report(
+    backend: &str,
+    enqueued: &HashMap<String, Instant>,
+    received: &Received,
+    elapsed: Duration,
+) -> anyhow::Result<()> {
+    let latencies = latencies(enqueued, received);
+    let pct = |p: f64| pct(&latencies, p);
+    let ctx = json!({ "backend": backend, "notifications": N, "channel": "webhook" });
     emit(
         "notify",
         "throughput",

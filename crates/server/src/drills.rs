@@ -9,7 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 use muster_core::drill::{self, DrillClock, InjectLog, Played, Report, Scenario};
 use muster_core::engine::{Outcome, PlannedAction, Simulation};
 use muster_core::{Change, DomainError, Incident, IncidentNumber, TimelineEvent, declare_typed};
-use muster_store::{MAX_TIMELINE_LIMIT, StoreError, TimerChange, TimerSpec};
+use muster_store::{StoreError, TimerChange, TimerSpec};
 use serde_json::json;
 
 use crate::AppState;
@@ -319,16 +319,7 @@ pub async fn report(state: &AppState, id: IncidentNumber) -> Result<Report, Stor
     let (incident, drill) = load(state, id).await?;
     let cfg = state.config();
     let s = scenario_of(&cfg, &drill.scenario)?;
-    let mut timeline = Vec::new();
-    loop {
-        let after = timeline.last().map_or(0, |e: &TimelineEvent| e.seq);
-        let page = state.store.timeline(id, after, MAX_TIMELINE_LIMIT).await?;
-        let done = page.len() < MAX_TIMELINE_LIMIT as usize;
-        timeline.extend(page);
-        if done {
-            break;
-        }
-    }
+    let timeline = state.store.timeline_since(id, None).await?;
     let played = played(s, &cfg.policies, &drill, &incident, &timeline);
     let score = drill::score(s, &cfg.policies, &played);
     Ok(Report::new(s, played, score))

@@ -375,11 +375,36 @@ impl Store {
     ) -> Result<Vec<TimelineEvent>, StoreError> {
         let limit = limit.min(MAX_TIMELINE_LIMIT);
         read!(self, |conn| {
-            let events = conn.timeline(id, after, limit).await?;
+            let events = conn.timeline(id, after, i64::MIN, limit).await?;
             if events.is_empty() && !conn.incident_exists(id).await? {
                 return Err(StoreError::NotFound(id));
             }
             Ok(events)
+        })
+    }
+
+    /// Every event of `id` at or after `since` (`None`: the whole timeline), oldest first:
+    /// what a briefing, a report or a drill's score folds. Read a page of
+    /// [`MAX_TIMELINE_LIMIT`] at a time on one connection; empty for an unknown incident.
+    pub async fn timeline_since(
+        &self,
+        id: IncidentNumber,
+        since: Option<Timestamp>,
+    ) -> Result<Vec<TimelineEvent>, StoreError> {
+        let since_ms = since.map_or(i64::MIN, codec::ms);
+        read!(self, |conn| {
+            let mut events: Vec<TimelineEvent> = Vec::new();
+            loop {
+                let after = events.last().map_or(0, |e| e.seq);
+                let page = conn
+                    .timeline(id, after, since_ms, MAX_TIMELINE_LIMIT)
+                    .await?;
+                let done = page.len() < MAX_TIMELINE_LIMIT as usize;
+                events.extend(page);
+                if done {
+                    return Ok(events);
+                }
+            }
         })
     }
 

@@ -110,10 +110,12 @@ pub(crate) trait Queries {
         id: IncidentNumber,
         events: &[TimelineEvent],
     ) -> Result<(), StoreError>;
+    /// Events with `seq > after` and `at >= since_ms`, oldest first, at most `limit`.
     async fn timeline(
         &mut self,
         id: IncidentNumber,
         after: i64,
+        since_ms: i64,
         limit: u32,
     ) -> Result<Vec<TimelineEvent>, StoreError>;
     async fn list(&mut self, filter: &IncidentFilter) -> Result<Vec<Incident>, StoreError>;
@@ -317,14 +319,16 @@ macro_rules! impl_queries {
                 &mut self,
                 id: IncidentNumber,
                 after: i64,
+                since_ms: i64,
                 limit: u32,
             ) -> Result<Vec<TimelineEvent>, StoreError> {
                 let rows: Vec<EventRow> = sqlx::query_as(
                     "SELECT seq, at, actor, kind, data FROM timeline \
-                     WHERE incident = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                     WHERE incident = $1 AND seq > $2 AND at >= $3 ORDER BY seq LIMIT $4",
                 )
                 .bind(id.0)
                 .bind(after)
+                .bind(since_ms)
                 .bind(i64::from(limit))
                 .fetch_all(&mut *self)
                 .await

@@ -10,8 +10,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use muster_core::Timestamp;
 use muster_core::brief::{self, Audience, MAX_BRIEF_LINES};
+use muster_core::{IncidentNumber, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -81,10 +81,18 @@ pub struct FormatParams {
     pub format: Option<String>,
 }
 
-/// The facts of `raw_id`, or 404.
+/// The facts of `raw_id` with its whole timeline, or 404.
 async fn load(state: &AppState, raw_id: &str) -> Result<Loaded, ApiError> {
-    let id = incident_id(raw_id)?;
-    Loaded::load(state, id)
+    load_since(state, incident_id(raw_id)?, None).await
+}
+
+/// The facts of `id` with its timeline from `since`, or 404.
+async fn load_since(
+    state: &AppState,
+    id: IncidentNumber,
+    since: Option<Timestamp>,
+) -> Result<Loaded, ApiError> {
+    Loaded::load(state, id, since)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("incident {id} not found")))
 }
@@ -240,8 +248,7 @@ pub async fn brief_me(
             )));
         }
     };
-    let loaded = load(&state, &id).await?;
-    let id = loaded.incident.id;
+    let id = incident_id(&id)?;
     let last_look = if by_reader && explicit.is_none() {
         state.store.last_brief_look(&caller.name, id).await?
     } else {
@@ -249,6 +256,8 @@ pub async fn brief_me(
     };
     // The last look saw everything up to and including its own instant.
     let after_look = last_look.map(|at| at + jiff::SignedDuration::from_millis(1));
+    // Only the events since then are read: a brief of a long incident reads what is new.
+    let loaded = load_since(&state, id, explicit.or(after_look)).await?;
     let since = explicit
         .or(after_look)
         .unwrap_or(loaded.incident.declared_at);

@@ -11,7 +11,6 @@ use jiff::Timestamp;
 use muster_core::adherence::{self, PoliciesReport, policies_report};
 use muster_core::load::{self, LoadReport, load_report};
 use muster_core::{Incident, TimelineEvent};
-use muster_store::MAX_TIMELINE_LIMIT;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -51,16 +50,7 @@ async fn history(state: &AppState, since: Option<&str>) -> Result<Vec<Loaded>, A
         let Some(incident) = state.store.incident(id).await? else {
             continue;
         };
-        let mut timeline = Vec::new();
-        loop {
-            let after = timeline.last().map_or(0, |e: &TimelineEvent| e.seq);
-            let page = state.store.timeline(id, after, MAX_TIMELINE_LIMIT).await?;
-            let done = page.len() < MAX_TIMELINE_LIMIT as usize;
-            timeline.extend(page);
-            if done {
-                break;
-            }
-        }
+        let timeline = state.store.timeline_since(id, None).await?;
         loaded.push(Loaded {
             incident,
             exercise,

@@ -180,7 +180,7 @@ pub(crate) async fn slack_brief(
     state: &crate::AppState,
     id: IncidentNumber,
 ) -> Result<String, String> {
-    let loaded = crate::views::brief::Loaded::load(state, id)
+    let loaded = crate::views::brief::Loaded::load(state, id, None)
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("incident {id} not found"))?;

@@ -4,7 +4,7 @@
 
 use muster_core::brief::{Facts, LinkedAlert, PendingDeadline, SimilarIncident};
 use muster_core::{Incident, IncidentNumber, TimelineEvent, Timestamp};
-use muster_store::{AlertFilter, MAX_ALERT_LIMIT, MAX_TIMELINE_LIMIT, StoreError};
+use muster_store::{AlertFilter, MAX_ALERT_LIMIT, StoreError};
 
 use super::clock::clock_view;
 use crate::AppState;
@@ -32,22 +32,18 @@ impl Loaded {
         }
     }
 
-    /// The whole timeline, the live clock, the linked alerts and similar incidents of `id`
-    /// (`None`: no such incident).
-    pub async fn load(state: &AppState, id: IncidentNumber) -> Result<Option<Loaded>, StoreError> {
+    /// The timeline from `since` (`None`: the whole of it), the live clock, the linked alerts
+    /// and similar incidents of `id` (`None`: no such incident). A brief since the reader's
+    /// last look reads only what the reader has not seen.
+    pub async fn load(
+        state: &AppState,
+        id: IncidentNumber,
+        since: Option<Timestamp>,
+    ) -> Result<Option<Loaded>, StoreError> {
         let Some(incident) = state.store.incident(id).await? else {
             return Ok(None);
         };
-        let mut events = Vec::new();
-        loop {
-            let after = events.last().map_or(0, |e: &TimelineEvent| e.seq);
-            let page = state.store.timeline(id, after, MAX_TIMELINE_LIMIT).await?;
-            let done = page.len() < MAX_TIMELINE_LIMIT as usize;
-            events.extend(page);
-            if done {
-                break;
-            }
-        }
+        let events = state.store.timeline_since(id, since).await?;
         let clock = clock_view(state, id).await?;
         let mut pending: Vec<PendingDeadline> = clock
             .timers
