@@ -59,6 +59,8 @@ pub(crate) fn emit(bench: &str, metric: &str, value: f64, unit: &str, extra: ser
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    // Every bench's HTTP client speaks rustls; one provider for them all.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match args.name.as_str() {
         "api" => api(&args).await,
         "replay" => crate::bench_replay::run(&args.config),

@@ -104,6 +104,8 @@ pub struct AppState {
     pub language_model: Option<Arc<language_model::LanguageModel>>,
     /// Committed incident changes, announced for live pages (`live.rs`).
     pub changes: live::Changes,
+    /// Similar past incidents, per incident, for briefs (`views/similar_cache.rs`).
+    pub similar: Arc<views::similar_cache::SimilarCache>,
 }
 
 impl AppState {
@@ -127,6 +129,7 @@ impl AppState {
             slack: Arc::new(slack::SlackRuntime::from_env()),
             language_model: None,
             changes: live::Changes::default(),
+            similar: Arc::default(),
         }
     }
 

@@ -1,4 +1,5 @@
-//! Statements stepped directly on the SQLite writer, for alert intake's hot path.
+//! Statements stepped directly on a SQLite connection: alert intake's hot path on the writer,
+//! and whole-timeline reads on a reader.
 //!
 //! sqlx runs each SQLite statement on the connection's own thread and hands each answer back
 //! through a channel (a thread wake-up per statement and per row), and copies every bound

@@ -96,24 +96,31 @@ impl Loaded {
             events,
             pending,
             alerts,
-            similar: similar_of(state, id).await,
+            similar: similar_of(state, id, clock.now).await,
             now: clock.now,
         }))
     }
 }
 
-/// Past incidents most like `id` and their experts, for "brief me". Best effort: a brief
-/// without them is still worth answering.
-async fn similar_of(state: &AppState, id: IncidentNumber) -> Vec<SimilarIncident> {
+/// Past incidents most like `id` and their experts, for "brief me", found at most once a
+/// minute per incident. Best effort: a brief without them is still worth answering.
+async fn similar_of(state: &AppState, id: IncidentNumber, now: Timestamp) -> Vec<SimilarIncident> {
+    if let Some(similar) = state.similar.get(id, now) {
+        return similar;
+    }
     match state.store.similar_incidents(id, SIMILAR_IN_BRIEF).await {
-        Ok(found) => found
-            .into_iter()
-            .map(|s| SimilarIncident {
-                id: s.incident.id.to_string(),
-                title: s.incident.title,
-                experts: s.experts.into_iter().map(|e| e.person).collect(),
-            })
-            .collect(),
+        Ok(found) => {
+            let similar: Vec<SimilarIncident> = found
+                .into_iter()
+                .map(|s| SimilarIncident {
+                    id: s.incident.id.to_string(),
+                    title: s.incident.title,
+                    experts: s.experts.into_iter().map(|e| e.person).collect(),
+                })
+                .collect();
+            state.similar.put(id, now, similar.clone());
+            similar
+        }
         Err(e) => {
             tracing::warn!(error = %e, incident = %id, "similar incidents left out of the brief");
             Vec::new()

@@ -4,3 +4,4 @@
 pub mod brief;
 pub mod clock;
 pub mod incident;
+pub mod similar_cache;
