@@ -16,7 +16,8 @@ use tokio::net::TcpListener;
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Which benchmark: `api`, `replay`, `schedules`, `timers`, `notify`, `ingest`, `brief`,
-    /// `similar`, `drills`, `staffing`, `ui`, `rss` (idle memory of `muster serve`).
+    /// `similar`, `drills`, `staffing`, `ui`, `rss` (idle memory of `muster serve`), `nodes`
+    /// (one and two `muster serve` on one PostgreSQL).
     pub name: String,
     /// Output JSON lines (the only format; accepted for scripts that pass it).
     #[arg(long)]
@@ -74,9 +75,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "staffing" => crate::bench_staffing::run(&args.config),
         "ui" => crate::bench_ui::run(&args).await,
         "rss" => idle_rss(&args).await,
+        "nodes" => crate::bench_nodes::run(&args).await,
         other => {
             bail!(
-                "unknown benchmark `{other}`; available: api, replay, schedules, timers, notify, ingest, brief, similar, drills, staffing, ui, rss"
+                "unknown benchmark `{other}`; available: api, replay, schedules, timers, notify, ingest, brief, similar, drills, staffing, ui, rss, nodes"
             )
         }
     }

@@ -35,9 +35,9 @@ const PER_CLIENT_BATCHED: usize = 50;
 /// Alerts per request in the batched shape.
 const BATCH: usize = 64;
 /// The request shapes measured: alerts per request.
-const SHAPES: [usize; 2] = [1, BATCH];
+pub(crate) const SHAPES: [usize; 2] = [1, BATCH];
 
-fn requests_per_client(per: usize) -> usize {
+pub(crate) fn requests_per_client(per: usize) -> usize {
     if per == 1 {
         PER_CLIENT
     } else {
@@ -100,7 +100,7 @@ async fn start(args: &BenchArgs, db: &str) -> anyhow::Result<String> {
 }
 
 /// Request `n` of `client`: `per` new alerts of the client's group.
-fn webhook(run: u128, per: usize, client: usize, n: usize) -> Value {
+pub(crate) fn webhook(run: u128, per: usize, client: usize, n: usize) -> Value {
     let alerts: Vec<Value> = (0..per)
         .map(|i| {
             json!({"status": "firing",
@@ -117,7 +117,7 @@ fn webhook(run: u128, per: usize, client: usize, n: usize) -> Value {
 }
 
 /// Posts `bodies(client, n)` from `clients` concurrent tasks; returns (elapsed, sorted latencies).
-async fn load(
+pub(crate) async fn load(
     http: &reqwest::Client,
     url: &str,
     clients: usize,
@@ -154,7 +154,7 @@ async fn load(
     Ok((started.elapsed().as_secs_f64(), lat))
 }
 
-fn pct(sorted: &[Duration], p: f64) -> f64 {
+pub(crate) fn pct(sorted: &[Duration], p: f64) -> f64 {
     let Some(last) = sorted.len().checked_sub(1) else {
         return 0.0;
     };
@@ -260,14 +260,14 @@ async fn on_backend(args: &BenchArgs, backend: &str, db: &str) -> anyhow::Result
     Ok(())
 }
 
-fn client() -> anyhow::Result<reqwest::Client> {
+pub(crate) fn client() -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .pool_max_idle_per_host(1024)
         .build()?)
 }
 
 /// Distinct per run, so that alerts of earlier runs on the same database stay apart.
-fn run_id() -> anyhow::Result<u128> {
+pub(crate) fn run_id() -> anyhow::Result<u128> {
     Ok(std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_nanos())

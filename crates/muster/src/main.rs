@@ -5,6 +5,7 @@ mod bench;
 mod bench_brief;
 mod bench_drills;
 mod bench_ingest;
+mod bench_nodes;
 mod bench_notify;
 mod bench_replay;
 mod bench_schedules;
