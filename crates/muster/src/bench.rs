@@ -180,12 +180,26 @@ impl Target {
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
+/// The `p` quantile of `sorted` durations, in ms (0 when there are none).
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let Some(last) = sorted.len().checked_sub(1) else {
         return 0.0;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)].as_secs_f64() * 1000.0
+    };
+    let idx = ((last as f64) * p).round() as usize;
+    sorted[idx.min(last)].as_secs_f64() * 1000.0
+}
+
+/// `{metric}_p50` and `{metric}_p99` of `sorted` durations, in ms.
+pub(crate) fn emit_p50_p99(bench: &str, metric: &str, sorted: &[Duration], ctx: serde_json::Value) {
+    let p50 = format!("{metric}_p50");
+    emit(bench, &p50, percentile(sorted, 0.5), "ms", ctx.clone());
+    emit(
+        bench,
+        &format!("{metric}_p99"),
+        percentile(sorted, 0.99),
+        "ms",
+        ctx,
+    );
 }
 
 async fn api_on(args: &BenchArgs, backend: &str, db: &str) -> anyhow::Result<()> {
@@ -229,14 +243,7 @@ async fn api_on(args: &BenchArgs, backend: &str, db: &str) -> anyhow::Result<()>
         "writes/s",
         ctx.clone(),
     );
-    emit(
-        "api",
-        "saturated_p50",
-        percentile(&lat, 0.50),
-        "ms",
-        ctx.clone(),
-    );
-    emit("api", "saturated_p99", percentile(&lat, 0.99), "ms", ctx);
+    emit_p50_p99("api", "saturated", &lat, ctx);
 
     fixed_rate(&target, args, backend).await
 }

@@ -21,7 +21,7 @@ use muster_server::AppState;
 use muster_store::Store;
 use serde_json::json;
 
-use crate::bench::{BenchArgs, emit};
+use crate::bench::{BenchArgs, emit, emit_p50_p99, percentile};
 
 const EVENTS: usize = 10_000;
 const RUNS: usize = 200;
@@ -112,11 +112,6 @@ pub(crate) fn timeline() -> anyhow::Result<(Incident, Vec<TimelineEvent>)> {
     Ok((incident, events))
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-}
-
 fn time(runs: usize, mut f: impl FnMut()) -> Vec<Duration> {
     let mut out: Vec<Duration> = (0..runs)
         .map(|_| {
@@ -154,20 +149,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         std::hint::black_box(b.markdown());
     });
     let ctx = json!({"events": EVENTS, "runs": RUNS, "lines": lines});
-    emit(
-        "brief",
-        "brief_p50",
-        percentile(&brief_times, 0.5),
-        "ms",
-        ctx.clone(),
-    );
-    emit(
-        "brief",
-        "brief_p99",
-        percentile(&brief_times, 0.99),
-        "ms",
-        ctx.clone(),
-    );
+    emit_p50_p99("brief", "brief", &brief_times, ctx);
     let review_times = time(RUNS / 4, || {
         std::hint::black_box(brief::review_draft(&facts).markdown());
     });
@@ -256,20 +238,7 @@ async fn api_on(
     for (metric, url) in pages {
         let times = get_times(&http, &url, &token).await?;
         let ctx = json!({"events": EVENTS, "runs": times.len(), "backend": backend});
-        emit(
-            "brief",
-            &format!("{metric}_p50"),
-            percentile(&times, 0.5),
-            "ms",
-            ctx.clone(),
-        );
-        emit(
-            "brief",
-            &format!("{metric}_p99"),
-            percentile(&times, 0.99),
-            "ms",
-            ctx,
-        );
+        emit_p50_p99("brief", metric, &times, ctx);
     }
     parts(&store, inc.id, since, backend).await
 }

@@ -27,7 +27,7 @@ use muster_store::Store;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-use crate::bench::{BenchArgs, emit};
+use crate::bench::{BenchArgs, emit, emit_p50_p99, percentile};
 
 /// Requests per client: one-alert requests, then batched ones.
 const PER_CLIENT: usize = 200;
@@ -154,14 +154,6 @@ pub(crate) async fn load(
     Ok((started.elapsed().as_secs_f64(), lat))
 }
 
-pub(crate) fn pct(sorted: &[Duration], p: f64) -> f64 {
-    let Some(last) = sorted.len().checked_sub(1) else {
-        return 0.0;
-    };
-    let idx = ((last as f64) * p).round() as usize;
-    sorted[idx.min(last)].as_secs_f64() * 1000.0
-}
-
 /// The group commit alone: every round queues [`COMMIT_JOBS`] requests of [`BATCH`] new
 /// alerts at once (parsed and routed beforehand, as the handlers do) and waits for them all.
 async fn commit_only(args: &BenchArgs, backend: &str, db: &str) -> anyhow::Result<()> {
@@ -249,14 +241,7 @@ async fn on_backend(args: &BenchArgs, backend: &str, db: &str) -> anyhow::Result
     .await?;
     let ctx =
         json!({"backend": backend, "samples": lat.len(), "target_p50_ms": 5, "target_p99_ms": 50});
-    emit(
-        "ingest",
-        "alert_to_page_p50",
-        pct(&lat, 0.5),
-        "ms",
-        ctx.clone(),
-    );
-    emit("ingest", "alert_to_page_p99", pct(&lat, 0.99), "ms", ctx);
+    emit_p50_p99("ingest", "alert_to_page", &lat, ctx);
     Ok(())
 }
 
@@ -302,8 +287,8 @@ async fn throughput(
             "alerts/s",
             ctx.clone(),
         );
-        emit("ingest", "p50", pct(&lat, 0.5), "ms", ctx.clone());
-        emit("ingest", "p99", pct(&lat, 0.99), "ms", ctx);
+        emit("ingest", "p50", percentile(&lat, 0.5), "ms", ctx.clone());
+        emit("ingest", "p99", percentile(&lat, 0.99), "ms", ctx);
         rates.push((per, alerts as f64 / elapsed));
     }
     Ok(rates)
@@ -418,14 +403,7 @@ async fn alertmanager_throughput(
             "alerts/s",
             ctx.clone(),
         );
-        emit(
-            "ingest",
-            "alertmanager_p50",
-            pct(&lat, 0.5),
-            "ms",
-            ctx.clone(),
-        );
-        emit("ingest", "alertmanager_p99", pct(&lat, 0.99), "ms", ctx);
+        emit_p50_p99("ingest", "alertmanager", &lat, ctx);
         rates.push((per, alerts as f64 / elapsed));
     }
     Ok(rates)

@@ -123,7 +123,7 @@ async fn drive(
     Ok((
         elapsed,
         lat.len() * per,
-        crate::bench_ingest::pct(&lat, 0.99),
+        crate::bench::percentile(&lat, 0.99),
     ))
 }
 
