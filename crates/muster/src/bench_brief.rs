@@ -4,8 +4,11 @@
 //!   pure summariser from the loaded facts. Target: p99 < 10 ms.
 //! - `review_draft_p50`: the review draft (a longer document) from the same facts.
 //! - `api_brief_p50` / `api_brief_p99`: `GET /api/v1/incidents/{id}/brief` end to end on
-//!   SQLite: authentication, loading the 10,000 events in pages of 1,000, the live clock, the
-//!   alerts, the summary and its JSON.
+//!   SQLite and (`--pg`) PostgreSQL: authentication, reading the 5,000 events since the
+//!   middle, the live clock, the alerts, the summary and its JSON.
+//! - `part_*_p50`: each read a brief makes, alone.
+//! - `api_brief_since_last_look_p50` / `_p99`: `?reader=me` by readers whose last look was
+//!   100 events ago: what a returning responder's "brief me" reads.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -240,7 +243,67 @@ async fn api_on(
         let ctx = json!({"events": EVENTS, "runs": times.len(), "backend": backend});
         emit_p50_p99("brief", metric, &times, ctx);
     }
-    parts(&store, inc.id, since, backend).await
+    parts(&store, inc.id, since, backend).await?;
+    let url = format!("{base}/api/v1/incidents/{}/brief?reader=me", inc.id);
+    let times = since_last_look(&store, inc.id, &http, &url, now).await?;
+    let ctx = json!({"events": EVENTS, "unseen": UNSEEN, "runs": times.len(), "backend": backend});
+    emit_p50_p99("brief", "api_brief_since_last_look", &times, ctx);
+    Ok(())
+}
+
+/// Events a returning reader has not seen, in `api_brief_since_last_look`.
+const UNSEEN: usize = 100;
+
+/// "Brief me" (`?reader=me`) by `API_RUNS` readers who each looked at the incident just
+/// before [`UNSEEN`] more notes arrived: a look moves forward, so every timed request is a
+/// reader of its own.
+async fn since_last_look(
+    store: &Store,
+    id: IncidentNumber,
+    http: &reqwest::Client,
+    url: &str,
+    now: Timestamp,
+) -> anyhow::Result<Vec<Duration>> {
+    let look = store
+        .timeline_since(id, None)
+        .await?
+        .last()
+        .map_or(t0(), |e| e.at);
+    let notes: Vec<Change> = (0..UNSEEN)
+        .map(|i| Change::NoteAdded {
+            text: format!("unseen update {i}"),
+        })
+        .collect();
+    store
+        .update(id, "bob", look + SignedDuration::from_secs(1), move |_| {
+            Ok(notes)
+        })
+        .await?;
+    let mut tokens = Vec::with_capacity(API_RUNS);
+    for i in 0..API_RUNS {
+        let name = format!("reader-{id}-{i}");
+        tokens.push(store.create_token(&name, Access::Viewer, now).await?);
+        store.record_brief_look(&name, id, look).await?;
+    }
+    let mut times = Vec::with_capacity(API_RUNS);
+    for token in &tokens {
+        let start = Instant::now();
+        let resp = http.get(url).bearer_auth(token).send().await?;
+        anyhow::ensure!(
+            resp.status().is_success(),
+            "{url} answered {}",
+            resp.status()
+        );
+        let body: serde_json::Value = resp.json().await?;
+        times.push(start.elapsed());
+        let seen = body["summary"]["events_since"].as_u64();
+        anyhow::ensure!(
+            seen == Some(UNSEEN as u64),
+            "a reader who last looked {UNSEEN} events ago was briefed on {seen:?}"
+        );
+    }
+    times.sort();
+    Ok(times)
 }
 
 /// `API_RUNS` sequential GETs of `url`, each timed to the last byte of its answer.

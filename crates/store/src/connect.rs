@@ -122,6 +122,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "web_sessions",
         include_str!("../migrations/sqlite/0019_web_sessions.sql"),
     ),
+    (
+        20,
+        "timeline_at",
+        include_str!("../migrations/sqlite/0020_timeline_at.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -213,6 +218,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         19,
         "web_sessions",
         include_str!("../migrations/postgres/0019_web_sessions.sql"),
+    ),
+    (
+        20,
+        "timeline_at",
+        include_str!("../migrations/postgres/0020_timeline_at.sql"),
     ),
 ];
 
