@@ -287,15 +287,9 @@ async fn since_last_look(
     }
     let mut times = Vec::with_capacity(API_RUNS);
     for token in &tokens {
-        let start = Instant::now();
-        let resp = http.get(url).bearer_auth(token).send().await?;
-        anyhow::ensure!(
-            resp.status().is_success(),
-            "{url} answered {}",
-            resp.status()
-        );
-        let body: serde_json::Value = resp.json().await?;
-        times.push(start.elapsed());
+        let (took, body) = timed_get(http, url, token).await?;
+        times.push(took);
+        let body: serde_json::Value = serde_json::from_slice(&body)?;
         let seen = body["summary"]["events_since"].as_u64();
         anyhow::ensure!(
             seen == Some(UNSEEN as u64),
@@ -314,18 +308,28 @@ async fn get_times(
 ) -> anyhow::Result<Vec<Duration>> {
     let mut times = Vec::with_capacity(API_RUNS);
     for _ in 0..API_RUNS {
-        let start = Instant::now();
-        let resp = http.get(url).bearer_auth(token).send().await?;
-        anyhow::ensure!(
-            resp.status().is_success(),
-            "{url} answered {}",
-            resp.status()
-        );
-        std::hint::black_box(resp.bytes().await?);
-        times.push(start.elapsed());
+        times.push(timed_get(http, url, token).await?.0);
     }
     times.sort();
     Ok(times)
+}
+
+/// One GET of `url` as `token`, timed to the last byte of its (successful) answer.
+async fn timed_get(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+) -> anyhow::Result<(Duration, Vec<u8>)> {
+    let start = Instant::now();
+    let resp = http.get(url).bearer_auth(token).send().await?;
+    anyhow::ensure!(
+        resp.status().is_success(),
+        "{url} answered {}",
+        resp.status()
+    );
+    let body = resp.bytes().await?;
+    let took = start.elapsed();
+    Ok((took, body.to_vec()))
 }
 
 /// The p50 of each read a brief makes, alone: where its time goes.
