@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
-import { AXE, BASE, RESPONDER, SHOTS, VIEWER, eventually, signedIn } from "./support.js";
+import { AXE, BASE, RESPONDER, SHOTS, VIEWER, eventually, signedIn, submitted } from "./support.js";
 
 let drillPath; // the drill the facilitator starts, e.g. /drills/INC-3
 let endedPath; // a drill ended at once, its report shown
@@ -40,10 +40,7 @@ test("a facilitator starts a drill, injects, and a viewer's page follows live", 
   await watcher.page.waitForFunction(() => document.body.dataset.live === "ready");
 
   // Inject the support desk's message now: the row says played, here and on the viewer's page.
-  await Promise.all([
-    page.waitForURL(`${BASE}${drillPath}`),
-    page.getByRole("button", { name: "Inject now: inject 1, due T+12 min" }).click(),
-  ]);
+  await submitted(page, () => page.getByRole("button", { name: "Inject now: inject 1, due T+12 min" }).click(), `${BASE}${drillPath}`);
   await eventually(
     async () => {
       await page.reload();
@@ -63,15 +60,15 @@ test("a facilitator starts a drill, injects, and a viewer's page follows live", 
 
   // Pause and resume from the buttons.
   await page.goto(`${BASE}${drillPath}`);
-  await Promise.all([page.waitForURL(`${BASE}${drillPath}`), page.getByRole("button", { name: "Pause" }).click()]);
+  await submitted(page, () => page.getByRole("button", { name: "Pause" }).click(), `${BASE}${drillPath}`);
   assert.equal((await page.textContent("#drill-state")).trim(), "paused");
-  await Promise.all([page.waitForURL(`${BASE}${drillPath}`), page.getByRole("button", { name: "Resume" }).click()]);
+  await submitted(page, () => page.getByRole("button", { name: "Resume" }).click(), `${BASE}${drillPath}`);
   assert.equal((await page.textContent("#drill-state")).trim(), "running");
   await watcher.context.close();
 
   // A second drill, ended at once: its score and after-action report with the chart.
   endedPath = await startDrill(page, "exec-vip-call", { incident_commander: "dave", comms_lead: "carol", executive: "erin" });
-  await Promise.all([page.waitForURL(`${BASE}${endedPath}`), page.getByRole("button", { name: "End the drill" }).click()]);
+  await submitted(page, () => page.getByRole("button", { name: "End the drill" }).click(), `${BASE}${endedPath}`);
   assert.equal((await page.textContent("#drill-state")).trim(), "ended");
   assert.match(await page.textContent("#drill-report"), /# Drill report: The executive caught off guard/);
   const loaded = await page.locator(".drill-chart img").evaluate((img) => img.complete && img.naturalWidth > 0);

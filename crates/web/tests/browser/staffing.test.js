@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
-import { AXE, BASE, RESPONDER, SHOTS, VIEWER, signedIn } from "./support.js";
+import { AXE, BASE, RESPONDER, SHOTS, VIEWER, signedIn, submitted } from "./support.js";
 
 test("staffing: a viewer sees each rotation's verdicts and the load charts, no run again", async () => {
   const { context, page } = await signedIn(VIEWER);
@@ -36,18 +36,12 @@ test("staffing: a responder runs it again with other runs and a seed", async () 
   await page.goto(`${BASE}/staffing`);
   await page.fill("#s-runs", "40");
   await page.fill("#s-seed", "5");
-  await Promise.all([
-    page.waitForURL(`${BASE}/staffing`),
-    page.getByRole("button", { name: "Run again" }).click(),
-  ]);
+  await submitted(page, () => page.getByRole("button", { name: "Run again" }).click(), `${BASE}/staffing`);
   assert.match(await page.textContent(".sim-run"), /40 runs × 13 weeks from .*, seed 5;/);
   // Back to the CLI's defaults for the scenarios after this one.
   await page.fill("#s-runs", "100");
   await page.fill("#s-seed", "1");
-  await Promise.all([
-    page.waitForURL(`${BASE}/staffing`),
-    page.getByRole("button", { name: "Run again" }).click(),
-  ]);
+  await submitted(page, () => page.getByRole("button", { name: "Run again" }).click(), `${BASE}/staffing`);
   assert.match(await page.textContent(".sim-run"), /100 runs × 13 weeks from .*, seed 1;/);
   await context.close();
 });

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
-import { ADMIN, AXE, BASE, RESPONDER, SHOTS, signedIn } from "./support.js";
+import { ADMIN, AXE, BASE, RESPONDER, SHOTS, signedIn, submitted } from "./support.js";
 
 const BODY = "<b>Card payments</b> are failing for some customers.";
 
@@ -36,7 +36,7 @@ test("draft, approve by another person, publish: the update is on /status", asyn
   assert.match(await page.inputValue("#d-body"), /We are investigating/);
   assert.equal(await page.inputValue("#d-c-payments"), "partial_outage");
   await page.fill("#d-body", BODY);
-  await Promise.all([page.waitForURL(`${BASE}${publicPath}`), page.getByRole("button", { name: "Save draft" }).click()]);
+  await submitted(page, () => page.getByRole("button", { name: "Save draft" }).click(), `${BASE}${publicPath}`);
   const update = page.locator(".update").first();
   assert.match(await update.locator(".state").textContent(), /draft/);
   assert.equal(await update.getByRole("button", { name: /Approve/ }).count(), 0, "the drafter may not approve");
@@ -45,19 +45,13 @@ test("draft, approve by another person, publish: the update is on /status", asyn
   // Another person, an admin, approves.
   const root = await signedIn(ADMIN);
   await root.page.goto(`${BASE}${publicPath}`);
-  await Promise.all([
-    root.page.waitForURL(`${BASE}${publicPath}`),
-    root.page.locator(".update").first().getByRole("button", { name: /Approve/ }).click(),
-  ]);
+  await submitted(root.page, () => root.page.locator(".update").first().getByRole("button", { name: /Approve/ }).click(), `${BASE}${publicPath}`);
   assert.match(await root.page.locator(".update").first().locator(".trail").textContent(), /Approved by root/);
   await root.context.close();
 
   // alice publishes; the public page shows it, escaped.
   await page.reload();
-  await Promise.all([
-    page.waitForURL(`${BASE}${publicPath}`),
-    page.locator(".update").first().getByRole("button", { name: /Publish/ }).click(),
-  ]);
+  await submitted(page, () => page.locator(".update").first().getByRole("button", { name: /Publish/ }).click(), `${BASE}${publicPath}`);
   assert.match(await page.locator(".update").first().locator(".state").textContent(), /published/);
   await page.goto(`${BASE}/status`);
   const text = await page.textContent("body");

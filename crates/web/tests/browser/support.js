@@ -46,6 +46,19 @@ export async function anonymous() {
   return browser.newContext();
 }
 
+/**
+ * Runs `action` (a click or key press that submits a form) and waits until the page it leads
+ * to has loaded, then checks that page is `url`. `waitForURL` alone resolves at once when the
+ * form posts back to the page it is on — before the post is sent — and the next step would
+ * race the navigation (a reload then fails with "not attached to an active page").
+ */
+export async function submitted(page, action, url) {
+  const loaded = page.waitForEvent("load");
+  await action();
+  await loaded;
+  await page.waitForURL(url);
+}
+
 /** Polls `probe` until it returns a truthy value or `ms` pass. */
 export async function eventually(probe, ms, what) {
   const deadline = Date.now() + ms;

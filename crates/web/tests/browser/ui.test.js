@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
-import { ADMIN, AXE, BASE, RESPONDER, SHOTS, VIEWER, anonymous, eventually, signedIn } from "./support.js";
+import { ADMIN, AXE, BASE, RESPONDER, SHOTS, VIEWER, anonymous, eventually, signedIn, submitted } from "./support.js";
 
 let incidentPath; // the SEV1 declared by the scenarios, e.g. /incidents/INC-1
 let keyboardPath; // the SEV1 declared with the keyboard, its deadlines still pending
@@ -64,10 +64,7 @@ test('click "Blast radius validated": the deadline leaves the clock, "met" on th
   const { context, page } = await signedIn(RESPONDER);
   await page.goto(`${BASE}${incidentPath}`);
   await page.locator('.clock-entry[data-policy="blast-radius-20m"]').waitFor();
-  await Promise.all([
-    page.waitForURL(`${BASE}${incidentPath}`),
-    page.getByRole("button", { name: "Blast radius validated" }).click(),
-  ]);
+  await submitted(page, () => page.getByRole("button", { name: "Blast radius validated" }).click(), `${BASE}${incidentPath}`);
   await eventually(
     async () => (await page.locator('.clock-entry[data-policy="blast-radius-20m"]').count()) === 0,
     5000,
@@ -110,10 +107,7 @@ test("a viewer sees no buttons, a forged POST is refused, and the page updates l
   const responder = await signedIn(RESPONDER);
   await responder.page.goto(`${BASE}${incidentPath}`);
   await responder.page.fill("#a-note", "Rollback started by the web UI test");
-  await Promise.all([
-    responder.page.waitForURL(`${BASE}${incidentPath}`),
-    responder.page.click("form[action$='/notes'] button"),
-  ]);
+  await submitted(responder.page, () => responder.page.click("form[action$='/notes'] button"), `${BASE}${incidentPath}`);
   await eventually(
     async () => /Rollback started by the web UI test/.test(await page.locator(".timeline").textContent()),
     5000,
@@ -180,10 +174,7 @@ test('"take the pager now" on a schedule page: on call changes at once, audited'
   assert.ok(schedule, "alice is off call on one of her two schedules");
   const before = (await page.textContent("#on-call-now")).trim();
   await page.selectOption("#t-minutes", "240");
-  await Promise.all([
-    page.waitForURL(`${BASE}/oncall/schedules/${schedule}`),
-    page.getByRole("button", { name: "Take the pager now" }).click(),
-  ]);
+  await submitted(page, () => page.getByRole("button", { name: "Take the pager now" }).click(), `${BASE}/oncall/schedules/${schedule}`);
   assert.equal((await page.textContent("#on-call-now")).trim(), "alice");
   assert.match(await page.textContent("#overrides"), /took the pager now/);
   assert.match(await page.textContent("#audit"), /alice: override\.created/);
