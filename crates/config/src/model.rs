@@ -250,9 +250,12 @@ impl Person {
 pub struct Contact {
     pub email: Option<String>,
     pub slack_user: Option<String>,
-    /// E.164, e.g. `+442071838750`; used for `sms` and `phone`.
+    /// E.164, e.g. `+442071838750`; used for `sms`, `voice` and `phone`.
     pub phone: Option<String>,
     pub webhook: Option<String>,
+    /// The person's ntfy topic, used for `push`: 1–64 of `[-_A-Za-z0-9]`. On a public ntfy
+    /// server the topic is the only access control, so it should be hard to guess.
+    pub push_topic: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -271,7 +274,13 @@ pub enum Channel {
     Email,
     Sms,
     Webhook,
+    /// A voice call, kept under its older name for existing configs: the server calls through
+    /// the voice provider when one is configured and falls back to SMS otherwise.
     Phone,
+    /// A voice call (a Twilio-compatible Voice API) to `contact.phone`.
+    Voice,
+    /// A push message to `contact.push_topic` on an ntfy server.
+    Push,
 }
 
 #[derive(Clone, Debug, Serialize)]

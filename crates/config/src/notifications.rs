@@ -8,6 +8,8 @@
 //!     slack_channel:   { rate: 1/s }              # per Slack channel or user
 //!     slack_workspace: { rate: 50/m, burst: 10 }  # every Slack message together
 //!     sms:             { rate: 10/s }
+//!     voice:           { rate: 1/s }              # every call together
+//!     push:            { rate: 10/s }             # every push message together
 //!     email:           { rate: 5/s }
 //!     webhook_host:    { rate: 20/s }             # per host of the webhook URL
 //! ```
@@ -46,6 +48,10 @@ pub struct RateLimits {
     /// Every Slack message of the workspace together.
     pub slack_workspace: Option<Rate>,
     pub sms: Option<Rate>,
+    /// Every voice call together (`voice` steps, and `phone` steps placed as calls).
+    pub voice: Option<Rate>,
+    /// Every push message together.
+    pub push: Option<Rate>,
     pub email: Option<Rate>,
     /// Per host of the webhook URL.
     pub webhook_host: Option<Rate>,
@@ -83,6 +89,8 @@ pub(crate) struct RawRateLimits {
     pub slack_channel: Option<RawRate>,
     pub slack_workspace: Option<RawRate>,
     pub sms: Option<RawRate>,
+    pub voice: Option<RawRate>,
+    pub push: Option<RawRate>,
     pub email: Option<RawRate>,
     pub webhook_host: Option<RawRate>,
 }
@@ -141,6 +149,8 @@ pub(crate) fn check(
             slack_channel: rate(r.slack_channel),
             slack_workspace: rate(r.slack_workspace),
             sms: rate(r.sms),
+            voice: rate(r.voice),
+            push: rate(r.push),
             email: rate(r.email),
             webhook_host: rate(r.webhook_host),
         };

@@ -120,6 +120,7 @@ pub(crate) struct Contact {
     pub slack_user: Option<S>,
     pub phone: Option<S>,
     pub webhook: Option<S>,
+    pub push_topic: Option<S>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -93,6 +93,10 @@ pub enum Change {
         by: String,
         audience: String,
         delay_secs: i64,
+        /// Where the answer came from (`sms`, `voice`, `push`, `email`, `link`); absent for
+        /// the API, CLI and Slack, and in events written before channels were recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
     },
     /// A policy fired: why, in plain words, and what it asked for (each action is one outbox
     /// item). `late_by_ms`: how late the timer that caused it fired, when it was late.

@@ -96,6 +96,7 @@ fn delivery(i: usize, url: &str, queued_at: i64) -> Delivery {
         blocks: None,
         copy: false,
         last_error: None,
+        link: None,
     }
 }
 

@@ -1,17 +1,21 @@
-//! Muster's outgoing channels: the Slack Web API, email over SMTP, SMS through a
-//! Twilio-compatible HTTP API, and signed outgoing webhooks.
+//! Muster's outgoing channels: the Slack Web API, email over SMTP, SMS and phone calls through
+//! a Twilio-compatible HTTP API, push notifications through ntfy, and signed outgoing
+//! webhooks; with the checks and TwiML answers for Twilio's own webhooks ([`twilio`]).
 //!
 //! Every send answers with a classified [`Outcome`], so the deliverer decides what to do next
 //! without knowing the provider: sent; retry after a delay the provider asked for (429
 //! `Retry-After`); a transient failure (5xx, connection refused: retry with backoff); or a
 //! permanent one (`channel_not_found`, an invalid number: fall back to the next channel).
 //!
-//! Secrets (bot token, SMS auth token, webhook secret) live in [`Secret`], whose `Debug`
-//! hides them, and are never put into an error message.
+//! Secrets (bot token, SMS and voice auth tokens, ntfy token, webhook secret) live in
+//! [`Secret`], whose `Debug` hides them, and are never put into an error message.
 
 pub mod email;
+pub mod push;
 pub mod slack;
 pub mod sms;
+pub mod twilio;
+pub mod voice;
 pub mod webhook;
 
 use std::time::Duration;
@@ -20,8 +24,10 @@ pub use email::Email;
 /// The core's secret type, so a configured credential is handed over without copying it into
 /// another type.
 pub use muster_core::Secret;
+pub use push::{Push, PushMessage};
 pub use slack::Slack;
 pub use sms::Sms;
+pub use voice::Voice;
 pub use webhook::Webhook;
 
 /// The longest a provider call may take before it counts as a transient failure.
@@ -32,7 +38,8 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// How one send attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// Accepted by the provider; `id` is its message id when it gives one (Slack `ts`, SMS sid).
+    /// Accepted by the provider; `id` is its message id when it gives one (Slack `ts`, SMS or
+    /// call sid, ntfy message id).
     Sent { id: Option<String> },
     /// The provider asked us to wait (HTTP 429 with `Retry-After`).
     RetryAfter(Duration),

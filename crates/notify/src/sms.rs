@@ -48,6 +48,11 @@ impl Sms {
         ))
     }
 
+    /// The token Twilio signs the incoming SMS webhooks with.
+    pub fn auth_token(&self) -> &Secret {
+        &self.auth_token
+    }
+
     /// Sends `body` to the E.164 number `to`.
     pub async fn send(&self, to: &str, body: &str) -> Outcome {
         if !is_e164(to) {
@@ -98,7 +103,7 @@ pub fn is_e164(n: &str) -> bool {
 }
 
 /// Twilio's error body `{"code": 21211, "message": "…"}` as `21211: …`.
-fn twilio_message(text: &str) -> String {
+pub(crate) fn twilio_message(text: &str) -> String {
     match serde_json::from_str::<Value>(text) {
         Ok(v) => format!(
             "{}: {}",

@@ -191,7 +191,12 @@ pub enum Via {
     Email,
     Sms,
     Webhook,
+    /// Written by planners before voice calls existed (they sent an SMS): still sent as one.
     Phone,
+    /// A call through the voice provider; the call's keypresses answer the page.
+    Voice,
+    /// A push notification through ntfy, with an Acknowledge action.
+    Push,
     Inbox,
 }
 
@@ -203,6 +208,8 @@ impl Via {
             Via::Sms => "sms",
             Via::Webhook => "webhook",
             Via::Phone => "phone",
+            Via::Voice => "voice",
+            Via::Push => "push",
             Via::Inbox => "inbox",
         }
     }
@@ -214,7 +221,9 @@ impl Via {
             Via::Email => Channel::Email,
             Via::Sms => Channel::Sms,
             Via::Webhook => Channel::Webhook,
-            Via::Phone => Channel::Phone,
+            Via::Phone => Channel::Sms,
+            Via::Voice => Channel::Voice,
+            Via::Push => Channel::Push,
             Via::Inbox => return None,
         })
     }
@@ -227,7 +236,9 @@ impl From<Channel> for Via {
             Channel::Email => Via::Email,
             Channel::Sms => Via::Sms,
             Channel::Webhook => Via::Webhook,
-            Channel::Phone => Via::Phone,
+            // A `phone` step is a call; the planner makes it an SMS without a voice provider.
+            Channel::Phone | Channel::Voice => Via::Voice,
+            Channel::Push => Via::Push,
         }
     }
 }
@@ -275,6 +286,18 @@ pub struct Delivery {
     /// Why the previous channel of the chain gave up, for the inbox to say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// The recipient's one-tap answer: in the message, the push action and the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<PageLink>,
+}
+
+/// A delivery's answer link: the token (`/ack/{token}`, the call's webhooks) and, when the
+/// chain has SMS, the code a reply may name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageLink {
+    pub token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 impl Delivery {

@@ -34,7 +34,11 @@ impl RouteClass {
                 Some(RouteClass::Intake)
             }
             p if p.starts_with("/slack/") => Some(RouteClass::Slack),
-            p if p.starts_with("/status") || p.starts_with("/ical/") || p.starts_with("/ack/") => {
+            p if p.starts_with("/status")
+                || p.starts_with("/ical/")
+                || p.starts_with("/ack/")
+                || p.starts_with("/hooks/") =>
+            {
                 Some(RouteClass::Public)
             }
             _ => Some(RouteClass::Api),

@@ -13,6 +13,7 @@ pub mod deliver;
 pub mod drills;
 pub mod effect;
 pub mod error;
+pub mod hooks;
 pub mod in_flight;
 pub mod intake;
 pub mod language_model;
@@ -106,6 +107,8 @@ pub struct AppState {
     pub changes: live::Changes,
     /// Similar past incidents, per incident, for briefs (`views/similar_cache.rs`).
     pub similar: Arc<views::similar_cache::SimilarCache>,
+    /// What SMS replies and call keypresses are verified with (`hooks/`).
+    pub answers: Arc<hooks::AnswerHooks>,
 }
 
 impl AppState {
@@ -130,7 +133,15 @@ impl AppState {
             language_model: None,
             changes: live::Changes::default(),
             similar: Arc::default(),
+            answers: Arc::new(hooks::AnswerHooks::from_env()),
         }
+    }
+
+    /// Verifies SMS replies and call keypresses with these secrets instead of the
+    /// environment's.
+    pub fn with_answer_hooks(mut self, hooks: hooks::AnswerHooks) -> Self {
+        self.answers = Arc::new(hooks);
+        self
     }
 
     /// Uses these Slack secrets instead of the environment's.
@@ -216,6 +227,7 @@ pub fn app_with(state: AppState, pages: Router<AppState>) -> Router {
         .merge(slack::router())
         .merge(status::router())
         .merge(ack_page::router())
+        .merge(hooks::router())
         .merge(pages)
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

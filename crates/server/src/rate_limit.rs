@@ -36,6 +36,8 @@ pub fn buckets(limits: &RateLimits, channel: Channel, address: &str) -> Vec<Buck
         ],
         Channel::Email => vec![("email".into(), limits.email)],
         Channel::Sms | Channel::Phone => vec![("sms".into(), limits.sms)],
+        Channel::Voice => vec![("voice".into(), limits.voice)],
+        Channel::Push => vec![("push".into(), limits.push)],
         Channel::Webhook => vec![(format!("webhook:{}", host(address)), limits.webhook_host)],
     }
 }

@@ -127,6 +127,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "timeline_at",
         include_str!("../migrations/sqlite/0020_timeline_at.sql"),
     ),
+    (
+        21,
+        "page_links",
+        include_str!("../migrations/sqlite/0021_page_links.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -223,6 +228,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         20,
         "timeline_at",
         include_str!("../migrations/postgres/0020_timeline_at.sql"),
+    ),
+    (
+        21,
+        "page_links",
+        include_str!("../migrations/postgres/0021_page_links.sql"),
     ),
 ];
 

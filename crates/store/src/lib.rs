@@ -26,7 +26,7 @@ use crate::error::db_err;
 use crate::queries::Queries;
 use crate::wake::WakeShared;
 
-pub use crate::ack_links::AckLink;
+pub use crate::ack_links::{AckLink, LinkState, NewAckLink, NewLinkToken};
 pub use crate::alerts::{
     AlertFilter, AlertReactor, AlertRef, DEFAULT_ALERT_LIMIT, EncodedAlert, IncidentAction,
     IngestKind, Ingested, MAX_ALERT_LIMIT, StoredAlert, encode_alert,

@@ -360,6 +360,22 @@ impl Store {
     }
 
     /// The audit trail, newest first, optionally of one subject (e.g. `schedule:ID`).
+    /// Appends one entry to the audit log on its own: what was refused or attempted without
+    /// changing anything else (an SMS reply from a stranger's number).
+    pub async fn record_audit(
+        &self,
+        now: Timestamp,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        data: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let at = ms(now);
+        write_tx!(self, |conn| conn
+            .insert_audit(at, actor, action, subject, data)
+            .await)
+    }
+
     pub async fn audit(
         &self,
         subject: Option<&str>,

@@ -1,6 +1,6 @@
 //! Wire-faithful local stand-ins for the outside services Muster notifies through, each
-//! recording every request: a Slack Web API, a Twilio-compatible SMS API, a webhook sink, and
-//! a real SMTP server (Python `aiosmtpd`, writing a Maildir).
+//! recording every request: a Slack Web API, Twilio-compatible SMS and Voice APIs, an ntfy
+//! server, a webhook sink, and a real SMTP server (Python `aiosmtpd`, writing a Maildir).
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -270,6 +270,72 @@ async fn sms_send(
         Reply::SlackError(_) | Reply::Status(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "error").into_response()
         }
+    }
+}
+
+/// A Twilio-compatible Voice API: `POST /2010-04-01/Accounts/{sid}/Calls.json` with a form
+/// body, answering 201 with the call (`sid` `CA…`, status `queued`).
+pub async fn voice() -> Fake {
+    start(Router::new().route(
+        "/2010-04-01/Accounts/{sid}/Calls.json",
+        axum::routing::post(voice_call),
+    ))
+    .await
+}
+
+async fn voice_call(
+    State(fake): State<Fake>,
+    Path(sid): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let rec = Recorded {
+        path: format!("/2010-04-01/Accounts/{sid}/Calls.json"),
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    };
+    let to = rec.form("To").unwrap_or_default();
+    let n = fake.requests().len();
+    match fake.next(rec) {
+        Reply::Ok => (
+            StatusCode::CREATED,
+            axum::Json(json!({"sid": format!("CA{n:032}"), "to": to, "status": "queued"})),
+        )
+            .into_response(),
+        Reply::RateLimited(s) => rate_limited(s),
+        Reply::SlackError(_) | Reply::Status(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"code": 20503, "message": "Service unavailable", "status": 503})),
+        )
+            .into_response(),
+    }
+}
+
+/// An ntfy server: `POST /` with a JSON message, answering 200 with the message as ntfy
+/// does (`id`, `time`, `event: message`, the topic).
+pub async fn ntfy() -> Fake {
+    start(Router::new().route("/", axum::routing::post(ntfy_publish))).await
+}
+
+async fn ntfy_publish(State(fake): State<Fake>, headers: HeaderMap, body: Bytes) -> Response {
+    let rec = Recorded {
+        path: "/".into(),
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    };
+    let topic = rec.json()["topic"].as_str().unwrap_or_default().to_string();
+    let n = fake.requests().len();
+    match fake.next(rec) {
+        Reply::Ok => axum::Json(json!({
+            "id": format!("ntfy{n:08}"), "time": 1_700_000_000 + n, "event": "message", "topic": topic
+        }))
+        .into_response(),
+        Reply::RateLimited(s) => rate_limited(s),
+        Reply::SlackError(_) | Reply::Status(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(json!({"code": 50001, "http": 500, "error": "internal server error"})),
+        )
+            .into_response(),
     }
 }
 

@@ -3,6 +3,11 @@
 
 use super::*;
 
+/// ntfy's own limit on a topic name.
+const MAX_PUSH_TOPIC_CHARS: usize = 64;
+/// Below this a topic is guessable; ntfy's public server has no other access control.
+const MIN_PUSH_TOPIC_CHARS: usize = 12;
+
 impl V<'_> {
     pub(super) fn person(&mut self, f: usize, x: raw::Person) -> Person {
         let time_zone = self.time_zone(f, &x.time_zone);
@@ -29,11 +34,15 @@ impl V<'_> {
         {
             self.d.error(loc(f, s), "slack_user is empty");
         }
+        if let Some(t) = &c.push_topic {
+            self.push_topic(f, t);
+        }
         let contact = Contact {
             email: c.email.as_ref().map(|s| s.value.clone()),
             slack_user: c.slack_user.as_ref().map(|s| s.value.clone()),
             phone: c.phone.as_ref().map(|s| s.value.clone()),
             webhook: c.webhook.as_ref().map(|s| s.value.clone()),
+            push_topic: c.push_topic.as_ref().map(|s| s.value.clone()),
         };
         let mut rules = Vec::new();
         for r in &x.notification_rules {
@@ -47,6 +56,8 @@ impl V<'_> {
                     ("sms", Channel::Sms),
                     ("webhook", Channel::Webhook),
                     ("phone", Channel::Phone),
+                    ("voice", Channel::Voice),
+                    ("push", Channel::Push),
                 ],
             );
             let after = r
@@ -55,17 +66,23 @@ impl V<'_> {
                 .map(|a| self.duration(f, a))
                 .unwrap_or_default();
             if let Some(channel) = channel {
-                let (field, present) = match channel {
+                let (needs, present) = match channel {
                     Channel::Slack => ("slack_user", c.slack_user.is_some()),
                     Channel::Email => ("email", c.email.is_some()),
-                    Channel::Sms | Channel::Phone => ("phone", c.phone.is_some()),
+                    Channel::Sms | Channel::Phone | Channel::Voice => {
+                        ("phone (E.164)", c.phone.is_some())
+                    }
                     Channel::Webhook => ("webhook", c.webhook.is_some()),
+                    Channel::Push => (
+                        "push_topic (the person's ntfy topic)",
+                        c.push_topic.is_some(),
+                    ),
                 };
                 if !present {
                     self.d.error(
                         loc(f, &r.channel),
                         format!(
-                            "notification rule uses {} but `{}` has no contact.{field}",
+                            "notification rule `{}` of person `{}` needs contact.{needs}",
                             r.channel.value, x.id.value
                         ),
                     );
@@ -79,6 +96,33 @@ impl V<'_> {
             time_zone,
             contact,
             notification_rules: rules,
+        }
+    }
+
+    /// An ntfy topic: ntfy itself refuses anything but 1–64 of `[-_A-Za-z0-9]`. The value is
+    /// never printed: on a public server the topic is the only thing guarding the pages.
+    fn push_topic(&mut self, f: usize, s: &S) {
+        let v = &s.value;
+        let valid = (1..=MAX_PUSH_TOPIC_CHARS).contains(&v.len())
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            self.d.error(
+                loc(f, s),
+                format!(
+                    "invalid push topic (ntfy topics are 1 to {MAX_PUSH_TOPIC_CHARS} letters, \
+                     digits, `-` or `_`)"
+                ),
+            );
+        } else if v.len() < MIN_PUSH_TOPIC_CHARS {
+            self.d.warning(
+                loc(f, s),
+                format!(
+                    "push topic is shorter than {MIN_PUSH_TOPIC_CHARS} characters: anyone who \
+                     guesses a push topic reads its pages (use a long random one, e.g. \
+                     `openssl rand -hex 12`)"
+                ),
+            );
         }
     }
 

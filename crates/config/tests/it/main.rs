@@ -6,3 +6,4 @@ mod fuzz;
 mod lint;
 mod schedules;
 mod snapshots;
+mod voice_push;

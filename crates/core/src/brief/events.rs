@@ -260,12 +260,14 @@ pub fn describe(change: &Change) -> Option<String> {
             by,
             audience,
             delay_secs,
+            channel,
             ..
         } => format!(
-            "{by} acknowledged the notification to {} after {}",
+            "{by} acknowledged the notification to {} after {}{}",
             text::expectation(&format!("acknowledged_by:{audience}"))
                 .trim_start_matches("acknowledged by "),
-            text::duration(*delay_secs)
+            text::duration(*delay_secs),
+            channel.as_deref().map(by_channel).unwrap_or_default()
         ),
         Change::PolicyFired { policy, reason, .. } => {
             format!("Policy {policy}: {}", plain(reason, QUOTE_CHARS))
@@ -336,4 +338,16 @@ pub fn describe(change: &Change) -> Option<String> {
         | Change::NotificationSent { .. }
         | Change::NotificationFailed { .. } => return None,
     })
+}
+
+/// ` by SMS reply`: how an acknowledgement arrived, in words.
+fn by_channel(channel: &str) -> String {
+    let how = match channel {
+        "sms" => "SMS reply",
+        "voice" => "phone call",
+        "push" => "push notification",
+        "email" => "link in an email",
+        other => other,
+    };
+    format!(" by {how}")
 }

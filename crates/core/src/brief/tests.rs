@@ -651,10 +651,22 @@ fn expectations_and_acknowledgements_read_in_plain_words() {
         by: "ken".into(),
         audience: "alias:legal".into(),
         delay_secs: 600,
+        channel: None,
     };
     assert_eq!(
         events::describe(&ack).as_deref(),
         Some("ken acknowledged the notification to legal after 10 min")
+    );
+    let by_sms = Change::NotificationAcknowledged {
+        key: "INC-1/alert:payments/esc:0:0:0".into(),
+        by: "alice".into(),
+        audience: "person:alice".into(),
+        delay_secs: 90,
+        channel: Some("sms".into()),
+    };
+    assert_eq!(
+        events::describe(&by_sms).as_deref(),
+        Some("alice acknowledged the notification to alice after 1 min by SMS reply")
     );
 }
 
@@ -692,6 +704,7 @@ fn a_late_acknowledgement_reads_as_late_in_the_adherence() {
                 by: "ken".into(),
                 audience: "alias:legal".into(),
                 delay_secs: 4500,
+                channel: None,
             },
         ),
     ];

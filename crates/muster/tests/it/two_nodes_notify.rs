@@ -48,6 +48,7 @@ fn webhook(i: usize, sink: &str) -> Delivery {
         blocks: None,
         copy: false,
         last_error: None,
+        link: None,
     }
 }
 

@@ -1,5 +1,9 @@
-//! Each channel against a wire-faithful local peer: fake Slack and SMS APIs, a webhook sink
-//! and a real SMTP server (aiosmtpd).
+//! Each channel against a wire-faithful local peer: fake Slack, SMS, Twilio Voice and ntfy
+//! APIs, a webhook sink and a real SMTP server (aiosmtpd).
+
+mod peer;
+mod push;
+mod voice;
 
 use std::time::Duration;
 

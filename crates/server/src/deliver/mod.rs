@@ -41,11 +41,11 @@ mod send;
 use jiff::{SignedDuration, Timestamp};
 use muster_config::{Channel, InboxMode};
 use muster_core::{Change, IncidentNumber};
-use muster_notify::{Email, Slack, Sms, Webhook};
+use muster_notify::{Email, Push, Slack, Sms, Voice, Webhook};
 use muster_store::{ClaimedOutbox, Effects, OutboxItem, StoreError};
 
 use crate::AppState;
-pub use crate::effect::{Delivery, Hop, Via};
+pub use crate::effect::{Delivery, Hop, PageLink, Via};
 use crate::effect::{Effect, Message};
 use crate::oncall;
 use crate::rate_limit::Limiter;
@@ -55,6 +55,9 @@ pub use retry::{Retry, Settled};
 
 /// The actor of the deliverer's timeline events.
 pub const ACTOR: &str = "notifier";
+/// How long a page's one-tap link works: long enough to wake up and answer, short enough
+/// that a forwarded or leaked message cannot acknowledge tomorrow's incident review.
+pub const LINK_TTL: SignedDuration = SignedDuration::from_hours(1);
 /// How long a claim is ours: several provider timeouts.
 const LEASE: Duration = Duration::from_secs(60);
 /// Sleep at most this long without a wake-up (a lost wake-up only delays).
@@ -75,17 +78,21 @@ pub struct Channels {
     pub email: Option<Email>,
     pub sms: Option<Sms>,
     pub webhook: Option<Webhook>,
+    pub voice: Option<Voice>,
+    pub push: Option<Push>,
 }
 
 impl Channels {
     /// From the environment (`MUSTER_SLACK_*`, `MUSTER_SMTP_*`, `MUSTER_SMS_*`,
-    /// `MUSTER_WEBHOOK_SECRET`).
+    /// `MUSTER_WEBHOOK_SECRET`, `MUSTER_VOICE_*`, `MUSTER_NTFY_*`).
     pub fn from_env() -> Result<Channels, String> {
         let http = muster_notify::http_client()?;
         Ok(Channels {
             slack: Slack::from_env(http.clone()),
             email: Email::from_env().transpose()?,
             sms: Sms::from_env(http.clone()),
+            voice: Voice::from_env(http.clone()),
+            push: Push::from_env(http.clone()),
             webhook: Some(Webhook::from_env(http)),
         })
     }
@@ -94,7 +101,11 @@ impl Channels {
         match channel {
             Channel::Slack => self.slack.is_some(),
             Channel::Email => self.email.is_some(),
-            Channel::Sms | Channel::Phone => self.sms.is_some(),
+            Channel::Sms => self.sms.is_some(),
+            // A `phone` step needs a call or, without a voice provider, an SMS.
+            Channel::Phone => self.voice.is_some() || self.sms.is_some(),
+            Channel::Voice => self.voice.is_some(),
+            Channel::Push => self.push.is_some(),
             Channel::Webhook => self.webhook.is_some(),
         }
     }
@@ -376,13 +387,15 @@ impl Deliverer {
         let links = LinkCx {
             incident: item
                 .incident
-                .filter(|_| kind != "nudge" && m.acknowledgeable()),
+                .filter(|_| kind == "page" || (kind == "notify" && m.acknowledgeable()))
+                .filter(|_| !m.exercise),
+            kind,
             key: &item.idempotency_key,
             text: &text,
             now,
         };
         for (n, (who, chain, delay)) in plan.into_iter().enumerate() {
-            let text = self.with_ack_link(&links, &who, &chain).await?;
+            let (text, link) = self.with_ack_link(&links, &who, &chain).await?;
             let copy = n >= first_copy;
             if !copy {
                 let via = chain.first().map_or("none", |h| h.channel.name());
@@ -400,6 +413,7 @@ impl Deliverer {
                 blocks: blocks.clone(),
                 copy,
                 last_error: None,
+                link,
             };
             outbox.push(d.item(item.incident));
         }
@@ -425,37 +439,44 @@ impl Deliverer {
         Ok(())
     }
 
-    /// `links.text`, and for a person reached by email or SMS with an acknowledgeable
-    /// notification, a link of their own to acknowledge it.
+    /// `links.text`, and for a person reached by a channel a link can answer from (email,
+    /// SMS, push, a call) about a page or an acknowledgeable notification, a link of their
+    /// own: single-use, expiring, with an SMS reply code when the chain has SMS.
     async fn with_ack_link(
         &self,
         links: &LinkCx<'_>,
         who: &str,
-        chain: &[crate::effect::Hop],
-    ) -> Result<String, StoreError> {
-        let by_link = chain.iter().any(|h| {
-            matches!(
-                h.channel,
-                crate::effect::Via::Email | crate::effect::Via::Sms
-            )
+        chain: &[Hop],
+    ) -> Result<(String, Option<PageLink>), StoreError> {
+        let first = chain.iter().map(|h| h.channel).find(|c| {
+            matches!(c, Via::Email | Via::Sms | Via::Phone | Via::Push | Via::Voice)
         });
-        let (Some(id), Some(person), true) = (links.incident, who.strip_prefix("person:"), by_link)
+        let (Some(id), Some(person), Some(first)) =
+            (links.incident, who.strip_prefix("person:"), first)
         else {
-            return Ok(links.text.to_string());
+            return Ok((links.text.to_string(), None));
         };
-        let link = muster_store::AckLink {
+        let notification = links
+            .key
+            .strip_prefix(&format!("{id}/"))
+            .unwrap_or(links.key);
+        let link = muster_store::NewAckLink {
             incident: id,
-            notification: links
-                .key
-                .strip_prefix(&format!("{id}/"))
-                .unwrap_or(links.key)
-                .into(),
-            person: person.into(),
-            open: true,
+            notification,
+            person,
+            channel: first.name(),
+            kind: if links.kind == "page" { "page" } else { "notify" },
+            expires_at: links.now + LINK_TTL,
+            code: chain.iter().any(|h| matches!(h.channel, Via::Sms | Via::Phone)),
         };
-        let token = self.state.store.create_ack_link(&link, links.now).await?;
+        let made = self.state.store.create_ack_link(&link, links.now).await?;
         let base = self.base_url.trim_end_matches('/');
-        Ok(format!("{}\n\nAcknowledge: {base}/ack/{token}", links.text))
+        let text = format!("{}\n\nAcknowledge: {base}/ack/{}", links.text, made.token);
+        let link = PageLink {
+            token: made.token,
+            code: made.code,
+        };
+        Ok((text, Some(link)))
     }
 
     /// Writes `changes` on the incident's timeline and queues `outbox`, in one transaction.
@@ -536,8 +557,10 @@ impl GroupSettle {
 
 /// What a delivery's acknowledgement link is made from.
 struct LinkCx<'a> {
-    /// The incident of an acknowledgeable notification (`None`: no links).
+    /// The incident of a page or an acknowledgeable notification (`None`: no links).
     incident: Option<IncidentNumber>,
+    /// `page` or `notify`.
+    kind: &'a str,
     key: &'a str,
     text: &'a str,
     now: Timestamp,

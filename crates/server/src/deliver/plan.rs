@@ -121,7 +121,7 @@ impl Planner<'_> {
         let mut rules: Vec<(Channel, SignedDuration)> = p
             .notification_rules
             .iter()
-            .map(|r| (r.channel, r.after.to_signed()))
+            .map(|r| (self.call_or_text(r.channel), r.after.to_signed()))
             .filter(|(_, after)| self.paging || after.is_zero())
             .collect();
         if rules.is_empty() {
@@ -135,7 +135,7 @@ impl Planner<'_> {
                 let busy: Vec<Channel> = rules
                     .iter()
                     .filter(|(c, a)| *a == after && *c != first)
-                    .map(|(c, _)| sms_for_phone(*c))
+                    .map(|(c, _)| *c)
                     .collect();
                 let mut chain = self.chain(p, first, &busy);
                 chain.push(Hop::inbox(&who));
@@ -153,26 +153,37 @@ impl Planner<'_> {
         out
     }
 
-    /// `first`, then the person's other channels in the order slack, email, sms, webhook,
-    /// keeping those the person has an address for and Muster a provider for.
+    /// A `phone` step is a call when a voice provider is configured, else an SMS.
+    fn call_or_text(&self, c: Channel) -> Channel {
+        match c {
+            Channel::Phone if (self.has)(Channel::Voice) => Channel::Voice,
+            Channel::Phone => Channel::Sms,
+            c => c,
+        }
+    }
+
+    /// `first`, then the person's other channels in the order slack, email, push, sms,
+    /// webhook, keeping those the person has an address for and Muster a provider for. A
+    /// call is never a fallback: nobody is rung for a step their rules did not make a call.
     fn chain(&self, p: &Person, first: Channel, busy: &[Channel]) -> Vec<Hop> {
         let order = [
             first,
             Channel::Slack,
             Channel::Email,
+            Channel::Push,
             Channel::Sms,
             Channel::Webhook,
         ];
         let mut chain: Vec<Hop> = Vec::new();
         for (i, c) in order.into_iter().enumerate() {
-            let c = sms_for_phone(c);
             if i > 0 && busy.contains(&c) {
                 continue;
             }
             let address = match c {
                 Channel::Slack => p.contact.slack_user.clone(),
                 Channel::Email => p.contact.email.clone(),
-                Channel::Sms | Channel::Phone => p.contact.phone.clone(),
+                Channel::Sms | Channel::Phone | Channel::Voice => p.contact.phone.clone(),
+                Channel::Push => p.contact.push_topic.clone(),
                 Channel::Webhook => p.contact.webhook.clone(),
             };
             let via = Via::from(c);
@@ -188,11 +199,6 @@ impl Planner<'_> {
         }
         chain
     }
-}
-
-/// Muster has no voice provider: a `phone` step sends an SMS.
-fn sms_for_phone(c: Channel) -> Channel {
-    if c == Channel::Phone { Channel::Sms } else { c }
 }
 
 /// Drops repeated (who, first channel, delay) deliveries: one person in two aliases, or
@@ -317,6 +323,7 @@ mod tests {
             blocks: None,
             copy: false,
             last_error: None,
+            link: None,
         };
         assert_eq!(d.inbox_reason(), "no configured provider reaches them");
         assert_eq!(d.key(), "INC-1/p/person:alice/inbox");

@@ -71,6 +71,10 @@ impl Deliverer {
         self.settle(item, &d, &hop, outcome, now).await
     }
 
+    fn base(&self) -> &str {
+        self.base_url.trim_end_matches('/')
+    }
+
     async fn acknowledged(&self, id: Option<IncidentNumber>) -> Result<bool, StoreError> {
         let Some(id) = id else { return Ok(false) };
         Ok(self
@@ -131,7 +135,36 @@ impl Deliverer {
                 None => missing(),
             },
             Via::Sms | Via::Phone => match &c.sms {
-                Some(s) => s.send(&hop.address, &d.text).await,
+                Some(s) => s.send(&hop.address, &sms_text(d)).await,
+                None => missing(),
+            },
+            Via::Voice => match (&c.voice, &d.link) {
+                (Some(v), Some(link)) => {
+                    let answer = format!("{}/hooks/voice/{}", self.base(), link.token);
+                    let status = format!("{answer}/status");
+                    v.call(&hop.address, &answer, &status).await
+                }
+                // A call is answered through its link; without one it could only ring.
+                (Some(_), None) => Outcome::Permanent("a call needs a page link".into()),
+                (None, _) => missing(),
+            },
+            Via::Push => match &c.push {
+                Some(p) => {
+                    let ack = d
+                        .link
+                        .as_ref()
+                        .map(|l| format!("{}/ack/{}?via=push", self.base(), l.token));
+                    let message = muster_notify::PushMessage {
+                        topic: &hop.address,
+                        title: &d.subject,
+                        message: &d.text,
+                        // What can be answered is urgent; the rest is for reading.
+                        priority: if d.link.is_some() { 5 } else { 3 },
+                        click: None,
+                        ack_url: ack.as_deref(),
+                    };
+                    p.publish(&message).await
+                }
                 None => missing(),
             },
             Via::Webhook => match &c.webhook {
@@ -251,5 +284,16 @@ fn failed(
         error: error.into(),
         retry_in_ms: retry_in.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
         fallback: fallback.map(String::from),
+    }
+}
+
+/// An SMS page ends with how to answer it by reply (the code names this page among others).
+fn sms_text(d: &Delivery) -> String {
+    match d.link.as_ref().and_then(|l| l.code.as_deref()) {
+        Some(code) => format!(
+            "{}\nReply 1 or ACK {code} to acknowledge, 2 or ESC {code} to escalate.",
+            d.text
+        ),
+        None => d.text.clone(),
     }
 }

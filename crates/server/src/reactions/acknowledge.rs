@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use jiff::Timestamp;
 use muster_config::Config;
 use muster_core::engine::Audience;
-use muster_core::{Change, DomainError, IncidentNumber, Status};
+use muster_core::{Change, Command, DomainError, IncidentNumber, Status, decide};
 use muster_store::{Effects, StoreError};
 use serde_json::Value;
 
@@ -51,6 +51,34 @@ pub async fn acknowledge_notification(
     id: IncidentNumber,
     key: &str,
 ) -> Result<AckOutcome, StoreError> {
+    let answer = Answer {
+        person,
+        id,
+        key,
+        channel: None,
+        page: None,
+    };
+    acknowledge(state, &answer).await
+}
+
+/// Who acknowledges which notification, from where.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer<'a> {
+    pub person: &'a str,
+    pub id: IncidentNumber,
+    /// The notification's key, without the incident's prefix.
+    pub key: &'a str,
+    /// `sms`, `voice`, `push`, `email` (a link's channel); `None` for the API, CLI, Slack.
+    pub channel: Option<&'a str>,
+    /// For a page: when it was sent to the person. Acknowledging a page acknowledges the
+    /// incident too (which stops its escalations), and an escalation's page, which no policy
+    /// tracks, counts from when it was sent.
+    pub page: Option<Timestamp>,
+}
+
+/// [`acknowledge_notification`] for any answer: see [`Answer`].
+pub async fn acknowledge(state: &AppState, a: &Answer<'_>) -> Result<AckOutcome, StoreError> {
+    let (person, id, key) = (a.person, a.id, a.key);
     let inputs = Inputs::read(state, state.clock.now()).await?;
     let (ctx, now) = (inputs.reactions(), inputs.now);
     let mut outcome = AckOutcome::UnknownNotification;
@@ -63,6 +91,18 @@ pub async fn acknowledge_notification(
             let found = find(policy_state, key).map_err(|e| {
                 DomainError::Conflict(format!("the incident's policy state cannot be read: {e}"))
             })?;
+            let found = match (found, a.page) {
+                (Some(f), _) => Some(f),
+                // An escalation's page: the person it went to, counted from its sending;
+                // acknowledged once the incident is.
+                (None, Some(sent)) => Some((
+                    Audience::Person(person.to_string()),
+                    sent,
+                    inc.milestone("acknowledged")
+                        .map(|m| (m.actor.clone(), m.at)),
+                )),
+                (None, None) => None,
+            };
             let Some((audience, decided, first)) = found else {
                 // Refused, so nothing is written; the caller answers "not found".
                 missing = true;
@@ -100,14 +140,17 @@ pub async fn acknowledge_notification(
                 )));
             }
             let ack = record(person.to_string(), ctx.now);
-            let change = Change::NotificationAcknowledged {
+            let mut changes = vec![Change::NotificationAcknowledged {
                 key: key.to_string(),
                 by: ack.by.clone(),
                 audience: ack.audience.clone(),
                 delay_secs: ack.delay_secs,
-            };
+                channel: a.channel.map(String::from),
+            }];
+            if a.page.is_some() && inc.milestone("acknowledged").is_none() {
+                changes.extend(decide(inc, &Command::Acknowledge, &ctx.cfg.vocab)?);
+            }
             outcome = AckOutcome::Acknowledged(ack);
-            let changes = vec![change];
             let (changes, mut effects) = ctx
                 .changed(inc, policy_state, &changes, person)
                 .after(changes);

@@ -19,6 +19,7 @@
 //! part is [`Reactions`]; [`commit`] runs it in the store's transactions.
 
 pub mod acknowledge;
+pub mod page;
 pub mod commit;
 pub mod drill;
 pub mod playbook;

@@ -149,11 +149,40 @@ pub fn on_timer(
     ) {
         let n = u32::try_from(n).unwrap_or(u32::MAX);
         if st.escalations.get(id).and_then(|r| r.next).map(|x| x.0) == Some(n) {
-            run.escalation_step(&mut st, id, n, Some(timer.due_at));
+            run.escalation_step(&mut st, id, n, Some(timer.due_at), None);
         }
     }
     *state = st.encode();
     run.finish()
+}
+
+/// "Escalate now", asked by `by` (a page's recipient): every running escalation pages its
+/// next step at once — that step's timer cancelled, the one after armed as usual. Also the
+/// people and channels paged (none: nothing was left to escalate to).
+pub fn escalate_now(
+    ctx: &Reactions<'_>,
+    incident: &Incident,
+    state: &mut Value,
+    by: &str,
+) -> (Followup, Vec<String>) {
+    let mut run = Reaction::new(ctx.cfg, ctx.overrides, incident, millis(ctx.now));
+    let Some(mut st) = run.decode(state) else {
+        return (run.finish(), Vec::new());
+    };
+    let next: Vec<(String, u32)> = st
+        .escalations
+        .iter()
+        .filter_map(|(id, r)| r.next.map(|(n, _)| (id.clone(), n)))
+        .collect();
+    let mut paged = Vec::new();
+    for (run_id, n) in next {
+        run.out.timer(TimerChange::Cancel {
+            key: escalation_key(run.id, &run_id, n),
+        });
+        paged.extend(run.escalation_step(&mut st, &run_id, n, None, Some(by)));
+    }
+    *state = st.encode();
+    (run.finish(), paged)
 }
 
 /// Who a timer's firing is attributed to on the timeline: the policy that set it.
@@ -551,7 +580,7 @@ impl<'a> Reaction<'a> {
                 next: Some((0, self.now)),
             },
         );
-        self.escalation_step(st, &run_id, 0, None)
+        self.escalation_step(st, &run_id, 0, None, None)
     }
 
     /// Pages step `n` of the escalation `run_id` and arms the timer of the next one.
@@ -561,6 +590,7 @@ impl<'a> Reaction<'a> {
         run_id: &str,
         n: u32,
         due: Option<Timestamp>,
+        asked_by: Option<&str>,
     ) -> Vec<String> {
         let Some(run) = st.escalations.get_mut(run_id) else {
             return Vec::new();
@@ -597,7 +627,13 @@ impl<'a> Reaction<'a> {
             self.out.outbox(page.item(key, Some(self.id)));
             paged.extend(to);
         }
-        let reason = if n == 0 {
+        let reason = if let Some(by) = asked_by {
+            format!(
+                "{by} escalated now, {} after escalation {ep} started at {}",
+                dur(self.now.duration_since(started)),
+                hm(started)
+            )
+        } else if n == 0 {
             format!("escalation {ep} started at {}", hm(started))
         } else {
             format!(

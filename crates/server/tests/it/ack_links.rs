@@ -12,11 +12,11 @@ use crate::support::Backend;
 
 const KEY: &str = "sev1-tell-legal:event:1:0";
 
-/// The link in ken's email about legal's SEV1 notification.
-fn link_in(mail: &[String]) -> Option<String> {
+/// The link in `to`'s email about legal's SEV1 notification.
+fn link_in(mail: &[String], to: &str) -> Option<String> {
     let to_ken = mail
         .iter()
-        .filter(|m| fakes::email_header(m, "To").as_deref() == Some("ken@example.com"))
+        .filter(|m| fakes::email_header(m, "To").as_deref() == Some(to))
         // Quoted-printable: long lines end in a soft break (`=` and a newline).
         .map(|m| fakes::email_body(m).replace("=\n", ""))
         .find(|b| b.contains("Acknowledge: "))?;
@@ -49,9 +49,11 @@ async fn legal_acknowledges_by_the_link_in_its_email(backend: Backend) {
     let id = rig.app.declare("Card data in logs").await;
     rig.drain_without_advancing().await;
     let mut path = None;
+    let mut franks = None;
     for _ in 0..20 {
-        path = link_in(&rig.smtpd.messages());
-        if path.is_some() {
+        path = link_in(&rig.smtpd.messages(), "ken@example.com");
+        franks = link_in(&rig.smtpd.messages(), "frank@example.com");
+        if path.is_some() && franks.is_some() {
             break;
         }
         rig.smtpd
@@ -97,6 +99,13 @@ async fn legal_acknowledges_by_the_link_in_its_email(backend: Backend) {
     assert_eq!(met.len(), 1);
     assert_eq!(met[0]["data"]["met"], true);
 
+    // The link answered once: opening it again says it is done, and changes nothing.
+    let (s, body) = page(&rig.app, reqwest::Method::POST, &path).await;
+    assert_eq!(s, 403, "{body}");
+    assert!(body.contains("This link was already used (acknowledge, "), "{body}");
+    let (s, body) = page(&rig.app, reqwest::Method::GET, &path).await;
+    assert_eq!(s, 403, "{body}");
+
     let wrong = format!("/ack/{}", "0".repeat(64));
     let (s, body) = page(&rig.app, reqwest::Method::GET, &wrong).await;
     assert_eq!(s, 404, "{body}");
@@ -107,7 +116,8 @@ async fn legal_acknowledges_by_the_link_in_its_email(backend: Backend) {
         1
     );
 
-    // The link expires with the incident.
+    // Frank's link, unused, expires with the incident.
+    let path = franks.expect("frank's link");
     let (s, v) = rig
         .app
         .patch(

@@ -74,6 +74,7 @@ async fn rig(backend: Backend) -> Option<Rig> {
             "+15005550006",
         )),
         webhook: Some(Webhook::new(http, Secret::new("s"))),
+        ..Channels::default()
     };
     let scheduler = Scheduler::new(state.store.clone(), app.clock.clone()).with_owner("drill-test");
     Some(Rig {

@@ -18,6 +18,7 @@ mod notify;
 mod notify_concurrency;
 mod notify_pacing;
 mod openapi;
+mod paging;
 mod playbooks;
 mod policies;
 mod reactions;

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use jiff::SignedDuration;
 use muster_core::Clock;
-use muster_notify::{Email, Secret, Slack, Sms, http_client};
+use muster_notify::{Email, Push, Secret, Slack, Sms, Voice, http_client};
 use muster_server::AppState;
+use muster_server::hooks::AnswerHooks;
 use muster_server::deliver::{Channels, Deliverer, Retry};
 use muster_testkit::fakes::{self, Fake, Reply, Smtpd};
 use serde_json::Value;
@@ -22,8 +23,16 @@ pub(crate) struct Rig {
     pub deliverer: Deliverer,
     pub slack: Fake,
     pub smtpd: Smtpd,
+    pub voice: Fake,
+    pub ntfy: Fake,
     _dir: tempfile::TempDir,
 }
+
+/// The base URL the deliverer puts in links, and the provider signs webhooks with.
+pub(crate) const PUBLIC_URL: &str = "https://muster.example.com";
+/// The SMS and voice accounts' auth tokens, which sign their webhooks.
+pub(crate) const SMS_TOKEN: &str = "sms-auth-token";
+pub(crate) const VOICE_TOKEN: &str = "voice-auth-token";
 
 /// The demo with an email list on `payments-leads`, so a SEV1 on checkout reaches people
 /// by Slack and a list by email.
@@ -45,6 +54,12 @@ pub(crate) async fn rig_with(backend: Backend, edit: impl FnOnce(&std::path::Pat
     std::fs::write(&aliases, text).expect("write aliases");
     let mut state: Option<AppState> = None;
     let app = spawn_app_with(backend, dir.path(), |s| {
+        let hooks = AnswerHooks::new(
+            PUBLIC_URL,
+            Some(Secret::new(SMS_TOKEN)),
+            Some(Secret::new(VOICE_TOKEN)),
+        );
+        let s = s.with_answer_hooks(hooks);
         state = Some(s.clone());
         s
     })
@@ -52,6 +67,8 @@ pub(crate) async fn rig_with(backend: Backend, edit: impl FnOnce(&std::path::Pat
     let slack = fakes::slack().await;
     let sms = fakes::sms().await;
     let smtpd = Smtpd::start().expect("python3 -m aiosmtpd (pip install aiosmtpd)");
+    let voice = fakes::voice().await;
+    let ntfy = fakes::ntfy().await;
     let http = http_client().expect("client");
     let channels = Channels {
         slack: Some(Slack::new(
@@ -61,12 +78,20 @@ pub(crate) async fn rig_with(backend: Backend, edit: impl FnOnce(&std::path::Pat
         )),
         email: Some(Email::new(&smtpd.url, "Muster <muster@example.com>").expect("email")),
         sms: Some(Sms::new(
-            http,
+            http.clone(),
             &sms.url,
             "AC1",
-            Secret::new("t"),
+            Secret::new(SMS_TOKEN),
             "+15005550006",
         )),
+        voice: Some(Voice::new(
+            http.clone(),
+            &voice.url,
+            "AC2",
+            Secret::new(VOICE_TOKEN),
+            "+15005550007",
+        )),
+        push: Some(Push::new(http, &ntfy.url, Some(Secret::new("tk_ntfy")))),
         webhook: None,
     };
     let retry = Retry {
@@ -79,7 +104,7 @@ pub(crate) async fn rig_with(backend: Backend, edit: impl FnOnce(&std::path::Pat
     let app_state = state.clone();
     let deliverer = Deliverer::new(state, channels)
         .with_retry(retry)
-        .with_base_url("https://muster.example.com");
+        .with_base_url(PUBLIC_URL);
     Some(Rig {
         app,
         state: app_state,
@@ -88,6 +113,8 @@ pub(crate) async fn rig_with(backend: Backend, edit: impl FnOnce(&std::path::Pat
         deliverer,
         slack,
         smtpd,
+        voice,
+        ntfy,
         _dir: dir,
     })
 }

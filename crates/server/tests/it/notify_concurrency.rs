@@ -95,6 +95,7 @@ async fn sends_concurrently_bounded_and_once(backend: Backend) {
             blocks: None,
             copy: false,
             last_error: None,
+            link: None,
         };
         let item = d.item(None);
         keys.push(item.idempotency_key.clone());
