@@ -93,7 +93,10 @@ fn refused_as(link: &AckLink, state: LinkState) -> Response {
                 .unwrap_or_default();
             page(
                 StatusCode::FORBIDDEN,
-                &format!("<p>This link was already used{}: it is done.</p>", esc(&when)),
+                &format!(
+                    "<p>This link was already used{}: it is done.</p>",
+                    esc(&when)
+                ),
             )
         }
         LinkState::Expired => page(

@@ -449,7 +449,10 @@ impl Deliverer {
         chain: &[Hop],
     ) -> Result<(String, Option<PageLink>), StoreError> {
         let first = chain.iter().map(|h| h.channel).find(|c| {
-            matches!(c, Via::Email | Via::Sms | Via::Phone | Via::Push | Via::Voice)
+            matches!(
+                c,
+                Via::Email | Via::Sms | Via::Phone | Via::Push | Via::Voice
+            )
         });
         let (Some(id), Some(person), Some(first)) =
             (links.incident, who.strip_prefix("person:"), first)
@@ -465,9 +468,15 @@ impl Deliverer {
             notification,
             person,
             channel: first.name(),
-            kind: if links.kind == "page" { "page" } else { "notify" },
+            kind: if links.kind == "page" {
+                "page"
+            } else {
+                "notify"
+            },
             expires_at: links.now + LINK_TTL,
-            code: chain.iter().any(|h| matches!(h.channel, Via::Sms | Via::Phone)),
+            code: chain
+                .iter()
+                .any(|h| matches!(h.channel, Via::Sms | Via::Phone)),
         };
         let made = self.state.store.create_ack_link(&link, links.now).await?;
         let base = self.base_url.trim_end_matches('/');

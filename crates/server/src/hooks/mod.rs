@@ -85,7 +85,7 @@ fn verify(
     uri: &Uri,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<Signed, Response> {
+) -> Result<Signed, ApiError> {
     let secret = match account {
         Account::Sms => hooks.sms.as_ref(),
         Account::Voice => hooks.voice.as_ref(),
@@ -118,14 +118,14 @@ fn verify(
     Ok(Signed(params))
 }
 
-fn refuse(status: StatusCode, message: &str) -> Response {
+fn refuse(status: StatusCode, message: &str) -> ApiError {
     let code = match status {
         StatusCode::UNAUTHORIZED => "unauthorized",
         StatusCode::GONE => "gone",
         StatusCode::NOT_FOUND => "not_found",
         _ => "forbidden",
     };
-    ApiError::new(status, code, message).into_response()
+    ApiError::new(status, code, message)
 }
 
 /// A TwiML answer.
@@ -143,7 +143,10 @@ fn twiml(xml: String) -> Response {
 fn told(link: &AckLink, answer: &PageAnswer, by_sms: bool) -> String {
     let id = link.incident;
     let (page, upper) = match link.code.as_ref().filter(|_| by_sms) {
-        Some(code) => (format!("page {code} of {id}"), format!("Page {code} of {id}")),
+        Some(code) => (
+            format!("page {code} of {id}"),
+            format!("Page {code} of {id}"),
+        ),
         None => (format!("the page of {id}"), format!("The page of {id}")),
     };
     match answer {

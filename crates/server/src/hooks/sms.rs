@@ -8,7 +8,7 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use muster_notify::twilio;
 use muster_store::StoreError;
 use serde_json::json;
@@ -28,7 +28,7 @@ pub(super) async fn reply(
 ) -> Response {
     let signed = match verify(&state.answers, Account::Sms, &uri, &headers, &body) {
         Ok(s) => s,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let from = signed.get("From").unwrap_or_default();
     let text = signed.get("Body").unwrap_or_default();
@@ -103,7 +103,10 @@ mod tests {
     #[test]
     fn replies_name_an_action_and_maybe_a_code() {
         assert_eq!(parse("1"), Some((PageAction::Acknowledge, None)));
-        assert_eq!(parse(" ACK 4821 "), Some((PageAction::Acknowledge, Some("4821"))));
+        assert_eq!(
+            parse(" ACK 4821 "),
+            Some((PageAction::Acknowledge, Some("4821")))
+        );
         assert_eq!(parse("esc"), Some((PageAction::Escalate, None)));
         assert_eq!(parse("2 0042"), Some((PageAction::Escalate, Some("0042"))));
         assert_eq!(parse("ack later"), None, "a code is digits");

@@ -19,6 +19,7 @@ use muster_store::{AckLink, Effects, LinkState, StoreError};
 
 use super::{Account, Signed, refuse, told, twiml, verify};
 use crate::AppState;
+use crate::error::ApiError;
 use crate::reactions::page::{self, PageAction};
 
 /// The checked request and its link, or the refusal.
@@ -28,12 +29,12 @@ async fn link_of(
     uri: &Uri,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<(Signed, AckLink), Response> {
+) -> Result<(Signed, AckLink), ApiError> {
     let signed = verify(&state.answers, Account::Voice, uri, headers, body)?;
     match state.store.ack_link(token).await {
         Ok(Some(link)) => Ok((signed, link)),
         Ok(None) => Err(refuse(StatusCode::NOT_FOUND, "no page has this link")),
-        Err(e) => Err(crate::error::ApiError::from(e).into_response()),
+        Err(e) => Err(ApiError::from(e)),
     }
 }
 
@@ -46,9 +47,12 @@ pub(super) async fn answer(
 ) -> Response {
     let (signed, link) = match link_of(&state, &token, &uri, &headers, &body).await {
         Ok(x) => x,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
-    if signed.get("AnsweredBy").is_some_and(|a| a.starts_with("machine") || a == "fax") {
+    if signed
+        .get("AnsweredBy")
+        .is_some_and(|a| a.starts_with("machine") || a == "fax")
+    {
         return twiml(twilio::say_and_hang_up(""));
     }
     match link.state(state.clock.now()) {
@@ -70,7 +74,7 @@ pub(super) async fn key(
 ) -> Response {
     let (signed, link) = match link_of(&state, &token, &uri, &headers, &body).await {
         Ok(x) => x,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let action = match signed.get("Digits").unwrap_or_default() {
         "1" => PageAction::Acknowledge,
@@ -83,7 +87,7 @@ pub(super) async fn key(
     };
     if link.used.is_some() {
         // The call hangs up after an answer: another keypress for it is a replay.
-        return refuse(StatusCode::FORBIDDEN, "this page was already answered");
+        return refuse(StatusCode::FORBIDDEN, "this page was already answered").into_response();
     }
     match page::answer(&state, &link, action, "voice").await {
         Ok(answer) => twiml(twilio::say_and_hang_up(&told(&link, &answer, false))),
@@ -105,10 +109,12 @@ pub(super) async fn status(
 ) -> Response {
     let (signed, link) = match link_of(&state, &token, &uri, &headers, &body).await {
         Ok(x) => x,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let call = signed.get("CallStatus").unwrap_or_default();
-    let machine = signed.get("AnsweredBy").is_some_and(|a| a.starts_with("machine"));
+    let machine = signed
+        .get("AnsweredBy")
+        .is_some_and(|a| a.starts_with("machine"));
     let unanswered = matches!(call, "busy" | "no-answer" | "failed" | "canceled") || machine;
     if unanswered && link.used.is_none() {
         let why = if machine { "voicemail" } else { call };
@@ -133,9 +139,12 @@ async fn record_unanswered(state: &AppState, link: &AckLink, why: &str) -> Resul
     };
     state
         .store
-        .update_with_effects(link.incident, crate::deliver::ACTOR, state.clock.now(), |_| {
-            Ok((vec![change], Effects::default()))
-        })
+        .update_with_effects(
+            link.incident,
+            crate::deliver::ACTOR,
+            state.clock.now(),
+            |_| Ok((vec![change], Effects::default())),
+        )
         .await?;
     state.changes.publish(Some(link.incident));
     Ok(())

@@ -19,9 +19,9 @@
 //! part is [`Reactions`]; [`commit`] runs it in the store's transactions.
 
 pub mod acknowledge;
-pub mod page;
 pub mod commit;
 pub mod drill;
+pub mod page;
 pub mod playbook;
 pub mod policy;
 pub mod slack;

@@ -58,7 +58,11 @@ pub async fn answer(
         LinkState::Usable => {}
         refused => return Ok(PageAnswer::Refused(refused)),
     }
-    if !state.store.use_ack_link(&link.id, now, action.name()).await? {
+    if !state
+        .store
+        .use_ack_link(&link.id, now, action.name())
+        .await?
+    {
         return Ok(PageAnswer::Refused(LinkState::Used));
     }
     let is_page = link.kind.as_deref() == Some("page");

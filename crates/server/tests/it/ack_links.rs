@@ -102,7 +102,10 @@ async fn legal_acknowledges_by_the_link_in_its_email(backend: Backend) {
     // The link answered once: opening it again says it is done, and changes nothing.
     let (s, body) = page(&rig.app, reqwest::Method::POST, &path).await;
     assert_eq!(s, 403, "{body}");
-    assert!(body.contains("This link was already used (acknowledge, "), "{body}");
+    assert!(
+        body.contains("This link was already used (acknowledge, "),
+        "{body}"
+    );
     let (s, body) = page(&rig.app, reqwest::Method::GET, &path).await;
     assert_eq!(s, 403, "{body}");
 

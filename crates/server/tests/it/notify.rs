@@ -8,8 +8,8 @@ use jiff::SignedDuration;
 use muster_core::Clock;
 use muster_notify::{Email, Push, Secret, Slack, Sms, Voice, http_client};
 use muster_server::AppState;
-use muster_server::hooks::AnswerHooks;
 use muster_server::deliver::{Channels, Deliverer, Retry};
+use muster_server::hooks::AnswerHooks;
 use muster_testkit::fakes::{self, Fake, Reply, Smtpd};
 use serde_json::Value;
 

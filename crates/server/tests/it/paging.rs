@@ -74,7 +74,10 @@ async fn eventually_incident(rig: &Rig) -> String {
     loop {
         let (s, v) = rig.app.get("/api/v1/incidents").await;
         assert_eq!(s, 200, "{v}");
-        let list = v.as_array().cloned().or_else(|| v["incidents"].as_array().cloned());
+        let list = v
+            .as_array()
+            .cloned()
+            .or_else(|| v["incidents"].as_array().cloned());
         if let Some(id) = list
             .unwrap_or_default()
             .first()
@@ -107,7 +110,10 @@ fn texts_to_alice(rig: &Rig) -> Vec<String> {
 /// The reply code in a paging SMS (`… Reply 1 or ACK 4821 to acknowledge …`).
 fn code_in(text: &str) -> String {
     let at = text.find("Reply 1 or ACK ").expect("reply instructions") + "Reply 1 or ACK ".len();
-    text[at..].chars().take_while(char::is_ascii_digit).collect()
+    text[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect()
 }
 
 fn calls_to_alice(rig: &Rig) -> Vec<Recorded> {
@@ -165,7 +171,9 @@ async fn sms_reply(rig: &Rig, from: &str, body: &str) -> String {
 /// The call's answer webhook path (`/hooks/voice/{token}`) from the call's `Url`.
 fn answer_path(call: &Recorded) -> String {
     let url = call.form("Url").expect("the call's Url");
-    url.strip_prefix(PUBLIC_URL).expect("on the public URL").to_string()
+    url.strip_prefix(PUBLIC_URL)
+        .expect("on the public URL")
+        .to_string()
 }
 
 fn acks(timeline: &[Value]) -> Vec<&Value> {
@@ -202,8 +210,13 @@ async fn a_page_goes_sms_then_voice_then_push_and_the_push_action_acknowledges(b
         Some(format!("{PUBLIC_URL}{answer}/status"))
     );
     // Nobody picks up: the call ends unanswered, on the timeline; the escalation goes on.
-    let ended = [("CallSid", "CA1"), ("CallStatus", "no-answer"), ("To", ALICE)];
-    let (s, body) = provider_post(&rig, &format!("{answer}/status"), &ended, Some(VOICE_TOKEN)).await;
+    let ended = [
+        ("CallSid", "CA1"),
+        ("CallStatus", "no-answer"),
+        ("To", ALICE),
+    ];
+    let (s, body) =
+        provider_post(&rig, &format!("{answer}/status"), &ended, Some(VOICE_TOKEN)).await;
     assert_eq!(s, 200, "{body}");
     let timeline = rig.timeline(&id).await;
     let unanswered: Vec<&Value> = of_kind(&timeline, "notification_failed")
@@ -228,10 +241,16 @@ async fn a_page_goes_sms_then_voice_then_push_and_the_push_action_acknowledges(b
         Some("Bearer tk_ntfy")
     );
     let action = &push["actions"][0];
-    assert_eq!((action["action"].as_str(), action["method"].as_str()), (Some("http"), Some("POST")));
+    assert_eq!(
+        (action["action"].as_str(), action["method"].as_str()),
+        (Some("http"), Some("POST"))
+    );
     let url = action["url"].as_str().expect("the action's URL");
     let path = url.strip_prefix(PUBLIC_URL).expect("on the public URL");
-    assert!(path.starts_with("/ack/") && path.ends_with("?via=push"), "{path}");
+    assert!(
+        path.starts_with("/ack/") && path.ends_with("?via=push"),
+        "{path}"
+    );
 
     // ntfy posts the action's URL when alice taps Acknowledge.
     let tap = || rig.app.http.post(format!("{}{path}", rig.app.base)).send();
@@ -242,7 +261,10 @@ async fn a_page_goes_sms_then_voice_then_push_and_the_push_action_acknowledges(b
     assert_eq!(ack.len(), 1, "{timeline:?}");
     assert_eq!(ack[0]["data"]["channel"], "push");
     assert_eq!(ack[0]["data"]["by"], "alice");
-    assert_eq!(ack[0]["data"]["delay_secs"], 300, "5 minutes after the page");
+    assert_eq!(
+        ack[0]["data"]["delay_secs"], 300,
+        "5 minutes after the page"
+    );
     assert_eq!(acknowledged_by(&timeline), ["alice"]);
     assert_eq!(of_kind(&timeline, "escalation_stopped").len(), 1);
 
@@ -263,15 +285,31 @@ async fn pressing_1_on_the_call_acknowledges_and_stops_escalation(backend: Backe
     let calls = calls_to_alice(&rig);
     assert_eq!(calls.len(), 1);
     let answer = answer_path(&calls[0]);
-    let picked_up = [("CallSid", "CA1"), ("CallStatus", "in-progress"), ("AnsweredBy", "human")];
+    let picked_up = [
+        ("CallSid", "CA1"),
+        ("CallStatus", "in-progress"),
+        ("AnsweredBy", "human"),
+    ];
     let (s, xml) = provider_post(&rig, &answer, &picked_up, Some(VOICE_TOKEN)).await;
     assert_eq!(s, 200, "{xml}");
-    assert!(xml.contains(&format!("{id} SEV1")), "the incident in a few words: {xml}");
+    assert!(
+        xml.contains(&format!("{id} SEV1")),
+        "the incident in a few words: {xml}"
+    );
     assert!(xml.contains("Service checkout."), "{xml}");
-    assert!(xml.contains("paged by escalation policy payments-escalation"), "{xml}");
-    assert!(xml.contains("Press 1 to acknowledge, 2 to escalate now, 3 to hear this again."), "{xml}");
+    assert!(
+        xml.contains("paged by escalation policy payments-escalation"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("Press 1 to acknowledge, 2 to escalate now, 3 to hear this again."),
+        "{xml}"
+    );
     let key = format!("{answer}/key");
-    assert!(xml.contains(&format!("action=\"{PUBLIC_URL}{key}\"")), "{xml}");
+    assert!(
+        xml.contains(&format!("action=\"{PUBLIC_URL}{key}\"")),
+        "{xml}"
+    );
 
     // Forged keypresses: unsigned (401), signed with another token (403), or signed for
     // another URL (403). Nothing changes.
@@ -281,10 +319,14 @@ async fn pressing_1_on_the_call_acknowledges_and_stops_escalation(backend: Backe
     assert!(body.contains("X-Twilio-Signature"), "{body}");
     let (s, body) = provider_post(&rig, &key, &one, Some("not-the-token")).await;
     assert_eq!(s, 403, "{body}");
-    let forged = twilio::signature(VOICE_TOKEN, &format!("{PUBLIC_URL}/hooks/voice/other/key"), &[
-        ("CallSid".into(), "CA1".into()),
-        ("Digits".into(), "1".into()),
-    ]);
+    let forged = twilio::signature(
+        VOICE_TOKEN,
+        &format!("{PUBLIC_URL}/hooks/voice/other/key"),
+        &[
+            ("CallSid".into(), "CA1".into()),
+            ("Digits".into(), "1".into()),
+        ],
+    );
     let resp = rig
         .app
         .http
@@ -299,19 +341,31 @@ async fn pressing_1_on_the_call_acknowledges_and_stops_escalation(backend: Backe
     assert!(acks(&rig.timeline(&id).await).is_empty());
 
     // 3 repeats; 1 acknowledges.
-    let (s, xml) = provider_post(&rig, &key, &[("CallSid", "CA1"), ("Digits", "3")], Some(VOICE_TOKEN)).await;
+    let (s, xml) = provider_post(
+        &rig,
+        &key,
+        &[("CallSid", "CA1"), ("Digits", "3")],
+        Some(VOICE_TOKEN),
+    )
+    .await;
     assert_eq!(s, 200, "{xml}");
     assert!(xml.contains("<Gather"), "{xml}");
     rig.app.clock.advance(SignedDuration::from_secs(30));
     let (s, xml) = provider_post(&rig, &key, &one, Some(VOICE_TOKEN)).await;
     assert_eq!(s, 200, "{xml}");
-    assert!(xml.contains(&format!("Acknowledged the page of {id} after 2 min.")), "{xml}");
+    assert!(
+        xml.contains(&format!("Acknowledged the page of {id} after 2 min.")),
+        "{xml}"
+    );
     assert!(xml.contains("Escalation stopped."), "{xml}");
     let timeline = rig.timeline(&id).await;
     let ack = acks(&timeline);
     assert_eq!(ack.len(), 1);
     assert_eq!(ack[0]["data"]["channel"], "voice");
-    assert_eq!(ack[0]["data"]["delay_secs"], 150, "2 min 30 s after the page");
+    assert_eq!(
+        ack[0]["data"]["delay_secs"], 150,
+        "2 min 30 s after the page"
+    );
     assert_eq!(acknowledged_by(&timeline), ["alice"]);
     assert_eq!(of_kind(&timeline, "escalation_stopped").len(), 1);
 
@@ -322,7 +376,11 @@ async fn pressing_1_on_the_call_acknowledges_and_stops_escalation(backend: Backe
     assert!(rig.ntfy.requests().is_empty(), "acknowledged: no push");
     let timeline = rig.timeline(&id).await;
     assert_eq!(acks(&timeline).len(), 1);
-    assert_eq!(of_kind(&timeline, "escalation_step").len(), 1, "only step 1 paged");
+    assert_eq!(
+        of_kind(&timeline, "escalation_step").len(),
+        1,
+        "only step 1 paged"
+    );
 }
 
 async fn replying_ack_to_the_sms_acknowledges(backend: Backend) {
@@ -336,17 +394,27 @@ async fn replying_ack_to_the_sms_acknowledges(backend: Backend) {
 
     // A stranger: refused, audited, nothing changed.
     let said = sms_reply(&rig, "+15550009999", &format!("ack {code}")).await;
-    assert_eq!(said, "This number is not a Muster responder&apos;s. Nothing was changed.");
+    assert_eq!(
+        said,
+        "This number is not a Muster responder&apos;s. Nothing was changed."
+    );
     let (s, audit) = rig.app.get("/api/v1/audit?subject=sms").await;
     assert_eq!(s, 200, "{audit}");
-    let entries = audit.as_array().cloned().or_else(|| audit["entries"].as_array().cloned()).unwrap_or_default();
+    let entries = audit
+        .as_array()
+        .cloned()
+        .or_else(|| audit["entries"].as_array().cloned())
+        .unwrap_or_default();
     assert_eq!(entries.len(), 1, "{audit}");
     assert_eq!(entries[0]["action"], "page.reply_refused");
     assert_eq!(entries[0]["actor"], "phone:+15550009999");
     // A code that is not hers; words that are no answer.
     let other = if code == "1000" { "1001" } else { "1000" };
     let said = sms_reply(&rig, ALICE, &format!("ack {other}")).await;
-    assert_eq!(said, format!("You have no page {other}. Nothing was changed."));
+    assert_eq!(
+        said,
+        format!("You have no page {other}. Nothing was changed.")
+    );
     let said = sms_reply(&rig, ALICE, "on my way").await;
     assert!(said.starts_with("Reply 1 or ACK to acknowledge"), "{said}");
     assert!(acks(&rig.timeline(&id).await).is_empty());
@@ -368,13 +436,22 @@ async fn replying_ack_to_the_sms_acknowledges(backend: Backend) {
     after(&rig, 3).await;
     assert!(calls_to_alice(&rig).is_empty(), "acknowledged: no call");
     let said = sms_reply(&rig, ALICE, &format!("1 {code}")).await;
-    assert_eq!(said, format!("Page {code} of {id} was already answered. Nothing was changed."));
+    assert_eq!(
+        said,
+        format!("Page {code} of {id} was already answered. Nothing was changed.")
+    );
     assert_eq!(acks(&rig.timeline(&id).await).len(), 1);
 
     // A forged reply (unsigned or wrongly signed) is refused before it is read.
     let (s, _) = provider_post(&rig, "/hooks/sms", &[("From", ALICE), ("Body", "2")], None).await;
     assert_eq!(s, 401);
-    let (s, _) = provider_post(&rig, "/hooks/sms", &[("From", ALICE), ("Body", "2")], Some(VOICE_TOKEN)).await;
+    let (s, _) = provider_post(
+        &rig,
+        "/hooks/sms",
+        &[("From", ALICE), ("Body", "2")],
+        Some(VOICE_TOKEN),
+    )
+    .await;
     assert_eq!(s, 403);
 }
 
@@ -385,20 +462,35 @@ async fn replying_esc_pages_the_next_step_now(backend: Backend) {
     let id = alert(&rig).await;
     rig.app.clock.advance(SignedDuration::from_mins(1));
     let said = sms_reply(&rig, ALICE, "esc").await;
-    assert!(said.starts_with(&format!("Escalated {id}: paged ")), "{said}");
+    assert!(
+        said.starts_with(&format!("Escalated {id}: paged ")),
+        "{said}"
+    );
     let timeline = rig.timeline(&id).await;
     let steps = of_kind(&timeline, "escalation_step");
-    assert_eq!(steps.len(), 2, "step 2 at once, not after 10 minutes: {timeline:?}");
+    assert_eq!(
+        steps.len(),
+        2,
+        "step 2 at once, not after 10 minutes: {timeline:?}"
+    );
     let reason = steps[1]["data"]["reason"].as_str().unwrap_or_default();
     assert!(
-        reason.starts_with("alice (by sms) escalated now, 1 min after escalation payments-escalation started"),
+        reason.starts_with(
+            "alice (by sms) escalated now, 1 min after escalation payments-escalation started"
+        ),
         "{reason}"
     );
-    assert!(acks(&timeline).is_empty(), "escalating acknowledges nothing");
+    assert!(
+        acks(&timeline).is_empty(),
+        "escalating acknowledges nothing"
+    );
     assert!(acknowledged_by(&timeline).is_empty());
     // Step 2's timer was replaced by step 3's: 10 minutes later nothing more is paged.
     after(&rig, 10).await;
-    assert_eq!(of_kind(&rig.timeline(&id).await, "escalation_step").len(), 2);
+    assert_eq!(
+        of_kind(&rig.timeline(&id).await, "escalation_step").len(),
+        2
+    );
 }
 
 /// Each scenario on SQLite and on PostgreSQL.
