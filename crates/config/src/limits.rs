@@ -249,7 +249,7 @@ fn count(d: &mut Diags, f: usize, s: &S, key: &str) -> Option<usize> {
 }
 
 /// A duration within `range`, or an error at `s` naming the key.
-fn span(
+pub(crate) fn span(
     d: &mut Diags,
     f: usize,
     s: &S,

@@ -12,6 +12,7 @@
 //!     push:            { rate: 10/s }             # every push message together
 //!     email:           { rate: 5/s }
 //!     webhook_host:    { rate: 20/s }             # per host of the webhook URL
+//!   link_expiry: 1h        # a page's one-tap link (email, SMS, push, call) works this long
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -22,11 +23,29 @@ use crate::diagnostic::{Diags, Loc};
 use crate::duration::Duration;
 
 /// The `notifications` section, checked.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Notifications {
     pub inbox: InboxMode,
     pub rate_limits: RateLimits,
+    /// How long a page's one-tap link answers (it also ends with its incident, and once used).
+    pub link_expiry: Duration,
 }
+
+impl Default for Notifications {
+    fn default() -> Self {
+        Notifications {
+            inbox: InboxMode::default(),
+            rate_limits: RateLimits::default(),
+            link_expiry: DEFAULT_LINK_EXPIRY,
+        }
+    }
+}
+
+/// Long enough to wake up and answer; short enough that a forwarded or leaked message cannot
+/// acknowledge a page hours later.
+pub const DEFAULT_LINK_EXPIRY: Duration = Duration::from_secs(3_600);
+const LINK_EXPIRY_RANGE: (Duration, Duration) =
+    (Duration::from_secs(60), Duration::from_secs(86_400));
 
 /// What lands in the built-in inbox.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -81,6 +100,7 @@ pub(crate) struct RawNotifications {
     pub inbox: Option<S>,
     #[serde(default)]
     pub rate_limits: RawRateLimits,
+    pub link_expiry: Option<S>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -142,6 +162,11 @@ pub(crate) fn check(
                     InboxMode::Fallback
                 }
             };
+        }
+        if let Some(s) = &section.value.link_expiry {
+            let range = LINK_EXPIRY_RANGE;
+            out.link_expiry = crate::limits::span(d, f, s, "link_expiry", range, "1m to 24h")
+                .unwrap_or(DEFAULT_LINK_EXPIRY);
         }
         let r = section.value.rate_limits;
         let mut rate = |x: Option<RawRate>| x.and_then(|x| parse_rate(d, f, &x));

@@ -55,9 +55,6 @@ pub use retry::{Retry, Settled};
 
 /// The actor of the deliverer's timeline events.
 pub const ACTOR: &str = "notifier";
-/// How long a page's one-tap link works: long enough to wake up and answer, short enough
-/// that a forwarded or leaked message cannot acknowledge tomorrow's incident review.
-pub const LINK_TTL: SignedDuration = SignedDuration::from_hours(1);
 /// How long a claim is ours: several provider timeouts.
 const LEASE: Duration = Duration::from_secs(60);
 /// Sleep at most this long without a wake-up (a lost wake-up only delays).
@@ -390,6 +387,7 @@ impl Deliverer {
                 .filter(|_| kind == "page" || (kind == "notify" && m.acknowledgeable()))
                 .filter(|_| !m.exercise),
             kind,
+            expiry: cfg.config.notifications.link_expiry.to_signed(),
             key: &item.idempotency_key,
             text: &text,
             now,
@@ -473,7 +471,7 @@ impl Deliverer {
             } else {
                 "notify"
             },
-            expires_at: links.now + LINK_TTL,
+            expires_at: links.now + links.expiry,
             code: chain
                 .iter()
                 .any(|h| matches!(h.channel, Via::Sms | Via::Phone)),
@@ -570,6 +568,8 @@ struct LinkCx<'a> {
     incident: Option<IncidentNumber>,
     /// `page` or `notify`.
     kind: &'a str,
+    /// How long a link answers (`notifications.link_expiry`).
+    expiry: SignedDuration,
     key: &'a str,
     text: &'a str,
     now: Timestamp,

@@ -21,7 +21,13 @@ const AM: &str = "/api/v1/integrations/demo-alertmanager/alertmanager";
 /// The demo with checkout's escalation paging alice first, and alice's rules SMS → call →
 /// push (her ntfy topic added).
 async fn rig(backend: Backend) -> Option<Rig> {
+    rig_and(backend, |_| {}).await
+}
+
+/// [`rig`] with `more` changed in the configuration directory too.
+async fn rig_and(backend: Backend, more: impl FnOnce(&std::path::Path)) -> Option<Rig> {
     rig_with(backend, |dir| {
+        more(dir);
         edit(dir, "escalation.yaml", |t| {
             t.replacen(
                 "      - targets: [ { schedule: payments-primary } ]",
@@ -493,6 +499,46 @@ async fn replying_esc_pages_the_next_step_now(backend: Backend) {
     );
 }
 
+async fn a_link_past_its_expiry_changes_nothing(backend: Backend) {
+    let Some(rig) = rig_and(backend, |dir| {
+        std::fs::write(
+            dir.join("notifications.yaml"),
+            "notifications:\n  link_expiry: 5m\n",
+        )
+        .expect("write");
+    })
+    .await
+    else {
+        return;
+    };
+    let id = alert(&rig).await;
+    let text = texts_to_alice(&rig).pop().expect("alice's paging SMS");
+    let code = code_in(&text);
+    let at = text.find("/ack/").expect("a link");
+    let path: String = text[at..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+
+    rig.app.clock.advance(SignedDuration::from_mins(5));
+    let said = sms_reply(&rig, ALICE, &format!("ack {code}")).await;
+    assert_eq!(
+        said,
+        format!("Page {code} of {id} has expired. Nothing was changed.")
+    );
+    let resp = rig
+        .app
+        .http
+        .post(format!("{}{path}", rig.app.base))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status().as_u16(), 410);
+    let timeline = rig.timeline(&id).await;
+    assert!(acks(&timeline).is_empty());
+    assert!(acknowledged_by(&timeline).is_empty());
+}
+
 /// Each scenario on SQLite and on PostgreSQL.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {$(
@@ -515,4 +561,5 @@ on_both_backends!(
     pressing_1_on_the_call_acknowledges_and_stops_escalation,
     replying_ack_to_the_sms_acknowledges,
     replying_esc_pages_the_next_step_now,
+    a_link_past_its_expiry_changes_nothing,
 );
