@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use jiff::SignedDuration;
 use muster_notify::twilio;
-use muster_testkit::fakes::Recorded;
+use muster_testkit::fakes::{Recorded, Reply};
 use serde_json::{Value, json};
 
 use crate::notify::{PUBLIC_URL, Rig, SMS_TOKEN, VOICE_TOKEN, of_kind, rig_with};
@@ -28,6 +28,14 @@ async fn rig(backend: Backend) -> Option<Rig> {
 async fn rig_and(backend: Backend, more: impl FnOnce(&std::path::Path)) -> Option<Rig> {
     rig_with(backend, |dir| {
         more(dir);
+        // A response-time policy on acknowledgement, to see an answer reach the policies.
+        std::fs::write(
+            dir.join("policies/acknowledge-5m.yaml"),
+            "policies:\n  - id: acknowledge-5m\n    description: SEV1 - acknowledged within 5 minutes.\n    \
+             when: { severity: [SEV1] }\n    deadline: { within: 5m, of: declared, expect: acknowledged }\n    \
+             on_missed: [ nudge: { role: incident_commander } ]\n",
+        )
+        .expect("write policy");
         edit(dir, "escalation.yaml", |t| {
             t.replacen(
                 "      - targets: [ { schedule: payments-primary } ]",
@@ -374,6 +382,16 @@ async fn pressing_1_on_the_call_acknowledges_and_stops_escalation(backend: Backe
     );
     assert_eq!(acknowledged_by(&timeline), ["alice"]);
     assert_eq!(of_kind(&timeline, "escalation_stopped").len(), 1);
+    let met: Vec<&Value> = of_kind(&timeline, "deadline_outcome")
+        .into_iter()
+        .filter(|o| o["data"]["policy"] == "acknowledge-5m")
+        .collect();
+    assert_eq!(
+        met.len(),
+        1,
+        "the response-time policy saw the keypress: {timeline:?}"
+    );
+    assert_eq!(met[0]["data"]["met"], true);
 
     // A replayed keypress is refused; the push step never goes out, nor step 2 of the policy.
     let (s, body) = provider_post(&rig, &key, &one, Some(VOICE_TOKEN)).await;
@@ -499,6 +517,63 @@ async fn replying_esc_pages_the_next_step_now(backend: Backend) {
     );
 }
 
+async fn a_failing_voice_provider_falls_back_with_a_timeline_entry(backend: Backend) {
+    let Some(rig) = rig(backend).await else {
+        return;
+    };
+    rig.voice.always(Reply::Status(503));
+    let id = alert(&rig).await;
+    // The call step, then its retries (1 s, then 2 s apart on this rig): each a 503.
+    after(&rig, 2).await;
+    for _ in 0..3 {
+        rig.app.clock.advance(SignedDuration::from_secs(10));
+        rig.drain_without_advancing().await;
+    }
+    assert_eq!(calls_to_alice(&rig).len(), 3, "three attempts");
+    let timeline = rig.timeline(&id).await;
+    let failed: Vec<&Value> = of_kind(&timeline, "notification_failed")
+        .into_iter()
+        .filter(|e| e["data"]["channel"] == "voice")
+        .collect();
+    assert_eq!(failed.len(), 3, "{timeline:?}");
+    assert!(
+        failed[0]["data"]["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("HTTP 503")),
+        "{failed:?}"
+    );
+    let last = failed.last().expect("the last failure");
+    assert_eq!(
+        last["data"]["fallback"], "push",
+        "the next channel of alice's chain"
+    );
+    // The fallback push carries the page's link, which still answers.
+    let pushes = rig.ntfy.requests();
+    assert_eq!(pushes.len(), 1);
+    let url = pushes[0].json()["actions"][0]["url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let path = url
+        .strip_prefix(PUBLIC_URL)
+        .expect("on the public URL")
+        .to_string();
+    let resp = rig
+        .app
+        .http
+        .post(format!("{}{path}", rig.app.base))
+        .send()
+        .await
+        .expect("tap");
+    assert_eq!(resp.status().as_u16(), 200);
+    let ack = acks(&rig.timeline(&id).await)
+        .into_iter()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(ack.len(), 1);
+    assert_eq!(ack[0]["data"]["channel"], "push");
+}
+
 async fn a_link_past_its_expiry_changes_nothing(backend: Backend) {
     let Some(rig) = rig_and(backend, |dir| {
         std::fs::write(
@@ -562,4 +637,5 @@ on_both_backends!(
     replying_ack_to_the_sms_acknowledges,
     replying_esc_pages_the_next_step_now,
     a_link_past_its_expiry_changes_nothing,
+    a_failing_voice_provider_falls_back_with_a_timeline_entry,
 );
