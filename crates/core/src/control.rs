@@ -59,6 +59,25 @@ pub fn replace_json(v: &mut serde_json::Value) {
     }
 }
 
+/// `s` as HTML or XML text or attribute value: `& < > " '` escaped, and the characters this
+/// rule forbids replaced, so stored text from before the rule can never break a document (an
+/// XML parser such as a telephony provider's refuses the whole of it).
+pub fn escape_markup(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if is_forbidden(c) => out.push(REPLACEMENT),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Refuses text a person typed that holds a forbidden character, naming the field, the
 /// character and where it is (counted in characters from 1).
 pub fn check(field: &str, s: &str) -> Result<(), DomainError> {
@@ -79,6 +98,14 @@ pub fn check(field: &str, s: &str) -> Result<(), DomainError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn markup_is_escaped_and_forbidden_characters_replaced() {
+        assert_eq!(
+            escape_markup("<a href=\"x\">Tom & Jerry's</a>\u{1}\n"),
+            "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;\u{FFFD}\n"
+        );
+    }
 
     #[test]
     fn the_rule() {

@@ -95,6 +95,30 @@ pub(crate) fn http_failure(
     }
 }
 
+/// A JSON provider's answer as an outcome: 2xx is sent, with the answer's `id_field` as the
+/// message id; anything else is classified by [`http_failure`] with the provider's error text,
+/// as `describe` reads it from the body.
+pub(crate) async fn answered(
+    response: Result<reqwest::Response, reqwest::Error>,
+    id_field: &str,
+    describe: fn(&str) -> String,
+) -> Outcome {
+    let response = match response {
+        Ok(r) => r,
+        Err(e) => return send_error(e),
+    };
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap_or_default();
+    if status.is_success() {
+        let id = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get(id_field)?.as_str().map(String::from));
+        return Outcome::Sent { id };
+    }
+    http_failure(status, &headers, &describe(&text))
+}
+
 /// A connection-level error as a transient failure, without the URL (it may carry a secret).
 pub(crate) fn send_error(e: reqwest::Error) -> Outcome {
     let what = if e.is_timeout() {

@@ -9,7 +9,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{Outcome, Secret, clip, http_failure, send_error};
+use crate::{Outcome, Secret, clip};
 
 /// One notification.
 #[derive(Clone, Copy, Debug)]
@@ -89,20 +89,7 @@ impl Push {
         if let Some(token) = &self.token {
             request = request.bearer_auth(token.expose());
         }
-        let response = match request.send().await {
-            Ok(r) => r,
-            Err(e) => return send_error(e),
-        };
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
-        if status.is_success() {
-            let id = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| v.get("id").and_then(Value::as_str).map(String::from));
-            return Outcome::Sent { id };
-        }
-        http_failure(status, &headers, &ntfy_message(&text))
+        crate::answered(request.send().await, "id", ntfy_message).await
     }
 }
 

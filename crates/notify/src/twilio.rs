@@ -1,5 +1,6 @@
-//! Twilio's side of a call or SMS conversation: the signature on the webhooks it sends us, and
-//! the TwiML documents we answer them with.
+//! Twilio's side of a call or SMS conversation: the account both are sent through (one REST
+//! call each), the signature on the webhooks it sends us, and the TwiML documents we answer
+//! them with.
 //!
 //! Signature (`X-Twilio-Signature`): base64 of HMAC-SHA1, keyed with the account's auth token,
 //! over the full URL Twilio requested (query string included) followed by every POST
@@ -9,12 +10,83 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
+use serde_json::Value;
 use sha1::Sha1;
+
+use crate::{Outcome, Secret, clip};
 
 /// The header Twilio puts its signature in.
 pub const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
 /// The media type of a TwiML answer.
 pub const TWIML_CONTENT_TYPE: &str = "text/xml; charset=utf-8";
+
+/// A Twilio-compatible account: where its REST API is and how to sign in (HTTP basic auth
+/// `sid:token`). SMS and calls are each one form post to a resource of the account.
+#[derive(Clone, Debug)]
+pub(crate) struct Account {
+    http: reqwest::Client,
+    base: String,
+    sid: String,
+    token: Secret,
+}
+
+impl Account {
+    pub(crate) fn new(http: reqwest::Client, base: &str, sid: &str, token: Secret) -> Account {
+        Account {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            sid: sid.into(),
+            token,
+        }
+    }
+
+    /// From `{prefix}_API_URL` (required), `{prefix}_ACCOUNT_SID`, `{prefix}_AUTH_TOKEN`, and
+    /// the number messages come from, `{prefix}_FROM`.
+    pub(crate) fn from_env(http: reqwest::Client, prefix: &str) -> Option<(Account, String)> {
+        let base = std::env::var(format!("{prefix}_API_URL")).ok()?;
+        let var = |k: &str| std::env::var(format!("{prefix}_{k}")).unwrap_or_default();
+        let token = Secret::new(var("AUTH_TOKEN"));
+        Some((
+            Account::new(http, &base, &var("ACCOUNT_SID"), token),
+            var("FROM"),
+        ))
+    }
+
+    pub(crate) fn token(&self) -> &Secret {
+        &self.token
+    }
+
+    /// Posts `form` to the account's `resource` (`Messages.json`, `Calls.json`). Twilio answers
+    /// 201 with the new resource (its `sid` is the id), 4xx with `{"code", "message"}`
+    /// (permanent, but 429 with `Retry-After`), 5xx when it is in trouble.
+    pub(crate) async fn post(&self, resource: &str, form: String) -> Outcome {
+        let url = format!("{}/2010-04-01/Accounts/{}/{resource}", self.base, self.sid);
+        let response = self
+            .http
+            .post(url)
+            .basic_auth(&self.sid, Some(self.token.expose()))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(form)
+            .send()
+            .await;
+        crate::answered(response, "sid", error_message).await
+    }
+}
+
+/// Twilio's error body `{"code": 21211, "message": "…"}` as `21211: …`.
+fn error_message(text: &str) -> String {
+    match serde_json::from_str::<Value>(text) {
+        Ok(v) => format!(
+            "{}: {}",
+            v.get("code").map(ToString::to_string).unwrap_or_default(),
+            v.get("message").and_then(Value::as_str).unwrap_or("")
+        ),
+        Err(_) => clip(text),
+    }
+}
 
 const XML_DECLARATION: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
 
@@ -83,24 +155,11 @@ pub fn empty() -> String {
     format!("{XML_DECLARATION}<Response/>")
 }
 
-/// `s` as XML text or attribute value. Characters XML 1.0 cannot carry at all (most control
-/// characters) are dropped: one in an incident title would otherwise make Twilio reject the
-/// whole document and the call would end in its "application error" message.
+/// `s` as XML text or attribute value; a control character XML cannot carry becomes U+FFFD,
+/// since one in an incident title would make Twilio refuse the whole document and the call
+/// would end in its "application error" message.
 fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-    out
+    muster_core::control::escape_markup(s)
 }
 
 #[cfg(test)]
@@ -229,13 +288,13 @@ mod tests {
     #[test]
     fn twiml_escapes_text_and_attributes() {
         let nasty = r#"a & b <c> "d" 'e'"#;
-        let escaped = "a &amp; b &lt;c&gt; &quot;d&quot; &apos;e&apos;";
+        let escaped = "a &amp; b &lt;c&gt; &quot;d&quot; &#39;e&#39;";
         assert!(message(nasty).contains(&format!("<Message>{escaped}</Message>")));
         assert!(say_and_hang_up(nasty).contains(&format!("<Say>{escaped}</Say>")));
         let doc = gather(nasty, r#"https://x/"><Hangup/><Say a='"#);
         assert!(doc.contains(&format!("<Say>{escaped}</Say>")), "{doc}");
         assert!(
-            doc.contains(r#"action="https://x/&quot;&gt;&lt;Hangup/&gt;&lt;Say a=&apos;""#),
+            doc.contains(r#"action="https://x/&quot;&gt;&lt;Hangup/&gt;&lt;Say a=&#39;""#),
             "{doc}"
         );
         // A closing tag in the text cannot end the element early.
@@ -243,11 +302,11 @@ mod tests {
     }
 
     #[test]
-    fn twiml_drops_characters_xml_cannot_carry() {
+    fn twiml_replaces_characters_xml_cannot_carry() {
         assert_eq!(
             message("a\u{0}b\u{7}c\u{1b}d\u{FFFF}e\tf\ng\u{e9}\u{1F6A8}"),
             format!(
-                "{XML_DECLARATION}<Response><Message>abcde\tf\ng\u{e9}\u{1F6A8}</Message></Response>"
+                "{XML_DECLARATION}<Response><Message>a\u{FFFD}b\u{FFFD}c\u{FFFD}d\u{FFFD}e\tf\ng\u{e9}\u{1F6A8}</Message></Response>"
             )
         );
     }

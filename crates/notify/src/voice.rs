@@ -8,20 +8,16 @@
 //! up (`AnsweredBy`). Twilio answers 201 with the call (`sid`), 400 with `{"code": 21217, …}`
 //! for a number it cannot call (permanent), 429 with `Retry-After`, 5xx when it is in trouble.
 
-use serde_json::Value;
-
-use crate::sms::{is_e164, twilio_message};
-use crate::{Outcome, Secret, http_failure, send_error};
+use crate::sms::is_e164;
+use crate::twilio::Account;
+use crate::{Outcome, Secret};
 
 /// How long the phone rings before Twilio gives up, in seconds.
 const RING_TIMEOUT: &str = "30";
 
 #[derive(Clone, Debug)]
 pub struct Voice {
-    http: reqwest::Client,
-    base: String,
-    account_sid: String,
-    auth_token: Secret,
+    account: Account,
     from: String,
 }
 
@@ -34,10 +30,7 @@ impl Voice {
         from: &str,
     ) -> Voice {
         Voice {
-            http,
-            base: base.trim_end_matches('/').to_string(),
-            account_sid: account_sid.into(),
-            auth_token,
+            account: Account::new(http, base, account_sid, auth_token),
             from: from.into(),
         }
     }
@@ -45,20 +38,13 @@ impl Voice {
     /// From `MUSTER_VOICE_API_URL` (required), `MUSTER_VOICE_ACCOUNT_SID`,
     /// `MUSTER_VOICE_AUTH_TOKEN` and `MUSTER_VOICE_FROM`.
     pub fn from_env(http: reqwest::Client) -> Option<Voice> {
-        let base = std::env::var("MUSTER_VOICE_API_URL").ok()?;
-        let var = |k: &str| std::env::var(k).unwrap_or_default();
-        Some(Voice::new(
-            http,
-            &base,
-            &var("MUSTER_VOICE_ACCOUNT_SID"),
-            Secret::new(var("MUSTER_VOICE_AUTH_TOKEN")),
-            &var("MUSTER_VOICE_FROM"),
-        ))
+        let (account, from) = Account::from_env(http, "MUSTER_VOICE")?;
+        Some(Voice { account, from })
     }
 
     /// The token Twilio signs the answer and status webhooks with.
     pub fn auth_token(&self) -> &Secret {
-        &self.auth_token
+        self.account.token()
     }
 
     /// Calls the E.164 number `to`; Twilio fetches the call's TwiML from `answer_url` and
@@ -67,10 +53,6 @@ impl Voice {
         if !is_e164(to) {
             return Outcome::Permanent(format!("invalid phone number `{to}` (E.164 expected)"));
         }
-        let url = format!(
-            "{}/2010-04-01/Accounts/{}/Calls.json",
-            self.base, self.account_sid
-        );
         let form = form_urlencoded::Serializer::new(String::new())
             .append_pair("To", to)
             .append_pair("From", &self.from)
@@ -82,30 +64,6 @@ impl Voice {
             .append_pair("MachineDetection", "Enable")
             .append_pair("Timeout", RING_TIMEOUT)
             .finish();
-        let response = self
-            .http
-            .post(url)
-            .basic_auth(&self.account_sid, Some(self.auth_token.expose()))
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .body(form)
-            .send()
-            .await;
-        let response = match response {
-            Ok(r) => r,
-            Err(e) => return send_error(e),
-        };
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
-        if status.is_success() {
-            let sid = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| v.get("sid").and_then(Value::as_str).map(String::from));
-            return Outcome::Sent { id: sid };
-        }
-        http_failure(status, &headers, &twilio_message(&text))
+        self.account.post("Calls.json", form).await
     }
 }

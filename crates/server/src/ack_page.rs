@@ -12,6 +12,8 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use muster_store::{AckLink, LinkState};
 
+use muster_core::control::escape_markup as esc;
+
 use crate::AppState;
 use crate::reactions::Acknowledgement;
 use crate::reactions::page::{self, PageAction, PageAnswer};
@@ -144,19 +146,4 @@ fn page(status: StatusCode, body: &str) -> Response {
          </head><body>{body}</body></html>"
     );
     (status, Html(html)).into_response()
-}
-
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }

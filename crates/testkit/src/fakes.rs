@@ -233,23 +233,46 @@ fn slack_ok(method: &str, req: &Value) -> Value {
     }
 }
 
-/// A Twilio-compatible SMS API. `+15005550001` is invalid (Twilio's test number, error 21211).
+/// A Twilio-compatible SMS API: `POST /2010-04-01/Accounts/{sid}/Messages.json` with a form
+/// body, answering 201 with the message (`sid` `SM…`, status `queued`).
 pub async fn sms() -> Fake {
     start(Router::new().route(
         "/2010-04-01/Accounts/{sid}/Messages.json",
-        axum::routing::post(sms_send),
+        axum::routing::post(
+            |fake: State<Fake>, sid: Path<String>, headers: HeaderMap, body: Bytes| {
+                twilio_post(fake, sid, "Messages.json", "SM", headers, body)
+            },
+        ),
     ))
     .await
 }
 
-async fn sms_send(
+/// A Twilio-compatible Voice API: `POST /2010-04-01/Accounts/{sid}/Calls.json` with a form
+/// body, answering 201 with the call (`sid` `CA…`, status `queued`).
+pub async fn voice() -> Fake {
+    start(Router::new().route(
+        "/2010-04-01/Accounts/{sid}/Calls.json",
+        axum::routing::post(
+            |fake: State<Fake>, sid: Path<String>, headers: HeaderMap, body: Bytes| {
+                twilio_post(fake, sid, "Calls.json", "CA", headers, body)
+            },
+        ),
+    ))
+    .await
+}
+
+/// Twilio's answer to a message or call: the resource with its sid, or for the magic invalid
+/// number `+15005550001` its 400 error (code 21211), as Twilio's test credentials do.
+async fn twilio_post(
     State(fake): State<Fake>,
     Path(sid): Path<String>,
+    resource: &str,
+    sid_prefix: &str,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let rec = Recorded {
-        path: format!("/2010-04-01/Accounts/{sid}/Messages.json"),
+        path: format!("/2010-04-01/Accounts/{sid}/{resource}"),
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
     };
@@ -263,51 +286,13 @@ async fn sms_send(
             .into_response(),
         Reply::Ok => (
             StatusCode::CREATED,
-            axum::Json(json!({"sid": format!("SM{n:032}"), "to": to, "status": "queued"})),
+            axum::Json(json!({"sid": format!("{sid_prefix}{n:032}"), "to": to, "status": "queued"})),
         )
             .into_response(),
         Reply::RateLimited(s) => rate_limited(s),
         Reply::SlackError(_) | Reply::Status(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "error").into_response()
         }
-    }
-}
-
-/// A Twilio-compatible Voice API: `POST /2010-04-01/Accounts/{sid}/Calls.json` with a form
-/// body, answering 201 with the call (`sid` `CA…`, status `queued`).
-pub async fn voice() -> Fake {
-    start(Router::new().route(
-        "/2010-04-01/Accounts/{sid}/Calls.json",
-        axum::routing::post(voice_call),
-    ))
-    .await
-}
-
-async fn voice_call(
-    State(fake): State<Fake>,
-    Path(sid): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let rec = Recorded {
-        path: format!("/2010-04-01/Accounts/{sid}/Calls.json"),
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    };
-    let to = rec.form("To").unwrap_or_default();
-    let n = fake.requests().len();
-    match fake.next(rec) {
-        Reply::Ok => (
-            StatusCode::CREATED,
-            axum::Json(json!({"sid": format!("CA{n:032}"), "to": to, "status": "queued"})),
-        )
-            .into_response(),
-        Reply::RateLimited(s) => rate_limited(s),
-        Reply::SlackError(_) | Reply::Status(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({"code": 20503, "message": "Service unavailable", "status": 503})),
-        )
-            .into_response(),
     }
 }
 

@@ -10,8 +10,8 @@
 //!   its own time, as after any page nobody acknowledged.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use muster_core::Change;
 use muster_notify::twilio;
@@ -22,33 +22,50 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::reactions::page::{self, PageAction};
 
-/// The checked request and its link, or the refusal.
-async fn link_of(
-    state: &AppState,
-    token: &str,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<(Signed, AckLink), ApiError> {
-    let signed = verify(&state.answers, Account::Voice, uri, headers, body)?;
-    match state.store.ack_link(token).await {
-        Ok(Some(link)) => Ok((signed, link)),
-        Ok(None) => Err(refuse(StatusCode::NOT_FOUND, "no page has this link")),
-        Err(e) => Err(ApiError::from(e)),
+/// A call's webhook, signature checked, with its page's link and token.
+pub(super) struct Call {
+    signed: Signed,
+    link: AckLink,
+    token: String,
+}
+
+impl FromRequest<AppState> for Call {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Call, ApiError> {
+        let (mut parts, body) = req.into_parts();
+        let Path(token) = Path::<String>::from_request_parts(&mut parts, state)
+            .await
+            .map_err(|_| refuse(StatusCode::NOT_FOUND, "no page has this link"))?;
+        let body = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+            .await
+            .map_err(|e| ApiError::new(e.status(), "bad_request", e.body_text()))?;
+        let signed = verify(
+            &state.answers,
+            Account::Voice,
+            &parts.uri,
+            &parts.headers,
+            &body,
+        )?;
+        match state.store.ack_link(&token).await? {
+            Some(link) => Ok(Call {
+                signed,
+                link,
+                token,
+            }),
+            None => Err(refuse(StatusCode::NOT_FOUND, "no page has this link")),
+        }
     }
 }
 
 pub(super) async fn answer(
     State(state): State<AppState>,
-    Path(token): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    Call {
+        signed,
+        link,
+        token,
+    }: Call,
 ) -> Response {
-    let (signed, link) = match link_of(&state, &token, &uri, &headers, &body).await {
-        Ok(x) => x,
-        Err(refused) => return refused.into_response(),
-    };
     if signed
         .get("AnsweredBy")
         .is_some_and(|a| a.starts_with("machine") || a == "fax")
@@ -67,15 +84,12 @@ pub(super) async fn answer(
 
 pub(super) async fn key(
     State(state): State<AppState>,
-    Path(token): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    Call {
+        signed,
+        link,
+        token,
+    }: Call,
 ) -> Response {
-    let (signed, link) = match link_of(&state, &token, &uri, &headers, &body).await {
-        Ok(x) => x,
-        Err(refused) => return refused.into_response(),
-    };
     let action = match signed.get("Digits").unwrap_or_default() {
         "1" => PageAction::Acknowledge,
         "2" => PageAction::Escalate,
@@ -102,15 +116,12 @@ pub(super) async fn key(
 
 pub(super) async fn status(
     State(state): State<AppState>,
-    Path(token): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    Call {
+        signed,
+        link,
+        token: _,
+    }: Call,
 ) -> Response {
-    let (signed, link) = match link_of(&state, &token, &uri, &headers, &body).await {
-        Ok(x) => x,
-        Err(refused) => return refused.into_response(),
-    };
     let call = signed.get("CallStatus").unwrap_or_default();
     let machine = signed
         .get("AnsweredBy")

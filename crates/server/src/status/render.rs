@@ -24,7 +24,7 @@ fn env() -> &'static Environment<'static> {
             let text = value.as_str().filter(|_| !value.is_safe());
             match text {
                 Some(text) if *state.auto_escape() != AutoEscape::None => out
-                    .write_str(&escape_html(text))
+                    .write_str(&muster_core::control::escape_markup(text))
                     .map_err(|_| minijinja::Error::from(minijinja::ErrorKind::WriteFailure)),
                 _ => minijinja::escape_formatter(out, state, value),
             }
@@ -221,36 +221,15 @@ pub fn html(page: &StatusPage, m: &Model) -> Result<String, ApiError> {
     )
 }
 
-/// Minimal HTML escaping for the feed's `type="html"` content (the template then escapes the
-/// whole for XML, as RFC 4287 wants); control characters XML cannot carry become U+FFFD.
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            // Published before the rule existed: shown, but never breaking the feed's XML.
-            c if muster_core::control::is_forbidden(c) => {
-                out.push(muster_core::control::REPLACEMENT)
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn entry_content(i: &IncidentJson) -> String {
     i.incident_updates
         .iter()
         .map(|u| {
             format!(
                 "<p><small>{}</small><br><strong>{}</strong> - {}</p>",
-                escape_html(&u.display_at),
+                muster_core::control::escape_markup(&u.display_at),
                 incident_label(u.status),
-                escape_html(&u.body)
+                muster_core::control::escape_markup(&u.body)
             )
         })
         .collect()

@@ -515,23 +515,7 @@ async fn a_deadline_warning_says_how_long_is_left(backend: Backend) {
     );
 }
 
-macro_rules! on_both {
-    ($($name:ident),*) => {$(
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                super::$name(Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                super::$name(Backend::Postgres).await
-            }
-        }
-    )*};
-}
-
-on_both!(
+crate::on_both_backends!(
     sev1_notifies_playbook_aliases_by_slack_and_email,
     slack_down_falls_back_to_email_on_the_timeline,
     channel_not_found_is_permanent_and_rate_limits_wait,

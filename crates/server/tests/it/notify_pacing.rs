@@ -184,23 +184,7 @@ async fn a_429_pauses_its_channel(backend: Backend) {
     }
 }
 
-macro_rules! on_both {
-    ($($name:ident),*) => {$(
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                super::$name(Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                super::$name(Backend::Postgres).await
-            }
-        }
-    )*};
-}
-
-on_both!(
+crate::on_both_backends!(
     a_channel_over_its_rate_waits_without_failing,
     a_later_rule_step_keeps_its_attempts,
     a_429_pauses_its_channel

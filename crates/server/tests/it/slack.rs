@@ -1111,23 +1111,7 @@ async fn people_are_found_by_email(backend: Backend) {
     assert_eq!(rig.calls("users.info").len(), 1);
 }
 
-macro_rules! on_both {
-    ($($name:ident),*) => {$(
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                super::$name(Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                super::$name(Backend::Postgres).await
-            }
-        }
-    )*};
-}
-
-on_both!(
+crate::on_both_backends!(
     end_to_end_on_the_simulated_clock,
     forged_expired_and_replayed_requests_leave_no_trace,
     usage_errors_and_strangers_change_nothing,

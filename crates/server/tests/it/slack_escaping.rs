@@ -128,20 +128,4 @@ async fn slack_typed_titles_round_trip(backend: Backend) {
     assert!(text.contains("p99 &gt; 2s &amp; &lt;b&gt;"), "{text}");
 }
 
-macro_rules! on_both {
-    ($($name:ident),*) => {$(
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                super::$name(Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                super::$name(Backend::Postgres).await
-            }
-        }
-    )*};
-}
-
-on_both!(alert_summaries_are_escaped, slack_typed_titles_round_trip);
+crate::on_both_backends!(alert_summaries_are_escaped, slack_typed_titles_round_trip);

@@ -185,6 +185,24 @@ impl TestApp {
     }
 }
 
+/// Each `async fn name(backend: Backend)` named as a test on SQLite and one on PostgreSQL:
+/// `on_both_backends!(scenario_a, scenario_b);` in the module that defines them.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$name($crate::support::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                super::$name($crate::support::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
 /// Generates one test per backend from one body: `both!(name, |app| async move { … });`
 #[macro_export]
 macro_rules! both {
