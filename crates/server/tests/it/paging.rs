@@ -190,6 +190,12 @@ fn answer_path(call: &Recorded) -> String {
         .to_string()
 }
 
+/// Posts a page link's path (`/ack/{token}[?via=push]`) as ntfy's action or a browser does.
+async fn tap(rig: &Rig, path: &str) -> reqwest::Response {
+    let url = format!("{}{path}", rig.app.base);
+    rig.app.http.post(url).send().await.expect("post the link")
+}
+
 fn acks(timeline: &[Value]) -> Vec<&Value> {
     of_kind(timeline, "notification_acknowledged")
 }
@@ -267,8 +273,7 @@ async fn a_page_goes_sms_then_voice_then_push_and_the_push_action_acknowledges(b
     );
 
     // ntfy posts the action's URL when alice taps Acknowledge.
-    let tap = || rig.app.http.post(format!("{}{path}", rig.app.base)).send();
-    let resp = tap().await.expect("tap");
+    let resp = tap(&rig, path).await;
     assert_eq!(resp.status().as_u16(), 200);
     let timeline = rig.timeline(&id).await;
     let ack = acks(&timeline);
@@ -283,7 +288,7 @@ async fn a_page_goes_sms_then_voice_then_push_and_the_push_action_acknowledges(b
     assert_eq!(of_kind(&timeline, "escalation_stopped").len(), 1);
 
     // The link answered once: a second tap is refused and changes nothing.
-    let again = tap().await.expect("tap");
+    let again = tap(&rig, path).await;
     assert_eq!(again.status().as_u16(), 403);
     let text = again.text().await.expect("body");
     assert!(text.contains("already used"), "{text}");
@@ -558,13 +563,7 @@ async fn a_failing_voice_provider_falls_back_with_a_timeline_entry(backend: Back
         .strip_prefix(PUBLIC_URL)
         .expect("on the public URL")
         .to_string();
-    let resp = rig
-        .app
-        .http
-        .post(format!("{}{path}", rig.app.base))
-        .send()
-        .await
-        .expect("tap");
+    let resp = tap(&rig, &path).await;
     assert_eq!(resp.status().as_u16(), 200);
     let ack = acks(&rig.timeline(&id).await)
         .into_iter()
@@ -601,13 +600,7 @@ async fn a_link_past_its_expiry_changes_nothing(backend: Backend) {
         said,
         format!("Page {code} of {id} has expired. Nothing was changed.")
     );
-    let resp = rig
-        .app
-        .http
-        .post(format!("{}{path}", rig.app.base))
-        .send()
-        .await
-        .expect("post");
+    let resp = tap(&rig, &path).await;
     assert_eq!(resp.status().as_u16(), 410);
     let timeline = rig.timeline(&id).await;
     assert!(acks(&timeline).is_empty());
