@@ -376,7 +376,8 @@ impl Deliverer {
             }
             // A notification's Slack message carries its Acknowledge button.
             ("notify" | "page", Some(id)) if cfg.config.slack.is_some() && !m.exercise => {
-                crate::slack::channel::ack_blocks(id, &item.idempotency_key, &m, &text)
+                let page = (kind == "page").then_some(item.created_at);
+                crate::slack::channel::ack_blocks(id, &item.idempotency_key, &m, &text, page)
             }
             _ => None,
         };

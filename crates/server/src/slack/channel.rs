@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use jiff::SignedDuration;
+use jiff::{SignedDuration, Timestamp};
 use muster_core::{Command, Incident, IncidentNumber};
 use muster_notify::{Outcome, Slack};
 use muster_store::{ClaimedOutbox, OutboxItem, StoreError};
@@ -317,19 +317,26 @@ fn people(incident: &Incident) -> Vec<String> {
         .collect()
 }
 
-/// A notification's Slack message (a policy's notify or page, a playbook's notify): its text
-/// and an Acknowledge button, which counts for a deadline expecting its audience to
-/// acknowledge (`None` for messages nobody acknowledges this way: escalations, nudges).
-pub fn ack_blocks(id: IncidentNumber, key: &str, message: &Message, text: &str) -> Option<Value> {
-    if !message.acknowledgeable() {
+/// A notification's Slack message (a policy's notify or page, a playbook's notify, an
+/// escalation's page): its text and an Acknowledge button, which counts for a deadline
+/// expecting its audience to acknowledge; on a page (`page`: when it was sent), it
+/// acknowledges the incident too. `None` for messages nobody acknowledges (nudges, drills).
+pub fn ack_blocks(
+    id: IncidentNumber,
+    key: &str,
+    message: &Message,
+    text: &str,
+    page: Option<Timestamp>,
+) -> Option<Value> {
+    if !message.acknowledgeable() && page.is_none() {
         return None;
     }
     let key = key.strip_prefix(&format!("{id}/")).unwrap_or(key);
-    let ack = button(
-        "Acknowledge",
-        ACK_NOTIFICATION,
-        json!({"incident": id.to_string(), "key": key}),
-    );
+    let mut value = json!({"incident": id.to_string(), "key": key});
+    if let Some(sent) = page {
+        value["page"] = json!(sent.as_millisecond());
+    }
+    let ack = button("Acknowledge", ACK_NOTIFICATION, value);
     Some(json!([
         {"type": "section", "text": {"type": "mrkdwn", "text": clock_header::section_text(&escape(text))}},
         {"type": "actions", "block_id": "muster_notification", "elements": [ack]},

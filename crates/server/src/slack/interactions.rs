@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use super::commands::{self, act, milestone};
 use super::{ephemeral, form, person_of, respond_later};
 use crate::AppState;
+use crate::reactions::acknowledge::Answer;
 use crate::reactions::{self, AckOutcome, Acknowledgement};
 
 pub async fn interaction(
@@ -107,7 +108,16 @@ async fn block_actions(
     }
     if super::clock_header::action_kind(&action_id) == super::channel::ACK_NOTIFICATION {
         let key = value["key"].as_str().unwrap_or_default().to_string();
-        acknowledge(state, person, incident, key, response_url, arrived).await;
+        let page = value["page"]
+            .as_i64()
+            .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok());
+        let pressed = Pressed {
+            person,
+            incident,
+            key,
+            page,
+        };
+        acknowledge(state, pressed, response_url, arrived).await;
         return StatusCode::OK.into_response();
     }
     let Some(command) = command_of(&action_id, &value, &person) else {
@@ -129,19 +139,35 @@ async fn block_actions(
     StatusCode::OK.into_response()
 }
 
-/// A notification's Acknowledge button: the same path as the API's, answered in the channel.
-async fn acknowledge(
-    state: AppState,
+/// Who pressed which notification's Acknowledge button (`page`: sent as a page, when).
+struct Pressed {
     person: String,
     incident: Option<IncidentNumber>,
     key: String,
+    page: Option<jiff::Timestamp>,
+}
+
+/// A notification's Acknowledge button: the same path as the API's and every other
+/// channel's, answered in the channel.
+async fn acknowledge(
+    state: AppState,
+    p: Pressed,
     response_url: Option<String>,
     arrived: std::time::Instant,
 ) {
     let worker = state.clone();
+    let incident = p.incident;
     super::within_deadline(arrived, async move {
         let Some(id) = incident else { return };
-        let outcome = reactions::acknowledge_notification(&worker, &person, id, &key).await;
+        let (person, key) = (p.person.as_str(), p.key.as_str());
+        let answer = Answer {
+            person,
+            id,
+            key,
+            channel: Some("slack"),
+            page: p.page,
+        };
+        let outcome = reactions::acknowledge::acknowledge(&worker, &answer).await;
         let (kind, text) = match outcome {
             Ok(AckOutcome::Acknowledged(a)) => ("in_channel", acked(&a, "")),
             Ok(AckOutcome::Already(a)) => ("ephemeral", acked(&a, "Already: ")),
