@@ -105,6 +105,7 @@ trait AckLinkQueries {
         binds: &[&str],
     ) -> Result<Option<AckLink>, StoreError>;
     async fn mark_used(&mut self, id: &str, at: i64, what: &str) -> Result<bool, StoreError>;
+    async fn unmark_used(&mut self, id: &str, what: &str) -> Result<(), StoreError>;
 }
 
 macro_rules! impl_ack_link_queries {
@@ -210,6 +211,19 @@ macro_rules! impl_ack_link_queries {
                 .map_err(db_err)?;
                 Ok(done.rows_affected() == 1)
             }
+
+            async fn unmark_used(&mut self, id: &str, what: &str) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE ack_links SET used_at = NULL, used_for = NULL \
+                     WHERE token_hash = $1 AND used_for = $2",
+                )
+                .bind(id)
+                .bind(what)
+                .execute(&mut *self)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
         }
     };
 }
@@ -275,6 +289,12 @@ impl Store {
                 &[person, &now],
             )
             .await)
+    }
+
+    /// Gives back a use of the link `id` for `what` whose answer could not be recorded (the
+    /// database was unavailable), so the recipient can try again.
+    pub async fn release_ack_link(&self, id: &str, what: &str) -> Result<(), StoreError> {
+        write_tx!(self, |conn| conn.unmark_used(id, what).await)
     }
 
     /// Marks the link `id` used for `what`; false when it had been used already (a link

@@ -65,6 +65,22 @@ pub async fn answer(
     {
         return Ok(PageAnswer::Refused(LinkState::Used));
     }
+    let answered = act(state, link, action, channel).await;
+    if let Err(StoreError::Unavailable(_)) = &answered {
+        // Nothing was recorded: the link may answer again once the database is back.
+        if let Err(e) = state.store.release_ack_link(&link.id, action.name()).await {
+            tracing::warn!(error = %e, "a page link stays used after a failed answer");
+        }
+    }
+    answered
+}
+
+async fn act(
+    state: &AppState,
+    link: &AckLink,
+    action: PageAction,
+    channel: &str,
+) -> Result<PageAnswer, StoreError> {
     let is_page = link.kind.as_deref() == Some("page");
     match action {
         PageAction::Acknowledge => {

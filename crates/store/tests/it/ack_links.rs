@@ -64,6 +64,11 @@ backend_tests! {
         let used = store.ack_link(&made.token).await.unwrap().expect("the link");
         assert_eq!(used.used, Some((at(90), "acknowledge".to_string())));
         assert_eq!(used.state(at(92)), LinkState::Used);
+        // A use whose answer could not be recorded is given back; another use's is not.
+        store.release_ack_link(&link.id, "escalate").await.unwrap();
+        assert!(store.ack_link(&made.token).await.unwrap().expect("link").used.is_some());
+        store.release_ack_link(&link.id, "acknowledge").await.unwrap();
+        assert_eq!(store.ack_link(&made.token).await.unwrap().expect("link").state(at(93)), LinkState::Usable);
     }
 
     async fn sms_codes_name_a_persons_link(db) {
