@@ -8,7 +8,7 @@ use muster_core::words::remaining_secs;
 use muster_core::{Change, Incident};
 use serde_json::{Value, json};
 
-use crate::effect::Message;
+use crate::effect::{Message, Origin};
 use crate::views::clock::PolicyTimerView;
 use crate::views::incident::IncidentView;
 
@@ -122,12 +122,19 @@ impl Draft<'_> {
             "nudge" => "Reminder",
             _ => "For your information",
         };
+        let why = match &self.message.origin {
+            Origin::Escalation {
+                escalation_policy,
+                step,
+                ..
+            } => format!("step {} of escalation policy {escalation_policy}", step + 1),
+            Origin::Policy { .. } => self.message.reason().unwrap_or("policy").to_string(),
+        };
         format!(
-            "{what}: {} {} ({}).\nWhy: {}\n{}",
+            "{what}: {} {} ({}).\nWhy: {why}\n{}",
             inc["severity"].as_str().unwrap_or(""),
             inc["title"].as_str().unwrap_or(""),
             inc["id"].as_str().unwrap_or(""),
-            self.message.reason().unwrap_or("policy"),
             inc["url"].as_str().unwrap_or("")
         )
     }

@@ -216,6 +216,11 @@ async fn a_page_goes_sms_then_voice_then_push_and_the_push_action_acknowledges(b
     let texts = texts_to_alice(&rig);
     assert_eq!(texts.len(), 1, "the SMS step at once: {texts:?}");
     assert_eq!(code_in(&texts[0]).len(), 4, "{}", texts[0]);
+    assert!(
+        texts[0].contains("Why: step 1 of escalation policy payments-escalation"),
+        "{}",
+        texts[0]
+    );
     assert!(calls_to_alice(&rig).is_empty(), "no call before 2 minutes");
 
     after(&rig, 2).await;
