@@ -17,7 +17,8 @@ use tokio::net::TcpListener;
 pub struct BenchArgs {
     /// Which benchmark: `api`, `replay`, `schedules`, `timers`, `notify`, `ingest`, `brief`,
     /// `similar`, `drills`, `staffing`, `ui`, `rss` (idle memory of `muster serve`), `nodes`
-    /// (one and two `muster serve` on one PostgreSQL).
+    /// (one and two `muster serve` on one PostgreSQL), `paging` (page decided → SMS, call,
+    /// push; answer → escalation stopped).
     pub name: String,
     /// Output JSON lines (the only format; accepted for scripts that pass it).
     #[arg(long)]
@@ -28,7 +29,7 @@ pub struct BenchArgs {
     /// PostgreSQL database to benchmark against as well (its tables are created if missing).
     #[arg(long, env = "MUSTER_BENCH_PG")]
     pub pg: Option<String>,
-    /// With `--pg`: measure PostgreSQL only (ingest).
+    /// With `--pg`: measure PostgreSQL only (ingest, paging).
     #[arg(long)]
     pub skip_sqlite: bool,
     /// `ingest`: run only this phase, `throughput` (with Alertmanager's), `page` or `commit`.
@@ -76,9 +77,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "ui" => crate::bench_ui::run(&args).await,
         "rss" => idle_rss(&args).await,
         "nodes" => crate::bench_nodes::run(&args).await,
+        "paging" => crate::bench_paging::run(&args).await,
         other => {
             bail!(
-                "unknown benchmark `{other}`; available: api, replay, schedules, timers, notify, ingest, brief, similar, drills, staffing, ui, rss, nodes"
+                "unknown benchmark `{other}`; available: api, replay, schedules, timers, notify, ingest, brief, similar, drills, staffing, ui, rss, nodes, paging"
             )
         }
     }

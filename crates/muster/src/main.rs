@@ -7,6 +7,7 @@ mod bench_drills;
 mod bench_ingest;
 mod bench_nodes;
 mod bench_notify;
+mod bench_paging;
 mod bench_replay;
 mod bench_schedules;
 mod bench_similar;

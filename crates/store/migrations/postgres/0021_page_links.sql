@@ -9,5 +9,7 @@ ALTER TABLE ack_links ADD COLUMN expires_at BIGINT;
 ALTER TABLE ack_links ADD COLUMN used_at BIGINT;
 ALTER TABLE ack_links ADD COLUMN used_for TEXT;
 ALTER TABLE ack_links ADD COLUMN code TEXT;
--- An SMS reply names its page by the person and the code, or means the person's latest page.
+-- An SMS reply names its page by the person and the code, or means the person's latest page;
+-- a new code is checked against the person's codes.
 CREATE INDEX ack_links_person ON ack_links (person, created_at);
+CREATE INDEX ack_links_person_code ON ack_links (person, code);
