@@ -24,6 +24,12 @@ trait BriefReadQueries {
     ) -> Result<(), StoreError>;
 }
 
+/// A look is worth little after a crash (the next brief shows more than is new), so its
+/// commit need not wait for the disk: on PostgreSQL the fsync was most of a "brief me".
+trait BriefReadCommit {
+    async fn commit_unflushed(&mut self) -> Result<(), StoreError>;
+}
+
 macro_rules! impl_brief_read_queries {
     ($conn:ty) => {
         impl BriefReadQueries for $conn {
@@ -70,6 +76,23 @@ macro_rules! impl_brief_read_queries {
 impl_brief_read_queries!(SqliteConnection);
 impl_brief_read_queries!(PgConnection);
 
+impl BriefReadCommit for SqliteConnection {
+    // SQLite's WAL commit does not wait for a flush at the store's `synchronous` setting.
+    async fn commit_unflushed(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+impl BriefReadCommit for PgConnection {
+    async fn commit_unflushed(&mut self) -> Result<(), StoreError> {
+        sqlx::query("SET LOCAL synchronous_commit TO OFF")
+            .execute(&mut *self)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+}
+
 impl Store {
     /// When `reader` last asked for a brief of incident `id`, if ever.
     pub async fn last_brief_look(
@@ -88,6 +111,9 @@ impl Store {
         id: IncidentNumber,
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        write_tx!(self, |conn| conn.record_look(reader, id, ms(at)).await)
+        write_tx!(self, |conn| {
+            conn.commit_unflushed().await?;
+            conn.record_look(reader, id, ms(at)).await
+        })
     }
 }

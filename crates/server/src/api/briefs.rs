@@ -256,20 +256,21 @@ pub async fn brief_me(
     };
     // The last look saw everything up to and including its own instant.
     let after_look = last_look.map(|at| at + jiff::SignedDuration::from_millis(1));
-    // Only the events since then are read: a brief of a long incident reads what is new.
-    let loaded = load_since(&state, id, explicit.or(after_look)).await?;
-    let since = explicit
-        .or(after_look)
-        .unwrap_or(loaded.incident.declared_at);
-    let b = brief::brief(&loaded.facts(), since);
-    // Best effort: a brief that cannot record the look is still worth answering.
-    if let Err(e) = state
+    let from = explicit.or(after_look);
+    // This look is recorded while the brief is read, as of before the read: an event that
+    // arrives meanwhile is shown again next time, never missed.
+    let look = state
         .store
-        .record_brief_look(&caller.name, id, loaded.now)
-        .await
-    {
+        .record_brief_look(&caller.name, id, state.clock.now());
+    // Only the events since then are read: a brief of a long incident reads what is new.
+    let (loaded, looked) = tokio::join!(load_since(&state, id, from), look);
+    let loaded = loaded?;
+    // Best effort: a brief that cannot record the look is still worth answering.
+    if let Err(e) = looked {
         tracing::warn!(error = %e, incident = %id, "could not record the reader's look");
     }
+    let since = from.unwrap_or(loaded.incident.declared_at);
+    let b = brief::brief(&loaded.facts(), since);
     let rendered = Rendered {
         kind: "brief",
         summary: to_json(&b),
