@@ -197,8 +197,9 @@ test("declare with the keyboard only", async () => {
     assert.ok(++guard < 20, "the Declare link is reachable with Tab");
   }
   await Promise.all([page.waitForURL(`${BASE}/incidents/new`), page.keyboard.press("Enter")]);
-  // The title has the focus; severity is a radio group (arrows), then the service.
-  assert.equal(await page.evaluate(() => document.activeElement.id), "d-title");
+  // The title has the focus (autofocus is applied at a rendering step after the load, so it
+  // is waited for); severity is a radio group (arrows), then the service.
+  await page.waitForFunction(() => document.activeElement?.id === "d-title", null, { timeout: 5000 });
   await page.keyboard.type("Login codes delayed (keyboard)");
   await page.keyboard.press("Tab"); // the checked radio: SEV2
   assert.equal(await page.evaluate(() => document.activeElement.value), "SEV2");
