@@ -19,6 +19,7 @@ use crate::error::{corrupt, db_err};
 use crate::overrides::{OverrideQueries, ScheduleOverride};
 use crate::policy_state::PolicyStateQueries;
 use crate::queries::Queries;
+use crate::sqlite_update::OpenTx;
 use crate::{Backend, SLOW_WRITE, Store, StoreError, finish};
 use std::time::Instant;
 
@@ -474,12 +475,7 @@ async fn sqlite_intake<R: AlertReactor>(
     reactor: &R,
 ) -> Result<(Vec<Vec<Ingested>>, bool), StoreError> {
     let started = Instant::now();
-    let mut tx = OpenTx(writer.acquire().await.map_err(db_err)?, false);
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut *tx.0)
-        .await
-        .map_err(db_err)?;
-    tx.1 = true;
+    let mut tx = OpenTx::begin(writer).await?;
     let result = match tx.0.ingest_batch(jobs, now, reactor, true).await {
         Ok((out, wake, committed)) => {
             if !committed {
@@ -504,17 +500,6 @@ async fn sqlite_intake<R: AlertReactor>(
         tracing::debug!(elapsed_ms = elapsed.as_millis() as u64, "slow intake batch");
     }
     result
-}
-
-/// The writer with a transaction open (`.1`) until it is committed or rolled back.
-struct OpenTx(sqlx::pool::PoolConnection<sqlx::Sqlite>, bool);
-
-impl Drop for OpenTx {
-    fn drop(&mut self) {
-        if self.1 {
-            self.0.close_on_drop();
-        }
-    }
 }
 
 impl Store {

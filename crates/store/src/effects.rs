@@ -206,6 +206,19 @@ impl Store {
         F: FnOnce(&Incident) -> Result<(Vec<Change>, Effects), DomainError> + Send,
     {
         let now = to_millis_precision(now);
+        if let Backend::Sqlite { writer, .. } = &self.backend {
+            let (result, wake) = crate::sqlite_update::update(
+                writer,
+                (id, actor, now),
+                false,
+                |inc: &Incident, _: &mut serde_json::Value| decide(inc),
+            )
+            .await?;
+            if wake {
+                self.wake.wake();
+            }
+            return Ok(result);
+        }
         let (result, wake) = write_tx!(self, |conn| {
             let before = conn
                 .lock_incident(id)

@@ -220,6 +220,7 @@ mod silences;
 mod similar;
 mod slack;
 mod sqlite_direct;
+mod sqlite_update;
 mod status_page;
 mod timers;
 mod wake;

@@ -16,7 +16,7 @@ use sqlx::{PgConnection, SqliteConnection};
 use crate::codec::{self, to_millis_precision};
 use crate::effects::{EffectQueries, Effects, decode_json, encode_json};
 use crate::error::db_err;
-use crate::queries::Queries;
+use crate::queries::{LOAD_POLICY_STATE, Queries, SAVE_POLICY_STATE};
 use crate::timers::{ClaimedTimer, FireOutcome};
 use crate::{Backend, SLOW_WRITE, Store, StoreError, finish};
 
@@ -36,12 +36,11 @@ macro_rules! impl_policy_state_queries {
     ($conn:ty) => {
         impl PolicyStateQueries for $conn {
             async fn load_policy_state(&mut self, id: IncidentNumber) -> Result<Value, StoreError> {
-                let text: Option<String> =
-                    sqlx::query_scalar("SELECT state FROM policy_state WHERE incident = $1")
-                        .bind(id.0)
-                        .fetch_optional(&mut *self)
-                        .await
-                        .map_err(db_err)?;
+                let text: Option<String> = sqlx::query_scalar(LOAD_POLICY_STATE)
+                    .bind(id.0)
+                    .fetch_optional(&mut *self)
+                    .await
+                    .map_err(db_err)?;
                 text.as_deref()
                     .map(decode_json)
                     .transpose()
@@ -54,17 +53,13 @@ macro_rules! impl_policy_state_queries {
                 state: &Value,
                 now: i64,
             ) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO policy_state (incident, state, updated_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (incident) DO UPDATE \
-                     SET state = excluded.state, updated_at = excluded.updated_at",
-                )
-                .bind(id.0)
-                .bind(encode_json(state)?)
-                .bind(now)
-                .execute(&mut *self)
-                .await
-                .map_err(db_err)?;
+                sqlx::query(SAVE_POLICY_STATE)
+                    .bind(id.0)
+                    .bind(encode_json(state)?)
+                    .bind(now)
+                    .execute(&mut *self)
+                    .await
+                    .map_err(db_err)?;
                 Ok(())
             }
         }
@@ -94,6 +89,16 @@ impl Store {
     {
         let now = to_millis_precision(now);
         let at = codec::ms(now);
+        if let Backend::Sqlite { writer, .. } = &self.backend {
+            // The same transaction stepped on the locked writer: one thread hand-off instead
+            // of one per statement.
+            let (result, wake) =
+                crate::sqlite_update::update(writer, (id, actor, now), true, decide).await?;
+            if wake {
+                self.wake.wake();
+            }
+            return Ok(result);
+        }
         let (result, wake) = write_tx!(self, |conn| {
             let before = conn
                 .lock_incident(id)

@@ -14,12 +14,49 @@ use crate::error::db_err;
 use crate::{IncidentCount, IncidentFilter, StoreError, TokenInfo, TokenOwner};
 
 /// Timeline events `[[seq, at, actor, kind, data], …]` inserted by one statement, in order.
-const INSERT_EVENTS_SQLITE: &str = "INSERT INTO timeline (incident, seq, at, actor, kind, data) \
+pub(crate) const INSERT_EVENTS_SQLITE: &str = "INSERT INTO timeline (incident, seq, at, actor, kind, data) \
      SELECT $1, e.value ->> 0, e.value ->> 1, e.value ->> 2, e.value ->> 3, e.value ->> 4 \
      FROM json_each($2) e ORDER BY e.key";
 const INSERT_EVENTS_PG: &str = "INSERT INTO timeline (incident, seq, at, actor, kind, data) \
      SELECT $1, (e ->> 0)::bigint, (e ->> 1)::bigint, e ->> 2, e ->> 3, e ->> 4 \
      FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS r(e, n) ORDER BY r.n";
+
+pub(crate) const LOAD_POLICY_STATE: &str = "SELECT state FROM policy_state WHERE incident = $1";
+pub(crate) const SAVE_POLICY_STATE: &str = "INSERT INTO policy_state (incident, state, \
+     updated_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (incident) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at";
+pub(crate) const INCIDENT_STATE: &str = "SELECT state FROM incidents WHERE number = $1";
+/// The incident row from its snapshot; `last_seq = $10` (the snapshot read under the lock)
+/// makes a lost lock show up as an error, not as lost events.
+pub(crate) const WRITE_SNAPSHOT: &str = "UPDATE incidents SET title = $2, severity = $3, \
+     status = $4, services = $5, updated_at = $6, resolved_at = $7, last_seq = $8, state = $9 \
+     WHERE number = $1 AND last_seq = $10";
+pub(crate) const DELETE_SERVICES: &str = "DELETE FROM incident_services WHERE incident = $1";
+pub(crate) const INSERT_SERVICE: &str =
+    "INSERT INTO incident_services (service, incident) VALUES ($1, $2)";
+
+/// The events as the JSON array the insert statements take.
+pub(crate) fn event_rows(events: &[TimelineEvent]) -> Result<String, StoreError> {
+    let mut rows = Vec::with_capacity(events.len());
+    for event in events {
+        rows.push(serde_json::json!([
+            event.seq,
+            codec::ms(event.at),
+            event.actor,
+            event.change.kind(),
+            codec::encode_change_data(&event.change)?,
+        ]));
+    }
+    Ok(serde_json::Value::Array(rows).to_string())
+}
+
+/// The error of a snapshot write that matched no row.
+pub(crate) fn lost_lock(before: &Incident) -> StoreError {
+    StoreError::Internal(format!(
+        "{} changed under its lock (expected last_seq {})",
+        before.id, before.last_seq
+    ))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {
@@ -149,7 +186,7 @@ macro_rules! impl_queries {
             ) -> Result<Option<Incident>, StoreError> {
                 let sql = match Self::DIALECT {
                     // The writer transaction (BEGIN IMMEDIATE) already excludes other writers.
-                    Dialect::Sqlite => "SELECT state FROM incidents WHERE number = $1",
+                    Dialect::Sqlite => INCIDENT_STATE,
                     // NO KEY UPDATE still serialises writers of the incident, but lets rows that
                     // reference it (alerts, timeline, outbox) take their foreign-key share
                     // lock meanwhile: alert intake never waits for a delivery's timeline write.
@@ -169,12 +206,11 @@ macro_rules! impl_queries {
                 &mut self,
                 id: IncidentNumber,
             ) -> Result<Option<Incident>, StoreError> {
-                let state: Option<String> =
-                    sqlx::query_scalar("SELECT state FROM incidents WHERE number = $1")
-                        .bind(id.0)
-                        .fetch_optional(&mut *self)
-                        .await
-                        .map_err(db_err)?;
+                let state: Option<String> = sqlx::query_scalar(INCIDENT_STATE)
+                    .bind(id.0)
+                    .fetch_optional(&mut *self)
+                    .await
+                    .map_err(db_err)?;
                 state.as_deref().map(codec::decode_state).transpose()
             }
 
@@ -236,47 +272,37 @@ macro_rules! impl_queries {
                 before: &Incident,
                 after: &Incident,
             ) -> Result<(), StoreError> {
-                // `last_seq = before` makes a lost lock show up as an error, not as lost events.
-                let written = sqlx::query(
-                    "UPDATE incidents SET title = $2, severity = $3, status = $4, services = $5, \
-                     updated_at = $6, resolved_at = $7, last_seq = $8, state = $9 \
-                     WHERE number = $1 AND last_seq = $10",
-                )
-                .bind(after.id.0)
-                .bind(&after.title)
-                .bind(after.severity.as_str())
-                .bind(after.status.as_str())
-                .bind(codec::encode_services(&after.services)?)
-                .bind(codec::ms(after.updated_at))
-                .bind(after.resolved_at.map(codec::ms))
-                .bind(after.last_seq)
-                .bind(codec::encode_state(after)?)
-                .bind(before.last_seq)
-                .execute(&mut *self)
-                .await
-                .map_err(db_err)?
-                .rows_affected();
+                let written = sqlx::query(WRITE_SNAPSHOT)
+                    .bind(after.id.0)
+                    .bind(&after.title)
+                    .bind(after.severity.as_str())
+                    .bind(after.status.as_str())
+                    .bind(codec::encode_services(&after.services)?)
+                    .bind(codec::ms(after.updated_at))
+                    .bind(after.resolved_at.map(codec::ms))
+                    .bind(after.last_seq)
+                    .bind(codec::encode_state(after)?)
+                    .bind(before.last_seq)
+                    .execute(&mut *self)
+                    .await
+                    .map_err(db_err)?
+                    .rows_affected();
                 if written != 1 {
-                    return Err(StoreError::Internal(format!(
-                        "{} changed under its lock (expected last_seq {})",
-                        after.id, before.last_seq
-                    )));
+                    return Err(lost_lock(before));
                 }
                 if before.services != after.services {
-                    sqlx::query("DELETE FROM incident_services WHERE incident = $1")
+                    sqlx::query(DELETE_SERVICES)
                         .bind(after.id.0)
                         .execute(&mut *self)
                         .await
                         .map_err(db_err)?;
                     for service in after.services.iter().collect::<BTreeSet<_>>() {
-                        sqlx::query(
-                            "INSERT INTO incident_services (service, incident) VALUES ($1, $2)",
-                        )
-                        .bind(service)
-                        .bind(after.id.0)
-                        .execute(&mut *self)
-                        .await
-                        .map_err(db_err)?;
+                        sqlx::query(INSERT_SERVICE)
+                            .bind(service)
+                            .bind(after.id.0)
+                            .execute(&mut *self)
+                            .await
+                            .map_err(db_err)?;
                     }
                 }
                 Ok(())
@@ -292,23 +318,13 @@ macro_rules! impl_queries {
                 }
                 // One statement for all the events: a declaration writes a dozen, and each
                 // round trip to PostgreSQL is on the alert → page path.
-                let mut rows = Vec::with_capacity(events.len());
-                for event in events {
-                    rows.push(serde_json::json!([
-                        event.seq,
-                        codec::ms(event.at),
-                        event.actor,
-                        event.change.kind(),
-                        codec::encode_change_data(&event.change)?,
-                    ]));
-                }
                 let sql = match <Self as Queries>::DIALECT {
                     Dialect::Sqlite => INSERT_EVENTS_SQLITE,
                     Dialect::Postgres => INSERT_EVENTS_PG,
                 };
                 sqlx::query(sql)
                     .bind(id.0)
-                    .bind(serde_json::Value::Array(rows).to_string())
+                    .bind(event_rows(events)?)
                     .execute(&mut *self)
                     .await
                     .map_err(db_err)?;

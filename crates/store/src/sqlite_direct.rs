@@ -1,5 +1,5 @@
-//! Statements stepped directly on a SQLite connection: alert intake's hot path on the writer,
-//! and whole-timeline reads on a reader.
+//! Statements stepped directly on a SQLite connection: alert intake's and commands' hot paths
+//! on the writer, and whole-timeline reads on a reader.
 //!
 //! sqlx runs each SQLite statement on the connection's own thread and hands each answer back
 //! through a channel (a thread wake-up per statement and per row), and copies every bound
@@ -78,6 +78,13 @@ impl<'c> Direct<'c> {
             db: self.db,
             _direct: PhantomData,
         })
+    }
+
+    /// Rows changed by the last INSERT, UPDATE or DELETE on this connection.
+    pub(crate) fn changes(&self) -> u64 {
+        // SAFETY: the handle is live and ours while the guard is held.
+        let n = unsafe { ffi::sqlite3_changes64(self.db.as_ptr()) };
+        u64::try_from(n).unwrap_or(0)
     }
 
     /// The rowid of the last row inserted on this connection.

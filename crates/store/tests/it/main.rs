@@ -7,6 +7,7 @@ mod harness;
 mod ack_links;
 mod alerts;
 mod brief_reads;
+mod commands;
 mod concurrency;
 mod connect;
 mod inbox;
