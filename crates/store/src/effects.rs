@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use muster_core::{Change, DomainError, Incident, IncidentNumber, TimelineEvent, Timestamp};
+use muster_core::{Change, Incident, IncidentNumber, TimelineEvent, Timestamp};
 use sqlx::{PgConnection, SqliteConnection};
 
 use crate::codec::{self, stamp, to_millis_precision};
@@ -192,57 +192,6 @@ impl_effect_queries!(SqliteConnection);
 impl_effect_queries!(PgConnection);
 
 impl Store {
-    /// [`Store::update`], plus the effects `decide` returns, all in one transaction: a
-    /// refusal writes no change, no timer and no outbox item. Effects are applied even when
-    /// there are no changes.
-    pub async fn update_with_effects<F>(
-        &self,
-        id: IncidentNumber,
-        actor: &str,
-        now: Timestamp,
-        decide: F,
-    ) -> Result<(Incident, Vec<TimelineEvent>), StoreError>
-    where
-        F: FnOnce(&Incident) -> Result<(Vec<Change>, Effects), DomainError> + Send,
-    {
-        let now = to_millis_precision(now);
-        if let Backend::Sqlite { writer, .. } = &self.backend {
-            let (result, wake) = crate::sqlite_update::update(
-                writer,
-                (id, actor, now),
-                false,
-                |inc: &Incident, _: &mut serde_json::Value| decide(inc),
-            )
-            .await?;
-            if wake {
-                self.wake.wake();
-            }
-            return Ok(result);
-        }
-        let (result, wake) = write_tx!(self, |conn| {
-            let before = conn
-                .lock_incident(id)
-                .await?
-                .ok_or(StoreError::NotFound(id))?;
-            let (changes, effects) = decide(&before)?;
-            let result = conn
-                .append_changes(
-                    &before,
-                    effects.stamp(&before, now),
-                    actor,
-                    changes,
-                    &effects.acted_by,
-                )
-                .await?;
-            let wake = conn.apply_effects(codec::ms(now), &effects).await?;
-            Ok((result, wake))
-        })?;
-        if wake {
-            self.wake.wake();
-        }
-        Ok(result)
-    }
-
     /// [`Store::declare`], plus the effects `effects` returns for the new incident (whose
     /// number is only known inside the transaction), all in one transaction.
     pub async fn declare_with_effects<F>(

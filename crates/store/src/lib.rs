@@ -208,6 +208,7 @@ mod ack_links;
 mod alert_batch;
 mod alerts;
 mod brief_reads;
+mod commands;
 mod effects;
 mod exercises;
 mod inbox;

@@ -13,10 +13,10 @@ use muster_core::{Change, DomainError, Incident, IncidentNumber, TimelineEvent, 
 use serde_json::Value;
 use sqlx::{PgConnection, SqliteConnection};
 
-use crate::codec::{self, to_millis_precision};
+use crate::codec::to_millis_precision;
 use crate::effects::{EffectQueries, Effects, decode_json, encode_json};
 use crate::error::db_err;
-use crate::queries::{LOAD_POLICY_STATE, Queries, SAVE_POLICY_STATE};
+use crate::queries::{LOAD_POLICY_STATE, SAVE_POLICY_STATE};
 use crate::timers::{ClaimedTimer, FireOutcome};
 use crate::{Backend, SLOW_WRITE, Store, StoreError, finish};
 
@@ -73,54 +73,6 @@ impl Store {
     /// The stored policy state of an incident (`Null` when none), for reading only.
     pub async fn policy_state(&self, id: IncidentNumber) -> Result<Value, StoreError> {
         read!(self, |conn| conn.load_policy_state(id).await)
-    }
-
-    /// [`Store::update_with_effects`], with the incident's policy state handed to `decide`
-    /// and written back in the same transaction when `decide` changed it.
-    pub async fn update_with_policy<F>(
-        &self,
-        id: IncidentNumber,
-        actor: &str,
-        now: Timestamp,
-        decide: F,
-    ) -> Result<(Incident, Vec<TimelineEvent>), StoreError>
-    where
-        F: FnOnce(&Incident, &mut Value) -> Result<(Vec<Change>, Effects), DomainError> + Send,
-    {
-        let now = to_millis_precision(now);
-        let at = codec::ms(now);
-        if let Backend::Sqlite { writer, .. } = &self.backend {
-            // The same transaction stepped on the locked writer: one thread hand-off instead
-            // of one per statement.
-            let (result, wake) =
-                crate::sqlite_update::update(writer, (id, actor, now), true, decide).await?;
-            if wake {
-                self.wake.wake();
-            }
-            return Ok(result);
-        }
-        let (result, wake) = write_tx!(self, |conn| {
-            let before = conn
-                .lock_incident(id)
-                .await?
-                .ok_or(StoreError::NotFound(id))?;
-            let mut state = conn.load_policy_state(id).await?;
-            let original = state.clone();
-            let (changes, effects) = decide(&before, &mut state)?;
-            let stamp = effects.stamp(&before, now);
-            let result = conn
-                .append_changes(&before, stamp, actor, changes, &effects.acted_by)
-                .await?;
-            let wake = conn.apply_effects(at, &effects).await?;
-            if state != original {
-                conn.save_policy_state(id, &state, at).await?;
-            }
-            Ok((result, wake))
-        })?;
-        if wake {
-            self.wake.wake();
-        }
-        Ok(result)
     }
 
     /// [`Store::declare_with_effects`], where `react` also sees the new incident's (empty)

@@ -26,29 +26,25 @@ fn event(key: &str) -> serde_json::Value {
         "payload": {"summary": format!("stall {key}"), "source": "stall", "severity": "critical"}})
 }
 
-/// Posts an event (a new incident): `Ok` when answered 2xx within `timeout`, else what came
-/// back instead (status and body, or the client's error).
-async fn probe(
+/// Posts an event (a new incident) to `url`'s events endpoint.
+async fn send(
     http: &reqwest::Client,
     url: &str,
     key: &str,
     timeout: Duration,
-) -> Result<(), String> {
-    let resp = http
-        .post(format!("{url}/v2/enqueue"))
+) -> reqwest::Result<reqwest::Response> {
+    http.post(format!("{url}/v2/enqueue"))
         .json(&event(key))
         .timeout(timeout)
         .send()
         .await
-        .map_err(|e| e.to_string())?;
-    let status = resp.status();
-    if status.is_success() {
-        return Ok(());
-    }
-    Err(format!(
-        "{status}: {}",
-        resp.text().await.unwrap_or_default()
-    ))
+}
+
+/// Whether the event was answered 2xx within `timeout`.
+async fn probe(http: &reqwest::Client, url: &str, key: &str, timeout: Duration) -> bool {
+    send(http, url, key, timeout)
+        .await
+        .is_ok_and(|r| r.status().is_success())
 }
 
 /// Posts the event as a sender such as Alertmanager does: a 503 is posted again after its
@@ -66,11 +62,7 @@ async fn until_accepted(
         if left.is_zero() {
             return Err(format!("not accepted in 40 s; refused: {refusals:?}"));
         }
-        let resp = http
-            .post(format!("{url}/v2/enqueue"))
-            .json(&event(key))
-            .timeout(left)
-            .send()
+        let resp = send(http, url, key, left)
             .await
             .map_err(|e| format!("{e}; refused before: {refusals:?}"))?;
         let status = resp.status();
@@ -117,7 +109,7 @@ async fn a_node_stalled_mid_transaction_holds_the_other_up_only_until_the_timeou
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
-                    let _ = probe(
+                    probe(
                         &http,
                         &busy,
                         &format!("load-{l}-{n}"),
@@ -136,10 +128,7 @@ async fn a_node_stalled_mid_transaction_holds_the_other_up_only_until_the_timeou
         nodes.server(0).signal("STOP");
         tokio::time::sleep(Duration::from_millis(300)).await;
         let key = format!("probe-{round}");
-        if probe(&http, &other, &key, Duration::from_secs(1))
-            .await
-            .is_ok()
-        {
+        if probe(&http, &other, &key, Duration::from_secs(1)).await {
             nodes.server(0).signal("CONT");
             tokio::time::sleep(Duration::from_millis(300)).await;
             continue;
