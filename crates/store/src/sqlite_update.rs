@@ -35,13 +35,18 @@ impl OpenTx {
     /// The writer, with `BEGIN IMMEDIATE` run on its thread (it may wait for another
     /// process's write lock up to the busy timeout).
     pub(crate) async fn begin(writer: &SqlitePool) -> Result<OpenTx, StoreError> {
-        let mut tx = OpenTx(writer.acquire().await.map_err(db_err)?, false);
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut *tx.0)
-            .await
-            .map_err(db_err)?;
-        tx.1 = true;
-        Ok(tx)
+        // Counted open before BEGIN is sent: a future dropped while BEGIN is in flight leaves
+        // the connection's thread to run it anyway, and that connection must not go back to
+        // the pool with a transaction open.
+        let mut tx = OpenTx(writer.acquire().await.map_err(db_err)?, true);
+        match sqlx::query("BEGIN IMMEDIATE").execute(&mut *tx.0).await {
+            Ok(_) => Ok(tx),
+            Err(e) => {
+                // A BEGIN that failed (busy) opened nothing: the connection may be reused.
+                tx.1 = false;
+                Err(db_err(e))
+            }
+        }
     }
 
     async fn rollback(mut self) {

@@ -124,6 +124,21 @@ backend_tests! {
         assert_consistent(&db.store, inc.id).await;
     }
 
+    async fn an_update_dropped_while_starting_leaves_the_writer_without_a_transaction(db) {
+        // Dropped after a few polls, an update has often sent BEGIN and not seen its answer:
+        // the connection runs BEGIN anyway and must not be handed to the next writer with a
+        // transaction open ("cannot start a transaction within a transaction").
+        let (inc, _) = declare(&db.store, "x", Severity::Sev2, &[]).await;
+        for i in 0..40 {
+            let dropped = run(&db.store, inc.id, "bob", at(i), Command::AddNote { text: "gone".into() });
+            poll_then_drop(dropped, 1 + i as usize % 4).await;
+            let kept = run(&db.store, inc.id, "bob", at(i), Command::AddNote { text: "kept".into() });
+            let (_, events) = kept.await.unwrap_or_else(|e| panic!("update after drop {i}: {e}"));
+            assert_eq!(events.len(), 1);
+        }
+        assert_consistent(&db.store, inc.id).await;
+    }
+
     async fn updates_cancelled_at_any_point_commit_whole_or_not_at_all(db) {
         // A client that disconnects drops the request future wherever it is. The update must
         // then be committed whole or not at all (a future dropped after COMMIT was sent may
@@ -171,5 +186,20 @@ backend_tests! {
             .await
             .unwrap();
         assert_eq!(events[0].seq, snapshot.last_seq + 1);
+    }
+}
+
+/// Polls `future` up to `polls` times, yielding between polls, then drops it unfinished (or
+/// finished, if it was quicker).
+async fn poll_then_drop<F: std::future::Future>(future: F, polls: usize) {
+    let mut future = std::pin::pin!(future);
+    for _ in 0..polls {
+        let ready =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(future.as_mut().poll(cx).is_ready()))
+                .await;
+        if ready {
+            return;
+        }
+        tokio::task::yield_now().await;
     }
 }
