@@ -294,13 +294,56 @@ async fn fixed_rate(target: &Arc<Target>, args: &BenchArgs, backend: &str) -> an
 }
 
 /// Resident memory of an idle `muster serve` with the given config on a fresh SQLite file.
+/// Emits `metric` (VmRSS) of process `pid`, and its anonymous and file-backed parts.
+fn emit_rss(pid: u32, metric: &str, ctx: &serde_json::Value) -> anyhow::Result<()> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let field = |name: &str| -> Option<f64> {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+    };
+    let kb = field("VmRSS:").context("VmRSS")?;
+    emit("api", metric, kb / 1024.0, "MiB", ctx.clone());
+    // Where it is: heap and stacks (anonymous) against the binary's and libraries' pages.
+    for (name, part) in [("RssAnon:", "anon"), ("RssFile:", "file")] {
+        if let Some(kb) = field(name) {
+            emit(
+                "api",
+                &format!("{metric}_{part}"),
+                kb / 1024.0,
+                "MiB",
+                ctx.clone(),
+            );
+        }
+    }
+    if let Some(threads) = field("Threads:") {
+        emit(
+            "api",
+            &format!("{metric}_threads"),
+            threads,
+            "threads",
+            ctx.clone(),
+        );
+    }
+    Ok(())
+}
+
 async fn idle_rss(args: &BenchArgs) -> anyhow::Result<()> {
     let dir = tempfile_dir()?.join("rss");
     std::fs::create_dir_all(&dir)?;
     let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
     let addr = probe.local_addr()?;
     drop(probe);
-    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+    // The server runs from its own copy of the executable: pages this bench process also maps
+    // would be shared, and the kernel keeps shared pages resident whatever the server advises
+    // (a `muster serve` in production maps its executable alone).
+    let exe = dir.join("muster-serve");
+    std::fs::copy(std::env::current_exe()?, &exe)?;
+    // Written back before it runs: the kernel does not page out dirty pages.
+    std::fs::File::open(&exe)?.sync_all()?;
+    let mut child = tokio::process::Command::new(&exe)
         .arg("serve")
         .arg("--config")
         .arg(&args.config)
@@ -327,26 +370,22 @@ async fn idle_rss(args: &BenchArgs) -> anyhow::Result<()> {
     // Let start-up allocations settle before reading.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let pid = child.id().context("child pid")?;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let field = |name: &str| -> Option<f64> {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-    };
     let ctx = json!({ "config": args.config.display().to_string() });
-    let kb = field("VmRSS:").context("VmRSS")?;
-    emit("api", "idle_rss", kb / 1024.0, "MiB", ctx.clone());
-    // Where it is: heap and stacks (anonymous) against the binary's and libraries' pages.
-    for (name, metric) in [("RssAnon:", "idle_rss_anon"), ("RssFile:", "idle_rss_file")] {
-        if let Some(kb) = field(name) {
-            emit("api", metric, kb / 1024.0, "MiB", ctx.clone());
+    emit_rss(pid, "idle_rss", &ctx)?;
+    // The same server once it has answered: the pages requests bring back in (start-up's
+    // code was handed back to the kernel; serving code is faulted in again as it runs).
+    for _ in 0..100 {
+        for path in [
+            "/healthz",
+            "/status",
+            "/login",
+            "/openapi.json",
+            "/api/v1/incidents",
+        ] {
+            http.get(format!("http://{addr}{path}")).send().await?;
         }
     }
-    if let Some(threads) = field("Threads:") {
-        emit("api", "idle_threads", threads, "threads", ctx);
-    }
+    emit_rss(pid, "rss_after_requests", &ctx)?;
     let _ = child.kill().await;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

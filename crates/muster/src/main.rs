@@ -29,6 +29,7 @@ mod sigpipe;
 mod staffing;
 mod staffing_history;
 mod staffing_lint;
+mod start_up_pages;
 mod table;
 mod template;
 mod token;

@@ -109,6 +109,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // commits of other nodes reach them through the store's wake-ups.
     let relay = muster_web::spawn_wake_relay(&state, stop.subscribe());
     let pages = muster_web::router_until(stop.subscribe());
+    release_start_up_pages();
     let served = muster_server::serve_with(listener, state, pages, async move {
         shutdown_signal().await;
         on_signal.send_replace(true);
@@ -135,6 +136,20 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     served?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Hands start-up's code back to the kernel once start-up is over: the router built, the
+/// listener answering, and the first passes of the scheduler, the deliverer and retention
+/// run (each maps in code of its own the first time). What runs again is paged back in.
+fn release_start_up_pages() {
+    tokio::spawn(async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        match tokio::task::spawn_blocking(crate::start_up_pages::release).await {
+            Ok(Ok(bytes)) => tracing::debug!(mib = bytes >> 20, "start-up pages released"),
+            Ok(Err(e)) => tracing::debug!(error = %e, "start-up pages kept"),
+            Err(e) => tracing::debug!(error = %e, "start-up pages kept"),
+        }
+    });
 }
 
 /// Runs the timer scheduler next to the HTTP server, on the same store, clock and

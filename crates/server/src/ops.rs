@@ -43,17 +43,32 @@ pub fn prometheus() -> &'static PrometheusHandle {
 }
 
 pub fn router(openapi: Arc<OpenApi>) -> Router<AppState> {
+    let encoded = Arc::new(OnceLock::new());
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .route(
             "/openapi.json",
-            get(move || {
-                let doc = openapi.clone();
-                async move { Json(doc.as_ref().clone()) }
-            }),
+            get(move || openapi_json(openapi.clone(), encoded.clone())),
         )
+}
+
+/// The API description, encoded on the first request and kept: cloning and encoding the
+/// whole document per request cost megabytes of allocations each time, which the allocator
+/// then keeps.
+async fn openapi_json(doc: Arc<OpenApi>, encoded: Arc<OnceLock<axum::body::Bytes>>) -> Response {
+    let body = match encoded.get() {
+        Some(body) => body.clone(),
+        None => match serde_json::to_vec(doc.as_ref()) {
+            Ok(bytes) => encoded.get_or_init(|| bytes.into()).clone(),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode the API description");
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+        },
+    };
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn healthz() -> Json<serde_json::Value> {

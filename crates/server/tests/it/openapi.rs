@@ -89,8 +89,13 @@ const ROUTES: &[(&str, &str)] = &[
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_covers_every_route_and_validates() {
     let app = spawn_app(Backend::Sqlite).await.expect("sqlite app");
-    let (s, doc, _) = app.send(Method::GET, "/openapi.json", None, None).await;
+    let (s, doc, headers) = app.send(Method::GET, "/openapi.json", None, None).await;
     assert_eq!(s, 200);
+    assert_eq!(headers[reqwest::header::CONTENT_TYPE], "application/json");
+    // Encoded once and kept: the next request gets the same document.
+    let (s, again, _) = app.send(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(again, doc);
     assert!(
         doc["openapi"].as_str().unwrap().starts_with("3.1"),
         "{}",
