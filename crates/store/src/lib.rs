@@ -60,6 +60,9 @@ pub const MAX_TIMELINE_LIMIT: u32 = 1000;
 /// The events of an incident from a time, whole ([`Store::timeline_since`] on SQLite).
 const TIMELINE_SINCE: &str = "SELECT seq, at, actor, kind, data FROM timeline \
      WHERE incident = $1 AND at >= $2 ORDER BY seq";
+/// [`TIMELINE_SINCE`] in the order the scan finds the rows (sorted by the caller).
+const TIMELINE_SINCE_UNORDERED: &str = "SELECT seq, at, actor, kind, data FROM timeline \
+     WHERE incident = $1 AND at >= $2";
 /// Prefix of every API token secret.
 pub const TOKEN_PREFIX: &str = "mus_";
 const MAX_TOKEN_NAME_CHARS: usize = 100;
@@ -415,14 +418,22 @@ impl Store {
                 rows.into_iter().map(codec::decode_event).collect()
             }
             Backend::Postgres(pool) => {
-                // One statement: one snapshot, one round trip.
-                let rows: Vec<codec::EventRow> = sqlx::query_as(TIMELINE_SINCE)
+                // One statement: one snapshot, one round trip. Sorted here, not by the
+                // database: rows come from the `(incident, at)` scan almost in `seq` order,
+                // which costs this sort next to nothing and PostgreSQL's sort a third of its
+                // time (BENCHMARKS.md, "Brief me" on PostgreSQL).
+                let rows: Vec<codec::EventRow> = sqlx::query_as(TIMELINE_SINCE_UNORDERED)
                     .bind(id.0)
                     .bind(since_ms)
                     .fetch_all(pool)
                     .await
                     .map_err(db_err)?;
-                rows.into_iter().map(codec::decode_event).collect()
+                let mut events = rows
+                    .into_iter()
+                    .map(codec::decode_event)
+                    .collect::<Result<Vec<_>, _>>()?;
+                events.sort_by_key(|e| e.seq);
+                Ok(events)
             }
         }
     }

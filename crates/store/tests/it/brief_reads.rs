@@ -51,4 +51,20 @@ backend_tests! {
         assert!(store.timeline_since(inc.id, Some(at(commits * 60 + 1))).await.unwrap().is_empty());
         assert!(store.timeline_since(IncidentNumber(99), None).await.unwrap().is_empty());
     }
+
+    async fn events_stamped_out_of_time_order_are_read_in_seq_order(db) {
+        // A timer fired late, or a drill's injects, stamp events earlier than ones already
+        // written: the read is in seq order whatever order the database finds the rows in.
+        let store = &db.store;
+        let (inc, declared) = declare(store, "Checkout down", Severity::Sev1, &["checkout"]).await;
+        for k in (1..=30).rev() {
+            let note = Change::NoteAdded { text: format!("note {k}") };
+            store.update(inc.id, "bob", at(k * 60), move |_| Ok(vec![note])).await.unwrap();
+        }
+        let since = store.timeline_since(inc.id, Some(at(10 * 60))).await.unwrap();
+        let seqs: Vec<i64> = since.iter().map(|e| e.seq).collect();
+        let first = declared.len() as i64 + 1;
+        assert_eq!(seqs, (first..first + 21).collect::<Vec<_>>());
+        assert!(since.iter().all(|e| e.at >= at(10 * 60)));
+    }
 }
