@@ -244,6 +244,9 @@ async fn api_on(
         emit_p50_p99("brief", metric, &times, ctx);
     }
     parts(&store, inc.id, since, backend).await?;
+    if backend == "postgres" {
+        rows_only(db, inc.id, since).await?;
+    }
     let url = format!("{base}/api/v1/incidents/{}/brief?reader=me", inc.id);
     let times = since_last_look(&store, inc.id, &http, &url, now).await?;
     let ctx = json!({"events": EVENTS, "unseen": UNSEEN, "runs": times.len(), "backend": backend});
@@ -330,6 +333,66 @@ async fn timed_get(
     let body = resp.bytes().await?;
     let took = start.elapsed();
     Ok((took, body.to_vec()))
+}
+
+/// On PostgreSQL, the timeline read without decoding the events: the same statement through
+/// sqlx, rows as strings; and the database's own execution time of it. Together with
+/// `part_events_since` they split the read into database, driver and decoding.
+async fn rows_only(db: &str, id: IncidentNumber, since: Timestamp) -> anyhow::Result<()> {
+    let pool = sqlx::PgPool::connect(db).await?;
+    let sql = "SELECT seq, at, actor, kind, data FROM timeline WHERE incident = $1 AND at >= $2";
+    let mut timed = Vec::new();
+    for _ in 0..50 {
+        let start = Instant::now();
+        let rows: Vec<(i64, i64, String, String, String)> = sqlx::query_as(sql)
+            .bind(id.0)
+            .bind(since.as_millisecond())
+            .fetch_all(&pool)
+            .await?;
+        std::hint::black_box(rows);
+        timed.push(start.elapsed());
+    }
+    timed.sort();
+    let ctx = json!({"events": EVENTS, "runs": timed.len(), "backend": "postgres"});
+    emit(
+        "brief",
+        "part_rows_only_p50",
+        percentile(&timed, 0.5),
+        "ms",
+        ctx.clone(),
+    );
+    let explain = format!(
+        "EXPLAIN ANALYZE SELECT seq, at, actor, kind, data FROM timeline \
+         WHERE incident = {} AND at >= {}",
+        id.0,
+        since.as_millisecond()
+    );
+    let mut executions = Vec::new();
+    for _ in 0..20 {
+        // Two integers of this bench, formatted: EXPLAIN takes no bound parameters.
+        let plan: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(explain.clone()))
+            .fetch_all(&pool)
+            .await?;
+        let ms = plan.iter().find_map(|(line,)| {
+            let rest = line.strip_prefix("Execution Time: ")?;
+            rest.strip_suffix(" ms")?.parse::<f64>().ok()
+        });
+        if let Some(ms) = ms {
+            executions.push(Duration::from_secs_f64(ms / 1000.0));
+        }
+    }
+    executions.sort();
+    if !executions.is_empty() {
+        emit(
+            "brief",
+            "part_rows_in_database_p50",
+            percentile(&executions, 0.5),
+            "ms",
+            ctx,
+        );
+    }
+    pool.close().await;
+    Ok(())
 }
 
 /// The p50 of each read a brief makes, alone: where its time goes.
