@@ -1,20 +1,20 @@
 //! "Brief me": what happened since a given time, in at most [`MAX_BRIEF_LINES`] lines.
 //!
 //! Every line has a fixed place and caps its own list ("+3 more"), so the brief stays short
-//! whether the timeline holds five events or ten thousand. One pass over the events after
-//! `since`.
+//! whether the timeline holds five events or ten thousand. Made from the [`Digest`] of the
+//! events after `since`.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::events::{self, PageRecord};
+use super::digest::Digest;
+use super::events::PageRecord;
 use super::text::{self, QUOTE_CHARS, capped, clock_time, md, plain, words};
 use super::{
     DeadlineResult, Facts, Header, PendingView, RoleLine, SimilarIncident, TaskLine,
     last_status_update, next_update, pending_views, roles,
 };
 use crate::incident::{Severity, Status};
-use crate::timeline::Change;
 
 /// Open tasks and pages a brief carries in full; beyond this it counts them.
 pub const LISTED: usize = 10;
@@ -94,96 +94,60 @@ impl Brief {
 /// What happened on the incident at or after `since` (clamped to the declaration: an earlier
 /// time means "everything").
 pub fn brief(facts: &Facts, since: Timestamp) -> Brief {
+    let since = since.max(facts.incident.declared_at);
+    let start = facts.events.partition_point(|e| e.at < since);
+    brief_of(facts, since, &Digest::of(&facts.events[start..]))
+}
+
+/// [`brief`] from the digest of the events at or after `since`, not the events themselves
+/// (`facts.events` is not read): what a long incident's brief is made from.
+pub fn brief_of(facts: &Facts, since: Timestamp, recent: &Digest) -> Brief {
     let incident = facts.incident;
     let since = since.max(incident.declared_at);
-    let start = facts.events.partition_point(|e| e.at < since);
-    let recent = &facts.events[start..];
+    let open = incident.tasks.iter().filter(|t| !t.done);
     let mut b = Brief {
         incident: Header::of(incident, facts.now),
         since,
         now: facts.now,
-        events_since: recent.len(),
-        severity_changes: Vec::new(),
-        status_changes: Vec::new(),
-        milestones: Vec::new(),
-        deadlines: events::outcomes(recent),
+        events_since: recent.events,
+        severity_changes: recent.severity_changes.clone(),
+        status_changes: recent.status_changes.clone(),
+        milestones: recent
+            .milestones
+            .iter()
+            .map(|m| MilestoneLine {
+                milestone: m.key.clone(),
+                at: m.at,
+                after_declared_secs: text::secs_between(incident.declared_at, m.at),
+            })
+            .collect(),
+        deadlines: recent.deadlines(),
         roles: roles(incident),
         pending: pending_views(facts),
         last_status_update: last_status_update(incident),
         next_status_update: next_update(facts),
-        open_tasks: Vec::new(),
-        open_tasks_total: 0,
-        paged: Vec::new(),
-        paged_total: 0,
+        open_tasks_total: open.clone().count(),
+        open_tasks: open
+            .take(LISTED)
+            .map(|t| TaskLine {
+                id: t.id,
+                title: plain(&t.title, QUOTE_CHARS),
+                assignee: t.assignee.clone(),
+                done: false,
+            })
+            .collect(),
+        paged: recent.paged.clone(),
+        paged_total: recent.paged_total,
         responders: incident.responders.clone(),
-        joined: Vec::new(),
-        left: Vec::new(),
-        notes_since: 0,
-        latest_note: None,
+        joined: recent.joined.clone(),
+        left: recent.left.clone(),
+        notes_since: recent.notes,
+        latest_note: recent.latest_note.clone(),
         similar: facts.similar.to_vec(),
         lines: Vec::new(),
     };
-    let open = incident.tasks.iter().filter(|t| !t.done);
-    b.open_tasks_total = open.clone().count();
-    b.open_tasks = open
-        .take(LISTED)
-        .map(|t| TaskLine {
-            id: t.id,
-            title: plain(&t.title, QUOTE_CHARS),
-            assignee: t.assignee.clone(),
-            done: false,
-        })
-        .collect();
-    let mut last_note = None;
-    for e in recent {
-        match &e.change {
-            Change::SeverityChanged { from, to } => b.severity_changes.push(Transition {
-                at: e.at,
-                from: *from,
-                to: *to,
-            }),
-            Change::StatusChanged { from, to } => b.status_changes.push(Transition {
-                at: e.at,
-                from: *from,
-                to: *to,
-            }),
-            Change::MilestoneReached { milestone } => b.milestones.push(MilestoneLine {
-                milestone: milestone.clone(),
-                at: e.at,
-                after_declared_secs: text::secs_between(incident.declared_at, e.at),
-            }),
-            Change::ResponderJoined { person } => push_unique(&mut b.joined, person),
-            Change::ResponderLeft { person } => push_unique(&mut b.left, person),
-            Change::NoteAdded { text } => {
-                b.notes_since += 1;
-                last_note = Some((e, text));
-            }
-            Change::EscalationStep { .. } | Change::PolicyFired { .. } => {
-                for p in events::pages(e).into_iter().filter(|p| p.how != "nudge") {
-                    b.paged_total += 1;
-                    if b.paged.len() == LISTED {
-                        b.paged.remove(0);
-                    }
-                    b.paged.push(p);
-                }
-            }
-            _ => {}
-        }
-    }
-    // Only the latest note is quoted, so only it is cleaned up.
-    b.latest_note = last_note.map(|(e, text)| NoteLine {
-        at: e.at,
-        actor: e.actor.clone(),
-        text: plain(text, QUOTE_CHARS),
-    });
     b.lines = render(&b);
     b
-}
-
-fn push_unique(list: &mut Vec<String>, person: &str) {
-    if !list.iter().any(|p| p == person) {
-        list.push(person.to_string());
-    }
 }
 
 fn render(b: &Brief) -> Vec<String> {

@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::DeadlineResult;
+use super::digest::Outcome;
 use super::text::{self, QUOTE_CHARS, plain, words};
 use crate::engine::{Action, PageTarget};
 use crate::timeline::{Change, TimelineEvent};
@@ -42,38 +43,57 @@ pub(super) fn outcome(event: &TimelineEvent) -> Option<DeadlineResult> {
 pub fn outcomes_with_arrival<'a>(
     events: impl IntoIterator<Item = &'a TimelineEvent>,
 ) -> Vec<(DeadlineResult, bool)> {
-    // Each outcome, and whether it was recorded at expiry (no one reached the milestone).
-    let mut out: Vec<(DeadlineResult, bool)> = Vec::new();
+    let mut out: Vec<Outcome> = Vec::new();
     for e in events {
         if let Some(reached) = reached_key(&e.change) {
-            for (o, at_expiry) in out.iter_mut().filter(|(o, x)| *x && o.expect == reached) {
-                o.at = e.at;
-                o.margin_secs = text::secs_between(e.at, o.due_at);
-                *at_expiry = false;
-            }
+            arrive(&mut out, &reached, e.at);
         }
-        let Some(d) = outcome(e) else { continue };
-        let at_expiry = matches!(
-            &e.change,
-            Change::DeadlineOutcome {
-                met: false,
-                by: None,
-                ..
-            }
-        );
-        match out
-            .iter_mut()
-            .find(|(o, _)| o.policy == d.policy && o.instance == d.instance)
-        {
-            Some(o) => *o = (d, at_expiry),
-            None => out.push((d, at_expiry)),
+        if let Some((d, awaiting)) = outcome_awaiting(e) {
+            record(&mut out, d, awaiting);
         }
     }
-    out
+    out.into_iter().map(|o| (o.result, o.awaiting)).collect()
+}
+
+/// The outcome `event` records, and whether it was recorded at expiry (no one reached the
+/// milestone yet).
+pub(super) fn outcome_awaiting(event: &TimelineEvent) -> Option<(DeadlineResult, bool)> {
+    let d = outcome(event)?;
+    let awaiting = matches!(
+        &event.change,
+        Change::DeadlineOutcome {
+            met: false,
+            by: None,
+            ..
+        }
+    );
+    Some((d, awaiting))
+}
+
+/// `reached` arrived at `at`: every outcome still awaiting it becomes late by then.
+pub(super) fn arrive(out: &mut [Outcome], reached: &str, at: Timestamp) {
+    for o in out
+        .iter_mut()
+        .filter(|o| o.awaiting && o.result.expect == reached)
+    {
+        o.result.at = at;
+        o.result.margin_secs = text::secs_between(at, o.result.due_at);
+        o.awaiting = false;
+    }
+}
+
+/// A deadline instance's outcome: a later record of the same instance replaces it in place.
+pub(super) fn record(out: &mut Vec<Outcome>, result: DeadlineResult, awaiting: bool) {
+    let same =
+        |o: &&mut Outcome| o.result.policy == result.policy && o.result.instance == result.instance;
+    match out.iter_mut().find(same) {
+        Some(o) => *o = Outcome { result, awaiting },
+        None => out.push(Outcome { result, awaiting }),
+    }
 }
 
 /// What a change reaches that a deadline may expect, as the outcome's `expect` reads it.
-fn reached_key(change: &Change) -> Option<String> {
+pub(super) fn reached_key(change: &Change) -> Option<String> {
     match change {
         Change::MilestoneReached { milestone } => Some(milestone.clone()),
         Change::RoleAssigned { role, .. } => Some(format!("role:{role}")),

@@ -13,6 +13,7 @@
 //! untrusted text ([`text::untrusted_markdown`]), and the deterministic text is the fallback.
 
 mod catchup;
+mod digest;
 mod drafts;
 mod events;
 mod review;
@@ -26,7 +27,8 @@ use serde::{Deserialize, Serialize};
 use crate::incident::{Incident, Severity, Status};
 use crate::timeline::TimelineEvent;
 
-pub use catchup::{Brief, MAX_BRIEF_LINES, brief};
+pub use catchup::{Brief, MAX_BRIEF_LINES, MilestoneLine, NoteLine, Transition, brief, brief_of};
+pub use digest::{DIGEST_BLOCK, DIGEST_VERSION, Digest, Outcome, Reached};
 pub use drafts::{
     Audience, ExecSummary, Handoff, StatusUpdateDraft, exec_summary, handoff, status_update_draft,
 };

@@ -9,6 +9,8 @@ use crate::engine::{Action, PageTarget};
 use crate::incident::{Command, IncidentNumber, Vocabulary, decide, declare};
 use crate::timeline::Change;
 
+mod digest;
+
 const T0: &str = "2026-03-29T03:12:00Z";
 
 fn t(min: i64) -> Timestamp {
