@@ -24,9 +24,10 @@ trait BriefReadQueries {
     ) -> Result<(), StoreError>;
 }
 
-/// A look is worth little after a crash (the next brief shows more than is new), so its
-/// commit need not wait for the disk: on PostgreSQL the fsync was most of a "brief me".
-trait BriefReadCommit {
+/// A look is worth little after a crash (the next brief shows more than is new), and so is a
+/// brief's digest (folded again when missing), so their commits need not wait for the disk:
+/// on PostgreSQL the fsync was most of a "brief me".
+pub(crate) trait CommitUnflushed {
     async fn commit_unflushed(&mut self) -> Result<(), StoreError>;
 }
 
@@ -76,14 +77,14 @@ macro_rules! impl_brief_read_queries {
 impl_brief_read_queries!(SqliteConnection);
 impl_brief_read_queries!(PgConnection);
 
-impl BriefReadCommit for SqliteConnection {
+impl CommitUnflushed for SqliteConnection {
     // SQLite's WAL commit does not wait for a flush at the store's `synchronous` setting.
     async fn commit_unflushed(&mut self) -> Result<(), StoreError> {
         Ok(())
     }
 }
 
-impl BriefReadCommit for PgConnection {
+impl CommitUnflushed for PgConnection {
     async fn commit_unflushed(&mut self) -> Result<(), StoreError> {
         sqlx::query("SET LOCAL synchronous_commit TO OFF")
             .execute(&mut *self)

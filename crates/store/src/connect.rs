@@ -132,6 +132,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "page_links",
         include_str!("../migrations/sqlite/0021_page_links.sql"),
     ),
+    (
+        22,
+        "timeline_digests",
+        include_str!("../migrations/sqlite/0022_timeline_digests.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -233,6 +238,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         21,
         "page_links",
         include_str!("../migrations/postgres/0021_page_links.sql"),
+    ),
+    (
+        22,
+        "timeline_digests",
+        include_str!("../migrations/postgres/0022_timeline_digests.sql"),
     ),
 ];
 

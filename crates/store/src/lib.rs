@@ -210,6 +210,7 @@ macro_rules! write_tx {
 mod ack_links;
 mod alert_batch;
 mod alerts;
+mod brief_digests;
 mod brief_reads;
 mod commands;
 mod effects;

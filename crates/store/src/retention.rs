@@ -3,7 +3,7 @@
 //! resolved alerts' payloads (the alert row stays, its payload becomes `{}`), Slack's
 //! seen requests and events, and web UI sessions unused for that long (long dead by then). Each batch is one short write transaction of at most
 //! [`PRUNE_BATCH`] rows, so the writer is never held long (on SQLite, other writers queue
-//! between batches). The timeline and the audit log are never pruned.
+//! between batches). The timeline, its brief digests and the audit log are never pruned.
 
 use std::time::Instant;
 
@@ -16,7 +16,7 @@ use crate::{Backend, SLOW_WRITE, Store, StoreError, finish};
 
 /// Every table of the schema: both backends have the same ones (`incident_search` is an FTS5
 /// table on SQLite, a plain one on PostgreSQL).
-pub const TABLES: [&str; 23] = [
+pub const TABLES: [&str; 24] = [
     "ack_links",
     "alert_groups",
     "alerts",
@@ -38,6 +38,7 @@ pub const TABLES: [&str; 23] = [
     "slack_channels",
     "slack_seen",
     "timeline",
+    "timeline_digests",
     "timers",
     "web_sessions",
 ];

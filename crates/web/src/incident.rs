@@ -478,7 +478,7 @@ pub async fn brief_page(
     let id = parse_id(&raw)?;
     let role = crate::util::given(&p.role);
     check_handoff_role(&state, role.as_deref()).map_err(crate::util::api_error)?;
-    let loaded = Loaded::load(&state, id, None)
+    let loaded = Loaded::load(&state, id)
         .await?
         .ok_or_else(|| PageError::not_found(format!("There is no incident {id}.")))?;
     let facts = loaded.facts();

@@ -331,7 +331,7 @@ pub async fn show(
         .await?
         .ok_or_else(|| missing(&id))?;
     let number: IncidentNumber = public.incident;
-    let loaded = Loaded::load(&state, number, None).await?;
+    let loaded = Loaded::load(&state, number).await?;
     let internal = loaded.as_ref().map(|l| &l.incident);
     let cfg = state.config();
     let page = cfg.config.status_page.as_ref();

@@ -24,6 +24,46 @@ pub const DIGEST_BLOCK: i64 = 256;
 /// so changing what a digest holds needs only this bumped.
 pub const DIGEST_VERSION: i64 = 1;
 
+/// How the events `start..=last` (by `seq`, which starts at 1) are read for a digest: the
+/// events before the first full block, the full blocks' stored digests, the events after the
+/// last full block. Block `k` holds the events `k·B+1 ..= (k+1)·B`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// Events to read and fold before the blocks (inclusive seq range).
+    pub head: Option<(i64, i64)>,
+    /// Full blocks whose digests are read (inclusive block range).
+    pub blocks: Option<(i64, i64)>,
+    /// Events to read and fold after the blocks.
+    pub tail: Option<(i64, i64)>,
+}
+
+impl Plan {
+    pub fn new(start: i64, last: i64) -> Plan {
+        let start = start.max(1);
+        // The first block starting at or after `start`, and the last one `last` completes.
+        let first = (start - 1 + DIGEST_BLOCK - 1) / DIGEST_BLOCK;
+        let end = last / DIGEST_BLOCK - 1;
+        let range = |a: i64, b: i64| (a <= b).then_some((a, b));
+        if first > end {
+            return Plan {
+                head: range(start, last),
+                blocks: None,
+                tail: None,
+            };
+        }
+        Plan {
+            head: range(start, first * DIGEST_BLOCK),
+            blocks: Some((first, end)),
+            tail: range((end + 1) * DIGEST_BLOCK + 1, last),
+        }
+    }
+
+    /// The events of block `k`.
+    pub fn block_seqs(k: i64) -> (i64, i64) {
+        (k * DIGEST_BLOCK + 1, (k + 1) * DIGEST_BLOCK)
+    }
+}
+
 /// Something reached at a time: a milestone, or a key a deadline may expect.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reached {

@@ -28,7 +28,7 @@ use crate::incident::{Incident, Severity, Status};
 use crate::timeline::TimelineEvent;
 
 pub use catchup::{Brief, MAX_BRIEF_LINES, MilestoneLine, NoteLine, Transition, brief, brief_of};
-pub use digest::{DIGEST_BLOCK, DIGEST_VERSION, Digest, Outcome, Reached};
+pub use digest::{DIGEST_BLOCK, DIGEST_VERSION, Digest, Outcome, Plan, Reached};
 pub use drafts::{
     Audience, ExecSummary, Handoff, StatusUpdateDraft, exec_summary, handoff, status_update_draft,
 };

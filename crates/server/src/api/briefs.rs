@@ -83,18 +83,12 @@ pub struct FormatParams {
 
 /// The facts of `raw_id` with its whole timeline, or 404.
 async fn load(state: &AppState, raw_id: &str) -> Result<Loaded, ApiError> {
-    load_since(state, incident_id(raw_id)?, None).await
+    let id = incident_id(raw_id)?;
+    Loaded::load(state, id).await?.ok_or_else(|| not_found(id))
 }
 
-/// The facts of `id` with its timeline from `since`, or 404.
-async fn load_since(
-    state: &AppState,
-    id: IncidentNumber,
-    since: Option<Timestamp>,
-) -> Result<Loaded, ApiError> {
-    Loaded::load(state, id, since)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("incident {id} not found")))
+fn not_found(id: IncidentNumber) -> ApiError {
+    ApiError::not_found(format!("incident {id} not found"))
 }
 
 /// `?format=` wins; otherwise `Accept: text/markdown` asks for Markdown.
@@ -262,15 +256,15 @@ pub async fn brief_me(
     let look = state
         .store
         .record_brief_look(&caller.name, id, state.clock.now());
-    // Only the events since then are read: a brief of a long incident reads what is new.
-    let (loaded, looked) = tokio::join!(load_since(&state, id, from), look);
-    let loaded = loaded?;
+    // Only the events since then are folded: a brief of a long incident reads what is new.
+    let (loaded, looked) = tokio::join!(Loaded::load_brief(&state, id, from), look);
+    let (loaded, recent) = loaded?.ok_or_else(|| not_found(id))?;
     // Best effort: a brief that cannot record the look is still worth answering.
     if let Err(e) = looked {
         tracing::warn!(error = %e, incident = %id, "could not record the reader's look");
     }
     let since = from.unwrap_or(loaded.incident.declared_at);
-    let b = brief::brief(&loaded.facts(), since);
+    let b = brief::brief_of(&loaded.facts(), since, &recent);
     let rendered = Rendered {
         kind: "brief",
         summary: to_json(&b),

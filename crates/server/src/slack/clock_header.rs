@@ -180,11 +180,11 @@ pub(crate) async fn slack_brief(
     state: &crate::AppState,
     id: IncidentNumber,
 ) -> Result<String, String> {
-    let loaded = crate::views::brief::Loaded::load(state, id, None)
+    let (loaded, all) = crate::views::brief::Loaded::load_brief(state, id, None)
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("incident {id} not found"))?;
-    let b = muster_core::brief::brief(&loaded.facts(), loaded.incident.declared_at);
+    let b = muster_core::brief::brief_of(&loaded.facts(), loaded.incident.declared_at, &all);
     Ok(to_mrkdwn(&b.markdown()))
 }
 

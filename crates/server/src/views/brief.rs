@@ -2,7 +2,7 @@
 //! similar past incidents), loaded once: the API's briefings and Slack's `/muster brief`
 //! read the same.
 
-use muster_core::brief::{Facts, LinkedAlert, PendingDeadline, SimilarIncident};
+use muster_core::brief::{Digest, Facts, LinkedAlert, PendingDeadline, SimilarIncident};
 use muster_core::{Incident, IncidentNumber, TimelineEvent, Timestamp};
 use muster_store::{AlertFilter, MAX_ALERT_LIMIT, StoreError};
 
@@ -32,18 +32,45 @@ impl Loaded {
         }
     }
 
-    /// The timeline from `since` (`None`: the whole of it), the live clock, the linked alerts
-    /// and similar incidents of `id` (`None`: no such incident). A brief since the reader's
-    /// last look reads only what the reader has not seen.
-    pub async fn load(
-        state: &AppState,
-        id: IncidentNumber,
-        since: Option<Timestamp>,
-    ) -> Result<Option<Loaded>, StoreError> {
+    /// The whole timeline, the live clock, the linked alerts and similar incidents of `id`
+    /// (`None`: no such incident).
+    pub async fn load(state: &AppState, id: IncidentNumber) -> Result<Option<Loaded>, StoreError> {
         let Some(incident) = state.store.incident(id).await? else {
             return Ok(None);
         };
-        let events = state.store.timeline_since(id, since).await?;
+        let events = state.store.timeline_since(id, None).await?;
+        Ok(Some(Loaded::with(state, incident, events).await?))
+    }
+
+    /// What "brief me" is made from: [`Loaded::load`] without the timeline, and the digest of
+    /// the events from the first stamped at or after `since` (`None`: all of them). A brief
+    /// since the reader's last look folds only what the reader has not seen, and a long
+    /// incident's stored block digests rather than its events.
+    pub async fn load_brief(
+        state: &AppState,
+        id: IncidentNumber,
+        since: Option<Timestamp>,
+    ) -> Result<Option<(Loaded, Digest)>, StoreError> {
+        let Some(incident) = state.store.incident(id).await? else {
+            return Ok(None);
+        };
+        let digest = state
+            .store
+            .brief_digest(id, since, incident.last_seq)
+            .await?;
+        Ok(Some((
+            Loaded::with(state, incident, Vec::new()).await?,
+            digest,
+        )))
+    }
+
+    /// The live clock, alerts and similar incidents beside `incident` and `events`.
+    async fn with(
+        state: &AppState,
+        incident: Incident,
+        events: Vec<TimelineEvent>,
+    ) -> Result<Loaded, StoreError> {
+        let id = incident.id;
         let clock = clock_view(state, id).await?;
         let mut pending: Vec<PendingDeadline> = clock
             .timers
@@ -91,14 +118,14 @@ impl Loaded {
             })
             .collect();
         alerts.sort_by_key(|a| (a.first_seen, a.id));
-        Ok(Some(Loaded {
+        Ok(Loaded {
             incident,
             events,
             pending,
             alerts,
             similar: similar_of(state, id, clock.now).await,
             now: clock.now,
-        }))
+        })
     }
 }
 

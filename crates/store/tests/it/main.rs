@@ -6,6 +6,7 @@ mod harness;
 
 mod ack_links;
 mod alerts;
+mod brief_digests;
 mod brief_reads;
 mod commands;
 mod concurrency;

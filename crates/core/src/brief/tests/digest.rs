@@ -127,3 +127,44 @@ fn a_digest_survives_being_stored_as_json() {
     let stored = serde_json::to_string(&whole).unwrap();
     assert_eq!(serde_json::from_str::<Digest>(&stored).unwrap(), whole);
 }
+
+#[test]
+fn a_plan_covers_each_event_once_in_order_with_only_full_aligned_blocks() {
+    let b = DIGEST_BLOCK;
+    for (start, last) in [
+        (1, 0),
+        (1, 1),
+        (1, b - 1),
+        (1, b),
+        (1, b + 1),
+        (2, b),
+        (b, 3 * b),
+        (b + 1, 3 * b),
+        (b + 2, 3 * b + 5),
+        (5000, 10_001),
+        (10_002, 10_001),
+    ] {
+        let plan = Plan::new(start, last);
+        let mut covered = Vec::new();
+        if let Some((a, z)) = plan.head {
+            covered.extend(a..=z);
+        }
+        if let Some((first, end)) = plan.blocks {
+            for k in first..=end {
+                let (a, z) = Plan::block_seqs(k);
+                assert_eq!(z - a + 1, b);
+                covered.extend(a..=z);
+            }
+        }
+        if let Some((a, z)) = plan.tail {
+            covered.extend(a..=z);
+        }
+        assert_eq!(
+            covered,
+            (start..=last).collect::<Vec<_>>(),
+            "{start}..={last}"
+        );
+    }
+    let long = Plan::new(5000, 10_001);
+    assert_eq!(long.blocks, Some((20, 38)), "every full block in between");
+}
