@@ -238,6 +238,19 @@ async fn api_on(
             format!("{base}/api/v1/incidents/{}", inc.id),
         ),
     ];
+    // The first brief folds the full blocks' digests and keeps them; the timed ones combine.
+    let (first, body) = timed_get(&http, &pages[0].1, &token).await?;
+    let body: serde_json::Value = serde_json::from_slice(&body)?;
+    // As stored: each commit of a thousand events is stamped with its first one's time.
+    let unseen = store.timeline_since(inc.id, Some(since)).await?.len();
+    anyhow::ensure!(
+        body["summary"]["events_since"].as_u64() == Some(unseen as u64),
+        "a brief since the middle counted {} events, not {unseen}",
+        body["summary"]["events_since"]
+    );
+    let ms = first.as_secs_f64() * 1000.0;
+    let ctx = json!({"events": EVENTS, "unseen": unseen, "backend": backend});
+    emit("brief", "api_brief_first", ms, "ms", ctx);
     for (metric, url) in pages {
         let times = get_times(&http, &url, &token).await?;
         let ctx = json!({"events": EVENTS, "runs": times.len(), "backend": backend});
@@ -417,6 +430,14 @@ async fn parts(
         timed.push(start.elapsed());
     }
     out.push(("part_events_since_p50", timed));
+    let last_seq = store.incident(id).await?.map_or(0, |i| i.last_seq);
+    let mut timed = Vec::new();
+    for _ in 0..50 {
+        let start = Instant::now();
+        std::hint::black_box(store.brief_digest(id, Some(since), last_seq).await?);
+        timed.push(start.elapsed());
+    }
+    out.push(("part_digest_since_p50", timed));
     let mut timed = Vec::new();
     for _ in 0..50 {
         let start = Instant::now();
