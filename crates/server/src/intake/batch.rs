@@ -1,9 +1,12 @@
 //! The bounded ingest queue and group commit.
 //!
-//! Intake requests queue their signals here; one worker per process takes whatever is queued
-//! (up to [`MAX_BATCH`] requests) and commits it in one transaction, so concurrent requests
-//! share a commit (and its fsync) instead of queueing for the single writer one by one. Each
-//! request is answered only after its batch committed. A full queue answers 503 +
+//! Intake requests queue their signals here; a worker takes whatever is queued (up to
+//! [`MAX_BATCH`] requests) and commits it in one transaction, so concurrent requests share a
+//! commit (and its fsync) instead of queueing for the single writer one by one. Each request
+//! is answered only after its batch committed. On PostgreSQL [`PG_WORKERS`] workers take
+//! turns at the queue, so one batch is gathered and decided while another waits for its
+//! commit: the database's row and advisory locks order them exactly as they order two nodes.
+//! SQLite has one writer, so one worker. A full queue answers 503 +
 //! Retry-After at once (Alertmanager retries 5xx). If a batch fails, its requests are retried
 //! one by one so a bad one cannot fail the others.
 
@@ -12,7 +15,7 @@ use std::sync::{Arc, RwLock};
 use muster_core::Clock;
 use muster_core::alert::AlertSignal;
 use muster_store::{Effects, EncodedAlert, Ingested, Store, StoreError};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::LoadedConfig;
 use crate::reactions::AlertReactions;
@@ -21,6 +24,9 @@ use crate::reactions::AlertReactions;
 pub const QUEUE_CAPACITY: usize = 4096;
 /// Requests committed together at most.
 pub const MAX_BATCH: usize = 256;
+/// Batches in flight at once on PostgreSQL. Requests answered before another is sent keep
+/// their order whatever the count: a batch holds only requests that were waiting together.
+pub const PG_WORKERS: usize = 3;
 
 pub type Reply = Result<Vec<Ingested>, StoreError>;
 
@@ -50,10 +56,18 @@ pub struct Worker {
 }
 
 impl Batcher {
-    /// Starts the worker on the current tokio runtime.
+    /// Starts the workers on the current tokio runtime.
     pub fn start(worker: Worker) -> Batcher {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(run(worker, rx));
+        let workers = match worker.store.backend() {
+            "postgres" => PG_WORKERS,
+            _ => 1,
+        };
+        let worker = Arc::new(worker);
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..workers {
+            tokio::spawn(run(worker.clone(), rx.clone()));
+        }
         Batcher { tx }
     }
 
@@ -92,10 +106,14 @@ impl Batcher {
     }
 }
 
-async fn run(worker: Worker, mut rx: mpsc::Receiver<Job>) {
-    let mut jobs = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        commit(&worker, std::mem::take(&mut jobs)).await;
+/// Takes the queue, waits for requests, lets go of the queue, commits them.
+async fn run(worker: Arc<Worker>, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        let mut jobs = Vec::with_capacity(MAX_BATCH);
+        if rx.lock().await.recv_many(&mut jobs, MAX_BATCH).await == 0 {
+            return;
+        }
+        commit(&worker, jobs).await;
     }
 }
 

@@ -157,6 +157,53 @@ both!(
     }
 );
 
+// Concurrent requests are committed in batches, on PostgreSQL several in flight at once:
+// however they are split, one group opens one incident, one key stays one alert counting
+// every send, and the incident is paged once.
+both!(
+    concurrent_batches_keep_one_alert_per_key_and_one_incident_per_group,
+    |app| async move {
+        let sends = 48;
+        let app = std::sync::Arc::new(app);
+        let mut posts = tokio::task::JoinSet::new();
+        for i in 0..sends {
+            let app = app.clone();
+            posts.spawn(async move {
+                let own = format!("fp-{i}");
+                let instance = format!("i{i}");
+                let body = webhook(
+                    "firing",
+                    &[
+                        ("fp-shared", "shared", "firing"),
+                        (&own, &instance, "firing"),
+                    ],
+                );
+                post(&app, AM, &body).await
+            });
+        }
+        let mut incidents = std::collections::BTreeSet::new();
+        while let Some(answer) = posts.join_next().await {
+            let (s, v) = answer.expect("request task");
+            assert_eq!(s, 200, "{v}");
+            for a in v["alerts"].as_array().expect("alerts") {
+                incidents.insert(a["incident"].as_str().expect("incident").to_string());
+            }
+        }
+        assert_eq!(incidents.len(), 1, "one group, one incident: {incidents:?}");
+        let all = alerts(&app, "?limit=100").await;
+        assert_eq!(all.len(), sends + 1, "one alert per key");
+        let shared = all.iter().find(|a| a["dedup_key"] == "fp-shared");
+        assert_eq!(shared.map(|a| a["count"].clone()), Some(json!(sends)));
+        let incident = incidents.pop_first().expect("the incident");
+        let pages = outbox(&app, &incident)
+            .await
+            .into_iter()
+            .filter(|o| o.effect == "page")
+            .count();
+        assert_eq!(pages, 1, "paged once");
+    }
+);
+
 both!(alertmanager_bad_input_stores_nothing, |app| async move {
     let (s, v) = post(
         &app,
