@@ -244,6 +244,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "timeline_digests",
         include_str!("../migrations/postgres/0022_timeline_digests.sql"),
     ),
+    (
+        23,
+        "alerts_incident_unchecked",
+        include_str!("../migrations/postgres/0023_alerts_incident_unchecked.sql"),
+    ),
 ];
 
 fn migrator(migrations: &'static [(i64, &'static str, &'static str)]) -> Migrator {
