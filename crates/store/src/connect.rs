@@ -35,6 +35,14 @@ const PG_MAX_CONNECTIONS: u32 = 10;
 /// healthy node never comes near it; the stalled node's transaction rolls back, and what it
 /// was doing is answered 5xx or retried after its lease.
 pub const IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(10);
+/// No statement waits on a lock longer than this (`lock_timeout`); the waiter's transaction
+/// fails as a retryable conflict (503 + Retry-After). It must stay below
+/// [`IDLE_IN_TRANSACTION_TIMEOUT`]: a stalled node's other sessions, queued behind its own
+/// idle transaction, then give up before that one is ended, so the lock passes to a live
+/// node. Waiting longer, each of them would take the lock in turn, go idle holding it (their
+/// node is still stopped) and add one more timeout to the stall.
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(4);
+const _: () = assert!(LOCK_TIMEOUT.as_millis() < IDLE_IN_TRANSACTION_TIMEOUT.as_millis());
 
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -438,19 +446,33 @@ async fn migrate_sqlite(writer: &SqlitePool) -> Result<(), StoreError> {
 async fn migrate_postgres(pool: &PgPool) -> Result<(), StoreError> {
     let mut conn = pool.acquire().await.map_err(db_err)?;
     let conn: &mut sqlx::PgConnection = &mut conn;
-    migrator(POSTGRES_MIGRATIONS)
-        .run_direct(None, conn, false)
+    // A node starting beside one that is migrating waits for it however long that takes.
+    sqlx::query("SET lock_timeout = 0")
+        .execute(&mut *conn)
         .await
-        .map_err(migrate_err)
+        .map_err(db_err)?;
+    let migrated = migrator(POSTGRES_MIGRATIONS)
+        .run_direct(None, &mut *conn, false)
+        .await
+        .map_err(migrate_err);
+    // Back to the session's start-up value, LOCK_TIMEOUT, before the pool lends it out.
+    sqlx::query("RESET lock_timeout")
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    migrated
 }
 
 pub(crate) async fn open_postgres(options: PgConnectOptions) -> Result<PgPool, StoreError> {
     // Host and port only: the URL may hold a password.
     let where_ = format!("{}:{}", options.get_host(), options.get_port());
-    let options = options.options([(
-        "idle_in_transaction_session_timeout",
-        format!("{}ms", IDLE_IN_TRANSACTION_TIMEOUT.as_millis()),
-    )]);
+    let options = options.options([
+        (
+            "idle_in_transaction_session_timeout",
+            format!("{}ms", IDLE_IN_TRANSACTION_TIMEOUT.as_millis()),
+        ),
+        ("lock_timeout", format!("{}ms", LOCK_TIMEOUT.as_millis())),
+    ]);
     let pool = PgPoolOptions::new()
         .max_connections(PG_MAX_CONNECTIONS)
         .acquire_timeout(ACQUIRE_TIMEOUT)

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use muster_core::{IncidentNumber, Severity};
-use muster_store::{Store, StoreError};
+use muster_store::{LOCK_TIMEOUT, Store, StoreError};
 
 use crate::harness::{FreshPg, declare, with_pg};
 
@@ -187,6 +187,52 @@ async fn postgres_pool_recovers_after_its_connections_are_killed() {
         }
         let (again, _) = declare(&db.store, "y", Severity::Sev2, &[]).await;
         assert_eq!(again.id, IncidentNumber(2));
+    })
+    .await
+}
+
+/// A lock held by a stalled session is waited on for `LOCK_TIMEOUT` only, then refused as a
+/// retryable conflict that consumed nothing; with the lock gone the same call succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_is_waited_on_no_longer_than_the_lock_timeout() {
+    with_pg(|db| async move {
+        use sqlx::Connection;
+        let url = db.pg_url().expect("postgres").to_string();
+        let mut stalled = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut stalled).await.unwrap();
+        sqlx::query("SELECT value FROM counters WHERE name = 'incident' FOR UPDATE")
+            .execute(&mut stalled)
+            .await
+            .unwrap();
+
+        let started = Instant::now();
+        let changes = muster_core::declare("x", Severity::Sev2, &[], &crate::harness::vocab())
+            .expect("valid declare");
+        let waited = tokio::time::timeout(
+            LOCK_TIMEOUT + Duration::from_secs(20),
+            db.store.declare("alice", crate::harness::t0(), changes),
+        )
+        .await;
+        let took = started.elapsed();
+        let Ok(answer) = waited else {
+            panic!("the declare still waited for the lock after {took:?}");
+        };
+        match answer {
+            Err(StoreError::Unavailable(m)) => assert!(m.contains("retry"), "{m}"),
+            other => panic!("expected a retryable refusal, got {other:?}"),
+        }
+        assert!(
+            took >= LOCK_TIMEOUT,
+            "refused after {took:?}, before the lock timeout"
+        );
+
+        sqlx::query("ROLLBACK").execute(&mut stalled).await.unwrap();
+        let (inc, _) = declare(&db.store, "y", Severity::Sev2, &[]).await;
+        assert_eq!(
+            inc.id,
+            IncidentNumber(1),
+            "the refused declare took a number"
+        );
     })
     .await
 }
