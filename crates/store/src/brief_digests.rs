@@ -12,9 +12,9 @@ use muster_core::{IncidentNumber, TimelineEvent, Timestamp};
 use sqlx::{PgConnection, SqliteConnection};
 
 use crate::brief_reads::CommitUnflushed;
-use crate::codec::{self, EventRow};
+use crate::codec;
 use crate::error::db_err;
-use crate::{Backend, SLOW_WRITE, Store, StoreError, finish, sqlite_direct};
+use crate::{Backend, SLOW_WRITE, Store, StoreError, finish};
 
 /// The events of an incident in two `seq` ranges (an empty range is `(1, 0)`).
 const EVENTS_IN: &str = "SELECT seq, at, actor, kind, data FROM timeline \
@@ -231,35 +231,7 @@ impl Store {
         if a.0 > a.1 && b.0 > b.1 {
             return Ok(Vec::new());
         }
-        let mut events = match &self.backend {
-            Backend::Sqlite { reader, .. } => {
-                let mut conn = reader.acquire().await.map_err(db_err)?;
-                let direct = sqlite_direct::Direct::lock(&mut conn).await?;
-                let mut stmt = direct.prepare(EVENTS_IN)?;
-                let params = [id.0, a.0, a.1, b.0, b.1].map(sqlite_direct::Param::Int);
-                let rows = stmt.query(&params, |r| {
-                    Ok((r.int(0), r.int(1), r.text(2)?, r.text(3)?, r.text(4)?))
-                })?;
-                rows.into_iter()
-                    .map(codec::decode_event)
-                    .collect::<Result<Vec<_>, _>>()?
-            }
-            Backend::Postgres(pool) => {
-                let rows: Vec<EventRow> = sqlx::query_as(EVENTS_IN)
-                    .bind(id.0)
-                    .bind(a.0)
-                    .bind(a.1)
-                    .bind(b.0)
-                    .bind(b.1)
-                    .fetch_all(pool)
-                    .await
-                    .map_err(db_err)?;
-                rows.into_iter()
-                    .map(codec::decode_event)
-                    .collect::<Result<Vec<_>, _>>()?
-            }
-        };
-        events.sort_by_key(|e| e.seq);
-        Ok(events)
+        self.events_where(EVENTS_IN, &[id.0, a.0, a.1, b.0, b.1])
+            .await
     }
 }

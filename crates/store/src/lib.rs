@@ -58,10 +58,8 @@ pub const MAX_LIST_LIMIT: u32 = 500;
 /// The most timeline events one `timeline` call returns.
 pub const MAX_TIMELINE_LIMIT: u32 = 1000;
 /// The events of an incident from a time, whole ([`Store::timeline_since`] on SQLite).
+/// In the order the scan finds the rows ([`Store::events_where`] sorts them).
 const TIMELINE_SINCE: &str = "SELECT seq, at, actor, kind, data FROM timeline \
-     WHERE incident = $1 AND at >= $2 ORDER BY seq";
-/// [`TIMELINE_SINCE`] in the order the scan finds the rows (sorted by the caller).
-const TIMELINE_SINCE_UNORDERED: &str = "SELECT seq, at, actor, kind, data FROM timeline \
      WHERE incident = $1 AND at >= $2";
 /// Prefix of every API token secret.
 pub const TOKEN_PREFIX: &str = "mus_";
@@ -404,39 +402,48 @@ impl Store {
         since: Option<Timestamp>,
     ) -> Result<Vec<TimelineEvent>, StoreError> {
         let since_ms = since.map_or(i64::MIN, codec::ms);
-        match &self.backend {
+        self.events_where(TIMELINE_SINCE, &[id.0, since_ms]).await
+    }
+
+    /// The timeline events a query selects (`seq, at, actor, kind, data`, integer parameters
+    /// only), in `seq` order. One statement: one snapshot, one round trip. Sorted here, not by
+    /// the database: rows come from the `(incident, at)` or primary-key scan almost in `seq`
+    /// order, which costs this sort next to nothing and PostgreSQL's sort a third of its time
+    /// (BENCHMARKS.md, "Brief me" on PostgreSQL).
+    pub(crate) async fn events_where(
+        &self,
+        sql: &'static str,
+        params: &[i64],
+    ) -> Result<Vec<TimelineEvent>, StoreError> {
+        let mut events = match &self.backend {
             Backend::Sqlite { reader, .. } => {
                 let mut conn = reader.acquire().await.map_err(db_err)?;
                 let direct = sqlite_direct::Direct::lock(&mut conn).await?;
-                let mut stmt = direct.prepare(TIMELINE_SINCE)?;
-                let rows = stmt.query(
-                    &[
-                        sqlite_direct::Param::Int(id.0),
-                        sqlite_direct::Param::Int(since_ms),
-                    ],
-                    |r| Ok((r.int(0), r.int(1), r.text(2)?, r.text(3)?, r.text(4)?)),
-                )?;
-                rows.into_iter().map(codec::decode_event).collect()
+                let mut stmt = direct.prepare(sql)?;
+                let params: Vec<_> = params
+                    .iter()
+                    .map(|p| sqlite_direct::Param::Int(*p))
+                    .collect();
+                let rows = stmt.query(&params, |r| {
+                    Ok((r.int(0), r.int(1), r.text(2)?, r.text(3)?, r.text(4)?))
+                })?;
+                rows.into_iter()
+                    .map(codec::decode_event)
+                    .collect::<Result<Vec<_>, _>>()?
             }
             Backend::Postgres(pool) => {
-                // One statement: one snapshot, one round trip. Sorted here, not by the
-                // database: rows come from the `(incident, at)` scan almost in `seq` order,
-                // which costs this sort next to nothing and PostgreSQL's sort a third of its
-                // time (BENCHMARKS.md, "Brief me" on PostgreSQL).
-                let rows: Vec<codec::EventRow> = sqlx::query_as(TIMELINE_SINCE_UNORDERED)
-                    .bind(id.0)
-                    .bind(since_ms)
-                    .fetch_all(pool)
-                    .await
-                    .map_err(db_err)?;
-                let mut events = rows
-                    .into_iter()
+                let mut query = sqlx::query_as::<_, codec::EventRow>(sql);
+                for p in params {
+                    query = query.bind(*p);
+                }
+                let rows = query.fetch_all(pool).await.map_err(db_err)?;
+                rows.into_iter()
                     .map(codec::decode_event)
-                    .collect::<Result<Vec<_>, _>>()?;
-                events.sort_by_key(|e| e.seq);
-                Ok(events)
+                    .collect::<Result<Vec<_>, _>>()?
             }
-        }
+        };
+        events.sort_by_key(|e| e.seq);
+        Ok(events)
     }
 
     pub async fn incident_counts(&self) -> Result<Vec<IncidentCount>, StoreError> {

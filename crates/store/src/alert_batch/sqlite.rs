@@ -1,0 +1,135 @@
+//! SQLite's side of the alert batch: prepared statements stepped per key and per row on the
+//! locked writer, with no round trip to sqlx's thread (see [`crate::sqlite_direct`]).
+
+use super::*;
+
+/// SQLite's per-row writes of a flush, stepped on the locked writer.
+const STALE_ONE: &str = "UPDATE alerts SET status = 'resolved', last_seen = $2, \
+     resolved_at = $2 WHERE id = $1";
+const REPEAT_ONE: &str = "UPDATE alerts SET count = count + $2, last_seen = $3, payload = $4 \
+     WHERE id = $1";
+
+impl BatchIo for SqliteConnection {
+    async fn prefetch(
+        &mut self,
+        batch: &mut Batch<'_>,
+        jobs: &[Job<'_>],
+    ) -> Result<Source, StoreError> {
+        let keys = batch_keys(jobs);
+        let next = {
+            let direct = Direct::lock(self).await?;
+            let mut stmt = direct.prepare(&OPEN_ONE.replace("{cols}", OPEN_COLUMNS))?;
+            let mut open = Vec::new();
+            for (integration, key) in &keys.0 {
+                open.extend(stmt.query(&[Param::Text(integration), Param::Text(key)], open_row)?);
+            }
+            let mut stmt = direct.prepare(GROUPS_ONE)?;
+            let mut groups = Vec::new();
+            for (integration, group) in &keys.1 {
+                groups.extend(
+                    stmt.query(&[Param::Text(integration), Param::Text(group)], |r| {
+                        Ok((r.text(0)?, r.text(1)?, r.int(2), r.int(3)))
+                    })?,
+                );
+            }
+            let silenced = direct
+                .prepare(SILENCED)?
+                .query(&[Param::Int(batch.at)], |r| r.text(0))?;
+            batch.fill(keys, open, groups, silenced)?;
+            // Most batches only store alerts: decided and written under this one lock.
+            let next = batch.apply_buffered_run((0, 0));
+            if next.0 >= jobs.len() {
+                flush_locked(&direct, batch)?;
+                if batch.may_commit {
+                    direct.prepare("COMMIT")?.run(&[])?;
+                    batch.committed = true;
+                }
+            }
+            next
+        };
+        Ok(next)
+    }
+
+    async fn flush(&mut self, batch: &mut Batch<'_>) -> Result<(), StoreError> {
+        if batch.has_buffered() {
+            let direct = Direct::lock(self).await?;
+            flush_locked(&direct, batch)?;
+        }
+        batch.patch_results();
+        Ok(())
+    }
+}
+
+/// SQLite's flush on the locked writer: a prepared statement per kind, stepped per row.
+fn flush_locked(direct: &Direct<'_>, batch: &mut Batch<'_>) -> Result<(), StoreError> {
+    let at = batch.at;
+    let stale = std::mem::take(&mut batch.stale);
+    if !stale.is_empty() {
+        let mut stmt = direct.prepare(STALE_ONE)?;
+        for id in stale {
+            stmt.run(&[Param::Int(id), Param::Int(at)])?;
+        }
+    }
+    let repeats = batch.repeat_rows()?;
+    if !repeats.is_empty() {
+        let mut stmt = direct.prepare(REPEAT_ONE)?;
+        for (id, n, texts) in &repeats {
+            let payload = Param::Text(&texts.payload);
+            stmt.run(&[Param::Int(*id), Param::Int(*n), Param::Int(at), payload])?;
+        }
+    }
+    let keys = std::mem::take(&mut batch.inserts);
+    if !keys.is_empty() {
+        let mut ids = Vec::with_capacity(keys.len());
+        let mut stmt = direct.prepare(&insert_sql(1))?;
+        for (a, texts) in batch.rows_of(&keys)? {
+            stmt.run(&row_params(a, &texts))?;
+            ids.push(direct.last_insert_rowid());
+        }
+        drop(stmt);
+        batch.inserted(keys.into_iter().zip(ids));
+    }
+    batch.patch_results();
+    Ok(())
+}
+
+/// An open alert's row as [`OPEN_COLUMNS`] lists it.
+fn open_row(r: &DirectRow<'_>) -> Result<OpenRow, StoreError> {
+    Ok((
+        r.int(0),
+        r.text(1)?,
+        r.text(2)?,
+        r.text(3)?,
+        r.text(4)?,
+        r.text(5)?,
+        r.text(6)?,
+        r.text(7)?,
+        r.text(8)?,
+        r.text(9)?,
+        r.int(10),
+        r.int(11),
+        r.int(12),
+        r.opt_int(13),
+        r.opt_text(14)?,
+    ))
+}
+
+/// One alert row's parameters in [`INSERT_COLUMNS`] order.
+fn row_params<'p>(a: &'p StoredAlert, texts: &'p EncodedAlert) -> [Param<'p>; 14] {
+    [
+        Param::Text(&a.integration),
+        Param::Text(&a.dedup_key),
+        Param::Text(&a.group_key),
+        Param::Text(a.status.as_str()),
+        Param::Text(&a.service),
+        Param::Text(a.severity.as_str()),
+        Param::Text(&a.summary),
+        Param::Text(&texts.labels),
+        Param::Text(&texts.annotations),
+        Param::Text(&texts.payload),
+        Param::Int(a.count),
+        Param::Int(ms(a.first_seen)),
+        Param::Int(ms(a.last_seen)),
+        a.incident.map(|n| n.0).into(),
+    ]
+}
