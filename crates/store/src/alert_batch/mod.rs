@@ -29,7 +29,6 @@ use crate::alerts::{
 use crate::codec::{from_ms, ms};
 use crate::effects::{EffectQueries, Effects};
 use crate::error::db_err;
-use crate::queries::{Dialect, Queries};
 use crate::sqlite_direct::{Direct, Param, Row as DirectRow};
 
 mod pg;
@@ -299,8 +298,6 @@ pub(crate) trait AlertBatchQueries {
         reactor: &R,
         may_commit: bool,
     ) -> Result<Batched, StoreError>;
-    /// PostgreSQL only: the advisory locks of all the batch's keys, in one global order.
-    async fn lock_all(&mut self, keys: Vec<String>) -> Result<(), StoreError>;
     async fn apply_signal<R: AlertReactor>(
         &mut self,
         batch: &mut Batch<'_>,
@@ -335,6 +332,9 @@ pub(crate) trait AlertBatchQueries {
 /// statements (each one a network round trip), SQLite a prepared statement stepped per key
 /// and per row on the locked writer (no round trips at all; see [`crate::sqlite_direct`]).
 pub(crate) trait BatchIo {
+    /// Takes the advisory locks of all the batch's keys, in one global order (PostgreSQL;
+    /// SQLite's single writer orders batches already).
+    async fn lock_all(&mut self, keys: Vec<String>) -> Result<(), StoreError>;
     /// Reads the open alerts of the batch's keys, the current incidents of its groups and
     /// the services silenced now. May apply (and write) leading signals that need no
     /// statement of their own; returns the first signal left to apply.
@@ -493,8 +493,7 @@ fn decode_open(r: OpenRow) -> Result<Open, StoreError> {
 /// A pending alert's row: its columns, and its JSON columns from its signal.
 type Row<'a> = (&'a StoredAlert, Cow<'a, EncodedAlert>);
 
-/// `INSERT … VALUES (…), (…)` for `rows` rows, with anonymous `?` parameters (numbered for
-/// PostgreSQL by [`numbered`]).
+/// `INSERT … VALUES (…), (…)` for `rows` rows, with anonymous `?` parameters.
 fn insert_sql(rows: usize) -> String {
     const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     let mut sql = format!("INSERT INTO alerts ({INSERT_COLUMNS}) VALUES ");
@@ -548,26 +547,6 @@ const UPSERT_GROUP: &str = "INSERT INTO alert_groups (integration, group_key, in
 macro_rules! impl_alert_batch {
     ($conn:ty) => {
         impl AlertBatchQueries for $conn {
-            async fn lock_all(&mut self, mut keys: Vec<String>) -> Result<(), StoreError> {
-                if keys.is_empty() {
-                    return Ok(());
-                }
-                keys.sort_unstable();
-                keys.dedup();
-                // One global order (by lock id), so two batches never wait on each other
-                // in a cycle.
-                sqlx::query(
-                    "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT \
-                     hashtextextended(k, 0) AS h FROM jsonb_array_elements_text($1::jsonb) AS k \
-                     ORDER BY h) s",
-                )
-                .bind(json!(keys).to_string())
-                .fetch_all(&mut *self)
-                .await
-                .map_err(db_err)?;
-                Ok(())
-            }
-
             async fn apply_signal<R: AlertReactor>(
                 &mut self,
                 batch: &mut Batch<'_>,
@@ -598,12 +577,16 @@ macro_rules! impl_alert_batch {
                         self.open_new(batch, src, key, signal, actor, reactor).await
                     }
                     (_, None) => {
-                        let done = Ingested { kind: IngestKind::NoOpenAlert, alert: None };
+                        let done = Ingested {
+                            kind: IngestKind::NoOpenAlert,
+                            alert: None,
+                        };
                         batch.record(src.0, done, None);
                         Ok(())
                     }
                     (action, Some(_)) => {
-                        self.settle(batch, src, key, signal, action, actor, reactor).await
+                        self.settle(batch, src, key, signal, action, actor, reactor)
+                            .await
                     }
                 }
             }
@@ -656,11 +639,20 @@ macro_rules! impl_alert_batch {
                     self.flush(batch).await?;
                 }
                 let Some(Some(open)) = batch.open.get(&key).cloned() else {
-                    return Err(StoreError::Internal("settling an alert the batch lost".into()));
+                    return Err(StoreError::Internal(
+                        "settling an alert the batch lost".into(),
+                    ));
                 };
                 let incident = open.alert.incident;
                 let (updated, wake) = self
-                    .settle_alert(open.alert, action, signal.auto_resolve, actor, batch.now, reactor)
+                    .settle_alert(
+                        open.alert,
+                        action,
+                        signal.auto_resolve,
+                        actor,
+                        batch.now,
+                        reactor,
+                    )
                     .await?;
                 batch.wake |= wake;
                 let done = Ingested {
@@ -711,9 +703,7 @@ macro_rules! impl_alert_batch {
                     may_commit,
                     committed: false,
                 };
-                if <Self as Queries>::DIALECT == Dialect::Postgres {
-                    self.lock_all(lock_keys(jobs)).await?;
-                }
+                self.lock_all(lock_keys(jobs)).await?;
                 let (first_job, first) = self.prefetch(&mut batch, jobs).await?;
                 for (job, (signals, extra, actor, _)) in jobs.iter().enumerate().skip(first_job) {
                     let from = if job == first_job { first } else { 0 };
@@ -721,7 +711,8 @@ macro_rules! impl_alert_batch {
                         batch.wake |= self.apply_effects(batch.at, extra).await?;
                     }
                     for (i, signal) in signals.iter().enumerate().skip(from) {
-                        self.apply_signal(&mut batch, (job, i), signal, actor, reactor).await?;
+                        self.apply_signal(&mut batch, (job, i), signal, actor, reactor)
+                            .await?;
                     }
                 }
                 self.flush(&mut batch).await?;

@@ -1,74 +1,24 @@
 //! PostgreSQL's side of the alert batch: a few set-based statements per batch, each one a
-//! network round trip — JSON-fed reads of the batch's keys, multi-row or JSON-fed inserts.
+//! network round trip — the batch's keys and rows bound as arrays and read by `unnest`, so
+//! each kind of statement has one shape whatever the batch's size.
 
 use super::*;
 
-/// `[[integration, key], …]` as one JSON parameter, so each statement has one shape.
-fn keys_json(keys: &[&Key]) -> String {
-    let list: Vec<[&str; 2]> = keys.iter().map(|(a, b)| [a.as_str(), b.as_str()]).collect();
-    json!(list).to_string()
+/// The batch's keys as two parallel arrays (integration, key) for `unnest($1, $2)`: one
+/// statement shape whatever their number, and a row estimate the planner reads off the
+/// arrays' length.
+fn key_arrays<'k>(keys: impl Iterator<Item = &'k Key>) -> (Vec<&'k str>, Vec<&'k str>) {
+    keys.map(|(a, b)| (a.as_str(), b.as_str())).unzip()
 }
 
-/// PostgreSQL inserts a large flush's rows with one statement: every round trip of the batch
-/// worker waits behind the request handlers for a turn on the runtime, so fewer is faster.
+/// Every pending alert of a flush in one statement of one shape, a column per array: one
+/// round trip whatever the number of rows, prepared once (it reads no table, so its plan
+/// never goes stale).
 const PG_INSERT: &str = "INSERT INTO alerts (integration, dedup_key, group_key, status, \
      service, severity, summary, labels, annotations, payload, count, first_seen, last_seen, \
-     incident) SELECT r.* FROM jsonb_to_recordset($1::jsonb) AS r(integration text, \
-     dedup_key text, group_key text, status text, service text, severity text, summary text, \
-     labels text, annotations text, payload text, count bigint, first_seen bigint, \
-     last_seen bigint, incident bigint) RETURNING id, integration, dedup_key";
-
-/// From how many rows PostgreSQL gets them as one JSON document instead of multi-row inserts.
-/// Measured (`muster bench ingest`): for a few dozen rows the multi-row inserts were faster;
-/// for thousands of rows the single statement is several times faster.
-const PG_JSON_ROWS: usize = 256;
-
-/// The rows of a PostgreSQL insert as one JSON parameter (text columns stay text).
-fn rows_json(rows: &[Row<'_>]) -> String {
-    let mut list = Vec::with_capacity(rows.len());
-    for (a, texts) in rows {
-        list.push(json!({
-            "integration": a.integration, "dedup_key": a.dedup_key, "group_key": a.group_key,
-            "status": a.status.as_str(), "service": a.service, "severity": a.severity.as_str(),
-            "summary": a.summary, "labels": texts.labels, "annotations": texts.annotations,
-            "payload": texts.payload, "count": a.count, "first_seen": ms(a.first_seen),
-            "last_seen": ms(a.last_seen), "incident": a.incident.map(|n| n.0),
-        }));
-    }
-    Value::Array(list).to_string()
-}
-
-/// Rows per multi-row insert on PostgreSQL, largest first: a few statement shapes, each
-/// prepared once. Powers of two, so a remainder under 64 rows takes at most six statements
-/// (each one a round trip on the serial path).
-const INSERT_CHUNKS: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
-
-/// Splits `n` rows into chunks of [`INSERT_CHUNKS`] sizes.
-fn chunk_sizes(mut n: usize) -> Vec<usize> {
-    let mut sizes = Vec::new();
-    for size in INSERT_CHUNKS {
-        while n >= size {
-            sizes.push(size);
-            n -= size;
-        }
-    }
-    sizes
-}
-
-/// `?` placeholders numbered `$1…` for PostgreSQL.
-fn numbered(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len() * 2);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push_str(&format!("${n}"));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+     incident) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], \
+     $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int8[], \
+     $12::int8[], $13::int8[], $14::int8[]) RETURNING id, integration, dedup_key";
 
 /// The inserted rows, or `Unavailable` when another node inserted the same open key first
 /// (only possible when the advisory lock was bypassed): the sender retries on 503 and dedups
@@ -83,49 +33,26 @@ fn inserted_or_busy<T>(answer: Result<T, sqlx::Error>) -> Result<T, StoreError> 
     }
 }
 
-/// Binds one alert row's columns in [`INSERT_COLUMNS`] order.
-fn bind_row<A: sqlx::Arguments>(
-    args: &mut A,
-    a: &StoredAlert,
-    texts: &EncodedAlert,
-) -> Result<(), StoreError>
-where
-    for<'t> &'t str: sqlx::Encode<'t, A::Database> + sqlx::Type<A::Database>,
-    for<'t> String: sqlx::Encode<'t, A::Database> + sqlx::Type<A::Database>,
-    for<'t> i64: sqlx::Encode<'t, A::Database> + sqlx::Type<A::Database>,
-    for<'t> Option<i64>: sqlx::Encode<'t, A::Database> + sqlx::Type<A::Database>,
-{
-    let bound = (|| {
-        args.add(a.integration.as_str())?;
-        args.add(a.dedup_key.as_str())?;
-        args.add(a.group_key.as_str())?;
-        args.add(a.status.as_str())?;
-        args.add(a.service.as_str())?;
-        args.add(a.severity.as_str())?;
-        args.add(a.summary.as_str())?;
-        Ok::<_, sqlx::error::BoxDynError>(())
-    })();
-    bound.map_err(|e| StoreError::Internal(format!("cannot bind an alert: {e}")))?;
-    let bound = (|| {
-        args.add(texts.labels.as_str())?;
-        args.add(texts.annotations.as_str())?;
-        args.add(texts.payload.as_str())?;
-        args.add(a.count)?;
-        args.add(ms(a.first_seen))?;
-        args.add(ms(a.last_seen))?;
-        args.add(a.incident.map(|n| n.0))?;
-        Ok::<_, sqlx::error::BoxDynError>(())
-    })();
-    bound.map_err(|e| StoreError::Internal(format!("cannot bind an alert: {e}")))
-}
-
-const PG_OPEN: &str = "SELECT {cols} FROM jsonb_array_elements($1::jsonb) k \
-     JOIN alerts a ON a.integration = k ->> 0 AND a.dedup_key = k ->> 1 \
-     AND a.status <> 'resolved' LEFT JOIN incidents i ON i.number = a.incident";
+/// The open alerts of the batch's keys, each found through the open-key index. The
+/// incident's status is a lookup by primary key per alert (a subquery, which the planner
+/// does not turn into a join): as a join it became a hash join over a sequential scan of
+/// `incidents`, whose rows are rewritten on every change (BENCHMARKS.md, PostgreSQL intake
+/// at one alert per request). Planned on each execution, with the arrays' real length.
+const PG_OPEN: &str = "SELECT a.id, a.integration, a.dedup_key, a.group_key, a.status, \
+     a.service, a.severity, a.summary, a.labels, a.annotations, a.count, a.first_seen, \
+     a.last_seen, a.incident, (SELECT i.status FROM incidents i WHERE i.number = a.incident) \
+     FROM unnest($1::text[], $2::text[]) k(integration, dedup_key) JOIN alerts a \
+     ON a.integration = k.integration AND a.dedup_key = k.dedup_key AND a.status <> 'resolved'";
+/// The current incident of each of the batch's groups, the incident's status looked up as in
+/// [`PG_OPEN`].
 const PG_GROUPS: &str = "SELECT g.integration, g.group_key, g.incident, g.started_at \
-     FROM jsonb_array_elements($1::jsonb) k JOIN alert_groups g ON g.integration = k ->> 0 \
-     AND g.group_key = k ->> 1 JOIN incidents i ON i.number = g.incident \
-     WHERE i.status <> 'resolved'";
+     FROM unnest($1::text[], $2::text[]) k(integration, group_key) JOIN alert_groups g \
+     ON g.integration = k.integration AND g.group_key = k.group_key \
+     WHERE (SELECT i.status FROM incidents i WHERE i.number = g.incident) <> 'resolved'";
+/// The advisory locks of a batch's keys, in one global order (by lock id), so two batches
+/// never wait on each other in a cycle.
+const PG_LOCK_ALL: &str = "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT \
+     hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY h) s";
 
 const PG_REPEAT: &str = "UPDATE alerts SET count = alerts.count + r.n, last_seen = $2, \
      payload = r.payload FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, n bigint, \
@@ -135,6 +62,18 @@ const PG_STALE: &str = "UPDATE alerts SET status = 'resolved', last_seen = $2, \
      resolved_at = $2 WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)";
 
 impl BatchIo for PgConnection {
+    async fn lock_all(&mut self, keys: Vec<String>) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(PG_LOCK_ALL)
+            .bind(keys)
+            .fetch_all(&mut *self)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
     async fn prefetch(
         &mut self,
         batch: &mut Batch<'_>,
@@ -152,12 +91,16 @@ impl BatchIo for PgConnection {
             .fetch_all(&mut *self)
             .await
             .map_err(db_err)?,
-            None => sqlx::query_as(sqlx::AssertSqlSafe(PG_OPEN.replace("{cols}", OPEN_COLUMNS)))
-                .bind(keys_json(&keys.0.iter().collect::<Vec<_>>()))
-                .persistent(false)
-                .fetch_all(&mut *self)
-                .await
-                .map_err(db_err)?,
+            None => {
+                let (integrations, dedup_keys) = key_arrays(keys.0.iter());
+                sqlx::query_as(PG_OPEN)
+                    .bind(integrations)
+                    .bind(dedup_keys)
+                    .persistent(false)
+                    .fetch_all(&mut *self)
+                    .await
+                    .map_err(db_err)?
+            }
         };
         let groups: Vec<(String, String, i64, i64)> = match single(&keys.1) {
             Some((integration, group)) => sqlx::query_as(GROUPS_ONE)
@@ -166,12 +109,16 @@ impl BatchIo for PgConnection {
                 .fetch_all(&mut *self)
                 .await
                 .map_err(db_err)?,
-            None => sqlx::query_as(PG_GROUPS)
-                .bind(keys_json(&keys.1.iter().collect::<Vec<_>>()))
-                .persistent(false)
-                .fetch_all(&mut *self)
-                .await
-                .map_err(db_err)?,
+            None => {
+                let (integrations, group_keys) = key_arrays(keys.1.iter());
+                sqlx::query_as(PG_GROUPS)
+                    .bind(integrations)
+                    .bind(group_keys)
+                    .persistent(false)
+                    .fetch_all(&mut *self)
+                    .await
+                    .map_err(db_err)?
+            }
         };
         let silenced: Vec<String> = sqlx::query_scalar(SILENCED)
             .bind(batch.at)
@@ -218,52 +165,36 @@ impl BatchIo for PgConnection {
     }
 }
 
-/// PostgreSQL's insert of pending alerts: one JSON-fed statement for a large flush, a few
-/// multi-row inserts for a small one. Returns (id, integration, dedup key) of each row.
+/// PostgreSQL's insert of pending alerts ([`PG_INSERT`]). Returns (id, integration, dedup
+/// key) of each row.
 async fn pg_insert_rows(
     conn: &mut PgConnection,
     rows: &[Row<'_>],
 ) -> Result<Vec<(i64, String, String)>, StoreError> {
-    let mut inserted: Vec<(i64, String, String)> = Vec::with_capacity(rows.len());
-    let mut rest = rows;
-    if rows.len() > PG_JSON_ROWS {
-        let answer = sqlx::query_as(PG_INSERT)
-            .bind(rows_json(rows))
-            .fetch_all(&mut *conn)
-            .await;
-        inserted.extend(inserted_or_busy(answer)?);
-        rest = &[];
-    }
-    for size in chunk_sizes(rest.len()) {
-        let (chunk, tail) = rest.split_at(size);
-        rest = tail;
-        let mut args = sqlx::postgres::PgArguments::default();
-        for (a, texts) in chunk {
-            bind_row(&mut args, a, texts)?;
-        }
-        let sql = numbered(&insert_sql(size)) + " RETURNING id, integration, dedup_key";
-        let answer = sqlx::query_as_with(sqlx::AssertSqlSafe(sql), args)
-            .fetch_all(&mut *conn)
-            .await;
-        inserted.extend(inserted_or_busy(answer)?);
-    }
-    Ok(inserted)
+    let answer = sqlx::query_as(PG_INSERT)
+        .bind(column(rows, |a, _| a.integration.as_str()))
+        .bind(column(rows, |a, _| a.dedup_key.as_str()))
+        .bind(column(rows, |a, _| a.group_key.as_str()))
+        .bind(column(rows, |a, _| a.status.as_str()))
+        .bind(column(rows, |a, _| a.service.as_str()))
+        .bind(column(rows, |a, _| a.severity.as_str()))
+        .bind(column(rows, |a, _| a.summary.as_str()))
+        .bind(column(rows, |_, t| t.labels.as_str()))
+        .bind(column(rows, |_, t| t.annotations.as_str()))
+        .bind(column(rows, |_, t| t.payload.as_str()))
+        .bind(column(rows, |a, _| a.count))
+        .bind(column(rows, |a, _| ms(a.first_seen)))
+        .bind(column(rows, |a, _| ms(a.last_seen)))
+        .bind(column(rows, |a, _| a.incident.map(|n| n.0)))
+        .fetch_all(&mut *conn)
+        .await;
+    inserted_or_busy(answer)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rows_split_into_few_statements_of_the_prepared_shapes() {
-        assert_eq!(chunk_sizes(127), [64, 32, 16, 8, 4, 2, 1]);
-        assert_eq!(chunk_sizes(300), [64, 64, 64, 64, 32, 8, 4]);
-        assert!(chunk_sizes(0).is_empty());
-        for n in 0..200 {
-            let sizes = chunk_sizes(n);
-            assert_eq!(sizes.iter().sum::<usize>(), n);
-            assert!(sizes.iter().all(|s| INSERT_CHUNKS.contains(s)));
-            assert!(sizes.iter().filter(|s| **s < 64).count() <= 6);
-        }
-    }
+/// One column of the rows, as the array [`PG_INSERT`] unnests.
+fn column<'r, T>(
+    rows: &'r [Row<'_>],
+    f: impl Fn(&'r StoredAlert, &'r EncodedAlert) -> T,
+) -> Vec<T> {
+    rows.iter().map(|(a, texts)| f(a, texts)).collect()
 }

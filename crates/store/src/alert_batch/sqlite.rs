@@ -10,6 +10,10 @@ const REPEAT_ONE: &str = "UPDATE alerts SET count = count + $2, last_seen = $3, 
      WHERE id = $1";
 
 impl BatchIo for SqliteConnection {
+    async fn lock_all(&mut self, _keys: Vec<String>) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     async fn prefetch(
         &mut self,
         batch: &mut Batch<'_>,
