@@ -493,19 +493,6 @@ fn decode_open(r: OpenRow) -> Result<Open, StoreError> {
 /// A pending alert's row: its columns, and its JSON columns from its signal.
 type Row<'a> = (&'a StoredAlert, Cow<'a, EncodedAlert>);
 
-/// `INSERT … VALUES (…), (…)` for `rows` rows, with anonymous `?` parameters.
-fn insert_sql(rows: usize) -> String {
-    const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-    let mut sql = format!("INSERT INTO alerts ({INSERT_COLUMNS}) VALUES ");
-    for r in 0..rows {
-        if r > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(ROW);
-    }
-    sql
-}
-
 /// The advisory-lock keys of a batch, as the per-signal path named them.
 fn lock_keys(jobs: &[Job<'_>]) -> Vec<String> {
     let mut keys = Vec::new();
@@ -535,8 +522,6 @@ fn single(keys: &Set<Key>) -> Option<&Key> {
     }
 }
 
-const INSERT_COLUMNS: &str = "integration, dedup_key, group_key, status, service, severity, \
-     summary, labels, annotations, payload, count, first_seen, last_seen, incident";
 /// The services silenced at `$1`.
 const SILENCED: &str = "SELECT DISTINCT service FROM silences WHERE deleted_at IS NULL \
      AND starts_at <= $1 AND ends_at > $1";

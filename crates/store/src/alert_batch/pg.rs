@@ -80,46 +80,10 @@ impl BatchIo for PgConnection {
         jobs: &[Job<'_>],
     ) -> Result<Source, StoreError> {
         let keys = batch_keys(jobs);
-        let open: Vec<OpenRow> = match single(&keys.0) {
-            // One key (a PagerDuty event, a heartbeat): an equality on the unique index,
-            // prepared once.
-            Some((integration, key)) => sqlx::query_as(sqlx::AssertSqlSafe(
-                OPEN_ONE.replace("{cols}", OPEN_COLUMNS),
-            ))
-            .bind(integration)
-            .bind(key)
-            .fetch_all(&mut *self)
-            .await
-            .map_err(db_err)?,
-            None => {
-                let (integrations, dedup_keys) = key_arrays(keys.0.iter());
-                sqlx::query_as(PG_OPEN)
-                    .bind(integrations)
-                    .bind(dedup_keys)
-                    .persistent(false)
-                    .fetch_all(&mut *self)
-                    .await
-                    .map_err(db_err)?
-            }
-        };
-        let groups: Vec<(String, String, i64, i64)> = match single(&keys.1) {
-            Some((integration, group)) => sqlx::query_as(GROUPS_ONE)
-                .bind(integration)
-                .bind(group)
-                .fetch_all(&mut *self)
-                .await
-                .map_err(db_err)?,
-            None => {
-                let (integrations, group_keys) = key_arrays(keys.1.iter());
-                sqlx::query_as(PG_GROUPS)
-                    .bind(integrations)
-                    .bind(group_keys)
-                    .persistent(false)
-                    .fetch_all(&mut *self)
-                    .await
-                    .map_err(db_err)?
-            }
-        };
+        let open_one = OPEN_ONE.replace("{cols}", OPEN_COLUMNS);
+        let open: Vec<OpenRow> = by_keys(self, &keys.0, &open_one, PG_OPEN).await?;
+        let groups: Vec<(String, String, i64, i64)> =
+            by_keys(self, &keys.1, GROUPS_ONE, PG_GROUPS).await?;
         let silenced: Vec<String> = sqlx::query_scalar(SILENCED)
             .bind(batch.at)
             .fetch_all(&mut *self)
@@ -163,6 +127,39 @@ impl BatchIo for PgConnection {
         batch.patch_results();
         Ok(())
     }
+}
+
+/// The rows of a set of keys: one key (a PagerDuty event, a heartbeat) by `one`, an equality
+/// on a unique index, prepared once; several by `many`, which unnests the keys as two arrays
+/// and is planned on each execution with their real number.
+async fn by_keys<T>(
+    conn: &mut PgConnection,
+    keys: &Set<Key>,
+    one: &str,
+    many: &'static str,
+) -> Result<Vec<T>, StoreError>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    let answer = match single(keys) {
+        Some((integration, key)) => {
+            sqlx::query_as(sqlx::AssertSqlSafe(one.to_owned()))
+                .bind(integration)
+                .bind(key)
+                .fetch_all(&mut *conn)
+                .await
+        }
+        None => {
+            let (integrations, keys) = key_arrays(keys.iter());
+            sqlx::query_as(many)
+                .bind(integrations)
+                .bind(keys)
+                .persistent(false)
+                .fetch_all(&mut *conn)
+                .await
+        }
+    };
+    answer.map_err(db_err)
 }
 
 /// PostgreSQL's insert of pending alerts ([`PG_INSERT`]). Returns (id, integration, dedup

@@ -9,6 +9,11 @@ const STALE_ONE: &str = "UPDATE alerts SET status = 'resolved', last_seen = $2, 
 const REPEAT_ONE: &str = "UPDATE alerts SET count = count + $2, last_seen = $3, payload = $4 \
      WHERE id = $1";
 
+/// One alert row, stepped once per pending alert; its parameters come from [`row_params`].
+const INSERT_ONE: &str = "INSERT INTO alerts (integration, dedup_key, group_key, status, \
+     service, severity, summary, labels, annotations, payload, count, first_seen, last_seen, \
+     incident) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
 impl BatchIo for SqliteConnection {
     async fn lock_all(&mut self, _keys: Vec<String>) -> Result<(), StoreError> {
         Ok(())
@@ -85,7 +90,7 @@ fn flush_locked(direct: &Direct<'_>, batch: &mut Batch<'_>) -> Result<(), StoreE
     let keys = std::mem::take(&mut batch.inserts);
     if !keys.is_empty() {
         let mut ids = Vec::with_capacity(keys.len());
-        let mut stmt = direct.prepare(&insert_sql(1))?;
+        let mut stmt = direct.prepare(INSERT_ONE)?;
         for (a, texts) in batch.rows_of(&keys)? {
             stmt.run(&row_params(a, &texts))?;
             ids.push(direct.last_insert_rowid());
@@ -118,7 +123,7 @@ fn open_row(r: &DirectRow<'_>) -> Result<OpenRow, StoreError> {
     ))
 }
 
-/// One alert row's parameters in [`INSERT_COLUMNS`] order.
+/// One alert row's parameters in [`INSERT_ONE`]'s column order.
 fn row_params<'p>(a: &'p StoredAlert, texts: &'p EncodedAlert) -> [Param<'p>; 14] {
     [
         Param::Text(&a.integration),
