@@ -42,12 +42,16 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         for per in SHAPES {
             let before = Snapshot::take(&db, &pids).await?;
             let sampler = LockSampler::start(db.clone());
+            let busy = machine_busy_seconds();
             let (elapsed, alerts, p99) = drive(args, &bases, per).await?;
+            let busy = machine_busy_seconds() - busy;
             let (samples, waiting) = sampler.stop().await;
             // Idle backends publish their statistics about once a second.
             tokio::time::sleep(Duration::from_millis(1_500)).await;
             let after = Snapshot::take(&db, &pids).await?;
             let per_alert = |d: f64| d / alerts as f64;
+            let cpu_per_alert = per_alert(after.cpu() - before.cpu());
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
             let ctx = json!({"nodes": nodes, "alerts_per_request": per, "clients": args.clients,
                 "alerts": alerts});
             let out = [
@@ -62,6 +66,19 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
                     "db_cpu_us_per_alert",
                     per_alert(after.db - before.db) * 1e6,
                     "us",
+                ),
+                (
+                    "load_cpu_us_per_alert",
+                    per_alert(after.load - before.load) * 1e6,
+                    "us",
+                ),
+                ("machine_busy_cores", busy / elapsed, "cores"),
+                // What this machine's cores could carry if node, database and load generator
+                // did nothing but this: above the measured rate only by what is left idle.
+                (
+                    "cpu_ceiling_alerts_per_second",
+                    cores / cpu_per_alert,
+                    "alerts/s",
                 ),
                 (
                     "db_transactions_per_alert",
@@ -206,6 +223,9 @@ struct Snapshot {
     nodes: f64,
     /// CPU seconds of every `postgres` process on this machine.
     db: f64,
+    /// CPU seconds of this process: the load generator.
+    load: f64,
+
     xacts: f64,
     rows: f64,
 }
@@ -222,10 +242,43 @@ impl Snapshot {
         Ok(Snapshot {
             nodes: nodes.iter().map(|&pid| cpu_seconds(pid)).sum(),
             db: postgres_pids().into_iter().map(cpu_seconds).sum(),
+            load: cpu_seconds(std::process::id()),
             xacts: xacts as f64,
             rows: rows as f64,
         })
     }
+}
+
+impl Snapshot {
+    /// The CPU seconds spent on intake: nodes, database and load generator.
+    fn cpu(&self) -> f64 {
+        self.nodes + self.db + self.load
+    }
+}
+
+/// Busy CPU seconds of the machine since boot, all cores: every field of `/proc/stat`'s
+/// `cpu` line but idle and iowait (guest time is counted in user already).
+fn machine_busy_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+        return 0.0;
+    };
+    let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+        return 0.0;
+    };
+    let ticks: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    let busy: f64 = ticks
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, t)| t)
+        .sum();
+    busy / USER_HZ
 }
 
 /// utime + stime of `pid`, in seconds (0 for a process gone).

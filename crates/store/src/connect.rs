@@ -257,6 +257,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "alerts_incident_unchecked",
         include_str!("../migrations/postgres/0023_alerts_incident_unchecked.sql"),
     ),
+    (
+        24,
+        "intake_prefetch",
+        include_str!("../migrations/postgres/0024_intake_prefetch.sql"),
+    ),
 ];
 
 fn migrator(migrations: &'static [(i64, &'static str, &'static str)]) -> Migrator {

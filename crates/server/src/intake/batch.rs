@@ -10,12 +10,13 @@
 //! Retry-After at once (Alertmanager retries 5xx). If a batch fails, its requests are retried
 //! one by one so a bad one cannot fail the others.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use muster_core::Clock;
 use muster_core::alert::AlertSignal;
 use muster_store::{Effects, EncodedAlert, Ingested, Store, StoreError};
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
 use crate::LoadedConfig;
 use crate::reactions::AlertReactions;
@@ -27,6 +28,11 @@ pub const MAX_BATCH: usize = 256;
 /// Batches in flight at once on PostgreSQL. Requests answered before another is sent keep
 /// their order whatever the count: a batch holds only requests that were waiting together.
 pub const PG_WORKERS: usize = 3;
+/// Signals a batch gathers before it is sent alongside another batch in flight.
+pub const FULL_BATCH: usize = 64;
+/// How long a batch gathers at most while another is in flight: a batch held up (say, by a
+/// lock that another node's stalled transaction holds) delays unrelated alerts by no more.
+pub const GATHER_FOR: std::time::Duration = std::time::Duration::from_millis(5);
 
 pub type Reply = Result<Vec<Ingested>, StoreError>;
 
@@ -65,8 +71,9 @@ impl Batcher {
         };
         let worker = Arc::new(worker);
         let rx = Arc::new(Mutex::new(rx));
+        let flight = Arc::new(Flight::default());
         for _ in 0..workers {
-            tokio::spawn(run(worker.clone(), rx.clone()));
+            tokio::spawn(run(worker.clone(), rx.clone(), flight.clone()));
         }
         Batcher { tx }
     }
@@ -106,14 +113,57 @@ impl Batcher {
     }
 }
 
+/// The batches being committed, and a wake-up each time one lands.
+#[derive(Default)]
+struct Flight {
+    batches: AtomicUsize,
+    landed: Notify,
+}
+
 /// Takes the queue, waits for requests, lets go of the queue, commits them.
-async fn run(worker: Arc<Worker>, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
+async fn run(worker: Arc<Worker>, rx: Arc<Mutex<mpsc::Receiver<Job>>>, flight: Arc<Flight>) {
     loop {
         let mut jobs = Vec::with_capacity(MAX_BATCH);
-        if rx.lock().await.recv_many(&mut jobs, MAX_BATCH).await == 0 {
+        {
+            let mut rx = rx.lock().await;
+            if rx.recv_many(&mut jobs, MAX_BATCH).await == 0 {
+                return;
+            }
+            gather(&mut rx, &mut jobs, &flight).await;
+        }
+        flight.batches.fetch_add(1, Ordering::SeqCst);
+        commit(&worker, jobs).await;
+        flight.batches.fetch_sub(1, Ordering::SeqCst);
+        flight.landed.notify_waiters();
+    }
+}
+
+/// While another batch is in flight, keeps taking requests until it lands, this batch holds
+/// [`FULL_BATCH`] signals or [`GATHER_FOR`] has passed. A batch's cost in the database is mostly per statement, not
+/// per row, and on a busy database a second small batch only queues for the same cores: one
+/// alert per request, 32 clients, three batches in flight averaged six alerts each. Big
+/// requests still fill a batch at once and go out side by side.
+async fn gather(rx: &mut mpsc::Receiver<Job>, jobs: &mut Vec<Job>, flight: &Flight) {
+    let deadline = tokio::time::sleep(GATHER_FOR);
+    tokio::pin!(deadline);
+    loop {
+        // Registered before the count is read, so a landing in between is not missed.
+        let landed = flight.landed.notified();
+        tokio::pin!(landed);
+        landed.as_mut().enable();
+        let signals: usize = jobs.iter().map(|j| j.signals.len()).sum();
+        if flight.batches.load(Ordering::SeqCst) == 0
+            || signals >= FULL_BATCH
+            || jobs.len() >= MAX_BATCH
+        {
             return;
         }
-        commit(&worker, jobs).await;
+        tokio::select! {
+            biased;
+            () = &mut landed => return,
+            () = &mut deadline => return,
+            n = rx.recv_many(jobs, MAX_BATCH - jobs.len()) => if n == 0 { return },
+        }
     }
 }
 

@@ -12,6 +12,7 @@ mod drills;
 mod hardening_public;
 mod inbox;
 mod inbox_fallback;
+mod intake_batches;
 mod intake_limits;
 mod load_report;
 mod notify;

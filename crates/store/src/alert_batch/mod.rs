@@ -18,7 +18,6 @@ use std::collections::{HashMap, HashSet};
 
 use muster_core::alert::{self, AlertAction, AlertSignal, AlertStatus};
 use muster_core::{IncidentNumber, Timestamp};
-use serde_json::{Value, json};
 use sqlx::{PgConnection, SqliteConnection};
 
 use crate::StoreError;
@@ -332,10 +331,8 @@ pub(crate) trait AlertBatchQueries {
 /// statements (each one a network round trip), SQLite a prepared statement stepped per key
 /// and per row on the locked writer (no round trips at all; see [`crate::sqlite_direct`]).
 pub(crate) trait BatchIo {
-    /// Takes the advisory locks of all the batch's keys, in one global order (PostgreSQL;
-    /// SQLite's single writer orders batches already).
-    async fn lock_all(&mut self, keys: Vec<String>) -> Result<(), StoreError>;
-    /// Reads the open alerts of the batch's keys, the current incidents of its groups and
+    /// Takes the advisory locks of all the batch's keys (PostgreSQL; SQLite's single writer
+    /// orders batches already), then reads the open alerts of the batch's keys, the current incidents of its groups and
     /// the services silenced now. May apply (and write) leading signals that need no
     /// statement of their own; returns the first signal left to apply.
     async fn prefetch(
@@ -514,14 +511,6 @@ const GROUPS_ONE: &str = "SELECT g.integration, g.group_key, g.incident, g.start
      FROM alert_groups g JOIN incidents i ON i.number = g.incident \
      WHERE g.integration = $1 AND g.group_key = $2 AND i.status <> 'resolved'";
 
-/// The only key of a set of one.
-fn single(keys: &Set<Key>) -> Option<&Key> {
-    match keys.len() {
-        1 => keys.iter().next(),
-        _ => None,
-    }
-}
-
 /// The services silenced at `$1`.
 const SILENCED: &str = "SELECT DISTINCT service FROM silences WHERE deleted_at IS NULL \
      AND starts_at <= $1 AND ends_at > $1";
@@ -688,7 +677,6 @@ macro_rules! impl_alert_batch {
                     may_commit,
                     committed: false,
                 };
-                self.lock_all(lock_keys(jobs)).await?;
                 let (first_job, first) = self.prefetch(&mut batch, jobs).await?;
                 for (job, (signals, extra, actor, _)) in jobs.iter().enumerate().skip(first_job) {
                     let from = if job == first_job { first } else { 0 };

@@ -2,6 +2,9 @@
 //! network round trip — the batch's keys and rows bound as arrays and read by `unnest`, so
 //! each kind of statement has one shape whatever the batch's size.
 
+use sqlx::Row as _;
+use sqlx::postgres::PgRow;
+
 use super::*;
 
 /// The batch's keys as two parallel arrays (integration, key) for `unnest($1, $2)`: one
@@ -33,62 +36,49 @@ fn inserted_or_busy<T>(answer: Result<T, sqlx::Error>) -> Result<T, StoreError> 
     }
 }
 
-/// The open alerts of the batch's keys, each found through the open-key index. The
-/// incident's status is a lookup by primary key per alert (a subquery, which the planner
-/// does not turn into a join): as a join it became a hash join over a sequential scan of
-/// `incidents`, whose rows are rewritten on every change (BENCHMARKS.md, PostgreSQL intake
-/// at one alert per request). Planned on each execution, with the arrays' real length.
-const PG_OPEN: &str = "SELECT a.id, a.integration, a.dedup_key, a.group_key, a.status, \
-     a.service, a.severity, a.summary, a.labels, a.annotations, a.count, a.first_seen, \
-     a.last_seen, a.incident, (SELECT i.status FROM incidents i WHERE i.number = a.incident) \
-     FROM unnest($1::text[], $2::text[]) k(integration, dedup_key) JOIN alerts a \
-     ON a.integration = k.integration AND a.dedup_key = k.dedup_key AND a.status <> 'resolved'";
-/// The current incident of each of the batch's groups, the incident's status looked up as in
-/// [`PG_OPEN`].
-const PG_GROUPS: &str = "SELECT g.integration, g.group_key, g.incident, g.started_at \
-     FROM unnest($1::text[], $2::text[]) k(integration, group_key) JOIN alert_groups g \
-     ON g.integration = k.integration AND g.group_key = k.group_key \
-     WHERE (SELECT i.status FROM incidents i WHERE i.number = g.incident) <> 'resolved'";
-/// The advisory locks of a batch's keys, in one global order (by lock id), so two batches
-/// never wait on each other in a cycle.
-const PG_LOCK_ALL: &str = "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT \
-     hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY h) s";
+/// The batch's locks and reads, one round trip: `muster_intake_prefetch` (migration 24, where
+/// its contract is written) takes the advisory locks of the batch's keys, then returns its
+/// open alerts (`'open'` rows), the current incident of each of its groups (`'group'`) and
+/// the services silenced at `$6` (`'silenced'`), as rows of one shape. Its plans are kept
+/// for the session and are index lookups whatever the tables' size.
+const PG_PREFETCH: &str = "SELECT * FROM muster_intake_prefetch($1, $2, $3, $4, $5, $6)";
 
-const PG_REPEAT: &str = "UPDATE alerts SET count = alerts.count + r.n, last_seen = $2, \
-     payload = r.payload FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, n bigint, \
-     payload text) WHERE alerts.id = r.id";
-
+/// A flush's repeats of stored open alerts, and its stale alerts closed, by id arrays:
+/// planned on each execution with the arrays' real length (a plan cached while `alerts` was
+/// small could stay a sequential scan).
+const PG_REPEAT: &str = "UPDATE alerts SET count = alerts.count + r.n, last_seen = $4, \
+     payload = r.payload FROM unnest($1::int8[], $2::int8[], $3::text[]) AS r(id, n, payload) \
+     WHERE alerts.id = r.id";
 const PG_STALE: &str = "UPDATE alerts SET status = 'resolved', last_seen = $2, \
-     resolved_at = $2 WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)";
+     resolved_at = $2 WHERE id = ANY($1::int8[])";
 
 impl BatchIo for PgConnection {
-    async fn lock_all(&mut self, keys: Vec<String>) -> Result<(), StoreError> {
-        if keys.is_empty() {
-            return Ok(());
-        }
-        sqlx::query(PG_LOCK_ALL)
-            .bind(keys)
-            .fetch_all(&mut *self)
-            .await
-            .map_err(db_err)?;
-        Ok(())
-    }
-
     async fn prefetch(
         &mut self,
         batch: &mut Batch<'_>,
         jobs: &[Job<'_>],
     ) -> Result<Source, StoreError> {
         let keys = batch_keys(jobs);
-        let open_one = OPEN_ONE.replace("{cols}", OPEN_COLUMNS);
-        let open: Vec<OpenRow> = by_keys(self, &keys.0, &open_one, PG_OPEN).await?;
-        let groups: Vec<(String, String, i64, i64)> =
-            by_keys(self, &keys.1, GROUPS_ONE, PG_GROUPS).await?;
-        let silenced: Vec<String> = sqlx::query_scalar(SILENCED)
+        let (integrations, dedup_keys) = key_arrays(keys.0.iter());
+        let (group_integrations, group_keys) = key_arrays(keys.1.iter());
+        let rows = sqlx::query(PG_PREFETCH)
+            .bind(lock_keys(jobs))
+            .bind(integrations)
+            .bind(dedup_keys)
+            .bind(group_integrations)
+            .bind(group_keys)
             .bind(batch.at)
             .fetch_all(&mut *self)
             .await
             .map_err(db_err)?;
+        let (mut open, mut groups, mut silenced) = (Vec::new(), Vec::new(), Vec::new());
+        for row in &rows {
+            match row.try_get::<&str, _>(0).map_err(db_err)? {
+                "open" => open.push(prefetched_open(row).map_err(db_err)?),
+                "group" => groups.push(prefetched_group(row).map_err(db_err)?),
+                _ => silenced.push(row.try_get(6).map_err(db_err)?),
+            }
+        }
         batch.fill(keys, open, groups, silenced)?;
         Ok((0, 0))
     }
@@ -96,21 +86,24 @@ impl BatchIo for PgConnection {
     async fn flush(&mut self, batch: &mut Batch<'_>) -> Result<(), StoreError> {
         if !batch.stale.is_empty() {
             sqlx::query(PG_STALE)
-                .bind(json!(std::mem::take(&mut batch.stale)).to_string())
+                .bind(std::mem::take(&mut batch.stale))
                 .bind(batch.at)
+                .persistent(false)
                 .execute(&mut *self)
                 .await
                 .map_err(db_err)?;
         }
         let repeats = batch.repeat_rows()?;
         if !repeats.is_empty() {
-            let rows: Vec<Value> = repeats
-                .iter()
-                .map(|(id, n, texts)| json!({"id": id, "n": n, "payload": texts.payload}))
-                .collect();
+            let ids: Vec<i64> = repeats.iter().map(|r| r.0).collect();
+            let counts: Vec<i64> = repeats.iter().map(|r| r.1).collect();
+            let payloads: Vec<&str> = repeats.iter().map(|r| r.2.payload.as_str()).collect();
             sqlx::query(PG_REPEAT)
-                .bind(Value::Array(rows).to_string())
+                .bind(ids)
+                .bind(counts)
+                .bind(payloads)
                 .bind(batch.at)
+                .persistent(false)
                 .execute(&mut *self)
                 .await
                 .map_err(db_err)?;
@@ -129,37 +122,30 @@ impl BatchIo for PgConnection {
     }
 }
 
-/// The rows of a set of keys: one key (a PagerDuty event, a heartbeat) by `one`, an equality
-/// on a unique index, prepared once; several by `many`, which unnests the keys as two arrays
-/// and is planned on each execution with their real number.
-async fn by_keys<T>(
-    conn: &mut PgConnection,
-    keys: &Set<Key>,
-    one: &str,
-    many: &'static str,
-) -> Result<Vec<T>, StoreError>
-where
-    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
-{
-    let answer = match single(keys) {
-        Some((integration, key)) => {
-            sqlx::query_as(sqlx::AssertSqlSafe(one.to_owned()))
-                .bind(integration)
-                .bind(key)
-                .fetch_all(&mut *conn)
-                .await
-        }
-        None => {
-            let (integrations, keys) = key_arrays(keys.iter());
-            sqlx::query_as(many)
-                .bind(integrations)
-                .bind(keys)
-                .persistent(false)
-                .fetch_all(&mut *conn)
-                .await
-        }
-    };
-    answer.map_err(db_err)
+/// An `'open'` row of [`PG_PREFETCH`]: its columns 1 to 15.
+fn prefetched_open(r: &PgRow) -> Result<OpenRow, sqlx::Error> {
+    Ok((
+        r.try_get(1)?,
+        r.try_get(2)?,
+        r.try_get(3)?,
+        r.try_get(4)?,
+        r.try_get(5)?,
+        r.try_get(6)?,
+        r.try_get(7)?,
+        r.try_get(8)?,
+        r.try_get(9)?,
+        r.try_get(10)?,
+        r.try_get(11)?,
+        r.try_get(12)?,
+        r.try_get(13)?,
+        r.try_get(14)?,
+        r.try_get(15)?,
+    ))
+}
+
+/// A `'group'` row of [`PG_PREFETCH`]: integration, group key, incident, started at.
+fn prefetched_group(r: &PgRow) -> Result<(String, String, i64, i64), sqlx::Error> {
+    Ok((r.try_get(2)?, r.try_get(4)?, r.try_get(14)?, r.try_get(16)?))
 }
 
 /// PostgreSQL's insert of pending alerts ([`PG_INSERT`]). Returns (id, integration, dedup

@@ -15,10 +15,6 @@ const INSERT_ONE: &str = "INSERT INTO alerts (integration, dedup_key, group_key,
      incident) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 impl BatchIo for SqliteConnection {
-    async fn lock_all(&mut self, _keys: Vec<String>) -> Result<(), StoreError> {
-        Ok(())
-    }
-
     async fn prefetch(
         &mut self,
         batch: &mut Batch<'_>,

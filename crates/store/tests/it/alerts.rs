@@ -417,3 +417,39 @@ backend_tests! {
         assert_eq!(all.len(), 40);
     }
 }
+
+/// Intake's prefetch (migration 24) reads through indexes even when its plans are made
+/// against empty tables, the case in which a plan kept for the session could otherwise be a
+/// sequential scan that lasts while the tables grow. Counted by the database itself, in the
+/// transaction that ran it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_intake_prefetch_reads_by_index_when_planned_on_empty_tables() {
+    crate::harness::with_pg(|db| async move {
+        use sqlx::Connection;
+        let url = db.pg_url().expect("postgres").to_string();
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        let mut tx = conn.begin().await.unwrap();
+        for n in 0..8 {
+            let rows: Vec<(String,)> = sqlx::query_as(
+                "SELECT kind FROM muster_intake_prefetch(ARRAY['alert-key:am:k'], \
+                 ARRAY['am', 'am', 'am'], ARRAY['k1', 'k2', $1], ARRAY['am'], ARRAY['g'], 0)",
+            )
+            .bind(format!("k{n}"))
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+            assert!(rows.is_empty(), "empty tables, yet {rows:?}");
+        }
+        let (seq, idx): (i64, i64) = sqlx::query_as(
+            "SELECT coalesce(sum(seq_scan), 0)::int8, coalesce(sum(idx_scan), 0)::int8 \
+             FROM pg_stat_xact_user_tables WHERE relname IN ('alerts', 'alert_groups')",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        assert_eq!(seq, 0, "sequential scans of alerts or alert_groups");
+        // 8 calls × (3 keys + 1 group) index lookups.
+        assert_eq!(idx, 32, "index scans of alerts and alert_groups");
+    })
+    .await
+}
