@@ -155,6 +155,38 @@ async fn several_processes_starting_on_one_postgres_database_migrate_once() {
     outcome.unwrap();
 }
 
+/// A connection that sat idle past `PING_IF_IDLE_FOR` is checked before it is lent: one
+/// broken by a restart while idle is replaced, and the call succeeds the first time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_idle_connections_broken_by_a_restart_fail_no_call() {
+    with_pg(|db| async move {
+        let (inc, _) = declare(&db.store, "x", Severity::Sev2, &[]).await;
+        let url = db.pg_url().expect("postgres").to_string();
+        // The pool's own idle clock (not the store's) decides; it runs on real time.
+        tokio::time::sleep(muster_store::PING_IF_IDLE_FOR + Duration::from_millis(200)).await;
+        let mut admin = {
+            use sqlx::Connection;
+            sqlx::PgConnection::connect(&url).await.unwrap()
+        };
+        let killed: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_all(&mut admin)
+        .await
+        .unwrap();
+        assert!(!killed.is_empty(), "the store held no connection to kill");
+        for _ in 0..3 {
+            let found = db.store.incident(inc.id).await;
+            assert!(
+                matches!(&found, Ok(Some(i)) if i.id == inc.id),
+                "a call failed on a connection killed while idle: {found:?}"
+            );
+        }
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_pool_recovers_after_its_connections_are_killed() {
     with_pg(|db| async move {
