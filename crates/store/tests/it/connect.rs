@@ -155,27 +155,31 @@ async fn several_processes_starting_on_one_postgres_database_migrate_once() {
     outcome.unwrap();
 }
 
+/// Kills every server process of the test's database but the killer's own, as a restart or
+/// a failover would.
+async fn kill_the_store_sessions(db: &crate::harness::TestDb) {
+    use sqlx::Connection;
+    let url = db.pg_url().expect("postgres");
+    let mut admin = sqlx::PgConnection::connect(url).await.unwrap();
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(!killed.is_empty(), "the store held no connection to kill");
+}
+
 /// A connection that sat idle past `PING_IF_IDLE_FOR` is checked before it is lent: one
 /// broken by a restart while idle is replaced, and the call succeeds the first time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_idle_connections_broken_by_a_restart_fail_no_call() {
     with_pg(|db| async move {
         let (inc, _) = declare(&db.store, "x", Severity::Sev2, &[]).await;
-        let url = db.pg_url().expect("postgres").to_string();
         // The pool's own idle clock (not the store's) decides; it runs on real time.
         tokio::time::sleep(muster_store::PING_IF_IDLE_FOR + Duration::from_millis(200)).await;
-        let mut admin = {
-            use sqlx::Connection;
-            sqlx::PgConnection::connect(&url).await.unwrap()
-        };
-        let killed: Vec<bool> = sqlx::query_scalar(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND pid <> pg_backend_pid()",
-        )
-        .fetch_all(&mut admin)
-        .await
-        .unwrap();
-        assert!(!killed.is_empty(), "the store held no connection to kill");
+        kill_the_store_sessions(&db).await;
         for _ in 0..3 {
             let found = db.store.incident(inc.id).await;
             assert!(
@@ -191,21 +195,7 @@ async fn postgres_idle_connections_broken_by_a_restart_fail_no_call() {
 async fn postgres_pool_recovers_after_its_connections_are_killed() {
     with_pg(|db| async move {
         let (inc, _) = declare(&db.store, "x", Severity::Sev2, &[]).await;
-        let url = db.pg_url().expect("postgres").to_string();
-        // Kill every server process of this database but ours, as a restart or a failover
-        // would.
-        let mut admin = {
-            use sqlx::Connection;
-            sqlx::PgConnection::connect(&url).await.unwrap()
-        };
-        let killed: Vec<bool> = sqlx::query_scalar(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND pid <> pg_backend_pid()",
-        )
-        .fetch_all(&mut admin)
-        .await
-        .unwrap();
-        assert!(!killed.is_empty(), "the store held no connection to kill");
+        kill_the_store_sessions(&db).await;
         // A call may see the dead connection once, and then only as Unavailable.
         for attempt in 0..3 {
             match db.store.incident(inc.id).await {
