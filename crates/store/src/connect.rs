@@ -43,12 +43,6 @@ pub const IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(10);
 /// node is still stopped) and add one more timeout to the stall.
 pub const LOCK_TIMEOUT: Duration = Duration::from_secs(4);
 const _: () = assert!(LOCK_TIMEOUT.as_millis() < IDLE_IN_TRANSACTION_TIMEOUT.as_millis());
-/// A PostgreSQL connection idle at least this long is pinged before it is handed out, and
-/// replaced if the ping fails (a database restart or failover broke it), so the request does
-/// not fail on it. One used more recently is handed out as it is (the bypass window of
-/// HikariCP and the like): under load, a ping on every acquire was one round trip more per
-/// intake batch, about a tenth of the rate at one alert per request (BENCHMARKS.md).
-pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -489,13 +483,11 @@ pub(crate) async fn open_postgres(options: PgConnectOptions) -> Result<PgPool, S
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .idle_timeout(Duration::from_secs(300))
         .max_lifetime(Duration::from_secs(1800))
-        .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                use sqlx::Connection;
-                Ok(meta.idle_for < PING_IF_IDLE_FOR || conn.ping().await.is_ok())
-            })
-        })
+        // Checks every connection before handing it out, so connections broken by a database
+        // restart are replaced instead of failing a request. (Pinging only connections idle
+        // for a second was tried: no measurable gain, and a connection used just before a
+        // restart then failed its next call; BENCHMARKS.md.)
+        .test_before_acquire(true)
         .connect_with(options)
         .await
         .map_err(|e| match db_err(e) {

@@ -31,7 +31,7 @@ pub use crate::alerts::{
     AlertFilter, AlertReactor, AlertRef, DEFAULT_ALERT_LIMIT, EncodedAlert, IncidentAction,
     IngestKind, Ingested, MAX_ALERT_LIMIT, StoredAlert, encode_alert,
 };
-pub use crate::connect::{IDLE_IN_TRANSACTION_TIMEOUT, LOCK_TIMEOUT, PING_IF_IDLE_FOR};
+pub use crate::connect::{IDLE_IN_TRANSACTION_TIMEOUT, LOCK_TIMEOUT};
 pub use crate::effects::Effects;
 pub use crate::inbox::{
     DEFAULT_INBOX_LIMIT, InboxEntry, InboxFilter, MAX_INBOX_LIMIT, NewInboxEntry,
