@@ -57,16 +57,20 @@ pub struct LoadedConfig {
     pub vocab: Vocabulary,
     /// The config's policies converted for the engine once per load, not per event.
     pub policies: Vec<muster_core::engine::Policy>,
+    /// Each integration's key digest, for intake's constant-time lookup by key.
+    pub integration_key_digests: Vec<[u8; 32]>,
 }
 
 impl LoadedConfig {
     pub fn new(config: Config) -> Self {
         let vocab = config.vocabulary();
         let policies = config.engine_policies();
+        let integration_key_digests = intake::key_digests(&config);
         LoadedConfig {
             config,
             vocab,
             policies,
+            integration_key_digests,
         }
     }
 

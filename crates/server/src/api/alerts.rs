@@ -111,23 +111,24 @@ pub async fn heartbeat(
     State(state): State<AppState>,
     ApiPath(key): ApiPath<String>,
 ) -> Result<Json<IntakeResult>, ApiError> {
-    let integration = integration_for(&state, &key, IntegrationType::Heartbeat)?;
+    let cfg = state.config();
+    let integration = integration_for(&cfg, &key, IntegrationType::Heartbeat)?;
     let now = state.clock.now();
     let (signal, next) =
-        intake::heartbeat::ping(&integration, now).map_err(ApiError::unprocessable)?;
+        intake::heartbeat::ping(integration, now).map_err(ApiError::unprocessable)?;
     let (signals, done) = ingest(&state, &integration.id, vec![signal], next).await?;
     Ok(Json(result_view(&signals, done)))
 }
 
-fn integration_for(
-    state: &AppState,
+/// The integration of this key and kind, borrowed from the configuration the request is
+/// answered under (not copied: intake looks it up on every request).
+fn integration_for<'c>(
+    cfg: &'c crate::LoadedConfig,
     key: &str,
     kind: IntegrationType,
-) -> Result<Integration, ApiError> {
-    let cfg = state.config();
-    intake::integration_by_key(&cfg, key)
+) -> Result<&'c Integration, ApiError> {
+    intake::integration_by_key(cfg, key)
         .filter(|i| intake::accepts(i, kind))
-        .cloned()
         .ok_or_else(|| ApiError::not_found("no integration of this type has this key"))
 }
 
@@ -209,17 +210,18 @@ async fn receive(
     body: Body,
     parse: impl Fn(&[u8]) -> Result<Vec<intake::RawAlert>, String>,
 ) -> Result<Json<IntakeResult>, ApiError> {
-    let integration = integration_for(state, key, kind)?;
-    let id = integration.id.clone();
-    let limits = state.config().config.limits.clone();
+    let cfg = state.config();
+    let integration = integration_for(&cfg, key, kind)?;
+    let id = integration.id.as_str();
+    let limits = &cfg.config.limits;
     let body = intake::read_body(body, limits.intake_body)
         .await
-        .map_err(|e| rejected(&id, e))?;
-    let raws = parse(&body).map_err(|m| rejected(&id, ApiError::bad_request(m)))?;
-    intake::check_count(raws.len(), limits.alerts_per_request).map_err(|e| rejected(&id, e))?;
+        .map_err(|e| rejected(id, e))?;
+    let raws = parse(&body).map_err(|m| rejected(id, ApiError::bad_request(m)))?;
+    intake::check_count(raws.len(), limits.alerts_per_request).map_err(|e| rejected(id, e))?;
     drop(body);
-    let signals = signals(&integration, raws).map_err(|e| rejected(&id, e))?;
-    let (signals, done) = ingest(state, &id, signals, Effects::default()).await?;
+    let signals = signals(integration, raws).map_err(|e| rejected(id, e))?;
+    let (signals, done) = ingest(state, id, signals, Effects::default()).await?;
     Ok(Json(result_view(&signals, done)))
 }
 
@@ -255,23 +257,22 @@ fn pagerduty_refusal(e: ApiError) -> Response {
 }
 
 async fn enqueue_inner(state: &AppState, body: Body) -> Result<String, Enqueue> {
-    let limit = state.config().config.limits.intake_body;
+    let cfg = state.config();
+    let limit = cfg.config.limits.intake_body;
     let body = intake::read_body(body, limit)
         .await
         .map_err(Enqueue::Refused)?;
     let event = pagerduty::parse(&body).map_err(Enqueue::Invalid)?;
     drop(body);
-    let integration = integration_for(
-        state,
-        &event.routing_key,
-        IntegrationType::PagerdutyEventsV2,
-    )
-    .map_err(|_| Enqueue::Invalid(vec!["'routing_key' is not a valid integration key".into()]))?;
+    let integration = integration_for(&cfg, &event.routing_key, IntegrationType::PagerdutyEventsV2)
+        .map_err(|_| {
+            Enqueue::Invalid(vec!["'routing_key' is not a valid integration key".into()])
+        })?;
     let mut raw = event.alert;
     if raw.action == AlertAction::Trigger && raw.dedup_key.is_none() {
         raw.dedup_key = Some(new_dedup_key());
     }
-    let signal = intake::signal(&integration, raw)
+    let signal = intake::signal(integration, raw)
         .map_err(|m| Enqueue::Invalid(vec![rejected_msg(&integration.id, m)]))?;
     let dedup_key = signal.dedup_key.clone();
     ingest(state, &integration.id, vec![signal], Effects::default())

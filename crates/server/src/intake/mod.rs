@@ -27,15 +27,29 @@ pub const MAX_LABEL_BYTES: usize = 4096;
 /// The integration whose key is `key`. Every configured key is compared (as SHA-256 digests,
 /// in constant time), so neither timing nor length tells an attacker how close a guess was.
 pub fn integration_by_key<'a>(cfg: &'a LoadedConfig, key: &str) -> Option<&'a Integration> {
-    let wanted = Sha256::digest(key.as_bytes());
+    let wanted: [u8; 32] = Sha256::digest(key.as_bytes()).into();
     let mut found = None;
-    for integration in cfg.config.integrations.values() {
-        let have = Sha256::digest(integration.key.expose().as_bytes());
+    for (integration, have) in cfg
+        .config
+        .integrations
+        .values()
+        .zip(&cfg.integration_key_digests)
+    {
         if bool::from(have.ct_eq(&wanted)) {
             found = Some(integration);
         }
     }
     found
+}
+
+/// Each integration's key digest, in the order of `config.integrations`: computed once per
+/// configuration load, not on every intake request.
+pub fn key_digests(config: &muster_config::Config) -> Vec<[u8; 32]> {
+    config
+        .integrations
+        .values()
+        .map(|i| Sha256::digest(i.key.expose().as_bytes()).into())
+        .collect()
 }
 
 /// An alert as a parser sees it, before routing.
