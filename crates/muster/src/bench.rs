@@ -390,3 +390,50 @@ async fn idle_rss(args: &BenchArgs) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+/// The unit of `/proc/PID/stat` times: fixed at 100 per second by Linux's ABI (sysconf
+/// would say so too, but only through the `unsafe` this crate keeps to `sigpipe.rs`).
+const USER_HZ: f64 = 100.0;
+
+/// Busy CPU seconds of the machine since boot, all cores: every field of `/proc/stat`'s
+/// `cpu` line but idle and iowait (guest time is counted in user already).
+pub(crate) fn machine_busy_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+        return 0.0;
+    };
+    let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+        return 0.0;
+    };
+    let ticks: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    let busy: f64 = ticks
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, t)| t)
+        .sum();
+    busy / USER_HZ
+}
+
+/// utime + stime of `pid`, in seconds (0 for a process gone).
+pub(crate) fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // The command name may hold spaces; the fields after it are fixed: utime and stime are
+    // the 14th and 15th of the line, the 12th and 13th after the name.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(u), Some(s)) => (u + s) / USER_HZ,
+        _ => 0.0,
+    }
+}

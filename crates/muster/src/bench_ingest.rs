@@ -12,6 +12,9 @@
 //! - `alertmanager_alerts_per_second`: Alertmanager's own `POST /api/v2/alerts` with the same
 //!   clients and the same alerts per request in the same run, when its binary is installed
 //!   (in-memory, no fsync).
+//! - `machine_busy_cores`, `cpu_us_per_alert` (and `alertmanager_…` for the peer): the
+//!   machine's busy cores over each throughput phase, and the CPU time per alert of the
+//!   serving process and the load generator together (Muster serves in this process).
 //! - `ratio_to_alertmanager` / `_median` (`--rounds N`, N > 1): Muster and Alertmanager
 //!   measured turn about N times (throughput only); each round's ratio and their median.
 
@@ -27,7 +30,7 @@ use muster_store::Store;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-use crate::bench::{BenchArgs, emit, emit_p50_p99, percentile};
+use crate::bench::{BenchArgs, cpu_seconds, emit, emit_p50_p99, machine_busy_seconds, percentile};
 
 /// Requests per client: one-alert requests, then batched ones.
 const PER_CLIENT: usize = 200;
@@ -269,6 +272,8 @@ async fn throughput(
     let url = format!("{base}/api/v1/integrations/demo-alertmanager/alertmanager");
     let mut rates = Vec::new();
     for per in SHAPES {
+        // Muster serves in this process, beside the load generator.
+        let spent = Spent::start(&[std::process::id()]);
         let (elapsed, lat) = load(
             http,
             &url,
@@ -287,6 +292,7 @@ async fn throughput(
             "alerts/s",
             ctx.clone(),
         );
+        spent.emit("", elapsed, alerts, &ctx);
         emit("ingest", "p50", percentile(&lat, 0.5), "ms", ctx.clone());
         emit("ingest", "p99", percentile(&lat, 0.99), "ms", ctx);
         rates.push((per, alerts as f64 / elapsed));
@@ -313,7 +319,51 @@ impl Drop for Kill {
 /// A running Alertmanager, killed on drop.
 struct Peer {
     _child: Kill,
+    pid: u32,
     url: String,
+}
+
+/// What a load cost in CPU: the machine's busy cores over it, and the CPU time of the
+/// processes that served it and generated it, per alert. Both sides are measured the same
+/// way, so their costs per alert compare, and a side short of busy cores is waiting, not
+/// computing.
+struct Spent {
+    pids: Vec<u32>,
+    busy: f64,
+    cpu: f64,
+}
+
+impl Spent {
+    fn start(pids: &[u32]) -> Spent {
+        Spent {
+            pids: pids.to_vec(),
+            busy: machine_busy_seconds(),
+            cpu: pids.iter().map(|&p| cpu_seconds(p)).sum(),
+        }
+    }
+
+    /// `{prefix}machine_busy_cores` and `{prefix}cpu_us_per_alert` (server and load
+    /// generator together).
+    fn emit(self, prefix: &str, elapsed: f64, alerts: usize, ctx: &Value) {
+        let busy = machine_busy_seconds() - self.busy;
+        let cpu = self.pids.iter().map(|&p| cpu_seconds(p)).sum::<f64>() - self.cpu;
+        let metric = |m: &str| format!("{prefix}{m}");
+        emit(
+            "ingest",
+            &metric("machine_busy_cores"),
+            busy / elapsed,
+            "cores",
+            ctx.clone(),
+        );
+        let per_alert = cpu / alerts.max(1) as f64 * 1e6;
+        emit(
+            "ingest",
+            &metric("cpu_us_per_alert"),
+            per_alert,
+            "us",
+            ctx.clone(),
+        );
+    }
 }
 
 /// Starts Debian's Alertmanager with an empty route on a free port, storing under `dir`;
@@ -351,6 +401,7 @@ async fn start_alertmanager(dir: &std::path::Path) -> anyhow::Result<Option<Peer
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     Ok(Some(Peer {
+        pid: child.0.id(),
         _child: child,
         url: format!("http://{listen}/api/v2/alerts"),
     }))
@@ -375,6 +426,7 @@ async fn alertmanager_throughput(
 ) -> anyhow::Result<Vec<(usize, f64)>> {
     let mut rates = Vec::new();
     for per in SHAPES {
+        let spent = Spent::start(&[std::process::id(), peer.pid]);
         let (elapsed, lat) = load(
             http,
             &peer.url,
@@ -403,6 +455,7 @@ async fn alertmanager_throughput(
             "alerts/s",
             ctx.clone(),
         );
+        spent.emit("alertmanager_", elapsed, alerts, &ctx);
         emit_p50_p99("ingest", "alertmanager", &lat, ctx);
         rates.push((per, alerts as f64 / elapsed));
     }

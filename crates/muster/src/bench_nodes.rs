@@ -15,14 +15,11 @@ use anyhow::{Context, bail};
 use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
 
-use crate::bench::{BenchArgs, emit};
+use crate::bench::{BenchArgs, cpu_seconds, emit, machine_busy_seconds};
 use crate::bench_ingest::{SHAPES, client, load, requests_per_client, run_id, webhook};
 
 /// Node counts measured, in this order.
 const NODES: [usize; 2] = [1, 2];
-/// The unit of `/proc/PID/stat` times: fixed at 100 per second by Linux's ABI (sysconf
-/// would say so too, but only through the `unsafe` this crate keeps to `sigpipe.rs`).
-const USER_HZ: f64 = 100.0;
 /// How often lock waits are sampled.
 const SAMPLE_EVERY: Duration = Duration::from_millis(20);
 
@@ -253,49 +250,6 @@ impl Snapshot {
     /// The CPU seconds spent on intake: nodes, database and load generator.
     fn cpu(&self) -> f64 {
         self.nodes + self.db + self.load
-    }
-}
-
-/// Busy CPU seconds of the machine since boot, all cores: every field of `/proc/stat`'s
-/// `cpu` line but idle and iowait (guest time is counted in user already).
-fn machine_busy_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
-        return 0.0;
-    };
-    let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else {
-        return 0.0;
-    };
-    let ticks: Vec<f64> = line
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    // user nice system idle iowait irq softirq steal
-    let busy: f64 = ticks
-        .iter()
-        .take(8)
-        .enumerate()
-        .filter(|(i, _)| *i != 3 && *i != 4)
-        .map(|(_, t)| t)
-        .sum();
-    busy / USER_HZ
-}
-
-/// utime + stime of `pid`, in seconds (0 for a process gone).
-fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    // The command name may hold spaces; the fields after it are fixed: utime and stime are
-    // the 14th and 15th of the line, the 12th and 13th after the name.
-    let Some((_, rest)) = stat.rsplit_once(')') else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
-    match (ticks(11), ticks(12)) {
-        (Some(u), Some(s)) => (u + s) / USER_HZ,
-        _ => 0.0,
     }
 }
 
