@@ -332,8 +332,8 @@ pub(crate) trait AlertBatchQueries {
 /// and per row on the locked writer (no round trips at all; see [`crate::sqlite_direct`]).
 pub(crate) trait BatchIo {
     /// Takes the advisory locks of all the batch's keys (PostgreSQL; SQLite's single writer
-    /// orders batches already), then reads the open alerts of the batch's keys, the current incidents of its groups and
-    /// the services silenced now. May apply (and write) leading signals that need no
+    /// orders batches already), then reads the open alerts of the batch's keys, the current
+    /// incidents of its groups and the services silenced now. May apply (and write) leading signals that need no
     /// statement of their own; returns the first signal left to apply.
     async fn prefetch(
         &mut self,
@@ -435,11 +435,8 @@ impl<'a> Batch<'a> {
     }
 }
 
-/// Columns read for an open alert; its payload is not needed (a repeat replaces it).
-const OPEN_COLUMNS: &str = "a.id, a.integration, a.dedup_key, a.group_key, a.status, a.service, \
-     a.severity, a.summary, a.labels, a.annotations, a.count, a.first_seen, a.last_seen, \
-     a.incident, i.status";
-
+/// An open alert as the prefetch reads it (no payload: a repeat replaces it), with its
+/// incident's status.
 type OpenRow = (
     i64,
     String,
@@ -502,18 +499,6 @@ fn lock_keys(jobs: &[Job<'_>]) -> Vec<String> {
     keys
 }
 
-/// The open alert of one key, and the current incident of one group: equalities on unique
-/// indexes, so a prepared plan stays right whatever the table's size.
-const OPEN_ONE: &str = "SELECT {cols} FROM alerts a LEFT JOIN incidents i \
-     ON i.number = a.incident WHERE a.integration = $1 AND a.dedup_key = $2 \
-     AND a.status <> 'resolved'";
-const GROUPS_ONE: &str = "SELECT g.integration, g.group_key, g.incident, g.started_at \
-     FROM alert_groups g JOIN incidents i ON i.number = g.incident \
-     WHERE g.integration = $1 AND g.group_key = $2 AND i.status <> 'resolved'";
-
-/// The services silenced at `$1`.
-const SILENCED: &str = "SELECT DISTINCT service FROM silences WHERE deleted_at IS NULL \
-     AND starts_at <= $1 AND ends_at > $1";
 const UPSERT_GROUP: &str = "INSERT INTO alert_groups (integration, group_key, incident, \
      started_at) VALUES ($1, $2, $3, $4) ON CONFLICT (integration, group_key) DO UPDATE \
      SET incident = excluded.incident, started_at = excluded.started_at";

@@ -76,7 +76,11 @@ impl BatchIo for PgConnection {
             match row.try_get::<&str, _>(0).map_err(db_err)? {
                 "open" => open.push(prefetched_open(row).map_err(db_err)?),
                 "group" => groups.push(prefetched_group(row).map_err(db_err)?),
-                _ => silenced.push(row.try_get(6).map_err(db_err)?),
+                "silenced" => silenced.push(row.try_get(6).map_err(db_err)?),
+                other => {
+                    let e = format!("intake prefetch returned a row of unknown kind `{other}`");
+                    return Err(StoreError::Internal(e));
+                }
             }
         }
         batch.fill(keys, open, groups, silenced)?;

@@ -9,6 +9,20 @@ const STALE_ONE: &str = "UPDATE alerts SET status = 'resolved', last_seen = $2, 
 const REPEAT_ONE: &str = "UPDATE alerts SET count = count + $2, last_seen = $3, payload = $4 \
      WHERE id = $1";
 
+/// The open alert of one key (no payload: a repeat replaces it, with its incident's status),
+/// and the current incident of one group: equalities on unique indexes, stepped per key.
+const OPEN_ONE: &str = "SELECT a.id, a.integration, a.dedup_key, a.group_key, a.status, \
+     a.service, a.severity, a.summary, a.labels, a.annotations, a.count, a.first_seen, \
+     a.last_seen, a.incident, i.status FROM alerts a LEFT JOIN incidents i \
+     ON i.number = a.incident WHERE a.integration = $1 AND a.dedup_key = $2 \
+     AND a.status <> 'resolved'";
+const GROUPS_ONE: &str = "SELECT g.integration, g.group_key, g.incident, g.started_at \
+     FROM alert_groups g JOIN incidents i ON i.number = g.incident \
+     WHERE g.integration = $1 AND g.group_key = $2 AND i.status <> 'resolved'";
+/// The services silenced at `$1`.
+const SILENCED: &str = "SELECT DISTINCT service FROM silences WHERE deleted_at IS NULL \
+     AND starts_at <= $1 AND ends_at > $1";
+
 /// One alert row, stepped once per pending alert; its parameters come from [`row_params`].
 const INSERT_ONE: &str = "INSERT INTO alerts (integration, dedup_key, group_key, status, \
      service, severity, summary, labels, annotations, payload, count, first_seen, last_seen, \
@@ -23,7 +37,7 @@ impl BatchIo for SqliteConnection {
         let keys = batch_keys(jobs);
         let next = {
             let direct = Direct::lock(self).await?;
-            let mut stmt = direct.prepare(&OPEN_ONE.replace("{cols}", OPEN_COLUMNS))?;
+            let mut stmt = direct.prepare(OPEN_ONE)?;
             let mut open = Vec::new();
             for (integration, key) in &keys.0 {
                 open.extend(stmt.query(&[Param::Text(integration), Param::Text(key)], open_row)?);
@@ -98,7 +112,7 @@ fn flush_locked(direct: &Direct<'_>, batch: &mut Batch<'_>) -> Result<(), StoreE
     Ok(())
 }
 
-/// An open alert's row as [`OPEN_COLUMNS`] lists it.
+/// An open alert's row as [`OPEN_ONE`] reads it.
 fn open_row(r: &DirectRow<'_>) -> Result<OpenRow, StoreError> {
     Ok((
         r.int(0),
