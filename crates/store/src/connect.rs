@@ -145,6 +145,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "timeline_digests",
         include_str!("../migrations/sqlite/0022_timeline_digests.sql"),
     ),
+    (
+        23,
+        "alerts_lean",
+        include_str!("../migrations/sqlite/0023_alerts_lean.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -342,6 +347,10 @@ pub(crate) async fn open_sqlite(path: &Path) -> Result<SqlitePools, StoreError> 
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        // No ping before each use: a SQLite connection is a file in this process, with
+        // nothing that can hang up, and the ping is a hand-off to the connection's thread
+        // and back that every write (every group commit) would wait for.
+        .test_before_acquire(false)
         .idle_timeout(None)
         .max_lifetime(None);
     let writer_options = options
@@ -363,6 +372,8 @@ pub(crate) async fn open_sqlite(path: &Path) -> Result<SqlitePools, StoreError> 
     let reader = SqlitePoolOptions::new()
         .max_connections(SQLITE_READERS)
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        // As the writer: nothing to ping.
+        .test_before_acquire(false)
         .idle_timeout(None)
         .max_lifetime(None);
     let reader = retry_busy(|| reader.clone().connect_with(options.clone())).await;

@@ -8,10 +8,20 @@
 //! the batch takes the connection's lock ([`SqliteConnection::lock_handle`]), inside the
 //! transaction sqlx began, and steps prepared statements itself with borrowed parameters.
 //!
+//! Statements are prepared once per connection and kept ([`Cache`]): compiling the SQL was a
+//! quarter of the writer's turn in a small group commit (BENCHMARKS.md, "SQLite intake:
+//! statements kept across batches"). sqlx closes a connection with `sqlite3_close`, which
+//! fails (and sqlx panics) while any statement is unfinalized, so the kept ones are finalized
+//! by a `SQLITE_TRACE_CLOSE` hook, which SQLite calls at the start of the close, before that
+//! check.
+//!
 //! The unsafe code is confined to this module. Its invariants: the raw handle is only used
-//! while the lock guard lives (every [`Statement`] borrows the [`Direct`] holding it); a
-//! statement is finalized when dropped; a bound string is only referenced during the call that
-//! bound it (bindings are cleared before the call returns).
+//! while the lock guard lives (every [`Statement`] borrows the [`Direct`] holding it); a kept
+//! statement is in the cache or in exactly one [`Statement`], never both; the cache is only
+//! touched under the connection's lock, in calls that do not nest, and lives until the
+//! connection is closed (SQLite frees it then, after the hook emptied it); a bound string is
+//! only referenced during the call that bound it (bindings are cleared before the call
+//! returns).
 
 use std::ffi::{CStr, c_char, c_int};
 use std::marker::PhantomData;
@@ -37,22 +47,47 @@ impl From<Option<i64>> for Param<'_> {
     }
 }
 
-/// The writer connection, locked for direct use.
+/// A connection (the writer, or a reader), locked for direct use.
 pub(crate) struct Direct<'c> {
     _guard: LockedSqliteHandle<'c>,
     db: NonNull<ffi::sqlite3>,
+    cache: NonNull<Cache>,
 }
 
 impl<'c> Direct<'c> {
     pub(crate) async fn lock(conn: &'c mut SqliteConnection) -> Result<Direct<'c>, StoreError> {
         let mut guard = conn.lock_handle().await.map_err(db_err)?;
         let db = guard.as_raw_handle();
-        Ok(Direct { _guard: guard, db })
+        let cache = Cache::of(db)?;
+        Ok(Direct {
+            _guard: guard,
+            db,
+            cache,
+        })
     }
 
-    /// Prepares `sql`, whose `$N` parameters are the `N`th as on PostgreSQL (SQLite itself
-    /// would number `$N` names by first appearance).
-    pub(crate) fn prepare(&self, sql: &str) -> Result<Statement<'_>, StoreError> {
+    /// `sql` as a prepared statement: the one kept on this connection, or prepared now and
+    /// kept when the [`Statement`] is dropped. Its `$N` parameters are the `N`th as on
+    /// PostgreSQL (SQLite itself would number `$N` names by first appearance). Only constant
+    /// SQL is taken, so the cache holds a bounded set.
+    pub(crate) fn prepare(&self, sql: &'static str) -> Result<Statement<'_>, StoreError> {
+        // SAFETY: the cache is live while the connection is, and ours under the lock; no
+        // other reference to it exists during this call.
+        let kept = unsafe { (*self.cache.as_ptr()).take(sql) };
+        let stmt = match kept {
+            Some(stmt) => stmt,
+            None => self.compile(sql)?,
+        };
+        Ok(Statement {
+            stmt,
+            db: self.db,
+            cache: self.cache,
+            sql,
+            _direct: PhantomData,
+        })
+    }
+
+    fn compile(&self, sql: &str) -> Result<NonNull<ffi::sqlite3_stmt>, StoreError> {
         let sql = positional(sql);
         let len = c_int::try_from(sql.len())
             .map_err(|_| StoreError::Internal("statement too long".into()))?;
@@ -60,10 +95,11 @@ impl<'c> Direct<'c> {
         // SAFETY: the handle is live and exclusively ours while the guard is held; the SQL
         // pointer and length describe a valid UTF-8 buffer for the duration of the call.
         let rc = unsafe {
-            ffi::sqlite3_prepare_v2(
+            ffi::sqlite3_prepare_v3(
                 self.db.as_ptr(),
                 sql.as_ptr().cast::<c_char>(),
                 len,
+                ffi::SQLITE_PREPARE_PERSISTENT,
                 &mut stmt,
                 std::ptr::null_mut(),
             )
@@ -71,13 +107,14 @@ impl<'c> Direct<'c> {
         if rc != ffi::SQLITE_OK {
             return Err(error(self.db, rc));
         }
-        let stmt = NonNull::new(stmt)
-            .ok_or_else(|| StoreError::Internal("empty statement prepared".into()))?;
-        Ok(Statement {
-            stmt,
-            db: self.db,
-            _direct: PhantomData,
-        })
+        NonNull::new(stmt).ok_or_else(|| StoreError::Internal("empty statement prepared".into()))
+    }
+
+    /// How many statements this connection keeps (for tests).
+    #[cfg(test)]
+    fn kept(&self) -> usize {
+        // SAFETY: as in `prepare`.
+        unsafe { (*self.cache.as_ptr()).stmts.len() }
     }
 
     /// Rows changed by the last INSERT, UPDATE or DELETE on this connection.
@@ -136,10 +173,106 @@ fn classify(code: c_int, message: &str) -> StoreError {
     }
 }
 
-/// A prepared statement; finalized when dropped.
+/// The statements a connection keeps, by their SQL text; attached to the connection as
+/// SQLite client data.
+#[derive(Default)]
+struct Cache {
+    stmts: Vec<(&'static str, NonNull<ffi::sqlite3_stmt>)>,
+}
+
+/// The client-data name the cache is attached under.
+const CACHE_NAME: &CStr = c"muster.kept_statements";
+
+impl Cache {
+    /// The cache of connection `db`, attached (with its close hook) on first use.
+    fn of(db: NonNull<ffi::sqlite3>) -> Result<NonNull<Cache>, StoreError> {
+        // SAFETY: the handle is live and ours under the lock. The cache is handed to SQLite,
+        // which frees it with `free_cache` when the connection is closed; the close hook gets
+        // the same pointer, and runs before that.
+        unsafe {
+            let found = ffi::sqlite3_get_clientdata(db.as_ptr(), CACHE_NAME.as_ptr());
+            if let Some(found) = NonNull::new(found.cast::<Cache>()) {
+                return Ok(found);
+            }
+            let cache = NonNull::from(Box::leak(Box::<Cache>::default()));
+            let rc = ffi::sqlite3_set_clientdata(
+                db.as_ptr(),
+                CACHE_NAME.as_ptr(),
+                cache.as_ptr().cast(),
+                Some(free_cache),
+            );
+            if rc != ffi::SQLITE_OK {
+                drop(Box::from_raw(cache.as_ptr()));
+                return Err(error(db, rc));
+            }
+            let rc = ffi::sqlite3_trace_v2(
+                db.as_ptr(),
+                ffi::SQLITE_TRACE_CLOSE,
+                Some(finalize_kept),
+                cache.as_ptr().cast(),
+            );
+            if rc != ffi::SQLITE_OK {
+                // Detaching frees it: without the hook, nothing may be kept.
+                ffi::sqlite3_set_clientdata(
+                    db.as_ptr(),
+                    CACHE_NAME.as_ptr(),
+                    std::ptr::null_mut(),
+                    None,
+                );
+                return Err(error(db, rc));
+            }
+            Ok(cache)
+        }
+    }
+
+    fn take(&mut self, sql: &str) -> Option<NonNull<ffi::sqlite3_stmt>> {
+        let at = self.stmts.iter().position(|(s, _)| *s == sql)?;
+        Some(self.stmts.swap_remove(at).1)
+    }
+
+    /// Keeps `stmt`, unless a copy of the same SQL is kept already (the statement was in use
+    /// twice at once): then it is finalized.
+    fn put(&mut self, sql: &'static str, stmt: NonNull<ffi::sqlite3_stmt>) {
+        if self.stmts.iter().any(|(s, _)| *s == sql) {
+            // SAFETY: `stmt` is live, prepared on this connection, and referenced nowhere else.
+            unsafe { ffi::sqlite3_finalize(stmt.as_ptr()) };
+        } else {
+            self.stmts.push((sql, stmt));
+        }
+    }
+}
+
+/// The `SQLITE_TRACE_CLOSE` hook: finalizes every kept statement, so that the close that
+/// called it succeeds.
+unsafe extern "C" fn finalize_kept(
+    _event: std::ffi::c_uint,
+    cache: *mut std::ffi::c_void,
+    _db: *mut std::ffi::c_void,
+    _unused: *mut std::ffi::c_void,
+) -> c_int {
+    // SAFETY: `cache` is the pointer registered with the hook, live until the connection is
+    // freed, after this call; the connection is closing, so no `Direct` holds it.
+    let cache = unsafe { &mut *cache.cast::<Cache>() };
+    for (_, stmt) in cache.stmts.drain(..) {
+        // SAFETY: each kept statement is live and referenced only by the cache.
+        unsafe { ffi::sqlite3_finalize(stmt.as_ptr()) };
+    }
+    0
+}
+
+/// The client-data destructor: frees the cache when SQLite frees the connection.
+unsafe extern "C" fn free_cache(cache: *mut std::ffi::c_void) {
+    // SAFETY: `cache` came from `Box::leak` in `Cache::of`, and SQLite calls this once.
+    drop(unsafe { Box::from_raw(cache.cast::<Cache>()) });
+}
+
+/// A prepared statement, kept on its connection when dropped.
 pub(crate) struct Statement<'d> {
     stmt: NonNull<ffi::sqlite3_stmt>,
     db: NonNull<ffi::sqlite3>,
+    /// Where it goes back to, and under which SQL.
+    cache: NonNull<Cache>,
+    sql: &'static str,
     /// Borrows the locked connection, so it cannot outlive the lock.
     _direct: PhantomData<&'d ()>,
 }
@@ -255,16 +388,70 @@ impl Statement<'_> {
 
 impl Drop for Statement<'_> {
     fn drop(&mut self) {
-        // SAFETY: the statement was prepared on this connection and is finalized once.
-        unsafe {
-            ffi::sqlite3_finalize(self.stmt.as_ptr());
-        }
+        // SAFETY: the statement was reset after its last use (it holds no read or write
+        // lock); the cache is live and ours under the lock this statement borrows.
+        unsafe { (*self.cache.as_ptr()).put(self.sql, self.stmt) }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{StoreError, classify, ffi, positional};
+    use super::{Direct, Param, StoreError, classify, ffi, positional};
+    use sqlx::Connection;
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+
+    /// A statement is compiled once per connection and reused under later locks; one in use
+    /// twice at once gets a second copy, not kept; and the connection still closes (sqlx's
+    /// close fails while any statement is unfinalized, so the close hook must finalize them).
+    #[tokio::test]
+    async fn statements_are_kept_across_locks_and_finalized_when_the_connection_closes() {
+        const INSERT: &str = "INSERT INTO t (a) VALUES ($1)";
+        const COUNT: &str = "SELECT count(*) FROM t";
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join("kept.db"))
+            .create_if_missing(true);
+        let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
+        sqlx::raw_sql("CREATE TABLE t (a INTEGER)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let first = {
+            let direct = Direct::lock(&mut conn).await.unwrap();
+            let mut stmt = direct.prepare(INSERT).unwrap();
+            stmt.run(&[Param::Int(1)]).unwrap();
+            let first = stmt.stmt;
+            drop(stmt);
+            assert_eq!(direct.kept(), 1);
+            first
+        };
+        {
+            let direct = Direct::lock(&mut conn).await.unwrap();
+            let mut stmt = direct.prepare(INSERT).unwrap();
+            assert_eq!(stmt.stmt, first, "the kept statement is reused");
+            let mut again = direct.prepare(INSERT).unwrap();
+            assert_ne!(again.stmt, first, "one statement handed out twice at once");
+            again.run(&[Param::Int(2)]).unwrap();
+            stmt.run(&[Param::Int(3)]).unwrap();
+            drop(again);
+            drop(stmt);
+            let count = direct.prepare(COUNT).unwrap().query(&[], |r| Ok(r.int(0)));
+            assert_eq!(count.unwrap(), [3]);
+            assert_eq!(direct.kept(), 2, "INSERT once, COUNT");
+        }
+        // A connection of its own keeps its own statements.
+        let mut other = SqliteConnection::connect_with(&options).await.unwrap();
+        {
+            let direct = Direct::lock(&mut other).await.unwrap();
+            assert_eq!(direct.kept(), 0);
+            let count = direct.prepare(COUNT).unwrap().query(&[], |r| Ok(r.int(0)));
+            assert_eq!(count.unwrap(), [3]);
+        }
+        other.close().await.expect("the other connection closes");
+        conn.close()
+            .await
+            .expect("the connection closes with its kept statements");
+    }
 
     #[test]
     fn a_duplicate_open_alert_or_a_busy_database_says_try_again() {

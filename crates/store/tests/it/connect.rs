@@ -479,3 +479,108 @@ async fn vendored_sqlx_keeps_tcp_nodelay() {
     assert!(checked > 0, "no socket to the database found");
     drop(store);
 }
+
+/// SQLite's migration 23 rebuilds `alerts` (no AUTOINCREMENT, no `alerts_status`): a database
+/// made by the migrations before it keeps every alert with its id, its indexes but the dropped
+/// one, and numbers the next alert on from the highest id.
+#[tokio::test]
+async fn sqlite_alerts_rebuild_keeps_every_alert_and_its_id() {
+    use sqlx::{Connection, SqliteConnection, sqlite::SqliteConnectOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteConnectOptions::new()
+        .filename(dir.path().join("upgrade.db"))
+        .create_if_missing(true)
+        .foreign_keys(true);
+    let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    let mut files: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let (before, rebuild): (Vec<_>, Vec<_>) = files
+        .into_iter()
+        .partition(|p| p.file_name().unwrap().to_string_lossy().as_ref() < "0023");
+    assert!(rebuild[0].ends_with("0023_alerts_lean.sql"), "{rebuild:?}");
+    for file in &before {
+        let sql = std::fs::read_to_string(file).unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    sqlx::raw_sql(
+        "INSERT INTO incidents (number, title, severity, status, services, declared_at, \
+         updated_at, last_seq, state) VALUES (7, 't', 'sev2', 'investigating', '[]', 0, 0, 0, '{}');
+         INSERT INTO alerts (id, integration, dedup_key, group_key, status, service, severity, \
+         summary, labels, annotations, payload, count, first_seen, last_seen, resolved_at, \
+         incident) VALUES \
+         (3, 'am', 'a', 'g', 'resolved', 's', 'critical', 'one', '{\"x\":\"1\"}', '{}', '{}', 2, 10, 20, 20, 7), \
+         (9, 'am', 'b', 'g', 'firing', 's', 'warning', 'two', '{}', '{\"y\":\"2\"}', '{\"p\":1}', 1, 30, 30, NULL, 7), \
+         (12, 'pd', 'c', 'h', 'acknowledged', 't', 'info', 'three', '{}', '{}', '{}', 5, 40, 50, NULL, NULL);",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let dump = "SELECT id || '|' || integration || '|' || dedup_key || '|' || group_key || '|' \
+        || status || '|' || service || '|' || severity || '|' || summary || '|' || labels || '|' \
+        || annotations || '|' || payload || '|' || count || '|' || first_seen || '|' || last_seen \
+        || '|' || coalesce(resolved_at, '-') || '|' || coalesce(incident, '-') FROM alerts ORDER BY id";
+    let rows_before: Vec<String> = sqlx::query_scalar(dump).fetch_all(&mut conn).await.unwrap();
+    assert_eq!(rows_before.len(), 3);
+
+    let sql = std::fs::read_to_string(&rebuild[0]).unwrap();
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let rows_after: Vec<String> = sqlx::query_scalar(dump).fetch_all(&mut conn).await.unwrap();
+    assert_eq!(rows_after, rows_before);
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'alerts' ORDER BY name",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        indexes,
+        [
+            "alerts_incident",
+            "alerts_open_key",
+            "alerts_resolved_payload"
+        ]
+    );
+    let table: String = sqlx::query_scalar(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'alerts'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!(!table.contains("AUTOINCREMENT"), "{table}");
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO alerts (integration, dedup_key, group_key, status, service, severity, \
+         summary, labels, annotations, payload, count, first_seen, last_seen, incident) VALUES \
+         ('am', 'd', 'g', 'firing', 's', 'critical', 'four', '{}', '{}', '{}', 1, 60, 60, 7) \
+         RETURNING id",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(id, 13);
+    // The foreign key on the incident stayed.
+    let err = sqlx::query(
+        "INSERT INTO alerts (integration, dedup_key, group_key, status, service, severity, \
+         summary, labels, annotations, payload, count, first_seen, last_seen, incident) VALUES \
+         ('am', 'e', 'g', 'firing', 's', 'critical', 'five', '{}', '{}', '{}', 1, 60, 60, 99)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("FOREIGN KEY constraint failed"),
+        "{err}"
+    );
+}
