@@ -76,8 +76,8 @@ async fn start(args: &BenchArgs, db: &str) -> anyhow::Result<(Site, IncidentNumb
         .create_web_session(&token, now)
         .await?
         .context("a session for the bench token")?;
-    let mut state = AppState::new(store, clock, config, None);
-    state.connections_per_address = SUBSCRIBERS * 2;
+    let state =
+        AppState::new(store, clock, config, None).with_connections_per_address(SUBSCRIBERS * 2);
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::watch::channel(false);

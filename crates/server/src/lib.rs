@@ -87,9 +87,23 @@ impl LoadedConfig {
     }
 }
 
-/// Everything a request handler may need. Cheap to clone.
+/// Everything a request handler may need: one shared [`Shared`], so a clone is one reference
+/// count. Axum clones the state for each extractor and middleware of every request; cloning
+/// each field instead (a dozen reference counts and a path) showed in intake's profile.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares; read through it.
+#[derive(Clone)]
+pub struct Shared {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     config: Arc<RwLock<Arc<LoadedConfig>>>,
@@ -124,7 +138,7 @@ impl AppState {
     ) -> Self {
         // Read once: a reload does not resize the listener's caps or the budgets.
         let limits = config.limits.clone();
-        AppState {
+        AppState(Arc::new(Shared {
             store,
             clock,
             config: Arc::new(RwLock::new(Arc::new(LoadedConfig::new(config)))),
@@ -138,25 +152,31 @@ impl AppState {
             changes: live::Changes::default(),
             similar: Arc::default(),
             answers: Arc::new(hooks::AnswerHooks::from_env()),
-        }
+        }))
+    }
+
+    /// The shared state, to change while the application is being put together (a copy if
+    /// it is shared already, which it is not before the first clone).
+    fn building(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.0)
     }
 
     /// Verifies SMS replies and call keypresses with these secrets instead of the
     /// environment's.
     pub fn with_answer_hooks(mut self, hooks: hooks::AnswerHooks) -> Self {
-        self.answers = Arc::new(hooks);
+        self.building().answers = Arc::new(hooks);
         self
     }
 
     /// Uses these Slack secrets instead of the environment's.
     pub fn with_slack(mut self, slack: slack::SlackRuntime) -> Self {
-        self.slack = Arc::new(slack);
+        self.building().slack = Arc::new(slack);
         self
     }
 
     /// Lets a language model rewrite briefings (see [`language_model`]).
     pub fn with_language_model(mut self, model: language_model::LanguageModel) -> Self {
-        self.language_model = Some(Arc::new(model));
+        self.building().language_model = Some(Arc::new(model));
         self
     }
 
@@ -174,10 +194,17 @@ impl AppState {
             .clone()
     }
 
+    /// Lets one client address hold `n` connections at once (default:
+    /// `limits.connections_per_address`).
+    pub fn with_connections_per_address(mut self, n: usize) -> Self {
+        self.building().connections_per_address = n;
+        self
+    }
+
     /// Caps the requests in flight of every route class at `n` (defaults:
     /// `limits.in_flight`).
     pub fn with_max_in_flight(mut self, n: usize) -> Self {
-        self.in_flight = in_flight::InFlight::uniform(n);
+        self.building().in_flight = in_flight::InFlight::uniform(n);
         self
     }
 
