@@ -9,11 +9,11 @@
 //! transaction sqlx began, and steps prepared statements itself with borrowed parameters.
 //!
 //! Statements are prepared once per connection and kept ([`Cache`]): compiling the SQL was a
-//! quarter of the writer's turn in a small group commit (BENCHMARKS.md, "SQLite intake:
-//! statements kept across batches"). sqlx closes a connection with `sqlite3_close`, which
-//! fails (and sqlx panics) while any statement is unfinalized, so the kept ones are finalized
-//! by a `SQLITE_TRACE_CLOSE` hook, which SQLite calls at the start of the close, before that
-//! check.
+//! quarter of the writer's turn in a small group commit (BENCHMARKS.md, "SQLite intake: a
+//! leaner alerts table, statements kept across batches"). sqlx closes a connection with
+//! `sqlite3_close`, which fails (and sqlx panics) while any statement is unfinalized, so the
+//! kept ones are finalized by a `SQLITE_TRACE_CLOSE` hook, which SQLite calls at the start of
+//! the close, before that check.
 //!
 //! The unsafe code is confined to this module. Its invariants: the raw handle is only used
 //! while the lock guard lives (every [`Statement`] borrows the [`Direct`] holding it); a kept
