@@ -27,6 +27,13 @@ const SQLITE_READERS: u32 = 4;
 const WRITER_AUTOCHECKPOINT_PAGES: &str = "8192";
 /// How often the checkpointer copies the WAL into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// How soon it goes again when the last checkpoint found at least [`BUSY_LOG_PAGES`] in the
+/// log: under a burst of intake the log outgrew the writer's safety net within one period,
+/// and the writer then checkpointed inside its commits (measured: 5.5 % of a group commit's
+/// time at 64 alerts per request).
+const CHECKPOINT_SOON: Duration = Duration::from_millis(25);
+/// A log this long (in pages; half the writer's net) is a burst.
+const BUSY_LOG_PAGES: i64 = 4096;
 const PG_MAX_CONNECTIONS: u32 = 10;
 /// PostgreSQL ends a session left idle inside a transaction this long
 /// (`idle_in_transaction_session_timeout`), and its locks with it: a node that stalls
@@ -519,19 +526,26 @@ pub(crate) async fn open_postgres(options: PgConnectOptions) -> Result<PgPool, S
 /// (`PASSIVE`: it waits for no reader and no writer), until `stop` is dropped with the store or
 /// the pool is closed. A failure is logged; the writer's own checkpoint remains as a net.
 pub(crate) async fn checkpoint_wal(reader: SqlitePool, mut stop: tokio::sync::watch::Receiver<()>) {
+    let mut wait = CHECKPOINT_EVERY;
     loop {
         tokio::select! {
             _ = stop.changed() => return,
-            _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
         if reader.is_closed() {
             return;
         }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&reader)
+        // The answer is (busy, pages in the log, pages copied).
+        match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&reader)
             .await
         {
-            tracing::debug!(error = %e, "background WAL checkpoint failed");
+            Ok((_, log, _)) if log >= BUSY_LOG_PAGES => wait = CHECKPOINT_SOON,
+            Ok(_) => wait = CHECKPOINT_EVERY,
+            Err(e) => {
+                wait = CHECKPOINT_EVERY;
+                tracing::debug!(error = %e, "background WAL checkpoint failed");
+            }
         }
     }
 }

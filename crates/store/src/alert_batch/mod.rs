@@ -33,8 +33,9 @@ use crate::sqlite_direct::{Direct, Param, Row as DirectRow};
 mod pg;
 mod sqlite;
 
-/// (integration, key): a dedup key or a group key.
-pub(crate) type Key = (String, String);
+/// (integration, key): a dedup key or a group key, borrowed from the batch's signals (the
+/// batch hashes and compares every alert's keys several times, and copied them each time).
+pub(crate) type Key<'a> = (&'a str, &'a str);
 
 /// One request's signals, extra effects, actor, and the signals' JSON columns when the caller
 /// encoded them already (empty: encoded in the batch).
@@ -70,19 +71,19 @@ pub(crate) struct Batch<'a> {
     jobs: &'a [Job<'a>],
     now: Timestamp,
     at: i64,
-    open: Map<Key, Option<Open>>,
-    groups: Map<Key, Option<(IncidentNumber, i64)>>,
+    open: Map<Key<'a>, Option<Open>>,
+    groups: Map<Key<'a>, Option<(IncidentNumber, i64)>>,
     silenced: Set<String>,
     resolved: Set<IncidentNumber>,
     /// Keys of pending alerts, in insertion order.
-    inserts: Vec<Key>,
+    inserts: Vec<Key<'a>>,
     /// Repeats of stored alerts: id → (key, times).
-    repeats: Map<i64, (Key, i64)>,
+    repeats: Map<i64, (Key<'a>, i64)>,
     /// Stored alerts whose incident was resolved: closed before a new occurrence opens.
     stale: Vec<i64>,
     results: Vec<Vec<Ingested>>,
     /// Results naming a pending alert, patched with its id at the flush.
-    unpatched: Vec<(usize, usize, Key)>,
+    unpatched: Vec<(usize, usize, Key<'a>)>,
     wake: bool,
     /// The caller began the transaction with a plain `BEGIN` (SQLite) and lets the batch
     /// commit it under its lock when it needs nothing else.
@@ -117,7 +118,7 @@ impl<'a> Batch<'a> {
     }
 
     /// The open alert of `key`, if any: (pending, whether its incident was resolved).
-    fn peek(&self, key: &Key) -> Option<(bool, bool)> {
+    fn peek(&self, key: &Key<'_>) -> Option<(bool, bool)> {
         let open = self.open.get(key)?.as_ref()?;
         let resolved = open.incident_resolved
             || open
@@ -130,7 +131,7 @@ impl<'a> Batch<'a> {
     /// The incident a new alert of `group` joins, if its group is open and inside its window.
     fn joinable(
         &self,
-        group: &Key,
+        group: &Key<'_>,
         window: Option<alert::SignedDuration>,
     ) -> Option<IncidentNumber> {
         let (n, started) = (*self.groups.get(group)?)?;
@@ -141,7 +142,7 @@ impl<'a> Batch<'a> {
         alert::joins_group(started, self.now, window).then_some(n)
     }
 
-    fn record(&mut self, job: usize, ingested: Ingested, pending: Option<Key>) {
+    fn record(&mut self, job: usize, ingested: Ingested, pending: Option<Key<'a>>) {
         let i = self.results[job].len();
         self.results[job].push(ingested);
         if let Some(key) = pending {
@@ -150,7 +151,7 @@ impl<'a> Batch<'a> {
     }
 
     /// Counts a repeat of the open alert of `key`; a stored one is updated at the flush.
-    fn repeat(&mut self, src: Source, key: Key) {
+    fn repeat(&mut self, src: Source, key: Key<'a>) {
         let job = src.0;
         let Some(Some(open)) = self.open.get_mut(&key) else {
             return;
@@ -173,7 +174,7 @@ impl<'a> Batch<'a> {
 
     /// Whether applying `signal` now takes statements of its own (declaring an incident,
     /// settling one, or flushing first), rather than only the batch's buffered writes.
-    fn needs_io(&self, signal: &AlertSignal, key: &Key) -> bool {
+    fn needs_io(&self, signal: &AlertSignal, key: &Key<'_>) -> bool {
         match self.peek(key) {
             // A pending alert whose incident was resolved: written before it is closed.
             Some((true, true)) => true,
@@ -182,10 +183,7 @@ impl<'a> Batch<'a> {
                 signal.action == AlertAction::Trigger
                     && !self.silenced.contains(&signal.service)
                     && self
-                        .joinable(
-                            &(signal.integration.clone(), signal.group_key.clone()),
-                            signal.group_window,
-                        )
+                        .joinable(&group_of(signal), signal.group_window)
                         .is_none()
             }
         }
@@ -193,25 +191,24 @@ impl<'a> Batch<'a> {
 
     /// Closes the stored open alert of `key` (its incident was resolved): the source fires
     /// again, so this is a new occurrence (as PagerDuty does), not a repeat to count.
-    fn close_stale(&mut self, key: &Key) {
-        if let Some(Some(stale)) = self.open.insert(key.clone(), None) {
+    fn close_stale(&mut self, key: &Key<'a>) {
+        if let Some(Some(stale)) = self.open.insert(*key, None) {
             self.repeats.remove(&stale.alert.id);
             self.stale.push(stale.alert.id);
         }
     }
 
     /// Applies a signal that [`Batch::needs_io`] says needs no statement of its own.
-    fn apply_buffered(&mut self, src: Source, signal: &AlertSignal, key: Key) {
+    fn apply_buffered(&mut self, src: Source, signal: &AlertSignal, key: Key<'a>) {
         if let Some((_, true)) = self.peek(&key) {
             self.close_stale(&key);
         }
         match (signal.action, self.peek(&key)) {
             (AlertAction::Trigger, Some(_)) => self.repeat(src, key),
             (AlertAction::Trigger, None) => {
-                let group = (signal.integration.clone(), signal.group_key.clone());
                 if self.silenced.contains(&signal.service) {
                     self.open_pending(src, key, signal, None, IngestKind::Silenced);
-                } else if let Some(n) = self.joinable(&group, signal.group_window) {
+                } else if let Some(n) = self.joinable(&group_of(signal), signal.group_window) {
                     self.open_pending(src, key, signal, Some(n), IngestKind::Joined);
                 }
             }
@@ -229,7 +226,7 @@ impl<'a> Batch<'a> {
     fn open_pending(
         &mut self,
         src: Source,
-        key: Key,
+        key: Key<'a>,
         signal: &AlertSignal,
         incident: Option<IncidentNumber>,
         kind: IngestKind,
@@ -240,7 +237,7 @@ impl<'a> Batch<'a> {
             alert: Some(AlertRef::from(&alert)),
         };
         self.open.insert(
-            key.clone(),
+            key,
             Some(Open {
                 alert,
                 incident_resolved: false,
@@ -249,7 +246,7 @@ impl<'a> Batch<'a> {
                 latest: None,
             }),
         );
-        self.inserts.push(key.clone());
+        self.inserts.push(key);
         self.record(src.0, done, Some(key));
     }
 
@@ -263,7 +260,7 @@ impl<'a> Batch<'a> {
                 return (job, i);
             }
             while let Some(signal) = signals.get(i) {
-                let key = (signal.integration.clone(), signal.dedup_key.clone());
+                let key = dedup_of(signal);
                 if self.needs_io(signal, &key) {
                     return (job, i);
                 }
@@ -279,6 +276,16 @@ impl<'a> Batch<'a> {
     fn has_buffered(&self) -> bool {
         !(self.inserts.is_empty() && self.repeats.is_empty() && self.stale.is_empty())
     }
+}
+
+/// A signal's dedup key, as the batch keys it.
+fn dedup_of(s: &AlertSignal) -> Key<'_> {
+    (&s.integration, &s.dedup_key)
+}
+
+/// A signal's group key, as the batch keys it.
+fn group_of(s: &AlertSignal) -> Key<'_> {
+    (&s.integration, &s.group_key)
 }
 
 fn lost() -> StoreError {
@@ -297,29 +304,29 @@ pub(crate) trait AlertBatchQueries {
         reactor: &R,
         may_commit: bool,
     ) -> Result<Batched, StoreError>;
-    async fn apply_signal<R: AlertReactor>(
+    async fn apply_signal<'a, R: AlertReactor>(
         &mut self,
-        batch: &mut Batch<'_>,
+        batch: &mut Batch<'a>,
         src: Source,
-        signal: &AlertSignal,
+        signal: &'a AlertSignal,
         actor: &str,
         reactor: &R,
     ) -> Result<(), StoreError>;
-    async fn open_new<R: AlertReactor>(
+    async fn open_new<'a, R: AlertReactor>(
         &mut self,
-        batch: &mut Batch<'_>,
+        batch: &mut Batch<'a>,
         src: Source,
-        key: Key,
-        signal: &AlertSignal,
+        key: Key<'a>,
+        signal: &'a AlertSignal,
         actor: &str,
         reactor: &R,
     ) -> Result<(), StoreError>;
     #[allow(clippy::too_many_arguments)]
-    async fn settle<R: AlertReactor>(
+    async fn settle<'a, R: AlertReactor>(
         &mut self,
-        batch: &mut Batch<'_>,
+        batch: &mut Batch<'a>,
         src: Source,
-        key: Key,
+        key: Key<'a>,
         signal: &AlertSignal,
         action: AlertAction,
         actor: &str,
@@ -335,10 +342,10 @@ pub(crate) trait BatchIo {
     /// orders batches already), then reads the open alerts of the batch's keys, the current
     /// incidents of its groups and the services silenced now. May apply (and write) leading signals that need no
     /// statement of their own; returns the first signal left to apply.
-    async fn prefetch(
+    async fn prefetch<'a>(
         &mut self,
-        batch: &mut Batch<'_>,
-        jobs: &[Job<'_>],
+        batch: &mut Batch<'a>,
+        jobs: &'a [Job<'a>],
     ) -> Result<Source, StoreError>;
     /// Writes the buffered outcomes (stale closes first: a new occurrence may reuse the key)
     /// and gives pending alerts and their results their ids.
@@ -346,39 +353,52 @@ pub(crate) trait BatchIo {
 }
 
 /// The distinct dedup keys and group keys of a batch.
-fn batch_keys(jobs: &[Job<'_>]) -> (Set<Key>, Set<Key>) {
-    let mut dedup: Set<Key> = Set::default();
-    let mut groups: Set<Key> = Set::default();
+fn batch_keys<'a>(jobs: &'a [Job<'a>]) -> (Set<Key<'a>>, Set<Key<'a>>) {
+    let mut dedup: Set<Key<'a>> = Set::default();
+    let mut groups: Set<Key<'a>> = Set::default();
     for (signals, _, _, _) in jobs {
         for s in signals.iter() {
-            dedup.insert((s.integration.clone(), s.dedup_key.clone()));
-            groups.insert((s.integration.clone(), s.group_key.clone()));
+            dedup.insert(dedup_of(s));
+            groups.insert(group_of(s));
         }
     }
     (dedup, groups)
+}
+
+/// Each of `keys` with the row read for it (`key_of` names a row's key), if one was: rows
+/// come back owning their keys, the batch keys by its signals' borrowed ones.
+fn match_rows<'a, R>(
+    keys: Set<Key<'a>>,
+    rows: Vec<R>,
+    key_of: impl Fn(&R) -> Key<'_>,
+) -> Map<Key<'a>, Option<R>> {
+    let found: Vec<(Key<'a>, Option<usize>)> = {
+        let at: Map<Key<'_>, usize> = rows.iter().enumerate().map(|(i, r)| (key_of(r), i)).collect();
+        keys.into_iter().map(|k| (k, at.get(&k).copied())).collect()
+    };
+    let mut rows: Vec<Option<R>> = rows.into_iter().map(Some).collect();
+    found
+        .into_iter()
+        .map(|(k, i)| (k, i.and_then(|i| rows.get_mut(i).and_then(Option::take))))
+        .collect()
 }
 
 impl<'a> Batch<'a> {
     /// Records what the prefetch read: every key of the batch, open or not.
     fn fill(
         &mut self,
-        keys: (Set<Key>, Set<Key>),
+        keys: (Set<Key<'a>>, Set<Key<'a>>),
         open: Vec<OpenRow>,
         groups: Vec<(String, String, i64, i64)>,
         silenced: Vec<String>,
     ) -> Result<(), StoreError> {
         let (dedup, group_keys) = keys;
-        self.open = dedup.into_iter().map(|k| (k, None)).collect();
-        for row in open {
-            let open = decode_open(row)?;
-            let key = (open.alert.integration.clone(), open.alert.dedup_key.clone());
-            self.open.insert(key, Some(open));
-        }
-        self.groups = group_keys.into_iter().map(|k| (k, None)).collect();
-        for (integration, group, n, started) in groups {
-            self.groups
-                .insert((integration, group), Some((IncidentNumber(n), started)));
-        }
+        let open = open.into_iter().map(decode_open).collect::<Result<Vec<_>, _>>()?;
+        self.open = match_rows(dedup, open, |o| (&o.alert.integration, &o.alert.dedup_key));
+        self.groups = match_rows(group_keys, groups, |g| (&g.0, &g.1))
+            .into_iter()
+            .map(|(k, g)| (k, g.map(|(_, _, n, started)| (IncidentNumber(n), started))))
+            .collect();
         self.silenced = silenced.into_iter().collect();
         Ok(())
     }
@@ -411,7 +431,7 @@ impl<'a> Batch<'a> {
     }
 
     /// The rows of the pending alerts of `keys`, in order.
-    fn rows_of(&self, keys: &[Key]) -> Result<Vec<Row<'_>>, StoreError> {
+    fn rows_of<'s>(&'s self, keys: &[Key<'a>]) -> Result<Vec<Row<'s>>, StoreError> {
         let mut rows: Vec<Row<'_>> = Vec::with_capacity(keys.len());
         for k in keys {
             let Some(Some(open)) = self.open.get(k) else {
@@ -425,7 +445,7 @@ impl<'a> Batch<'a> {
     }
 
     /// Marks pending alerts inserted, with their ids.
-    fn inserted(&mut self, ids: impl IntoIterator<Item = (Key, i64)>) {
+    fn inserted(&mut self, ids: impl IntoIterator<Item = (Key<'a>, i64)>) {
         for (key, id) in ids {
             if let Some(Some(open)) = self.open.get_mut(&key) {
                 open.alert.id = id;
@@ -506,15 +526,15 @@ const UPSERT_GROUP: &str = "INSERT INTO alert_groups (integration, group_key, in
 macro_rules! impl_alert_batch {
     ($conn:ty) => {
         impl AlertBatchQueries for $conn {
-            async fn apply_signal<R: AlertReactor>(
+            async fn apply_signal<'a, R: AlertReactor>(
                 &mut self,
-                batch: &mut Batch<'_>,
+                batch: &mut Batch<'a>,
                 src: Source,
-                signal: &AlertSignal,
+                signal: &'a AlertSignal,
                 actor: &str,
                 reactor: &R,
             ) -> Result<(), StoreError> {
-                let key = (signal.integration.clone(), signal.dedup_key.clone());
+                let key = dedup_of(signal);
                 if !batch.needs_io(signal, &key) {
                     batch.apply_buffered(src, signal, key);
                     return Ok(());
@@ -550,16 +570,16 @@ macro_rules! impl_alert_batch {
                 }
             }
 
-            async fn open_new<R: AlertReactor>(
+            async fn open_new<'a, R: AlertReactor>(
                 &mut self,
-                batch: &mut Batch<'_>,
+                batch: &mut Batch<'a>,
                 src: Source,
-                key: Key,
-                signal: &AlertSignal,
+                key: Key<'a>,
+                signal: &'a AlertSignal,
                 actor: &str,
                 reactor: &R,
             ) -> Result<(), StoreError> {
-                let group = (signal.integration.clone(), signal.group_key.clone());
+                let group = group_of(signal);
                 let (incident, kind) = if batch.silenced.contains(&signal.service) {
                     (None, IngestKind::Silenced)
                 } else if let Some(n) = batch.joinable(&group, signal.group_window) {
@@ -583,11 +603,11 @@ macro_rules! impl_alert_batch {
             }
 
             #[allow(clippy::too_many_arguments)]
-            async fn settle<R: AlertReactor>(
+            async fn settle<'a, R: AlertReactor>(
                 &mut self,
-                batch: &mut Batch<'_>,
+                batch: &mut Batch<'a>,
                 src: Source,
-                key: Key,
+                key: Key<'a>,
                 signal: &AlertSignal,
                 action: AlertAction,
                 actor: &str,

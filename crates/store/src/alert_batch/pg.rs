@@ -10,8 +10,8 @@ use super::*;
 /// The batch's keys as two parallel arrays (integration, key) for `unnest($1, $2)`: one
 /// statement shape whatever their number, and a row estimate the planner reads off the
 /// arrays' length.
-fn key_arrays<'k>(keys: impl Iterator<Item = &'k Key>) -> (Vec<&'k str>, Vec<&'k str>) {
-    keys.map(|(a, b)| (a.as_str(), b.as_str())).unzip()
+fn key_arrays<'k>(keys: impl Iterator<Item = &'k Key<'k>>) -> (Vec<&'k str>, Vec<&'k str>) {
+    keys.copied().unzip()
 }
 
 /// Every pending alert of a flush in one statement of one shape, a column per array: one
@@ -53,10 +53,10 @@ const PG_STALE: &str = "UPDATE alerts SET status = 'resolved', last_seen = $2, \
      resolved_at = $2 WHERE id = ANY($1::int8[])";
 
 impl BatchIo for PgConnection {
-    async fn prefetch(
+    async fn prefetch<'a>(
         &mut self,
-        batch: &mut Batch<'_>,
-        jobs: &[Job<'_>],
+        batch: &mut Batch<'a>,
+        jobs: &'a [Job<'a>],
     ) -> Result<Source, StoreError> {
         let keys = batch_keys(jobs);
         let (integrations, dedup_keys) = key_arrays(keys.0.iter());
@@ -115,11 +115,17 @@ impl BatchIo for PgConnection {
         let keys = std::mem::take(&mut batch.inserts);
         if !keys.is_empty() {
             let inserted = pg_insert_rows(self, &batch.rows_of(&keys)?).await?;
-            batch.inserted(
-                inserted
-                    .into_iter()
-                    .map(|(id, integration, dedup)| ((integration, dedup), id)),
-            );
+            // The rows come back naming their keys; the batch's own (borrowed) keys are found
+            // by position in `keys`.
+            let at: Map<Key<'_>, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+            let ids: Vec<(Key<'_>, i64)> = inserted
+                .iter()
+                .filter_map(|(id, integration, dedup)| {
+                    let i = at.get(&(integration.as_str(), dedup.as_str()))?;
+                    Some((keys[*i], *id))
+                })
+                .collect();
+            batch.inserted(ids);
         }
         batch.patch_results();
         Ok(())

@@ -29,10 +29,10 @@ const INSERT_ONE: &str = "INSERT INTO alerts (integration, dedup_key, group_key,
      incident) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 impl BatchIo for SqliteConnection {
-    async fn prefetch(
+    async fn prefetch<'a>(
         &mut self,
-        batch: &mut Batch<'_>,
-        jobs: &[Job<'_>],
+        batch: &mut Batch<'a>,
+        jobs: &'a [Job<'a>],
     ) -> Result<Source, StoreError> {
         let keys = batch_keys(jobs);
         let next = {
