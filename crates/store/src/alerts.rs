@@ -463,11 +463,11 @@ pub(crate) fn new_alert(
     }
 }
 
-/// SQLite's group commit. The transaction is begun with a plain `BEGIN IMMEDIATE` rather
-/// than sqlx's, so that a batch that only stores alerts can also commit under the one lock it
-/// takes to read and write (one hand-off to sqlx's thread instead of three). If the batch's
-/// future is dropped or panics with the transaction open, the connection is closed instead
-/// of returned to the pool: closing rolls back.
+/// SQLite's group commit. The batch begins the transaction with a plain `BEGIN IMMEDIATE`
+/// under the one lock it takes to read and write, and a batch that only stores alerts also
+/// commits under it: one hand-off to sqlx's thread instead of three. If the batch fails, or
+/// its future is dropped or panics, with the transaction possibly open, the connection is
+/// rolled back or else closed instead of returned to the pool: closing rolls back.
 async fn sqlite_intake<R: AlertReactor>(
     writer: &sqlx::SqlitePool,
     jobs: &[Job<'_>],
@@ -475,7 +475,7 @@ async fn sqlite_intake<R: AlertReactor>(
     reactor: &R,
 ) -> Result<(Vec<Vec<Ingested>>, bool), StoreError> {
     let started = Instant::now();
-    let mut tx = OpenTx::begin(writer).await?;
+    let mut tx = OpenTx::acquire(writer).await?;
     let result = match tx.0.ingest_batch(jobs, now, reactor, true).await {
         Ok((out, wake, committed)) => {
             if !committed {

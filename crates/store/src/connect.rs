@@ -19,7 +19,7 @@ use crate::error::{db_err, is_sqlite_busy, migrate_err};
 /// long `connect` keeps retrying a database that refuses connections.
 pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long SQLite waits on another process's write lock before answering "busy".
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const SQLITE_READERS: u32 = 4;
 /// The writer's own automatic checkpoint, in WAL pages: only a safety net. Checkpoints are the
 /// background checkpointer's job ([`checkpoint_wal`]), so the single writer never copies the

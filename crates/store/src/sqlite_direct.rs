@@ -26,6 +26,7 @@
 use std::ffi::{CStr, c_char, c_int};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
+use std::time::Duration;
 
 use libsqlite3_sys as ffi;
 use sqlx::sqlite::{LockedSqliteHandle, SqliteConnection};
@@ -115,6 +116,31 @@ impl<'c> Direct<'c> {
     fn kept(&self) -> usize {
         // SAFETY: as in `prepare`.
         unsafe { (*self.cache.as_ptr()).stmts.len() }
+    }
+
+    /// Begins a write transaction (`BEGIN IMMEDIATE`) here, when SQLite's write lock is free
+    /// at once: `false`, with nothing begun, when another connection (another process) holds
+    /// it. Beginning under this lock saves the group commit a hand-off to sqlx's thread and
+    /// back; a caller told `false` begins on that thread instead, where waiting up to the
+    /// busy timeout holds up no task.
+    pub(crate) fn try_begin_immediate(&self, busy_timeout: Duration) -> Result<bool, StoreError> {
+        let ms = c_int::try_from(busy_timeout.as_millis()).unwrap_or(c_int::MAX);
+        let stmt = self.prepare("BEGIN IMMEDIATE")?;
+        // SAFETY: the handle and the statement are live and ours while the guard is held; the
+        // statement has no parameters and is reset before it goes back to the cache. The busy
+        // timeout is set back before the lock is released, so no other user sees it.
+        unsafe {
+            ffi::sqlite3_busy_timeout(self.db.as_ptr(), 0);
+            let rc = ffi::sqlite3_step(stmt.stmt.as_ptr());
+            let failed = (rc != ffi::SQLITE_DONE && rc & 0xff != ffi::SQLITE_BUSY)
+                .then(|| error(self.db, rc));
+            ffi::sqlite3_reset(stmt.stmt.as_ptr());
+            ffi::sqlite3_busy_timeout(self.db.as_ptr(), ms);
+            match failed {
+                Some(e) => Err(e),
+                None => Ok(rc == ffi::SQLITE_DONE),
+            }
+        }
     }
 
     /// Rows changed by the last INSERT, UPDATE or DELETE on this connection.

@@ -49,6 +49,12 @@ impl OpenTx {
         }
     }
 
+    /// The writer, counted open: the caller begins the transaction itself under the
+    /// connection's lock (the group commit: see `sqlite_direct::Direct::try_begin_immediate`).
+    pub(crate) async fn acquire(writer: &SqlitePool) -> Result<OpenTx, StoreError> {
+        Ok(OpenTx(writer.acquire().await.map_err(db_err)?, true))
+    }
+
     async fn rollback(mut self) {
         // If even the rollback fails, the guard closes the connection (which rolls back).
         if sqlx::query("ROLLBACK").execute(&mut *self.0).await.is_ok() {

@@ -71,6 +71,7 @@ pub(crate) struct Batch<'a> {
     jobs: &'a [Job<'a>],
     now: Timestamp,
     at: i64,
+    /// Each key's open alert; `None` or absent: none open.
     open: Map<Key<'a>, Option<Open>>,
     groups: Map<Key<'a>, Option<(IncidentNumber, i64)>>,
     silenced: Set<String>,
@@ -85,8 +86,8 @@ pub(crate) struct Batch<'a> {
     /// Results naming a pending alert, patched with its id at the flush.
     unpatched: Vec<(usize, usize, Key<'a>)>,
     wake: bool,
-    /// The caller began the transaction with a plain `BEGIN` (SQLite) and lets the batch
-    /// commit it under its lock when it needs nothing else.
+    /// The batch owns its transaction (SQLite's group commit): it begins it under its lock
+    /// with a plain `BEGIN IMMEDIATE`, and commits it there too when it needs nothing else.
     may_commit: bool,
     /// The batch committed its transaction itself.
     committed: bool,
@@ -365,22 +366,27 @@ fn batch_keys<'a>(jobs: &'a [Job<'a>]) -> (Set<Key<'a>>, Set<Key<'a>>) {
     (dedup, groups)
 }
 
-/// Each of `keys` with the row read for it (`key_of` names a row's key), if one was: rows
-/// come back owning their keys, the batch keys by its signals' borrowed ones.
+/// The rows read for `keys` (`key_of` names a row's key), by the batch's key: rows come back
+/// owning their keys, the batch keys by its signals' borrowed ones. A key without a row is
+/// left out, which the batch reads as "none open"; room is made for all of them.
 fn match_rows<'a, R>(
-    keys: Set<Key<'a>>,
+    keys: &Set<Key<'a>>,
     rows: Vec<R>,
     key_of: impl Fn(&R) -> Key<'_>,
 ) -> Map<Key<'a>, Option<R>> {
-    let found: Vec<(Key<'a>, Option<usize>)> = {
+    let mut out = Map::with_capacity_and_hasher(keys.len(), Default::default());
+    if rows.is_empty() {
+        return out;
+    }
+    let found: Vec<(Key<'a>, usize)> = {
         let at: Map<Key<'_>, usize> = rows.iter().enumerate().map(|(i, r)| (key_of(r), i)).collect();
-        keys.into_iter().map(|k| (k, at.get(&k).copied())).collect()
+        keys.iter().filter_map(|k| Some((*k, *at.get(k)?))).collect()
     };
     let mut rows: Vec<Option<R>> = rows.into_iter().map(Some).collect();
-    found
-        .into_iter()
-        .map(|(k, i)| (k, i.and_then(|i| rows.get_mut(i).and_then(Option::take))))
-        .collect()
+    for (k, i) in found {
+        out.insert(k, rows.get_mut(i).and_then(Option::take));
+    }
+    out
 }
 
 impl<'a> Batch<'a> {
@@ -394,8 +400,8 @@ impl<'a> Batch<'a> {
     ) -> Result<(), StoreError> {
         let (dedup, group_keys) = keys;
         let open = open.into_iter().map(decode_open).collect::<Result<Vec<_>, _>>()?;
-        self.open = match_rows(dedup, open, |o| (&o.alert.integration, &o.alert.dedup_key));
-        self.groups = match_rows(group_keys, groups, |g| (&g.0, &g.1))
+        self.open = match_rows(&dedup, open, |o| (&o.alert.integration, &o.alert.dedup_key));
+        self.groups = match_rows(&group_keys, groups, |g| (&g.0, &g.1))
             .into_iter()
             .map(|(k, g)| (k, g.map(|(_, _, n, started)| (IncidentNumber(n), started))))
             .collect();

@@ -2,6 +2,7 @@
 //! locked writer, with no round trip to sqlx's thread (see [`crate::sqlite_direct`]).
 
 use super::*;
+use crate::connect::SQLITE_BUSY_TIMEOUT;
 
 /// SQLite's per-row writes of a flush, stepped on the locked writer.
 const STALE_ONE: &str = "UPDATE alerts SET status = 'resolved', last_seen = $2, \
@@ -34,39 +35,28 @@ impl BatchIo for SqliteConnection {
         batch: &mut Batch<'a>,
         jobs: &'a [Job<'a>],
     ) -> Result<Source, StoreError> {
-        let keys = batch_keys(jobs);
-        let next = {
-            let direct = Direct::lock(self).await?;
-            let mut stmt = direct.prepare(OPEN_ONE)?;
-            let mut open = Vec::new();
-            for (integration, key) in &keys.0 {
-                open.extend(stmt.query(&[Param::Text(integration), Param::Text(key)], open_row)?);
-            }
-            let mut stmt = direct.prepare(GROUPS_ONE)?;
-            let mut groups = Vec::new();
-            for (integration, group) in &keys.1 {
-                groups.extend(
-                    stmt.query(&[Param::Text(integration), Param::Text(group)], |r| {
-                        Ok((r.text(0)?, r.text(1)?, r.int(2), r.int(3)))
-                    })?,
-                );
-            }
-            let silenced = direct
-                .prepare(SILENCED)?
-                .query(&[Param::Int(batch.at)], |r| r.text(0))?;
-            batch.fill(keys, open, groups, silenced)?;
-            // Most batches only store alerts: decided and written under this one lock.
-            let next = batch.apply_buffered_run((0, 0));
-            if next.0 >= jobs.len() {
-                flush_locked(&direct, batch)?;
-                if batch.may_commit {
-                    direct.prepare("COMMIT")?.run(&[])?;
-                    batch.committed = true;
+        // The group commit begins its own transaction under the lock it reads and writes under
+        // (see `alerts::sqlite_intake`); while another process holds SQLite's write lock, it
+        // begins on sqlx's thread instead, which may wait for it without holding up a task.
+        let mut begun = !batch.may_commit;
+        loop {
+            let next = {
+                let direct = Direct::lock(self).await?;
+                if begun || direct.try_begin_immediate(SQLITE_BUSY_TIMEOUT)? {
+                    Some(prefetch_locked(&direct, batch, jobs)?)
+                } else {
+                    None
                 }
+            };
+            if let Some(next) = next {
+                return Ok(next);
             }
-            next
-        };
-        Ok(next)
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut *self)
+                .await
+                .map_err(db_err)?;
+            begun = true;
+        }
     }
 
     async fn flush(&mut self, batch: &mut Batch<'_>) -> Result<(), StoreError> {
@@ -77,6 +67,45 @@ impl BatchIo for SqliteConnection {
         batch.patch_results();
         Ok(())
     }
+}
+
+/// The batch's reads on the locked writer (one lookup per key); then, when the leading
+/// signals need no statement of their own, their writes and (if the batch owns its
+/// transaction) the commit.
+fn prefetch_locked<'a>(
+    direct: &Direct<'_>,
+    batch: &mut Batch<'a>,
+    jobs: &'a [Job<'a>],
+) -> Result<Source, StoreError> {
+    let keys = batch_keys(jobs);
+    let mut stmt = direct.prepare(OPEN_ONE)?;
+    let mut open = Vec::new();
+    for (integration, key) in &keys.0 {
+        open.extend(stmt.query(&[Param::Text(integration), Param::Text(key)], open_row)?);
+    }
+    let mut stmt = direct.prepare(GROUPS_ONE)?;
+    let mut groups = Vec::new();
+    for (integration, group) in &keys.1 {
+        groups.extend(
+            stmt.query(&[Param::Text(integration), Param::Text(group)], |r| {
+                Ok((r.text(0)?, r.text(1)?, r.int(2), r.int(3)))
+            })?,
+        );
+    }
+    let silenced = direct
+        .prepare(SILENCED)?
+        .query(&[Param::Int(batch.at)], |r| r.text(0))?;
+    batch.fill(keys, open, groups, silenced)?;
+    // Most batches only store alerts: decided and written under this one lock.
+    let next = batch.apply_buffered_run((0, 0));
+    if next.0 >= jobs.len() {
+        flush_locked(direct, batch)?;
+        if batch.may_commit {
+            direct.prepare("COMMIT")?.run(&[])?;
+            batch.committed = true;
+        }
+    }
+    Ok(next)
 }
 
 /// SQLite's flush on the locked writer: a prepared statement per kind, stepped per row.
