@@ -479,6 +479,59 @@ mod tests {
             .expect("the connection closes with its kept statements");
     }
 
+    /// While another connection holds the write lock, `try_begin_immediate` answers `false`
+    /// at once (it must not sit in the busy handler: the caller is a task), begins nothing,
+    /// and leaves the connection's own busy timeout as it was given; once the lock is free it
+    /// begins.
+    #[tokio::test]
+    async fn begin_here_answers_false_at_once_while_another_connection_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join("begin.db"))
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            // Were the timeout not lifted for the attempt, it would wait this long.
+            .busy_timeout(std::time::Duration::from_secs(600));
+        let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
+        let mut other = SqliteConnection::connect_with(&options).await.unwrap();
+        sqlx::raw_sql("CREATE TABLE t (a INTEGER); BEGIN IMMEDIATE; INSERT INTO t VALUES (1)")
+            .execute(&mut other)
+            .await
+            .unwrap();
+        let restored = std::time::Duration::from_millis(4321);
+        let attempt = async {
+            let direct = Direct::lock(&mut conn).await.unwrap();
+            direct.try_begin_immediate(restored).unwrap()
+        };
+        let began = tokio::time::timeout(std::time::Duration::from_secs(60), attempt).await;
+        assert_eq!(began, Ok(false), "busy: nothing begun, and no wait");
+        let (timeout,): (i64,) = sqlx::query_as("PRAGMA busy_timeout")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(timeout, 4321);
+        // Nothing was begun: a plain statement commits by itself and sees the committed state.
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM t")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "the other connection's insert is not committed yet");
+        sqlx::raw_sql("COMMIT").execute(&mut other).await.unwrap();
+        {
+            let direct = Direct::lock(&mut conn).await.unwrap();
+            assert!(direct.try_begin_immediate(restored).unwrap(), "free: begun");
+            direct.prepare("INSERT INTO t VALUES (2)").unwrap().run(&[]).unwrap();
+            direct.prepare("COMMIT").unwrap().run(&[]).unwrap();
+        }
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM t")
+            .fetch_one(&mut other)
+            .await
+            .unwrap();
+        assert_eq!(n, 2);
+        other.close().await.unwrap();
+        conn.close().await.unwrap();
+    }
+
     #[test]
     fn a_duplicate_open_alert_or_a_busy_database_says_try_again() {
         let unique = classify(ffi::SQLITE_CONSTRAINT_UNIQUE, "UNIQUE constraint failed");
