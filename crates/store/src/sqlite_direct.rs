@@ -520,7 +520,11 @@ mod tests {
         {
             let direct = Direct::lock(&mut conn).await.unwrap();
             assert!(direct.try_begin_immediate(restored).unwrap(), "free: begun");
-            direct.prepare("INSERT INTO t VALUES (2)").unwrap().run(&[]).unwrap();
+            direct
+                .prepare("INSERT INTO t VALUES (2)")
+                .unwrap()
+                .run(&[])
+                .unwrap();
             direct.prepare("COMMIT").unwrap().run(&[]).unwrap();
         }
         let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM t")

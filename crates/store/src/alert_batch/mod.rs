@@ -379,8 +379,14 @@ fn match_rows<'a, R>(
         return out;
     }
     let found: Vec<(Key<'a>, usize)> = {
-        let at: Map<Key<'_>, usize> = rows.iter().enumerate().map(|(i, r)| (key_of(r), i)).collect();
-        keys.iter().filter_map(|k| Some((*k, *at.get(k)?))).collect()
+        let at: Map<Key<'_>, usize> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (key_of(r), i))
+            .collect();
+        keys.iter()
+            .filter_map(|k| Some((*k, *at.get(k)?)))
+            .collect()
     };
     let mut rows: Vec<Option<R>> = rows.into_iter().map(Some).collect();
     for (k, i) in found {
@@ -399,7 +405,10 @@ impl<'a> Batch<'a> {
         silenced: Vec<String>,
     ) -> Result<(), StoreError> {
         let (dedup, group_keys) = keys;
-        let open = open.into_iter().map(decode_open).collect::<Result<Vec<_>, _>>()?;
+        let open = open
+            .into_iter()
+            .map(decode_open)
+            .collect::<Result<Vec<_>, _>>()?;
         self.open = match_rows(&dedup, open, |o| (&o.alert.integration, &o.alert.dedup_key));
         self.groups = match_rows(&group_keys, groups, |g| (&g.0, &g.1))
             .into_iter()

@@ -463,23 +463,36 @@ async fn sqlite_intake_waits_for_another_process_holding_the_write_lock() {
     crate::harness::with_sqlite(|db| async move {
         let path = db.url.trim_start_matches("sqlite://").to_string();
         let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path);
-        let mut other = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
-        sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut other).await.unwrap();
+        let mut other = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        sqlx::raw_sql("BEGIN IMMEDIATE")
+            .execute(&mut other)
+            .await
+            .unwrap();
         let store = db.store.clone();
         let batch = tokio::spawn(async move {
             let signals = [signal(AlertAction::Trigger, "held", "g")];
             let none = Effects::default();
-            store.ingest_alerts(&signals, &none, "am", at(0), &TestReactor).await
+            store
+                .ingest_alerts(&signals, &none, "am", at(0), &TestReactor)
+                .await
         });
         // The window in which the batch meets the lock taken: it cannot commit before the
         // other connection does.
         let window = std::time::Instant::now() + std::time::Duration::from_millis(300);
         while std::time::Instant::now() < window {
-            assert!(!batch.is_finished(), "the batch ended while the write lock was held");
+            assert!(
+                !batch.is_finished(),
+                "the batch ended while the write lock was held"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         sqlx::raw_sql("COMMIT").execute(&mut other).await.unwrap();
-        let done = batch.await.unwrap().expect("the batch waits for the lock, then commits");
+        let done = batch
+            .await
+            .unwrap()
+            .expect("the batch waits for the lock, then commits");
         assert_eq!(done[0].kind, IngestKind::Opened);
         assert_eq!(db.raw_i64("SELECT count(*) FROM alerts").await, 1);
         other.close().await.unwrap();
