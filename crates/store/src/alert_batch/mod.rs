@@ -66,6 +66,21 @@ pub(crate) struct Open {
     latest: Option<Source>,
 }
 
+/// What a signal that needs no statement of its own does to the batch ([`Batch::plan`]).
+enum Buffered {
+    /// Counts a repeat of its open alert.
+    Repeat,
+    /// Opens a new alert, joining `incident` (none: silenced); `stale`: the stored open alert
+    /// of its key is closed first.
+    Open {
+        stale: bool,
+        incident: Option<IncidentNumber>,
+        kind: IngestKind,
+    },
+    /// Answers that no alert is open (an acknowledgement or resolution of none).
+    NoOpenAlert { stale: bool },
+}
+
 /// The in-memory side of one batch.
 pub(crate) struct Batch<'a> {
     jobs: &'a [Job<'a>],
@@ -173,19 +188,33 @@ impl<'a> Batch<'a> {
         }
     }
 
-    /// Whether applying `signal` now takes statements of its own (declaring an incident,
-    /// settling one, or flushing first), rather than only the batch's buffered writes.
-    fn needs_io(&self, signal: &AlertSignal, key: &Key<'_>) -> bool {
-        match self.peek(key) {
+    /// What applying `signal` does when it needs no statement of its own; `None` when it
+    /// does (declaring an incident, settling one, or flushing first). Decided once per signal:
+    /// it reads the batch's maps, which every alert of a big batch goes through.
+    fn plan(&self, signal: &AlertSignal, key: &Key<'_>) -> Option<Buffered> {
+        let open = self.peek(key);
+        match open {
             // A pending alert whose incident was resolved: written before it is closed.
-            Some((true, true)) => true,
-            Some((_, false)) => signal.action != AlertAction::Trigger,
+            Some((true, true)) => None,
+            Some((_, false)) => (signal.action == AlertAction::Trigger).then_some(Buffered::Repeat),
             Some((false, true)) | None => {
-                signal.action == AlertAction::Trigger
-                    && !self.silenced.contains(&signal.service)
-                    && self
-                        .joinable(&group_of(signal), signal.group_window)
-                        .is_none()
+                // A stored open alert whose incident was resolved is closed first: the source
+                // fires again, so this is a new occurrence.
+                let stale = open.is_some();
+                if signal.action != AlertAction::Trigger {
+                    return Some(Buffered::NoOpenAlert { stale });
+                }
+                let (incident, kind) = if self.silenced.contains(&signal.service) {
+                    (None, IngestKind::Silenced)
+                } else {
+                    let n = self.joinable(&group_of(signal), signal.group_window)?;
+                    (Some(n), IngestKind::Joined)
+                };
+                Some(Buffered::Open {
+                    stale,
+                    incident,
+                    kind,
+                })
             }
         }
     }
@@ -199,21 +228,24 @@ impl<'a> Batch<'a> {
         }
     }
 
-    /// Applies a signal that [`Batch::needs_io`] says needs no statement of its own.
-    fn apply_buffered(&mut self, src: Source, signal: &AlertSignal, key: Key<'a>) {
-        if let Some((_, true)) = self.peek(&key) {
-            self.close_stale(&key);
-        }
-        match (signal.action, self.peek(&key)) {
-            (AlertAction::Trigger, Some(_)) => self.repeat(src, key),
-            (AlertAction::Trigger, None) => {
-                if self.silenced.contains(&signal.service) {
-                    self.open_pending(src, key, signal, None, IngestKind::Silenced);
-                } else if let Some(n) = self.joinable(&group_of(signal), signal.group_window) {
-                    self.open_pending(src, key, signal, Some(n), IngestKind::Joined);
+    /// Applies what [`Batch::plan`] decided for a signal that needs no statement of its own.
+    fn apply_buffered(&mut self, src: Source, signal: &AlertSignal, key: Key<'a>, plan: Buffered) {
+        match plan {
+            Buffered::Repeat => self.repeat(src, key),
+            Buffered::Open {
+                stale,
+                incident,
+                kind,
+            } => {
+                if stale {
+                    self.close_stale(&key);
                 }
+                self.open_pending(src, key, signal, incident, kind);
             }
-            (_, _) => {
+            Buffered::NoOpenAlert { stale } => {
+                if stale {
+                    self.close_stale(&key);
+                }
                 let done = Ingested {
                     kind: IngestKind::NoOpenAlert,
                     alert: None,
@@ -262,10 +294,10 @@ impl<'a> Batch<'a> {
             }
             while let Some(signal) = signals.get(i) {
                 let key = dedup_of(signal);
-                if self.needs_io(signal, &key) {
+                let Some(plan) = self.plan(signal, &key) else {
                     return (job, i);
-                }
-                self.apply_buffered((job, i), signal, key);
+                };
+                self.apply_buffered((job, i), signal, key, plan);
                 i += 1;
             }
             job += 1;
@@ -550,8 +582,8 @@ macro_rules! impl_alert_batch {
                 reactor: &R,
             ) -> Result<(), StoreError> {
                 let key = dedup_of(signal);
-                if !batch.needs_io(signal, &key) {
-                    batch.apply_buffered(src, signal, key);
+                if let Some(plan) = batch.plan(signal, &key) {
+                    batch.apply_buffered(src, signal, key, plan);
                     return Ok(());
                 }
                 let mut open = batch.peek(&key);
