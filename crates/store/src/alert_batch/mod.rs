@@ -88,7 +88,8 @@ pub(crate) struct Batch<'a> {
     at: i64,
     /// Each key's open alert; `None` or absent: none open.
     open: Map<Key<'a>, Option<Open>>,
-    groups: Map<Key<'a>, Option<(IncidentNumber, i64)>>,
+    /// Each open group's incident and when it started; absent: none open.
+    groups: Map<Key<'a>, (IncidentNumber, i64)>,
     silenced: Set<String>,
     resolved: Set<IncidentNumber>,
     /// Keys of pending alerts, in insertion order.
@@ -150,7 +151,7 @@ impl<'a> Batch<'a> {
         group: &Key<'_>,
         window: Option<alert::SignedDuration>,
     ) -> Option<IncidentNumber> {
-        let (n, started) = (*self.groups.get(group)?)?;
+        let (n, started) = *self.groups.get(group)?;
         if self.resolved.contains(&n) {
             return None;
         }
@@ -398,14 +399,15 @@ fn batch_keys<'a>(jobs: &'a [Job<'a>]) -> (Set<Key<'a>>, Set<Key<'a>>) {
     (dedup, groups)
 }
 
-/// The rows read for `keys` (`key_of` names a row's key), by the batch's key: rows come back
-/// owning their keys, the batch keys by its signals' borrowed ones. A key without a row is
-/// left out, which the batch reads as "none open"; room is made for all of them.
-fn match_rows<'a, R>(
+/// The rows read for `keys` (`key_of` names a row's key), as `value`s by the batch's key: rows
+/// come back owning their keys, the batch keys by its signals' borrowed ones. A key without a
+/// row is left out, which the batch reads as "none open"; room is made for all of them.
+fn match_rows<'a, R, V>(
     keys: &Set<Key<'a>>,
     rows: Vec<R>,
     key_of: impl Fn(&R) -> Key<'_>,
-) -> Map<Key<'a>, Option<R>> {
+    value: impl Fn(R) -> V,
+) -> Map<Key<'a>, V> {
     let mut out = Map::with_capacity_and_hasher(keys.len(), Default::default());
     if rows.is_empty() {
         return out;
@@ -420,9 +422,12 @@ fn match_rows<'a, R>(
             .filter_map(|k| Some((*k, *at.get(k)?)))
             .collect()
     };
+    // Each row is found by one key at most, so each is taken once.
     let mut rows: Vec<Option<R>> = rows.into_iter().map(Some).collect();
     for (k, i) in found {
-        out.insert(k, rows.get_mut(i).and_then(Option::take));
+        if let Some(row) = rows.get_mut(i).and_then(Option::take) {
+            out.insert(k, value(row));
+        }
     }
     out
 }
@@ -441,11 +446,18 @@ impl<'a> Batch<'a> {
             .into_iter()
             .map(decode_open)
             .collect::<Result<Vec<_>, _>>()?;
-        self.open = match_rows(&dedup, open, |o| (&o.alert.integration, &o.alert.dedup_key));
-        self.groups = match_rows(&group_keys, groups, |g| (&g.0, &g.1))
-            .into_iter()
-            .map(|(k, g)| (k, g.map(|(_, _, n, started)| (IncidentNumber(n), started))))
-            .collect();
+        self.open = match_rows(
+            &dedup,
+            open,
+            |o| (&o.alert.integration, &o.alert.dedup_key),
+            Some,
+        );
+        self.groups = match_rows(
+            &group_keys,
+            groups,
+            |g| (&g.0, &g.1),
+            |(_, _, n, started)| (IncidentNumber(n), started),
+        );
         self.silenced = silenced.into_iter().collect();
         Ok(())
     }
@@ -642,7 +654,7 @@ macro_rules! impl_alert_batch {
                         .execute(&mut *self)
                         .await
                         .map_err(db_err)?;
-                    batch.groups.insert(group, Some((n, batch.at)));
+                    batch.groups.insert(group, (n, batch.at));
                     (Some(n), IngestKind::Opened)
                 };
                 batch.open_pending(src, key, signal, incident, kind);

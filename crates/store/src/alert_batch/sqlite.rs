@@ -38,25 +38,18 @@ impl BatchIo for SqliteConnection {
         // The group commit begins its own transaction under the lock it reads and writes under
         // (see `alerts::sqlite_intake`); while another process holds SQLite's write lock, it
         // begins on sqlx's thread instead, which may wait for it without holding up a task.
-        let mut begun = !batch.may_commit;
-        loop {
-            let next = {
-                let direct = Direct::lock(self).await?;
-                if begun || direct.try_begin_immediate(SQLITE_BUSY_TIMEOUT)? {
-                    Some(prefetch_locked(&direct, batch, jobs)?)
-                } else {
-                    None
-                }
-            };
-            if let Some(next) = next {
-                return Ok(next);
+        {
+            let direct = Direct::lock(self).await?;
+            if !batch.may_commit || direct.try_begin_immediate(SQLITE_BUSY_TIMEOUT)? {
+                return prefetch_locked(&direct, batch, jobs);
             }
-            sqlx::query("BEGIN IMMEDIATE")
-                .execute(&mut *self)
-                .await
-                .map_err(db_err)?;
-            begun = true;
         }
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *self)
+            .await
+            .map_err(db_err)?;
+        let direct = Direct::lock(self).await?;
+        prefetch_locked(&direct, batch, jobs)
     }
 
     async fn flush(&mut self, batch: &mut Batch<'_>) -> Result<(), StoreError> {
