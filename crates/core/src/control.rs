@@ -19,9 +19,16 @@ pub fn is_forbidden(c: char) -> bool {
     matches!(c, '\0'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
 }
 
+/// Whether `s` holds a forbidden character. A pass over the bytes comes first: each forbidden
+/// character's encoding starts with a byte below 0x20 or with 0xEF, and intake asks this of
+/// every label, annotation and payload string of every alert.
+pub fn has_forbidden(s: &str) -> bool {
+    s.bytes().any(|b| b < 0x20 || b == 0xef) && s.chars().any(is_forbidden)
+}
+
 /// `s` with each forbidden character replaced with U+FFFD (borrowed when there is none).
 pub fn replace(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(is_forbidden) {
+    if !has_forbidden(s) {
         return Cow::Borrowed(s);
     }
     Cow::Owned(
@@ -45,7 +52,7 @@ pub fn replace_json(v: &mut serde_json::Value) {
         Value::String(s) => replace_in(s),
         Value::Array(items) => items.iter_mut().for_each(replace_json),
         Value::Object(map) => {
-            if map.keys().any(|k| k.chars().any(is_forbidden)) {
+            if map.keys().any(|k| has_forbidden(k)) {
                 let old = std::mem::take(map);
                 for (k, mut v) in old {
                     replace_json(&mut v);
@@ -98,6 +105,23 @@ pub fn check(field: &str, s: &str) -> Result<(), DomainError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn the_byte_pass_agrees_with_the_rule(chars in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::arbitrary::any::<char>(),
+                // Neighbours of U+FFFE and U+FFFF in UTF-8 (EF BF xx, EF xx xx) and the controls
+                // allowed and refused.
+                proptest::sample::select(vec!['\u{fffe}', '\u{ffff}', '\u{fffd}', '\u{ffbe}',
+                    '\u{f000}', '\u{efff}', '\t', '\n', '\r', '\0', '\u{1f}', '\u{7f}']),
+            ],
+            0..12,
+        )) {
+            let s: String = chars.into_iter().collect();
+            proptest::prop_assert_eq!(has_forbidden(&s), s.chars().any(is_forbidden));
+        }
+    }
 
     #[test]
     fn markup_is_escaped_and_forbidden_characters_replaced() {

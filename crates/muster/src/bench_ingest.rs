@@ -42,6 +42,11 @@ const BATCH: usize = 64;
 /// The request shapes measured: alerts per request.
 pub(crate) const SHAPES: [usize; 2] = [1, BATCH];
 
+/// `bench ingest` sends this many times [`requests_per_client`]: on an idle machine of
+/// 2026-12 one pass took about one second per phase, and five-round medians of one build
+/// still moved by a tenth from run to run.
+const INGEST_PASSES: usize = 3;
+
 pub(crate) fn requests_per_client(per: usize) -> usize {
     if per == 1 {
         PER_CLIENT
@@ -280,7 +285,7 @@ async fn throughput(
             http,
             &url,
             args.clients,
-            requests_per_client(per),
+            requests_per_client(per) * INGEST_PASSES,
             move |c, n| webhook(run, per, c, n),
         )
         .await?;
@@ -433,7 +438,7 @@ async fn alertmanager_throughput(
             http,
             &peer.url,
             args.clients,
-            requests_per_client(per),
+            requests_per_client(per) * INGEST_PASSES,
             move |c, n| {
                 let alerts: Vec<Value> = (0..per)
                 .map(|i| {

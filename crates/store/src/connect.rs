@@ -366,9 +366,12 @@ pub(crate) async fn open_sqlite(path: &Path) -> Result<SqlitePools, StoreError> 
         .test_before_acquire(false)
         .idle_timeout(None)
         .max_lifetime(None);
+    crate::wal_gather::register()?;
     let writer_options = options
         .clone()
         .create_if_missing(true)
+        // Its WAL frames go to the file once per commit, not twice per frame (`wal_gather`).
+        .vfs(crate::wal_gather::NAME)
         .pragma("wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)
         // A multi-row statement inside a transaction keeps a statement journal (to undo just
         // that statement); in memory, not a temporary file opened, written and unlinked.

@@ -227,6 +227,7 @@ mod sqlite_update;
 mod status_page;
 mod timers;
 mod wake;
+mod wal_gather;
 mod web_sessions;
 
 async fn finish<DB: sqlx::Database, T>(

@@ -78,17 +78,28 @@ fn raw_alert(
         .or_else(|| a.labels.get("alertname"))
         .cloned()
         .unwrap_or_else(|| "Alertmanager alert".into());
-    let payload = serde_json::json!({
-        "source": "alertmanager",
-        "group_key": group_key,
-        "receiver": receiver,
-        "external_url": external_url,
-        "status": a.status,
-        "starts_at": a.starts_at,
-        "ends_at": a.ends_at,
-        "generator_url": a.generator_url,
-        "fingerprint": a.fingerprint,
-    });
+    // What Alertmanager said of the alert besides its labels, for the record; absent fields
+    // are left out, not stored as nulls. Built as a map directly: this runs once per alert.
+    let mut payload = serde_json::Map::new();
+    let mut put = |k: &str, v: String| {
+        payload.insert(k.to_string(), Value::String(v));
+    };
+    put("source", "alertmanager".into());
+    put("group_key", group_key.to_string());
+    put("receiver", receiver.to_string());
+    put("external_url", external_url.to_string());
+    put("status", a.status);
+    let optional = [
+        ("starts_at", a.starts_at),
+        ("ends_at", a.ends_at),
+        ("generator_url", a.generator_url),
+        ("fingerprint", a.fingerprint.clone()),
+    ];
+    for (k, v) in optional {
+        if let Some(v) = v {
+            put(k, v);
+        }
+    }
     Ok(RawAlert {
         action,
         dedup_key: a.fingerprint,
@@ -96,15 +107,8 @@ fn raw_alert(
         severity: a.labels.get("severity").cloned(),
         labels: a.labels,
         annotations: a.annotations,
-        payload: strip_nulls(payload),
+        payload: Value::Object(payload),
     })
-}
-
-fn strip_nulls(v: Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).collect()),
-        other => other,
-    }
 }
 
 #[cfg(test)]
@@ -121,6 +125,23 @@ mod tests {
         assert_eq!(alerts[0].dedup_key.as_deref(), Some("abc"));
         assert_eq!(alerts[0].summary, "X is down");
         assert_eq!(alerts[0].severity.as_deref(), Some("critical"));
+        assert_eq!(
+            alerts[0].payload,
+            serde_json::json!({"source": "alertmanager", "group_key": "{}:{alertname=\"X\"}",
+                "receiver": "r", "external_url": "", "status": "firing",
+                "starts_at": "2026-01-01T00:00:00Z", "ends_at": "0001-01-01T00:00:00Z",
+                "generator_url": "http://p", "fingerprint": "abc"})
+        );
+        let bare =
+            br#"{"version":"4","alerts":[{"status":"resolved","labels":{"alertname":"Y"}}]}"#;
+        let bare = parse(bare).expect("parses");
+        assert_eq!(bare[0].action, AlertAction::Resolve);
+        // Fields the webhook left out are absent from the record, not nulls.
+        assert_eq!(
+            bare[0].payload,
+            serde_json::json!({"source": "alertmanager", "group_key": "", "receiver": "",
+                "external_url": "", "status": "resolved"})
+        );
         let v3 = br#"{"version":"3","alerts":[]}"#;
         assert!(parse(v3).unwrap_err().contains("version"));
         assert!(parse(b"{").is_err());

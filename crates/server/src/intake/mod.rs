@@ -154,7 +154,7 @@ impl RawAlert {
     /// Replaces the control characters of every text (`muster_core::control`), so an alert
     /// carrying one is stored the same on both backends and its siblings are never lost.
     pub fn replace_controls(&mut self) {
-        use muster_core::control::{replace, replace_in, replace_json};
+        use muster_core::control::{has_forbidden, replace, replace_in, replace_json};
         if let Some(k) = &mut self.dedup_key {
             replace_in(k);
         }
@@ -165,7 +165,7 @@ impl RawAlert {
         for map in [&mut self.labels, &mut self.annotations] {
             if map
                 .iter()
-                .any(|(k, v)| replace(k) != *k || replace(v) != *v)
+                .any(|(k, v)| has_forbidden(k) || has_forbidden(v))
             {
                 *map = std::mem::take(map)
                     .into_iter()
