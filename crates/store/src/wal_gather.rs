@@ -498,6 +498,10 @@ mod tests {
                 .expect("updates");
         }
         tx.commit().await.expect("commits");
+        let updated = (0..400_i64).step_by(3).count() as i64;
+        let expected = (400, updated * 700 + (400 - updated) * 500);
+        let copy = tempfile::tempdir().expect("dir");
+        assert_eq!(as_found(&db, copy.path()).await, expected);
         let mut tx = conn.begin().await.expect("begins");
         for k in 400..800_i64 {
             sqlx::query("INSERT INTO t (k, v) VALUES (?, ?)")
@@ -508,8 +512,6 @@ mod tests {
                 .expect("inserts");
         }
         tx.rollback().await.expect("rolls back");
-        let updated = (0..400_i64).step_by(3).count() as i64;
-        let expected = (400, updated * 700 + (400 - updated) * 500);
         let copy = tempfile::tempdir().expect("dir");
         assert_eq!(as_found(&db, copy.path()).await, expected);
         let seen: (i64, i64) = sqlx::query_as("SELECT count(*), sum(length(v)) FROM t")
