@@ -410,6 +410,23 @@ mod tests {
         conn
     }
 
+    /// Inserts a row per key, each with `len` copies of `fill`.
+    async fn insert(
+        conn: &mut SqliteConnection,
+        keys: std::ops::Range<i64>,
+        fill: &str,
+        len: usize,
+    ) {
+        for k in keys {
+            sqlx::query("INSERT INTO t (k, v) VALUES (?, ?)")
+                .bind(k)
+                .bind(fill.repeat(len))
+                .execute(&mut *conn)
+                .await
+                .expect("inserts");
+        }
+    }
+
     fn writes(wal: &Path) -> usize {
         let writes = WRITES.lock().unwrap_or_else(|e| e.into_inner());
         writes.get(&*wal.to_string_lossy()).copied().unwrap_or(0)
@@ -442,14 +459,7 @@ mod tests {
         let mut conn = writer(&db, "-2000").await;
         let before = writes(&wal);
         let mut tx = conn.begin().await.expect("begins");
-        for k in 0..2000_i64 {
-            sqlx::query("INSERT INTO t (k, v) VALUES (?, ?)")
-                .bind(k)
-                .bind("x".repeat(600))
-                .execute(&mut *tx)
-                .await
-                .expect("inserts");
-        }
+        insert(&mut tx, 0..2000, "x", 600).await;
         tx.commit().await.expect("commits");
         let frames = (std::fs::metadata(&wal).expect("WAL").len() - 32) / FRAME;
         let made = writes(&wal) - before;
@@ -481,14 +491,7 @@ mod tests {
         let db = dir.path().join("b.db");
         let mut conn = writer(&db, "8").await;
         let mut tx = conn.begin().await.expect("begins");
-        for k in 0..400_i64 {
-            sqlx::query("INSERT INTO t (k, v) VALUES (?, ?)")
-                .bind(k)
-                .bind("y".repeat(500))
-                .execute(&mut *tx)
-                .await
-                .expect("inserts");
-        }
+        insert(&mut tx, 0..400, "y", 500).await;
         for k in (0..400_i64).step_by(3) {
             sqlx::query("UPDATE t SET v = ? WHERE k = ?")
                 .bind("z".repeat(700))
@@ -503,14 +506,7 @@ mod tests {
         let copy = tempfile::tempdir().expect("dir");
         assert_eq!(as_found(&db, copy.path()).await, expected);
         let mut tx = conn.begin().await.expect("begins");
-        for k in 400..800_i64 {
-            sqlx::query("INSERT INTO t (k, v) VALUES (?, ?)")
-                .bind(k)
-                .bind("w".repeat(900))
-                .execute(&mut *tx)
-                .await
-                .expect("inserts");
-        }
+        insert(&mut tx, 400..800, "w", 900).await;
         tx.rollback().await.expect("rolls back");
         let copy = tempfile::tempdir().expect("dir");
         assert_eq!(as_found(&db, copy.path()).await, expected);
