@@ -108,16 +108,6 @@ struct WalFile {
 static WRITES: std::sync::Mutex<std::collections::BTreeMap<String, usize>> =
     std::sync::Mutex::new(std::collections::BTreeMap::new());
 
-impl WalFile {
-    fn count_write(&self) {
-        #[cfg(test)]
-        {
-            let mut writes = WRITES.lock().unwrap_or_else(|e| e.into_inner());
-            *writes.entry(self.path.clone()).or_default() += 1;
-        }
-    }
-}
-
 fn inner_vfs() -> *mut ffi::sqlite3_vfs {
     INNER.get().map_or(std::ptr::null_mut(), |i| i.0)
 }
@@ -130,6 +120,9 @@ unsafe extern "C" fn open(
     out_flags: *mut c_int,
 ) -> c_int {
     let inner = inner_vfs();
+    if inner.is_null() {
+        return ffi::SQLITE_CANTOPEN;
+    }
     // SAFETY: `register` set the inner VFS before this VFS could be found; SQLite passes
     // `file` with `szOsFile` bytes.
     unsafe {
@@ -182,6 +175,14 @@ fn methods(w: &WalFile) -> &'static ffi::sqlite3_io_methods {
 }
 
 impl WalFile {
+    fn count_write(&self) {
+        #[cfg(test)]
+        {
+            let mut writes = WRITES.lock().unwrap_or_else(|e| e.into_inner());
+            *writes.entry(self.path.clone()).or_default() += 1;
+        }
+    }
+
     /// Writes the gathered run to the file.
     fn write_run(&mut self) -> c_int {
         if self.run.is_empty() {
