@@ -275,36 +275,71 @@ async fn throughput(
     base: &str,
     backend: &str,
     run: u128,
-) -> anyhow::Result<Vec<(usize, f64)>> {
-    let url = format!("{base}/api/v1/integrations/demo-alertmanager/alertmanager");
-    let mut rates = Vec::new();
+) -> anyhow::Result<()> {
     for per in SHAPES {
-        // Muster serves in this process, beside the load generator.
-        let spent = Spent::start(&[std::process::id()]);
-        let (elapsed, lat) = load(
-            http,
-            &url,
-            args.clients,
-            requests_per_client(per) * INGEST_PASSES,
-            move |c, n| webhook(run, per, c, n),
-        )
-        .await?;
-        let alerts = lat.len() * per;
-        let ctx = json!({"backend": backend, "clients": args.clients, "alerts_per_request": per,
-            "alerts": alerts});
-        emit(
-            "ingest",
-            "alerts_per_second",
-            alerts as f64 / elapsed,
-            "alerts/s",
-            ctx.clone(),
-        );
-        spent.emit("", elapsed, alerts, &ctx);
-        emit("ingest", "p50", percentile(&lat, 0.5), "ms", ctx.clone());
-        emit("ingest", "p99", percentile(&lat, 0.99), "ms", ctx);
-        rates.push((per, alerts as f64 / elapsed));
+        muster_pass(args, http, base, backend, Pass::whole(run, per)).await?;
     }
-    Ok(rates)
+    Ok(())
+}
+
+/// Which requests one measured stretch sends: `passes` times [`requests_per_client`] from each
+/// client, numbered from `first` so that a later pass of the same run sends new alerts of the
+/// same groups.
+#[derive(Clone, Copy)]
+struct Pass {
+    run: u128,
+    per: usize,
+    first: usize,
+    passes: usize,
+}
+
+impl Pass {
+    fn whole(run: u128, per: usize) -> Pass {
+        Pass {
+            run,
+            per,
+            first: 0,
+            passes: INGEST_PASSES,
+        }
+    }
+
+    fn requests(self) -> usize {
+        requests_per_client(self.per) * self.passes
+    }
+}
+
+/// One stretch into Muster; emits its lines and answers (alerts, seconds).
+async fn muster_pass(
+    args: &BenchArgs,
+    http: &reqwest::Client,
+    base: &str,
+    backend: &str,
+    pass: Pass,
+) -> anyhow::Result<(usize, f64)> {
+    let url = format!("{base}/api/v1/integrations/demo-alertmanager/alertmanager");
+    let Pass {
+        run, per, first, ..
+    } = pass;
+    // Muster serves in this process, beside the load generator.
+    let spent = Spent::start(&[std::process::id()]);
+    let (elapsed, lat) = load(http, &url, args.clients, pass.requests(), move |c, n| {
+        webhook(run, per, c, first + n)
+    })
+    .await?;
+    let alerts = lat.len() * per;
+    let ctx = json!({"backend": backend, "clients": args.clients, "alerts_per_request": per,
+        "alerts": alerts});
+    emit(
+        "ingest",
+        "alerts_per_second",
+        alerts as f64 / elapsed,
+        "alerts/s",
+        ctx.clone(),
+    );
+    spent.emit("", elapsed, alerts, &ctx);
+    emit("ingest", "p50", percentile(&lat, 0.5), "ms", ctx.clone());
+    emit("ingest", "p99", percentile(&lat, 0.99), "ms", ctx);
+    Ok((alerts, elapsed))
 }
 
 fn find_alertmanager() -> Option<PathBuf> {
@@ -430,48 +465,62 @@ async fn alertmanager_throughput(
     args: &BenchArgs,
     http: &reqwest::Client,
     peer: &Peer,
-) -> anyhow::Result<Vec<(usize, f64)>> {
-    let mut rates = Vec::new();
+) -> anyhow::Result<()> {
     for per in SHAPES {
-        let spent = Spent::start(&[std::process::id(), peer.pid]);
-        let (elapsed, lat) = load(
-            http,
-            &peer.url,
-            args.clients,
-            requests_per_client(per) * INGEST_PASSES,
-            move |c, n| {
-                let alerts: Vec<Value> = (0..per)
-                .map(|i| {
-                    json!({"labels": {"alertname": format!("Bench{per}x{c}"), "severity": "warning",
-                        "n": format!("{n}-{i}")},
-                    "annotations": {"summary": "bench"}, "startsAt": "2026-01-01T00:00:00Z",
-                    "generatorURL": "http://prometheus.local/graph"})
-                })
-                .collect();
-                Value::Array(alerts)
-            },
-        )
-        .await?;
-        let alerts = lat.len() * per;
-        let ctx = json!({"clients": args.clients, "alerts_per_request": per, "alerts": alerts,
-            "durable": false});
-        emit(
-            "ingest",
-            "alertmanager_alerts_per_second",
-            alerts as f64 / elapsed,
-            "alerts/s",
-            ctx.clone(),
-        );
-        spent.emit("alertmanager_", elapsed, alerts, &ctx);
-        emit_p50_p99("ingest", "alertmanager", &lat, ctx);
-        rates.push((per, alerts as f64 / elapsed));
+        peer_pass(args, http, peer, Pass::whole(0, per)).await?;
     }
-    Ok(rates)
+    Ok(())
 }
 
-/// `--rounds N`: Muster (each backend) and Alertmanager measured turn about, N times, the
-/// order swapped every round so that a machine speeding up or slowing down favours neither;
-/// each round's ratio per backend and shape, then the median of the rounds.
+/// One stretch into Alertmanager; emits its lines and answers (alerts, seconds).
+async fn peer_pass(
+    args: &BenchArgs,
+    http: &reqwest::Client,
+    peer: &Peer,
+    pass: Pass,
+) -> anyhow::Result<(usize, f64)> {
+    let Pass { per, first, .. } = pass;
+    let spent = Spent::start(&[std::process::id(), peer.pid]);
+    let (elapsed, lat) = load(
+        http,
+        &peer.url,
+        args.clients,
+        pass.requests(),
+        move |c, n| {
+            let n = first + n;
+            let alerts: Vec<Value> = (0..per)
+                .map(|i| {
+                    json!({"labels": {"alertname": format!("Bench{per}x{c}"), "severity": "warning",
+                    "n": format!("{n}-{i}")},
+                "annotations": {"summary": "bench"}, "startsAt": "2026-01-01T00:00:00Z",
+                "generatorURL": "http://prometheus.local/graph"})
+                })
+                .collect();
+            Value::Array(alerts)
+        },
+    )
+    .await?;
+    let alerts = lat.len() * per;
+    let ctx = json!({"clients": args.clients, "alerts_per_request": per, "alerts": alerts,
+        "durable": false});
+    emit(
+        "ingest",
+        "alertmanager_alerts_per_second",
+        alerts as f64 / elapsed,
+        "alerts/s",
+        ctx.clone(),
+    );
+    spent.emit("alertmanager_", elapsed, alerts, &ctx);
+    emit_p50_p99("ingest", "alertmanager", &lat, ctx);
+    Ok((alerts, elapsed))
+}
+
+/// `--rounds N`: Muster (each backend) and Alertmanager measured turn about, N times. Within a
+/// round each shape is sent in [`INGEST_PASSES`] passes, and each pass goes to each side in
+/// turn, the order swapped every pass and every round: this machine speeds up and slows down
+/// for tens of seconds at a time, longer than a pass, so both sides are measured in the same
+/// stretches. A round's ratio per backend and shape is of the passes' sums; then the median of
+/// the rounds.
 async fn rounds(args: &BenchArgs, dir: &std::path::Path) -> anyhow::Result<()> {
     let peer = start_alertmanager(&dir.join("peer"))
         .await?
@@ -488,24 +537,40 @@ async fn rounds(args: &BenchArgs, dir: &std::path::Path) -> anyhow::Result<()> {
     // (backend, alerts per request) → each round's ratio
     let mut ratios: std::collections::BTreeMap<(&str, usize), Vec<f64>> = Default::default();
     for round in 0..args.rounds {
-        let mut muster = Vec::new();
-        let peer_first = round % 2 == 1;
-        let mut theirs = if peer_first {
-            alertmanager_throughput(args, &http, &peer).await?
-        } else {
-            Vec::new()
-        };
-        for (backend, base) in &backends {
-            let rates = throughput(args, &http, base, backend, run_id()?).await?;
-            muster.push((*backend, rates));
-        }
-        if !peer_first {
-            theirs = alertmanager_throughput(args, &http, &peer).await?;
-        }
-        for (backend, rates) in &muster {
-            for ((per, ours), (_, peer_rate)) in rates.iter().zip(&theirs) {
-                let ratio = ours / peer_rate;
-                ratios.entry((backend, *per)).or_default().push(ratio);
+        for per in SHAPES {
+            let runs = backends
+                .iter()
+                .map(|_| run_id())
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            // (alerts, seconds) per backend, and Alertmanager's
+            let mut ours = vec![(0, 0.0); backends.len()];
+            let mut theirs = (0, 0.0);
+            for pass in 0..INGEST_PASSES {
+                let first = pass * requests_per_client(per);
+                let one = |run| Pass {
+                    run,
+                    per,
+                    first,
+                    passes: 1,
+                };
+                let peer_first = (round + pass) % 2 == 1;
+                if peer_first {
+                    add(&mut theirs, peer_pass(args, &http, &peer, one(0)).await?);
+                }
+                for (((backend, base), run), sum) in backends.iter().zip(&runs).zip(&mut ours) {
+                    add(
+                        sum,
+                        muster_pass(args, &http, base, backend, one(*run)).await?,
+                    );
+                }
+                if !peer_first {
+                    add(&mut theirs, peer_pass(args, &http, &peer, one(0)).await?);
+                }
+            }
+            let peer_rate = theirs.0 as f64 / theirs.1;
+            for ((backend, _), (alerts, seconds)) in backends.iter().zip(&ours) {
+                let ratio = *alerts as f64 / seconds / peer_rate;
+                ratios.entry((backend, per)).or_default().push(ratio);
                 emit(
                     "ingest",
                     "ratio_to_alertmanager",
@@ -528,4 +593,9 @@ async fn rounds(args: &BenchArgs, dir: &std::path::Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+fn add(sum: &mut (usize, f64), (alerts, seconds): (usize, f64)) {
+    sum.0 += alerts;
+    sum.1 += seconds;
 }
