@@ -346,6 +346,8 @@ pub(crate) trait AlertBatchQueries {
         actor: &str,
         reactor: &R,
     ) -> Result<(), StoreError>;
+    /// Opens a trigger's alert with an incident of its own: `plan` found no group to join and
+    /// no silence.
     async fn open_new<'a, R: AlertReactor>(
         &mut self,
         batch: &mut Batch<'a>,
@@ -401,14 +403,14 @@ fn batch_keys<'a>(jobs: &'a [Job<'a>]) -> (Set<Key<'a>>, Set<Key<'a>>) {
 
 /// The rows read for `keys` (`key_of` names a row's key), as `value`s by the batch's key: rows
 /// come back owning their keys, the batch keys by its signals' borrowed ones. A key without a
-/// row is left out, which the batch reads as "none open"; room is made for all of them.
-fn match_rows<'a, R, V>(
-    keys: &Set<Key<'a>>,
+/// row is left out, which the batch reads as "none open".
+fn match_rows<'k, 'a: 'k, R, V>(
+    keys: impl IntoIterator<Item = &'k Key<'a>>,
     rows: Vec<R>,
     key_of: impl Fn(&R) -> Key<'_>,
     value: impl Fn(R) -> V,
 ) -> Map<Key<'a>, V> {
-    let mut out = Map::with_capacity_and_hasher(keys.len(), Default::default());
+    let mut out = Map::with_capacity_and_hasher(rows.len(), Default::default());
     if rows.is_empty() {
         return out;
     }
@@ -418,7 +420,7 @@ fn match_rows<'a, R, V>(
             .enumerate()
             .map(|(i, r)| (key_of(r), i))
             .collect();
-        keys.iter()
+        keys.into_iter()
             .filter_map(|k| Some((*k, *at.get(k)?)))
             .collect()
     };
@@ -598,35 +600,25 @@ macro_rules! impl_alert_batch {
                     batch.apply_buffered(src, signal, key, plan);
                     return Ok(());
                 }
-                let mut open = batch.peek(&key);
-                if let Some((pending, true)) = open {
+                if let Some((pending, true)) = batch.peek(&key) {
+                    // A new occurrence of an alert whose incident was resolved: the old one is
+                    // closed first (written first if pending); then the signal is decided again.
                     if pending {
                         self.flush(batch).await?;
                     }
                     batch.close_stale(&key);
-                    open = None;
-                }
-                match (signal.action, open) {
-                    (AlertAction::Trigger, Some(_)) => {
-                        batch.repeat(src, key);
-                        Ok(())
-                    }
-                    (AlertAction::Trigger, None) => {
-                        self.open_new(batch, src, key, signal, actor, reactor).await
-                    }
-                    (_, None) => {
-                        let done = Ingested {
-                            kind: IngestKind::NoOpenAlert,
-                            alert: None,
-                        };
-                        batch.record(src.0, done, None);
-                        Ok(())
-                    }
-                    (action, Some(_)) => {
-                        self.settle(batch, src, key, signal, action, actor, reactor)
-                            .await
+                    if let Some(plan) = batch.plan(signal, &key) {
+                        batch.apply_buffered(src, signal, key, plan);
+                        return Ok(());
                     }
                 }
+                // What `plan` leaves: a trigger with nothing open to join (it declares), or an
+                // acknowledgement or resolution of an open alert.
+                if batch.peek(&key).is_none() {
+                    return self.open_new(batch, src, key, signal, actor, reactor).await;
+                }
+                self.settle(batch, src, key, signal, signal.action, actor, reactor)
+                    .await
             }
 
             async fn open_new<'a, R: AlertReactor>(
@@ -639,25 +631,18 @@ macro_rules! impl_alert_batch {
                 reactor: &R,
             ) -> Result<(), StoreError> {
                 let group = group_of(signal);
-                let (incident, kind) = if batch.silenced.contains(&signal.service) {
-                    (None, IngestKind::Silenced)
-                } else if let Some(n) = batch.joinable(&group, signal.group_window) {
-                    (Some(n), IngestKind::Joined)
-                } else {
-                    let (n, wake) = self.declare_for(signal, actor, batch.now, reactor).await?;
-                    batch.wake |= wake;
-                    sqlx::query(UPSERT_GROUP)
-                        .bind(&group.0)
-                        .bind(&group.1)
-                        .bind(n.0)
-                        .bind(batch.at)
-                        .execute(&mut *self)
-                        .await
-                        .map_err(db_err)?;
-                    batch.groups.insert(group, (n, batch.at));
-                    (Some(n), IngestKind::Opened)
-                };
-                batch.open_pending(src, key, signal, incident, kind);
+                let (n, wake) = self.declare_for(signal, actor, batch.now, reactor).await?;
+                batch.wake |= wake;
+                sqlx::query(UPSERT_GROUP)
+                    .bind(group.0)
+                    .bind(group.1)
+                    .bind(n.0)
+                    .bind(batch.at)
+                    .execute(&mut *self)
+                    .await
+                    .map_err(db_err)?;
+                batch.groups.insert(group, (n, batch.at));
+                batch.open_pending(src, key, signal, Some(n), IngestKind::Opened);
                 Ok(())
             }
 

@@ -115,16 +115,8 @@ impl BatchIo for PgConnection {
         let keys = std::mem::take(&mut batch.inserts);
         if !keys.is_empty() {
             let inserted = pg_insert_rows(self, &batch.rows_of(&keys)?).await?;
-            // The rows come back naming their keys; the batch's own (borrowed) keys are found
-            // by position in `keys`.
-            let at: Map<Key<'_>, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
-            let ids: Vec<(Key<'_>, i64)> = inserted
-                .iter()
-                .filter_map(|(id, integration, dedup)| {
-                    let i = at.get(&(integration.as_str(), dedup.as_str()))?;
-                    Some((keys[*i], *id))
-                })
-                .collect();
+            // The rows come back naming their keys, matched to the batch's own.
+            let ids = match_rows(&keys, inserted, |(_, i, d)| (i, d), |(id, _, _)| id);
             batch.inserted(ids);
         }
         batch.patch_results();
